@@ -1,0 +1,35 @@
+# Every target sets up .venv/ itself, so each works on a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .
+	touch $(STAMP)
+
+## Show what varmigrate finds and how it fixes the bundled fixtures (nothing is written).
+demo: $(STAMP)
+	$(BIN)/python -m varmigrate check fixtures/ --exclude 'fixtures/**/expected.py' --statistics --exit-zero
+	$(BIN)/python -m varmigrate fix fixtures/demo/ --diff --exit-zero
+
+## Every test, plus ruff and mypy.
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check varmigrate tests bench
+	$(BIN)/ruff format --check varmigrate tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy varmigrate
+
+bench: $(STAMP)
+	$(BIN)/python bench/scan_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""Findings and the fixes that come with them: plain frozen data, no LibCST, no terminals."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Applicability(enum.IntEnum):
+    """How far a fix may be trusted; a higher value is more trustworthy.
+
+    SAFE: values, dtype, device, requires_grad, is_leaf, storage sharing, gradients and comments are
+    preserved for every input the old code accepted. UNSAFE: idiomatic, but may change behaviour; applied
+    only with ``--unsafe-fixes``. DISPLAY_ONLY: shown to the user, never applied.
+    """
+
+    DISPLAY_ONLY = 0
+    UNSAFE = 1
+    SAFE = 2
+
+    @property
+    def label(self) -> str:
+        """The spelling used in JSON output (ruff's)."""
+        return self.name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based row and 1-based column (in characters)."""
+
+    row: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.row}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``source[start_offset:end_offset]`` with ``content``."""
+
+    content: str
+    start: Location
+    end: Location
+    start_offset: int
+    end_offset: int
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One way to resolve a finding: a titled, labelled set of non-overlapping edits."""
+
+    title: str
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+    # Modules the edits refer to that the file may not import yet (e.g. ``torch``).
+    imports: tuple[str, ...] = ()
+
+    def allowed(self, threshold: Applicability) -> bool:
+        """Whether the fix may be applied when fixes down to ``threshold`` are allowed."""
+        return self.applicability is not Applicability.DISPLAY_ONLY and self.applicability >= threshold
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A finding: rule code, message, source range and ranked fixes (best first)."""
+
+    code: str
+    name: str
+    message: str
+    start: Location
+    end: Location
+    fixes: tuple[Fix, ...] = field(default=())
+
+    def fix_for(self, threshold: Applicability) -> Fix | None:
+        """The first fix allowed at ``threshold``, if any."""
+        for fix in self.fixes:
+            if fix.allowed(threshold):
+                return fix
+        return None
+
+    @property
+    def shown_fix(self) -> Fix | None:
+        """The fix to describe to the user when none applies: the first one, whatever its label."""
+        return self.fixes[0] if self.fixes else None

@@ -1,0 +1,142 @@
+"""Small LibCST builders and predicates shared by the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+
+# Expressions that can take `.attr`, `(...)` or `[...]` directly, without parentheses.
+_ATOMS = (
+    cst.Name,
+    cst.Attribute,
+    cst.Call,
+    cst.Subscript,
+    cst.Integer,
+    cst.Float,
+    cst.Imaginary,
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.FormattedString,
+    cst.List,
+    cst.Dict,
+    cst.Set,
+    cst.ListComp,
+    cst.SetComp,
+    cst.DictComp,
+    cst.Ellipsis,
+)
+
+_EMPTY = cst.Module(body=[])
+
+
+def code(node: cst.CSTNode) -> str:
+    """Source text of ``node`` as LibCST would print it."""
+    return _EMPTY.code_for_node(node)
+
+
+def is_atom(expr: cst.BaseExpression) -> bool:
+    """Whether ``expr`` can be a receiver (``expr.attr``) without being parenthesised."""
+    if expr.lpar:
+        return True
+    if isinstance(expr, cst.Integer | cst.Float):
+        # `1.detach()` does not parse; `(1).detach()` does. Never a tensor anyway, but stay valid.
+        return False
+    if isinstance(expr, cst.Tuple):
+        return bool(expr.lpar)
+    if isinstance(expr, cst.GeneratorExp):
+        return True
+    return isinstance(expr, _ATOMS)
+
+
+def parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` wrapped in one pair of parentheses."""
+    return expr.with_changes(lpar=[cst.LeftParen(), *expr.lpar], rpar=[*expr.rpar, cst.RightParen()])
+
+
+def as_receiver(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr``, parenthesised when needed so that ``.method()`` binds to all of it."""
+    return expr if is_atom(expr) else parenthesize(expr)
+
+
+def method_call(
+    receiver: cst.BaseExpression, method: str, args: Sequence[cst.Arg] = ()
+) -> cst.Call:
+    """``receiver.method(args)`` with the receiver parenthesised when needed."""
+    return cst.Call(
+        func=cst.Attribute(value=as_receiver(receiver), attr=cst.Name(method)),
+        args=list(args),
+    )
+
+
+def keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
+    """``name=value`` with no spaces around ``=``."""
+    return cst.Arg(
+        keyword=cst.Name(name),
+        value=value,
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
+
+
+def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> cst.Call:
+    """``call`` with ``extra`` arguments appended, keeping a trailing comma where there was one."""
+    if not extra:
+        return call
+    args = list(call.args)
+    if not args:
+        return call.with_changes(args=[*_without_comma(extra[:-1]), _bare(extra[-1])])
+    last = args[-1]
+    trailing = last.comma if isinstance(last.comma, cst.Comma) else None
+    separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if trailing is not None and _is_multiline(trailing.whitespace_after):
+        # Multi-line call with a magic trailing comma: one argument per line, same indentation.
+        new_args = [*args[:-1], last]
+        for arg in extra:
+            new_args.append(arg.with_changes(comma=trailing))
+        return call.with_changes(args=new_args)
+    args[-1] = last.with_changes(comma=separator)
+    new = [*args, *_without_comma(extra[:-1], separator)]
+    tail = extra[-1].with_changes(comma=trailing if trailing is not None else cst.MaybeSentinel.DEFAULT)
+    return call.with_changes(args=[*new, tail])
+
+
+def _without_comma(args: Sequence[cst.Arg], sep: cst.Comma | None = None) -> list[cst.Arg]:
+    comma = sep or cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    return [a.with_changes(comma=comma) for a in args]
+
+
+def _bare(arg: cst.Arg) -> cst.Arg:
+    return arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+
+
+def _is_multiline(ws: cst.BaseParenthesizableWhitespace) -> bool:
+    return isinstance(ws, cst.ParenthesizedWhitespace)
+
+
+def without_parens(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` without its own parentheses."""
+    return expr.with_changes(lpar=[], rpar=[])
+
+
+def literal_bool(expr: cst.BaseExpression) -> bool | None:
+    """``True``/``False`` for a literal flag (bool or small int literal), ``None`` when only known at run time."""
+    if m.matches(expr, m.Name("True")):
+        return True
+    if m.matches(expr, m.Name("False")):
+        return False
+    if isinstance(expr, cst.Integer):
+        try:
+            value = int(expr.evaluated_value)
+        except ValueError:
+            return None
+        # The shim parses the flag as an unsigned byte: 0..255 are accepted, others raise.
+        return bool(value) if 0 <= value <= 255 else None
+    return None
+
+
+def count_comments(node: cst.CSTNode) -> int:
+    """Number of comments inside ``node``."""
+    return len(m.findall(node, m.Comment()))

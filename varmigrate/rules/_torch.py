@@ -1,0 +1,90 @@
+"""PyTorch facts the rules rely on, in one place.
+
+Measured on torch 2.13 (see docs/variable-semantics.md in this repository for the probes behind each fact).
+Nothing here imports torch: these are names, not objects.
+"""
+
+from __future__ import annotations
+
+# `torch.autograd.Variable is torch.autograd.variable.Variable`; both spellings occur in old code.
+VARIABLE: frozenset[str] = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
+
+# Modules whose star import brings `Variable` into scope.
+VARIABLE_STAR_MODULES: frozenset[str] = frozenset({"torch.autograd", "torch.autograd.variable"})
+
+# Modules that may be imported under an alias only to reach `Variable` (`import torch.autograd as ag`).
+AUTOGRAD_MODULES: frozenset[str] = frozenset({"torch.autograd", "torch.autograd.variable"})
+
+# Factories that return a new tensor that nothing else references and that accept `requires_grad=`.
+# `Variable(torch.F(args), requires_grad=r)` equals `torch.F(args, requires_grad=r)` bit for bit,
+# RNG stream included (22 factories probed, also under set_default_dtype and no_grad).
+FRESH_FACTORIES: frozenset[str] = frozenset(
+    "torch." + name
+    for name in (
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "rand",
+        "randn",
+        "randint",
+        "normal",
+        "arange",
+        "linspace",
+        "logspace",
+        "eye",
+        "tensor",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+    )
+)
+
+# Fresh, but without a `requires_grad=` keyword: `.requires_grad_()` is appended instead
+# (exact except for the wording of the integer-dtype error message).
+FRESH_NO_KEYWORD: frozenset[str] = frozenset({"torch.from_numpy"})
+
+# Legacy typed constructors and the dtype each one means. `torch.Tensor` follows the default dtype.
+TYPED_CONSTRUCTORS: dict[str, str | None] = {
+    "torch.Tensor": None,
+    "torch.FloatTensor": "float32",
+    "torch.DoubleTensor": "float64",
+    "torch.HalfTensor": "float16",
+    "torch.BFloat16Tensor": "bfloat16",
+    "torch.ByteTensor": "uint8",
+    "torch.CharTensor": "int8",
+    "torch.ShortTensor": "int16",
+    "torch.IntTensor": "int32",
+    "torch.LongTensor": "int64",
+    "torch.BoolTensor": "bool",
+}
+
+# Tensor methods that, applied to a fresh tensor, give a tensor nothing else references: either the
+# same object (`.float()` on a float tensor) or a new one computed from a tensor that does not
+# require grad. A chain of them on a fresh factory call is still fresh.
+FRESH_PRESERVING_METHODS: frozenset[str] = frozenset(
+    {
+        "cuda",
+        "cpu",
+        "to",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "long",
+        "int",
+        "type",
+        "contiguous",
+        "clone",
+    }
+)
+
+# Keywords that make a factory call something other than a fresh tensor that does not require grad.
+NOT_FRESH_KEYWORDS: frozenset[str] = frozenset({"out", "requires_grad"})
+
+# `Variable(data, requires_grad, volatile, _grad_fn, name)`: the shim's positional order.
+VARIABLE_PARAMETERS: tuple[str, ...] = ("data", "requires_grad", "volatile", "_grad_fn", "name")

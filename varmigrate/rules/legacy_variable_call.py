@@ -1,0 +1,179 @@
+"""VM001: calls of the legacy `torch.autograd.Variable` constructor."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from varmigrate.diagnostics import Applicability, Fix
+from varmigrate.rules import _cst
+from varmigrate.rules._base import Rule
+from varmigrate.rules._torch import TYPED_CONSTRUCTORS
+from varmigrate.rules._variable import (
+    Freshness,
+    VariableArgs,
+    detach,
+    fresh_name_binding,
+    freshness,
+    parse_variable_args,
+    receiver_without_data,
+    typed_constructor_form,
+)
+
+SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
+VOLATILE_NOTE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+
+
+class LegacyVariableCall(Rule):
+    """
+    ## What it does
+    Flags calls of `torch.autograd.Variable(...)`, however it was imported.
+
+    ## Why is this bad?
+    Since PyTorch 0.4 tensors track gradients themselves. `Variable(x, requires_grad=r)` is a shim that
+    returns `x.detach()` with `requires_grad` set: it is **not** the identity, so simply deleting it can
+    let gradients flow where they used to stop. `volatile=` has had no effect since 0.4 (inference
+    belongs under `torch.no_grad()`), and `Variable(...)` cannot be scripted or compiled.
+
+    ## Example
+    ```python
+    w = Variable(torch.ones((2, 2)), requires_grad=True)
+    h = Variable(hidden)
+    ```
+
+    Use instead:
+    ```python
+    w = torch.ones((2, 2), requires_grad=True)
+    h = hidden.detach()
+    ```
+
+    ## Fix safety
+    The safe fix is exact: it spells out what the shim does.
+    - A fresh tensor (a factory call such as `torch.ones(...)`, `torch.from_numpy(a)`, a legacy typed
+      constructor with literal data or sizes, or a name bound once to one of these and used only here,
+      outside any loop relative to the binding) loses the wrapper; `requires_grad` moves into the
+      factory's keyword or into `.requires_grad_()`.
+    - Anything else becomes `x.detach()`, `x.detach().requires_grad_()` or
+      `x.detach().requires_grad_(bool(flag))` for a flag known only at run time.
+    - `Variable(h.data)` becomes `h.detach()`. Gradients are identical; the one difference is that
+      `h.detach()` shares `h`'s version counter, so a program that modifies the result in place while
+      autograd still needs `h` now raises instead of silently computing wrong gradients.
+    - `Variable()` / `Variable(None)` becomes `torch.empty(0)` (`device="cpu"` is added when the module
+      calls `torch.set_default_device`, which the shim ignores).
+
+    The unsafe fix drops the wrapper of `Variable(x)`, `Variable(x, requires_grad=False)` and
+    `Variable(x, volatile=...)`: idiomatic, but if `x` requires grad, gradients now flow into it.
+
+    ## Known problems
+    No fix is offered for `name=`, `*args`/`**kwargs`, unknown keywords, or `volatile` together with a
+    truthy `requires_grad` (which raises `ValueError` today). A `torch.Tensor([...])` rewritten to
+    `torch.tensor([...], dtype=torch.get_default_dtype())` follows `torch.set_default_device`; such
+    modules get `device="cpu"` added.
+    """
+
+    code = "VM001"
+    message = "`Variable(...)` is deprecated and detaches its argument"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.is_variable(node.func):
+            return
+        args = parse_variable_args(node)
+        message = self.message if args.volatile is None else f"{self.message}; {VOLATILE_NOTE}"
+        if args.unsupported is not None:
+            self.report(node, message=f"{message} (no automatic fix: {args.unsupported})")
+            return
+        flag = self._flag(args)
+        volatile = _cst.literal_bool(args.volatile) if args.volatile is not None else False
+        if args.volatile is not None and flag is not False and volatile is not False:
+            # Truthy `volatile` with truthy `requires_grad` raises ValueError in the shim today.
+            self.report(node, message=f"{message} (no automatic fix: it may raise `ValueError` today)")
+            return
+        self.report(node, message=message, fixes=self._fixes(node, args.data, flag))
+
+    def _flag(self, args: VariableArgs) -> bool | cst.BaseExpression:
+        """`requires_grad` as a literal bool, or the runtime expression that sets it."""
+        if args.requires_grad is None:
+            return False
+        literal = _cst.literal_bool(args.requires_grad)
+        return literal if literal is not None else args.requires_grad
+
+    def _fixes(
+        self, node: cst.Call, data: cst.BaseExpression | None, flag: bool | cst.BaseExpression
+    ) -> list[Fix]:
+        data = self._collapse(data)
+        if data is None:
+            empty = _cst.append_args(
+                cst.Call(func=self.torch_attr("empty"), args=[cst.Arg(cst.Integer("0"))]),
+                self._device_args() + _flag_keyword(flag),
+            )
+            return [self.replace(node, empty, "Replace with `torch.empty(0)`", SAFE, self.torch_imports)]
+        kind = freshness(self, data)
+        if kind is Freshness.NOT_FRESH and isinstance(data, cst.Name):
+            if fresh_name_binding(self, data, node) is not None:
+                kind = Freshness.OTHER
+        if kind is Freshness.FACTORY:
+            new = _cst.append_args(data, _flag_keyword(flag)) if isinstance(data, cst.Call) else data
+            return [self.replace(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
+        if kind is Freshness.TYPED and isinstance(data, cst.Call):
+            new, imports = self._rebuild_typed(data, flag)
+            return [self.replace(node, new, f"Replace with `{_cst.code(new.func)}(...)`", SAFE, imports)]
+        if kind is Freshness.OTHER:
+            new = data if flag is False else _cst.method_call(data, "requires_grad_", _flag_args(flag))
+            return [self.replace(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
+        if flag is False:
+            safe = self.replace(node, detach(data), "Replace with `.detach()`", SAFE)
+            if receiver_without_data(data) is not data:
+                return [safe]
+            return [self.replace(node, data, "Remove the `Variable(...)` wrapper", UNSAFE), safe]
+        new = _cst.method_call(detach(data), "requires_grad_", _flag_args(flag))
+        return [self.replace(node, new, "Replace with `.detach().requires_grad_()`", SAFE)]
+
+    def _collapse(self, data: cst.BaseExpression | None) -> cst.BaseExpression | None:
+        """`Variable(Variable(x))` detaches once: look through inner calls with plain arguments."""
+        while isinstance(data, cst.Call) and self.is_variable(data.func):
+            inner = parse_variable_args(data)
+            if inner.unsupported is not None or inner.volatile is not None:
+                break
+            if inner.requires_grad is not None and _cst.literal_bool(inner.requires_grad) is None:
+                break
+            data = inner.data
+        return data
+
+    def _rebuild_typed(
+        self, call: cst.Call, flag: bool | cst.BaseExpression
+    ) -> tuple[cst.Call, tuple[str, ...]]:
+        """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32)`; sizes -> `torch.empty`."""
+        name = self.resolved_name(call.func) or "torch.Tensor"
+        dtype = TYPED_CONSTRUCTORS[name]
+        func = call.func
+        base = func.value if isinstance(func, cst.Attribute) else None
+        imports = self.torch_imports if base is None else ()
+        torch_expr: cst.BaseExpression = base if base is not None else cst.Name(self.ctx.torch_name)
+        factory = "tensor" if typed_constructor_form(call) == "data" else "empty"
+        extra: list[cst.Arg] = []
+        if dtype is not None:
+            extra.append(_cst.keyword("dtype", cst.Attribute(value=torch_expr, attr=cst.Name(dtype))))
+        elif factory == "tensor":
+            get_dtype = cst.Call(func=cst.Attribute(value=torch_expr, attr=cst.Name("get_default_dtype")))
+            extra.append(_cst.keyword("dtype", get_dtype))
+        new = call.with_changes(func=cst.Attribute(value=torch_expr, attr=cst.Name(factory)))
+        return _cst.append_args(new, extra + self._device_args() + _flag_keyword(flag)), imports
+
+    def _device_args(self) -> list[cst.Arg]:
+        """`device="cpu"` where the module sets a default device (which legacy constructors ignore)."""
+        return [_cst.keyword("device", cst.SimpleString('"cpu"'))] if self.ctx.sets_default_device else []
+
+
+def _flag_value(flag: bool | cst.BaseExpression) -> cst.BaseExpression:
+    """The flag as an expression accepted by `requires_grad=`/`requires_grad_()`: a bool."""
+    if isinstance(flag, bool):
+        return cst.Name("True" if flag else "False")
+    # The shim accepts ints 0..255, numpy ints and 0-dim tensors; `requires_grad_` takes only bools.
+    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(_cst.without_parens(flag))])
+
+
+def _flag_keyword(flag: bool | cst.BaseExpression) -> list[cst.Arg]:
+    return [] if flag is False else [_cst.keyword("requires_grad", _flag_value(flag))]
+
+
+def _flag_args(flag: bool | cst.BaseExpression) -> list[cst.Arg]:
+    return [] if flag is True else [cst.Arg(_flag_value(flag))]
