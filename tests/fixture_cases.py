@@ -1,0 +1,83 @@
+"""Fixture folders: ``fixtures/<CODE>/<what_it_proves>/`` with input.py, expected.py, diagnostics.txt, case.toml."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from varmigrate.diagnostics import Applicability, Diagnostic
+from varmigrate.engine import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fixture folder."""
+
+    folder: Path
+    unsafe_fixes: bool
+    gradients: str  # "identical" (the default) or "differ"
+    select: tuple[str, ...] | None
+
+    @property
+    def id(self) -> str:
+        return self.folder.relative_to(FIXTURES).as_posix()
+
+    @property
+    def input(self) -> Path:
+        return self.folder / "input.py"
+
+    @property
+    def expected(self) -> Path:
+        """expected.py when present; otherwise input.py (the fix must change nothing)."""
+        path = self.folder / "expected.py"
+        return path if path.exists() else self.input
+
+    @property
+    def diagnostics(self) -> Path:
+        return self.folder / "diagnostics.txt"
+
+    @property
+    def settings(self) -> Settings:
+        from varmigrate.rules import select_rules
+
+        return Settings(rules=select_rules(self.select), unsafe_fixes=self.unsafe_fixes)
+
+    @property
+    def runnable(self) -> bool:
+        return "def case(" in self.input.read_text(encoding="utf-8")
+
+
+def load_cases() -> list[Case]:
+    """Every fixture folder that has an input.py, sorted by id."""
+    cases = []
+    for input_file in sorted(FIXTURES.glob("VM*/*/input.py")):
+        folder = input_file.parent
+        config: dict[str, object] = {}
+        toml = folder / "case.toml"
+        if toml.exists():
+            config = tomllib.loads(toml.read_text(encoding="utf-8"))
+        select = config.get("select")
+        cases.append(
+            Case(
+                folder=folder,
+                unsafe_fixes=bool(config.get("unsafe_fixes", False)),
+                gradients=str(config.get("gradients", "identical")),
+                select=tuple(select) if isinstance(select, list) else None,
+            )
+        )
+    return cases
+
+
+def render_diagnostic(diagnostic: Diagnostic, threshold: Applicability) -> str:
+    """``line:col: CODE [*] message`` (``[*]`` when a fix applies at ``threshold``)."""
+    marker = " [*]" if diagnostic.fix_for(threshold) is not None else ""
+    return f"{diagnostic.start}: {diagnostic.code}{marker} {diagnostic.message}"

@@ -1,0 +1,102 @@
+"""Every fixture folder: diagnostics, the fix, idempotence, and gradients of runnable cases."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixture_cases import Case, load_cases, render_diagnostic
+
+from varmigrate.engine import check_source, fix_source, parse
+
+CASES = load_cases()
+RUNNABLE = [case for case in CASES if case.runnable]
+
+
+def test_there_are_fixtures() -> None:
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_diagnostics(case: Case, update_fixtures: bool) -> None:
+    source = case.input.read_text(encoding="utf-8")
+    lines = [render_diagnostic(d, case.settings.threshold) for d in check_source(source, case.settings)]
+    actual = "".join(f"{line}\n" for line in lines)
+    if update_fixtures:
+        case.diagnostics.write_text(actual, encoding="utf-8")
+    assert case.diagnostics.exists(), f"{case.id}: diagnostics.txt is missing"
+    assert actual == case.diagnostics.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_fix(case: Case, update_fixtures: bool) -> None:
+    source = case.input.read_text(encoding="utf-8")
+    result = fix_source(source, case.settings)
+    parse(result.source)
+    if update_fixtures and result.source != source:
+        (case.folder / "expected.py").write_text(result.source, encoding="utf-8")
+    assert result.source == case.expected.read_text(encoding="utf-8")
+    assert not [d for d in result.diagnostics if d.code.startswith("VM9")]
+    again = fix_source(result.source, case.settings)
+    assert again.source == result.source, "a second fix changed the code again"
+    assert again.applied == 0
+
+
+def _run(path: Path) -> dict[str, Any]:
+    """Run ``case()`` from ``path`` with a fixed seed: the loss, leaf gradients, or the error raised."""
+    import torch
+
+    from varmigrate.harness.compare import _bits  # noqa: F401  (fails early if torch is unusable)
+
+    namespace: dict[str, Any] = {"__name__": "fixture_case", "__file__": str(path)}
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+            loss, leaves = namespace["case"]()
+            loss.backward()
+        except Exception as error:  # the error itself is the observable behaviour
+            return {"error": f"{type(error).__name__}: {error}"}
+    if isinstance(leaves, dict):
+        named = dict(leaves)
+    else:
+        named = {f"leaf{i}": leaf for i, leaf in enumerate(leaves)}
+    record: dict[str, Any] = {"loss": loss.detach()}
+    for name, leaf in named.items():
+        record[f"{name}.grad"] = leaf.grad
+        record[f"{name}.requires_grad"] = leaf.requires_grad
+        record[f"{name}.is_leaf"] = leaf.is_leaf
+    return record
+
+
+def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    from varmigrate.harness.compare import compare_tensors
+
+    if "error" in before or "error" in after:
+        return [] if before == after else [f"{before.get('error')} vs {after.get('error')}"]
+    tensors_b = {k: v for k, v in before.items() if not isinstance(v, bool)}
+    tensors_a = {k: v for k, v in after.items() if not isinstance(v, bool)}
+    found = [str(d) for d in compare_tensors(tensors_b, tensors_a)]
+    found += [f"{k}: {before[k]} vs {after.get(k)}" for k, v in before.items() if isinstance(v, bool) and after.get(k) != v]
+    return found
+
+
+@pytest.mark.parametrize("case", RUNNABLE, ids=lambda c: c.id)
+def test_gradients(case: Case) -> None:
+    sys.modules.pop("fixture_case", None)
+    differences = _differences(_run(case.input), _run(case.expected))
+    if case.gradients == "differ":
+        assert differences, f"{case.id}: expected the fix to change gradients, but they are identical"
+    else:
+        assert not differences, f"{case.id}: gradients differ: {differences}"
+
+
+def test_every_safe_fix_has_a_runnable_case() -> None:
+    """Each rule whose fixtures show a SAFE fix has at least one runnable, identical-gradient case."""
+    fixed_codes = {c.folder.parent.name for c in CASES if c.expected != c.input and not c.unsafe_fixes}
+    proven = {c.folder.parent.name for c in RUNNABLE if c.gradients == "identical" and c.expected != c.input}
+    assert fixed_codes <= proven, f"no runnable case for {sorted(fixed_codes - proven)}"

@@ -1,0 +1,1 @@
+"""The runtime harness: the only package that imports torch (lazily, inside functions)."""
