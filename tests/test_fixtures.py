@@ -61,15 +61,13 @@ def _run(path: Path) -> dict[str, Any]:
             loss.backward()
         except Exception as error:  # the error itself is the observable behaviour
             return {"error": f"{type(error).__name__}: {error}"}
-    if isinstance(leaves, dict):
-        named = dict(leaves)
-    else:
-        named = {f"leaf{i}": leaf for i, leaf in enumerate(leaves)}
-    record: dict[str, Any] = {"loss": loss.detach()}
-    for name, leaf in named.items():
-        record[f"{name}.grad"] = leaf.grad
-        record[f"{name}.requires_grad"] = leaf.requires_grad
-        record[f"{name}.is_leaf"] = leaf.is_leaf
+        named = dict(leaves) if isinstance(leaves, dict) else {f"leaf{i}": t for i, t in enumerate(leaves)}
+        record: dict[str, Any] = {"loss": loss.detach()}
+        for name, leaf in named.items():
+            # `.grad` of a non-leaf warns; it is still part of what the program observes.
+            record[f"{name}.grad"] = leaf.grad
+            record[f"{name}.requires_grad"] = leaf.requires_grad
+            record[f"{name}.is_leaf"] = leaf.is_leaf
     return record
 
 

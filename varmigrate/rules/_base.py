@@ -173,12 +173,10 @@ class Rule(m.MatcherDecoratableVisitor):
     ) -> Fix:
         """A fix that replaces ``node`` with ``replacement``.
 
-        The node's own parentheses are kept; a replacement that needs parentheses in its context gets
-        them; a fix that would drop a comment is downgraded to DISPLAY_ONLY.
+        A replacement that needs parentheses in its context gets them; a fix that would drop a comment is downgraded to DISPLAY_ONLY.
         """
-        if node.lpar and not replacement.lpar:
-            replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
-        elif not _cst.is_atom(replacement) and not self._any_expression_fits(node):
+        # The node's own parentheses lie outside its range and stay; inside them anything fits.
+        if not node.lpar and not _cst.is_atom(replacement) and not self._any_expression_fits(node):
             replacement = _cst.parenthesize(replacement)
         if _cst.count_comments(replacement) < _cst.count_comments(node):
             applicability = Applicability.DISPLAY_ONLY

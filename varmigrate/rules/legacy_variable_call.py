@@ -20,7 +20,8 @@ from varmigrate.rules._variable import (
 )
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
-VOLATILE_NOTE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+VOLATILE_AND_GRAD_MESSAGE = "`Variable(..., volatile=..., requires_grad=...)` may raise `ValueError` today"
 
 
 class LegacyVariableCall(Rule):
@@ -77,15 +78,15 @@ class LegacyVariableCall(Rule):
         if not self.is_variable(node.func):
             return
         args = parse_variable_args(node)
-        message = self.message if args.volatile is None else f"{self.message}; {VOLATILE_NOTE}"
+        message = self.message if args.volatile is None else VOLATILE_MESSAGE
         if args.unsupported is not None:
-            self.report(node, message=f"{message} (no automatic fix: {args.unsupported})")
+            self.report(node, message=f"`Variable(...)` is deprecated; no automatic fix for {args.unsupported}")
             return
         flag = self._flag(args)
         volatile = _cst.literal_bool(args.volatile) if args.volatile is not None else False
         if args.volatile is not None and flag is not False and volatile is not False:
             # Truthy `volatile` with truthy `requires_grad` raises ValueError in the shim today.
-            self.report(node, message=f"{message} (no automatic fix: it may raise `ValueError` today)")
+            self.report(node, message=VOLATILE_AND_GRAD_MESSAGE)
             return
         self.report(node, message=message, fixes=self._fixes(node, args.data, flag))
 
