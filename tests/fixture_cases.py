@@ -1,4 +1,4 @@
-"""Fixture folders: ``fixtures/<CODE>/<what_it_proves>/`` with input.py, expected.py, diagnostics.txt, case.toml."""
+"""Fixture folders: ``fixtures/<CODE>/<what_it_proves>/`` (input, expected, diagnostics, case.toml)."""
 
 from __future__ import annotations
 

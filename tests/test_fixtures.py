@@ -79,7 +79,11 @@ def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     tensors_b = {k: v for k, v in before.items() if not isinstance(v, bool)}
     tensors_a = {k: v for k, v in after.items() if not isinstance(v, bool)}
     found = [str(d) for d in compare_tensors(tensors_b, tensors_a)]
-    found += [f"{k}: {before[k]} vs {after.get(k)}" for k, v in before.items() if isinstance(v, bool) and after.get(k) != v]
+    found += [
+        f"{k}: {before[k]} vs {after.get(k)}"
+        for k, v in before.items()
+        if isinstance(v, bool) and after.get(k) != v
+    ]
     return found
 
 

@@ -26,9 +26,7 @@ from varmigrate.rules._torch import AUTOGRAD_MODULES, VARIABLE
 MAX_ROUNDS = 8
 INTERNAL_ERROR = "VM900"
 
-_NOQA = re.compile(
-    r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
-)
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _DATA_INDEX = re.compile(r"\.data\s*\[")
 
 
@@ -239,12 +237,14 @@ def _internal_error(code: str, fix: Fix) -> Diagnostic:
 
 def _non_overlapping(fixes: Sequence[Fix]) -> list[Fix]:
     """The fixes whose edits overlap no earlier-starting, wider fix (outer fixes win; inner ones wait)."""
-    ordered = sorted(fixes, key=lambda f: (min(e.start_offset for e in f.edits), -max(e.end_offset for e in f.edits)))
+    ordered = sorted(
+        fixes, key=lambda f: (min(e.start_offset for e in f.edits), -max(e.end_offset for e in f.edits))
+    )
     taken: list[tuple[int, int]] = []
     chosen: list[Fix] = []
     for fix in ordered:
         spans = [(e.start_offset, e.end_offset) for e in fix.edits]
-        if any(s < te and ts < e or (s == e == ts) for s, e in spans for ts, te in taken):
+        if any((s < te and ts < e) or (s == e == ts) for s, e in spans for ts, te in taken):
             continue
         taken.extend(spans)
         chosen.append(fix)
@@ -340,7 +340,9 @@ class _StatementRemover(cst.CSTTransformer):
         super().__init__()
         self.doomed = doomed
 
-    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+    def leave_IndentedBlock(
+        self, original: cst.IndentedBlock, updated: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
         body, footer = self._rebuild(original.body, updated.body, updated.footer)
         if not body:
             body = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=footer)]
@@ -367,10 +369,17 @@ class _StatementRemover(cst.CSTTransformer):
                     pending.append(cst.EmptyLine(comment=comment))
                 continue
             if pending:
-                after = after.with_changes(leading_lines=[*pending, *after.leading_lines])
+                after = _with_leading_lines(after, pending)
                 pending = []
             kept.append(after)
         return kept, [*pending, *footer]
+
+
+def _with_leading_lines(statement: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    """``statement`` with ``lines`` (comments of a removed statement) placed before it."""
+    if isinstance(statement, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+        return statement.with_changes(leading_lines=[*lines, *statement.leading_lines])
+    return statement
 
 
 def _clean_imports(source: str, imports: Iterable[str]) -> str:

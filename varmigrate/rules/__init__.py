@@ -33,9 +33,7 @@ def _expand(selectors: Iterable[str]) -> set[type[Rule]]:
     return chosen
 
 
-def select_rules(
-    select: Iterable[str] | None = None, ignore: Iterable[str] = ()
-) -> tuple[type[Rule], ...]:
+def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> tuple[type[Rule], ...]:
     """The rules chosen by ``select`` (all when None) minus ``ignore``, in code order."""
     chosen = set(ALL_RULES) if select is None else _expand(select)
     chosen -= _expand(ignore)

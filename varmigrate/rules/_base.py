@@ -163,7 +163,7 @@ class Rule(m.MatcherDecoratableVisitor):
         """The source range of ``node``."""
         return self.get_metadata(PositionProvider, node)
 
-    def replace(
+    def replace_with(
         self,
         node: cst.BaseExpression,
         replacement: cst.BaseExpression,
@@ -173,12 +173,14 @@ class Rule(m.MatcherDecoratableVisitor):
     ) -> Fix:
         """A fix that replaces ``node`` with ``replacement``.
 
-        A replacement that needs parentheses in its context gets them; a fix that would drop a comment is downgraded to DISPLAY_ONLY.
+        A replacement that needs parentheses in its context gets them; a fix that would drop a comment
+        is downgraded to DISPLAY_ONLY.
         """
         # The node's own parentheses lie outside its range and stay; inside them anything fits.
         if not node.lpar and not _cst.is_atom(replacement) and not self._any_expression_fits(node):
             replacement = _cst.parenthesize(replacement)
-        if _cst.count_comments(replacement) < _cst.count_comments(node):
+        # Comments in the node's own parentheses lie outside the edit and survive it.
+        if _cst.count_comments(replacement) < _cst.count_comments(_cst.without_parens(node)):
             applicability = Applicability.DISPLAY_ONLY
             title = f"{title} (not applied: it would drop a comment)"
         position = self.range_of(node)

@@ -60,9 +60,7 @@ def as_receiver(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr if is_atom(expr) else parenthesize(expr)
 
 
-def method_call(
-    receiver: cst.BaseExpression, method: str, args: Sequence[cst.Arg] = ()
-) -> cst.Call:
+def method_call(receiver: cst.BaseExpression, method: str, args: Sequence[cst.Arg] = ()) -> cst.Call:
     """``receiver.method(args)`` with the receiver parenthesised when needed."""
     return cst.Call(
         func=cst.Attribute(value=as_receiver(receiver), attr=cst.Name(method)),
@@ -122,7 +120,7 @@ def without_parens(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def literal_bool(expr: cst.BaseExpression) -> bool | None:
-    """``True``/``False`` for a literal flag (bool or small int literal), ``None`` when only known at run time."""
+    """``True``/``False`` for a literal flag (bool or small int), ``None`` when known only at run time."""
     if m.matches(expr, m.Name("True")):
         return True
     if m.matches(expr, m.Name("False")):

@@ -84,7 +84,7 @@ class Freshness(enum.Enum):
 
 
 def freshness(rule: Rule, expr: cst.BaseExpression) -> Freshness:
-    """Whether ``expr`` evaluates to a new tensor that nothing else references and that does not require grad."""
+    """Whether ``expr`` is a new tensor that nothing else references and that does not require grad."""
     if not isinstance(expr, cst.Call) or any(arg.star for arg in expr.args):
         return Freshness.NOT_FRESH
     if any(arg.keyword is not None and arg.keyword.value in NOT_FRESH_KEYWORDS for arg in expr.args):
@@ -156,10 +156,16 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     references = list(assignment.references)
     if len(references) != 1 or references[0].node is not name:
         return None
-    target = assignment.node
+    target = getattr(assignment, "node", None)
+    if not isinstance(target, cst.Name):
+        return None
     target_parent = rule.parent(target)
     assign = rule.parent(target_parent) if isinstance(target_parent, cst.AssignTarget) else None
-    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or assign.targets[0].target is not target:
+    if (
+        not isinstance(assign, cst.Assign)
+        or len(assign.targets) != 1
+        or assign.targets[0].target is not target
+    ):
         return None
     if freshness(rule, assign.value) is Freshness.NOT_FRESH:
         return None

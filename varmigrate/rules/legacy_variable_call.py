@@ -80,7 +80,9 @@ class LegacyVariableCall(Rule):
         args = parse_variable_args(node)
         message = self.message if args.volatile is None else VOLATILE_MESSAGE
         if args.unsupported is not None:
-            self.report(node, message=f"`Variable(...)` is deprecated; no automatic fix for {args.unsupported}")
+            self.report(
+                node, message=f"`Variable(...)` is deprecated; no automatic fix for {args.unsupported}"
+            )
             return
         flag = self._flag(args)
         volatile = _cst.literal_bool(args.volatile) if args.volatile is not None else False
@@ -106,27 +108,30 @@ class LegacyVariableCall(Rule):
                 cst.Call(func=self.torch_attr("empty"), args=[cst.Arg(cst.Integer("0"))]),
                 self._device_args() + _flag_keyword(flag),
             )
-            return [self.replace(node, empty, "Replace with `torch.empty(0)`", SAFE, self.torch_imports)]
+            return [self.replace_with(node, empty, "Replace with `torch.empty(0)`", SAFE, self.torch_imports)]
         kind = freshness(self, data)
-        if kind is Freshness.NOT_FRESH and isinstance(data, cst.Name):
-            if fresh_name_binding(self, data, node) is not None:
-                kind = Freshness.OTHER
+        if (
+            kind is Freshness.NOT_FRESH
+            and isinstance(data, cst.Name)
+            and fresh_name_binding(self, data, node) is not None
+        ):
+            kind = Freshness.OTHER
         if kind is Freshness.FACTORY:
             new = _cst.append_args(data, _flag_keyword(flag)) if isinstance(data, cst.Call) else data
-            return [self.replace(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
+            return [self.replace_with(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
         if kind is Freshness.TYPED and isinstance(data, cst.Call):
             new, imports = self._rebuild_typed(data, flag)
-            return [self.replace(node, new, f"Replace with `{_cst.code(new.func)}(...)`", SAFE, imports)]
+            return [self.replace_with(node, new, f"Replace with `{_cst.code(new.func)}(...)`", SAFE, imports)]
         if kind is Freshness.OTHER:
             new = data if flag is False else _cst.method_call(data, "requires_grad_", _flag_args(flag))
-            return [self.replace(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
+            return [self.replace_with(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
         if flag is False:
-            safe = self.replace(node, detach(data), "Replace with `.detach()`", SAFE)
+            safe = self.replace_with(node, detach(data), "Replace with `.detach()`", SAFE)
             if receiver_without_data(data) is not data:
                 return [safe]
-            return [self.replace(node, data, "Remove the `Variable(...)` wrapper", UNSAFE), safe]
+            return [self.replace_with(node, data, "Remove the `Variable(...)` wrapper", UNSAFE), safe]
         new = _cst.method_call(detach(data), "requires_grad_", _flag_args(flag))
-        return [self.replace(node, new, "Replace with `.detach().requires_grad_()`", SAFE)]
+        return [self.replace_with(node, new, "Replace with `.detach().requires_grad_()`", SAFE)]
 
     def _collapse(self, data: cst.BaseExpression | None) -> cst.BaseExpression | None:
         """`Variable(Variable(x))` detaches once: look through inner calls with plain arguments."""
@@ -142,7 +147,7 @@ class LegacyVariableCall(Rule):
     def _rebuild_typed(
         self, call: cst.Call, flag: bool | cst.BaseExpression
     ) -> tuple[cst.Call, tuple[str, ...]]:
-        """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32)`; sizes -> `torch.empty`."""
+        """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32)`; sizes: `empty`."""
         name = self.resolved_name(call.func) or "torch.Tensor"
         dtype = TYPED_CONSTRUCTORS[name]
         func = call.func
