@@ -27,7 +27,6 @@ MAX_ROUNDS = 8
 INTERNAL_ERROR = "VM900"
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-_DATA_INDEX = re.compile(r"\.data\s*\[")
 
 
 class SourceParseError(Exception):
@@ -71,18 +70,26 @@ class FixResult:
         return self.applied > 0
 
 
+# Strings and comments, matched left to right so that a quote in a comment or a `#` in a string is
+# consumed by the construct that starts first. Only used to prefilter: never to decide a finding.
+_STRINGS_AND_COMMENTS = re.compile(
+    r"""(?s)("{3}|'{3}).*?\1|"(?:\\.|[^"\\\r\n])*"|'(?:\\.|[^'\\\r\n])*'|#[^\r\n]*"""
+)
+
+
 def could_match(source: str, rules: Iterable[type[Rule]] = ALL_RULES) -> bool:
-    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``."""
-    if "torch" not in source:
+    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
+
+    A plain substring test first (hundreds of MB/s); only text that passes it is stripped of strings
+    and comments and asked again, word by word.
+    """
+    rules = tuple(rules)
+    if not any(
+        all(r in source for r in rule.requires) and any(t in source for t in rule.triggers) for rule in rules
+    ):
         return False
-    for rule in rules:
-        for trigger in rule.triggers:
-            if trigger == ".data[":
-                if _DATA_INDEX.search(source):
-                    return True
-            elif trigger in source:
-                return True
-    return False
+    code = _STRINGS_AND_COMMENTS.sub(" ", source)
+    return any(rule.could_match(source, code) for rule in rules)
 
 
 def parse(source: str) -> cst.Module:
@@ -112,9 +119,7 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
 def _lint(module: cst.Module, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
     ctx = ModuleContext.build(module, source)
     ctx.torch_name, ctx.torch_bound = _torch_binding(module)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    for rule in rules:
-        wrapper.visit(rule(ctx))
+    cst.visit_batched(ctx.module, [rule(ctx) for rule in rules])
     suppressed = _noqa_lines(source)
     found = [d for d in ctx.diagnostics if not _is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))

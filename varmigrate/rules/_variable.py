@@ -146,7 +146,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     be referenced only at ``use``, and ``use`` must not run more often than the binding (no loop
     between them); otherwise ``name.requires_grad_()`` would hand the same leaf out more than once.
     """
-    scope = rule.get_metadata(ScopeProvider, name, None)
+    scope = rule.ctx.metadata(ScopeProvider, name, None)
     if scope is None:
         return None
     assignments = list(scope.assignments[name.value])
