@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import libcst as cst
 import libcst.matchers as m
@@ -93,6 +93,8 @@ class Rule(m.MatcherDecoratableVisitor):
     message: ClassVar[str]
     # A source containing none of these substrings cannot hold a finding of this rule.
     triggers: ClassVar[tuple[str, ...]] = ("Variable",)
+    # Whether findings come with a fix that `varmigrate fix` can apply (shown by `varmigrate rule`).
+    fix_availability: ClassVar[Literal["always", "sometimes", "never"]] = "never"
 
     def __init__(self, ctx: ModuleContext) -> None:
         super().__init__()
