@@ -242,7 +242,8 @@ def rule_command(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     doc = rule_markdown(rule)
     if console.is_terminal:
-        console.print(Markdown(doc))
+        # Markdown lays itself out to the terminal width; soft wrapping would cut list items off.
+        console.print(Markdown(doc), soft_wrap=False)
     else:
         console.out(doc, highlight=False)
     return EXIT_CLEAN

@@ -409,7 +409,8 @@ def discover(
         elif force_exclude and excluder.excluded_explicit(path):
             continue
         elif path.is_dir():
-            for file in _walk(path, excluder, respect_gitignore, tuple(suffixes)):
+            walked = _walk(path, excluder, respect_gitignore, tuple(suffixes))
+            for file in sorted(walked, key=lambda file: file.parts):
                 add(file)
         else:
             add(path)
@@ -419,7 +420,7 @@ def discover(
 def _walk(
     root: Path, excluder: Excluder, respect_gitignore: bool, suffixes: tuple[str, ...]
 ) -> Iterator[Path]:
-    """Source files under ``root`` in sorted order, pruning excluded directories as early as possible."""
+    """Source files under ``root``, pruning excluded directories as early as possible."""
     chains: dict[str, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
     first = True
     for directory, dirnames, filenames in os.walk(root):
@@ -443,7 +444,7 @@ def _walk(
             if chain and excluder.ignored(sub, chain, is_dir=True):
                 continue
             kept.append(name)
-            chains[str(sub)] = chain
+            chains[os.path.join(directory, name)] = chain
         dirnames[:] = kept
         for name in sorted(filenames):
             if not name.endswith(suffixes):
