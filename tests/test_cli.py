@@ -412,6 +412,10 @@ def test_check_stdin(
     set_stdin(monkeypatch, LEGACY.encode())
     assert main(["check", "--stdin-filename", "models/net.py", "-"]) == 1
     assert capsys.readouterr().out.startswith("models/net.py:3:5: VM001 [*]")
+    # A stdin filename without paths reads stdin too.
+    set_stdin(monkeypatch, LEGACY.encode())
+    assert main(["check", "--stdin-filename", "net.py"]) == 1
+    assert capsys.readouterr().out.startswith("net.py:3:5: VM001 [*]")
 
 
 def test_fix_stdin_writes_the_code_to_stdout(

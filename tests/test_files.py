@@ -335,3 +335,13 @@ def test_is_excluded_for_stdin_filename(in_tmp: Path) -> None:
     assert is_excluded(Path(".venv/lib/x.py"), [])
     assert is_excluded(Path("gen/x.py"), ["gen/"])
     assert not is_excluded(Path("src/x.py"), ["gen/"])
+
+
+def test_explicit_directory_that_is_ignored_is_walked_with_the_other_patterns(in_tmp: Path) -> None:
+    (in_tmp / ".git").mkdir()
+    write(in_tmp / ".gitignore", "vendor/\n*_pb2.py\n")
+    for name in ("vendor/lib/a.py", "vendor/lib/api_pb2.py", "vendor/skip/b.py"):
+        write(in_tmp / name, "")
+    found = discover([Path("vendor")], exclude=["vendor", "skip/"])
+    assert names(found.files, in_tmp) == ["vendor/lib/a.py"]
+    assert discover([Path(".")]).files == []

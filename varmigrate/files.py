@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import difflib
 import io
 import os
@@ -323,6 +324,14 @@ class Excluder:
             return False
         return bool(self.exclude.match_file(self._relative(path) + ("/" if is_dir else "")))
 
+    def within(self, root: Path) -> Excluder:
+        """This excluder for walking ``root``, which was asked for: patterns that exclude it are dropped."""
+        clone = copy.copy(self)
+        relative = self._relative(root)
+        if self.exclude is not None and relative != ".":
+            clone.exclude = _sparing(self.exclude, relative + "/")
+        return clone
+
     def excluded_explicit(self, path: Path) -> bool:
         """Whether a path passed on the command line is excluded (``--force-exclude``)."""
         relative = Path(self._relative(path))
@@ -346,6 +355,9 @@ class Excluder:
         for folder in (directory, *directory.parents):
             spec = self.gitignore(folder)
             if spec is not None:
+                if folder != directory:
+                    # `directory` was asked for explicitly: what ignores it (or a parent) does not apply.
+                    spec = _sparing(spec, directory.relative_to(folder).as_posix() + "/")
                 chain.append((folder, spec))
             # The repository's root ends the climb: .gitignore files above it are not the project's.
             if (folder / ".git").exists():
@@ -381,6 +393,12 @@ class Excluder:
         return False
 
 
+def _sparing(spec: pathspec.GitIgnoreSpec, directory: str) -> pathspec.GitIgnoreSpec:
+    """``spec`` without the patterns that ignore ``directory`` (relative, ending in ``/``) or its parents."""
+    kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
+    return spec if len(kept) == len(spec.patterns) else pathspec.GitIgnoreSpec(kept)
+
+
 def discover(
     paths: Sequence[Path],
     *,
@@ -409,7 +427,7 @@ def discover(
         elif force_exclude and excluder.excluded_explicit(path):
             continue
         elif path.is_dir():
-            walked = _walk(path, excluder, respect_gitignore, tuple(suffixes))
+            walked = _walk(path, excluder.within(path), respect_gitignore, tuple(suffixes))
             for file in sorted(walked, key=lambda file: file.parts):
                 add(file)
         else:
