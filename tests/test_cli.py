@@ -477,3 +477,22 @@ def test_rule_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rule", "VM999"]) == 2
     assert capsys.readouterr().err == "error: unknown rule: 'VM999'\n"
     assert main(["rule"]) == 2
+
+
+def test_concise_format_on_request(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Even on a (forced) terminal, where `full` is the default.
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    write(project / "a.py", LEGACY)
+    assert main(["check", "--output-format", "concise", "--no-color", "a.py"]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "a.py:3:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument"
+    )
+
+
+def test_no_respect_gitignore(project: Path) -> None:
+    write(project / ".gitignore", "old.py\n")
+    write(project / "old.py", LEGACY)
+    assert main(["check", "."]) == 0
+    assert main(["check", "--no-respect-gitignore", "."]) == 1
