@@ -186,8 +186,10 @@ def test_write_leaves_no_temporary_files(tmp_path: Path) -> None:
 def test_read_only_file_is_an_error_and_untouched(tmp_path: Path) -> None:
     path = write(tmp_path / "ro.py", LEGACY)
     path.chmod(0o444)
-    [error] = process_file(path, FIX).errors
+    result = process_file(path, FIX)
+    [error] = result.errors
     assert "cannot write" in error.message
+    assert result.fixed == 0
     assert path.read_text() == LEGACY
 
 

@@ -193,6 +193,7 @@ def process_file(path: Path, job: Job) -> FileResult:
         try:
             write_atomic(path, new_data)
         except OSError as error:
+            result.fixed = 0
             result.errors.append(FileError(name, f"cannot write: {error.strerror or error}"))
         else:
             result.written = True
@@ -211,11 +212,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         result.errors.append(FileError(name, error.message, error.location))
         return result, None
     try:
-        if job.fix:
-            fixed = fix_source(source.text, job.settings)
-            text, diagnostics, result.fixed = fixed.source, fixed.diagnostics, fixed.applied
-        else:
-            text, diagnostics = source.text, check_source(source.text, job.settings)
+        text, diagnostics, result.fixed = _run_engine(source.text, job)
     except SourceParseError as error:
         message, location = _syntax_error(source.text, error)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
@@ -236,6 +233,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     try:
         new_data = source.encode(text)
     except UnicodeEncodeError as error:
+        result.fixed = 0
         result.errors.append(
             FileError(name, f"cannot write: the fix is not representable in {error.encoding}")
         )
@@ -244,6 +242,14 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if job.diff and result.changed:
         result.diff = unified_diff(source.text, text, name)
     return result, new_data if result.changed else None
+
+
+def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
+    """The text after the job (fixed, or as it was), its findings, and how many fixes were applied."""
+    if job.fix:
+        fixed = fix_source(text, job.settings)
+        return fixed.source, fixed.diagnostics, fixed.applied
+    return text, check_source(text, job.settings), 0
 
 
 def _syntax_error(text: str, error: SourceParseError) -> tuple[str, Location]:
