@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -128,6 +128,8 @@ class Rule(cst.BatchableCSTVisitor):
     # `triggers`. Every way of reaching torch's `Variable` spells "autograd" somewhere.
     requires: ClassVar[tuple[str, ...]] = ("torch", "autograd")
     triggers: ClassVar[tuple[str, ...]] = ("Variable",)
+    # Whether findings come with a fix that `varmigrate fix` can apply (shown by `varmigrate rule`).
+    fix_availability: ClassVar[Literal["always", "sometimes", "never"]] = "never"
 
     @classmethod
     def could_match(cls, source: str, code: str) -> bool:

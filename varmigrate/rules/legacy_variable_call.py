@@ -73,6 +73,7 @@ class LegacyVariableCall(Rule):
 
     code = "VM001"
     message = "`Variable(...)` is deprecated and detaches its argument"
+    fix_availability = "sometimes"
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self.is_variable(node.func):

@@ -1,0 +1,161 @@
+"""The command line as a user runs it: real `python -m varmigrate` processes, a real terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+LEGACY = (
+    "import torch\nfrom torch.autograd import Variable\na = Variable(torch.ones((2,2)), requires_grad=True)\n"
+)
+FIXED = "import torch\na = torch.ones((2,2), requires_grad=True)\n"
+ANSI = b"\x1b["
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
+    env.update(extra)
+    return env
+
+
+def run(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "varmigrate", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+        timeout=120,
+    )
+
+
+def test_python_m_check_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_text(LEGACY)
+    checked = run("check", "a.py", cwd=tmp_path)
+    assert checked.returncode == 1
+    # Not a terminal: the concise format, with no colour codes.
+    assert checked.stdout.decode().splitlines()[0] == (
+        "a.py:3:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument"
+    )
+    assert ANSI not in checked.stdout
+    fixed = run("fix", "a.py", cwd=tmp_path)
+    assert (fixed.returncode, fixed.stdout) == (0, b"Fixed 1 finding (0 remaining).\n")
+    assert path.read_text() == FIXED
+
+
+def test_python_m_fix_stdin_keeps_bytes(tmp_path: Path) -> None:
+    source = ("# -*- coding: latin-1 -*-\r\n# d\xe9j\xe0 vu\r\n" + LEGACY.replace("\n", "\r\n")).encode(
+        "latin-1"
+    )
+    done = run("fix", "-", cwd=tmp_path, stdin=source)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "# -*- coding: latin-1 -*-\r\n# d\xe9j\xe0 vu\r\n" + FIXED.replace("\n", "\r\n")
+    ).encode("latin-1")
+
+
+def test_errors_exit_2_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "old.py").write_text("import torch\nfrom torch.autograd import Variable\nprint Variable(x)\n")
+    done = run("check", "old.py", "missing.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "error: missing.py: no such file or directory",
+        "error: old.py:3:1: cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
+    ]
+    assert done.stdout == b"2 errors (see above).\n"
+
+
+def test_check_and_fix_never_import_torch(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(LEGACY)
+    (tmp_path / "b.py").write_text(LEGACY)
+    script = textwrap.dedent(
+        """
+        import sys
+        from varmigrate.cli import main
+        codes = (main(["check", "a.py"]), main(["fix", "b.py"]))
+        print(codes, "torch" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines()[-1] == "(1, 0) False"
+    assert (tmp_path / "b.py").read_text() == FIXED
+
+
+def test_console_script_is_installed(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "varmigrate"
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script in this environment")
+    done = subprocess.run([str(script), "--version"], capture_output=True, check=False, timeout=120)
+    assert done.returncode == 0
+    assert done.stdout.startswith(b"varmigrate ")
+
+
+def run_in_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, bytes]:
+    """Run ``python -m varmigrate args`` with stdout and stderr on a pseudo-terminal."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "varmigrate", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=clean_env(TERM="xterm-256color", COLUMNS="100", **env),
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return process.wait(timeout=60), b"".join(chunks)
+
+
+def test_terminal_gets_full_format_in_colour(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(LEGACY)
+    code, output = run_in_terminal(["check", "a.py"], tmp_path)
+    assert code == 1
+    assert ANSI in output
+    assert b"= " in output
+    assert b"help" in output
+    assert b"^^^^" in output
+
+
+def test_terminal_without_colour(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(LEGACY)
+    for args, env in ((["check", "a.py"], {"NO_COLOR": "1"}), (["check", "--no-color", "a.py"], {})):
+        code, output = run_in_terminal(args, tmp_path, **env)
+        assert code == 1
+        assert ANSI not in output
+        assert b"  |     ^^^^" in output
+
+
+def test_rule_docs_render_as_markdown_on_a_terminal(tmp_path: Path) -> None:
+    code, output = run_in_terminal(["rule", "VM001"], tmp_path)
+    assert code == 0
+    assert b"What it does" in output
+    assert b"## What it does" not in output

@@ -1,0 +1,8 @@
+"""``python -m varmigrate``."""
+
+from __future__ import annotations
+
+from varmigrate.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

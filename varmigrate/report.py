@@ -1,0 +1,314 @@
+"""The Report: counts what was found and fixed, renders it (full / concise / json), decides the exit code."""
+
+from __future__ import annotations
+
+import enum
+import json
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from varmigrate.files import FileError, FileResult
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+class Mode(enum.Enum):
+    """What the run does to files."""
+
+    CHECK = "check"
+    FIX = "fix"
+    DIFF = "diff"
+
+
+class OutputFormat(str, enum.Enum):
+    """How findings are printed."""
+
+    FULL = "full"
+    CONCISE = "concise"
+    JSON = "json"
+
+
+MARKERS = {
+    Applicability.SAFE: "",
+    Applicability.UNSAFE: " (unsafe)",
+    Applicability.DISPLAY_ONLY: " (display only)",
+}
+
+
+def plural(count: int, word: str) -> str:
+    """``1 finding`` / ``2 findings``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass
+class CodeStatistics:
+    """Findings of one rule across the run."""
+
+    name: str
+    count: int = 0
+    fixable: int = 0
+
+
+@dataclass
+class Report:
+    """Counters for one run, the rendering of each file's result and the summary, and the exit code."""
+
+    mode: Mode
+    out: Console
+    err: Console
+    output_format: OutputFormat = OutputFormat.CONCISE
+    threshold: Applicability = Applicability.SAFE
+    quiet: bool = False
+    exit_zero: bool = False
+    statistics: bool = False
+
+    files: int = 0
+    findings: int = 0
+    files_with_findings: int = 0
+    # Findings whose fix applies at the threshold, and those that only `--unsafe-fixes` would fix.
+    fixable: int = 0
+    unsafe_fixable: int = 0
+    fixed: int = 0
+    changed_files: int = 0
+    errors: int = 0
+    by_code: dict[str, CodeStatistics] = field(default_factory=dict)
+    _json: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- collecting -----------------------------------------------------------------------------------
+
+    def add(self, result: FileResult) -> None:
+        """Count and render one file's result."""
+        self.files += 1
+        for error in result.errors:
+            self.error(error)
+        self.fixed += result.fixed
+        self.changed_files += result.changed
+        if result.diagnostics:
+            self.files_with_findings += 1
+        for diagnostic in result.diagnostics:
+            self._count(diagnostic)
+        if self.mode is Mode.DIFF:
+            self._print_diff(result.diff)
+        elif self.output_format is OutputFormat.JSON:
+            self._json.extend(json_record(d, result.path, self.threshold) for d in result.diagnostics)
+        elif not self.statistics:
+            for diagnostic in result.diagnostics:
+                if self.output_format is OutputFormat.FULL:
+                    self.out.print(render_full(diagnostic, result.path, result.lines, self.threshold))
+                else:
+                    self.out.print(render_concise(diagnostic, result.path, self.threshold))
+
+    def _count(self, diagnostic: Diagnostic) -> None:
+        self.findings += 1
+        fixable = diagnostic.fix_for(self.threshold) is not None
+        if fixable:
+            self.fixable += 1
+        elif diagnostic.fix_for(Applicability.UNSAFE) is not None:
+            self.unsafe_fixable += 1
+        stats = self.by_code.setdefault(diagnostic.code, CodeStatistics(diagnostic.name))
+        stats.count += 1
+        stats.fixable += fixable
+
+    def error(self, error: FileError) -> None:
+        """Count and print (to stderr) a file that could not be processed."""
+        self.errors += 1
+        line = Text()
+        line.append("error", style="bold red")
+        line.append(f": {error}")
+        self.err.print(line)
+
+    # -- finishing ------------------------------------------------------------------------------------
+
+    def finish(self) -> int:
+        """Print what is printed once (JSON, statistics, the summary) and return the exit code."""
+        if self.mode is not Mode.DIFF and self.output_format is OutputFormat.JSON:
+            payload: Sequence[dict[str, Any]] = self._statistics_json() if self.statistics else self._json
+            self.out.out(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False), highlight=False)
+            return self.exit_code
+        if self.statistics and self.mode is not Mode.DIFF:
+            self._print_statistics()
+        if not self.quiet:
+            console = self.err if self.mode is Mode.DIFF else self.out
+            for line in self.summary():
+                console.print(Text(line))
+        return self.exit_code
+
+    def summary(self) -> list[str]:
+        """The closing lines, e.g. ``Found 3 findings in 2 files.``."""
+        lines: list[str] = []
+        found = f"{plural(self.findings, 'finding')} in {plural(self.files_with_findings, 'file')}"
+        if self.mode is Mode.CHECK:
+            if self.findings:
+                lines.append(f"Found {found}.")
+            elif not self.errors:
+                lines.append("All checks passed!")
+            if self.fixable:
+                lines.append(f"[*] {self.fixable} fixable with `{self._fix_command}`.")
+        elif self.mode is Mode.FIX:
+            if self.fixed or self.findings:
+                lines.append(f"Fixed {plural(self.fixed, 'finding')} ({self.findings} remaining).")
+            elif not self.errors:
+                lines.append("All checks passed!")
+        elif self.fixed:
+            lines.append(
+                f"Would fix {plural(self.fixed, 'finding')} in {plural(self.changed_files, 'file')}"
+                f" ({self.findings} remaining)."
+            )
+        elif not self.errors:
+            lines.append("Nothing to fix.")
+        if self.unsafe_fixable:
+            more = " more" if self.fixable and self.mode is Mode.CHECK else ""
+            lines.append(f"{self.unsafe_fixable}{more} fixable with `varmigrate fix --unsafe-fixes`.")
+        if self.errors:
+            lines.append(f"{plural(self.errors, 'error')} (see above).")
+        return lines
+
+    @property
+    def _fix_command(self) -> str:
+        return "varmigrate fix --unsafe-fixes" if self.threshold is Applicability.UNSAFE else "varmigrate fix"
+
+    @property
+    def exit_code(self) -> int:
+        """2 on any error; else 1 when findings remain (or ``--diff`` would change a file); else 0."""
+        if self.errors:
+            return EXIT_ERROR
+        if self.exit_zero:
+            return EXIT_CLEAN
+        if self.mode is Mode.DIFF:
+            return EXIT_FINDINGS if self.changed_files else EXIT_CLEAN
+        return EXIT_FINDINGS if self.findings else EXIT_CLEAN
+
+    def _print_statistics(self) -> None:
+        rows = sorted(self.by_code.items(), key=lambda item: (-item[1].count, item[0]))
+        width = max((len(str(stats.count)) for _, stats in rows), default=1)
+        for code, stats in rows:
+            line = Text(f"{stats.count:>{width}}  ")
+            line.append(code, style="bold red")
+            line.append("  [*] " if stats.fixable else "      ", style="cyan")
+            line.append(stats.name)
+            self.out.print(line)
+
+    def _statistics_json(self) -> list[dict[str, Any]]:
+        return [
+            {"code": code, "name": stats.name, "count": stats.count, "fixable": stats.fixable}
+            for code, stats in sorted(self.by_code.items())
+        ]
+
+    def _print_diff(self, diff: str) -> None:
+        if not diff:
+            return
+        if not (self.out.is_terminal and self.out.color_system):
+            # Raw, so that CRs of CRLF files survive and the output applies with `patch`/`git apply`.
+            self.out.file.write(diff)
+            self.out.file.flush()
+            return
+        for line in diff.splitlines():
+            style = ""
+            if line.startswith(("+++", "---")):
+                style = "bold"
+            elif line.startswith("@@"):
+                style = "cyan"
+            elif line.startswith("+"):
+                style = "green"
+            elif line.startswith("-"):
+                style = "red"
+            self.out.print(Text(line, style=style))
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+def _header(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text:
+    """``path:line:col: CODE [*] message``."""
+    text = Text()
+    text.append(path, style="bold")
+    text.append(f":{diagnostic.start}: ")
+    text.append(diagnostic.code, style="bold red")
+    if diagnostic.fix_for(threshold) is not None:
+        text.append(" [*]", style="cyan")
+    text.append(f" {diagnostic.message}")
+    return text
+
+
+def render_concise(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text:
+    """One line per finding: ``path:line:col: CODE [*] message``."""
+    return _header(diagnostic, path, threshold)
+
+
+def render_full(diagnostic: Diagnostic, path: str, lines: dict[int, str], threshold: Applicability) -> Text:
+    """The finding's line, its source line with a caret underline, and the fixes on offer."""
+    text = _header(diagnostic, path, threshold)
+    row = diagnostic.start.row
+    source = lines.get(row)
+    gutter = " " * len(str(row))
+    if source is not None:
+        start = diagnostic.start.column - 1
+        end = diagnostic.end.column - 1 if diagnostic.end.row == row else len(source)
+        padding = "".join("\t" if char == "\t" else " " * _cells(char) for char in source[:start])
+        carets = "^" * max(1, sum(_cells(char) for char in source[start:end]))
+        text.append(f"\n{gutter} |\n")
+        text.append(f"{row}", style="blue")
+        text.append(f" | {source}\n{gutter} | {padding}")
+        text.append(f"{carets} {diagnostic.code}", style="bold red")
+        text.append(f"\n{gutter} |")
+    for fix in _fixes_in_order(diagnostic, threshold):
+        text.append(f"\n{gutter} = ")
+        text.append("help", style="bold cyan")
+        text.append(f": {fix.title}{MARKERS[fix.applicability]}")
+    text.append("\n")
+    return text
+
+
+def _fixes_in_order(diagnostic: Diagnostic, threshold: Applicability) -> list[Fix]:
+    """The fix that applies (or the best one shown) first, then the alternatives."""
+    first = diagnostic.fix_for(threshold) or diagnostic.shown_fix
+    if first is None:
+        return []
+    return [first, *(fix for fix in diagnostic.fixes if fix is not first)]
+
+
+def _cells(char: str) -> int:
+    """Terminal cells taken by ``char`` (2 for wide East Asian characters)."""
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _location_json(location: Location) -> dict[str, int]:
+    return {"row": location.row, "column": location.column}
+
+
+def _edit_json(edit: Edit) -> dict[str, Any]:
+    return {
+        "content": edit.content,
+        "location": _location_json(edit.start),
+        "end_location": _location_json(edit.end),
+    }
+
+
+def json_record(diagnostic: Diagnostic, path: str, threshold: Applicability) -> dict[str, Any]:
+    """One finding with ruff's JSON field names; ``fix`` is the one `fix` would apply, else the best shown."""
+    fix = diagnostic.fix_for(threshold) or diagnostic.shown_fix
+    return {
+        "cell": None,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "filename": path,
+        "location": _location_json(diagnostic.start),
+        "end_location": _location_json(diagnostic.end),
+        "fix": None
+        if fix is None
+        else {
+            "applicability": fix.applicability.label,
+            "message": fix.title,
+            "edits": [_edit_json(edit) for edit in fix.edits],
+        },
+        "noqa_row": diagnostic.start.row,
+        "url": None,
+    }
