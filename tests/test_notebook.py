@@ -288,6 +288,22 @@ def test_string_form_source_and_ascii_escapes_kept() -> None:
     assert after.count("\\u00e9") == before.count("\\u00e9")
 
 
+def test_unchanged_text_keeps_its_escapes() -> None:
+    """A writer that escapes `/` as `\\/`: unchanged lines and the unchanged ends of a string keep it."""
+    listed = r'["from torch.autograd import Variable\n", "url = \"http:\/\/a\"\n", "v = Variable(t)"]'
+    string = r'"url = \"http:\/\/b\"\nw = Variable(t)\nend = \"\/\""'
+    cells = ",".join(
+        f'{{"cell_type": "code", "metadata": {{}}, "outputs": [], "source": {source}}}'
+        for source in ('"import torch\\nt = torch.ones(1)"', listed, string)
+    )
+    data = f'{{"cells": [{cells}], "metadata": {{}}, "nbformat": 4, "nbformat_minor": 5}}'.encode()
+    fixed = fix_notebook(data).data
+    assert fixed is not None
+    assert code_sources(fixed)[3] == 'url = "http://b"\nw = t.detach()\nend = "/"'
+    assert fixed.count(rb"\/") == data.count(rb"\/") == 5
+    assert rb'"url = \"http:\/\/b\"\nw = t.detach()\nend = \"\/\""' in fixed
+
+
 def test_crlf_file_keeps_crlf() -> None:
     before, after = _input("crlf_line_endings"), _expected("crlf_line_endings")
     assert before.count(b"\n") == before.count(b"\r\n") > 0
@@ -311,6 +327,22 @@ def test_nbformat3_worksheets_handled() -> None:
     assert cells[1]["input"] == ["import torch"]
     assert cells[3]["input"] == ["%matplotlib inline\n", "w = torch.zeros(4, requires_grad=True)"]
     assert cells[0]["source"] == ["Variables, 2017"]
+
+
+def test_nbformat3_cells_numbered_through_worksheets() -> None:
+    sheet = {
+        "cells": [{"cell_type": "markdown", "source": "x"}, {"cell_type": "code", "input": "import torch"}]
+    }
+    second = {
+        "cells": [
+            {"cell_type": "code", "input": "from torch.autograd import Variable\nv = Variable(torch.ones(1))"}
+        ]
+    }
+    data = json.dumps({"nbformat": 3, "metadata": {}, "worksheets": [sheet, second]}).encode()
+    assert [(d.cell, str(d.diagnostic.start)) for d in check_notebook(data).diagnostics] == [(3, "2:5")]
+    fixed = fix_notebook(data).data
+    assert fixed is not None
+    assert json.loads(fixed)["worksheets"][1]["cells"][0]["input"] == "v = torch.ones(1)"
 
 
 def test_non_python_kernel_skipped() -> None:
@@ -398,6 +430,23 @@ def test_python_that_looks_like_ipython_is_analysed(code: str) -> None:
     assert [d.cell for d in result.diagnostics] == [2]
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param('s = "a\\"b"', id="escaped_quote"),
+        pytest.param("s = '''\n%s\n'''", id="triple_quoted_string"),
+        pytest.param("s = f(1,\n    2)", id="closed_brackets"),
+        pytest.param("s = 1 + \\\n    2", id="backslash_continuation"),
+    ],
+)
+def test_ipython_syntax_found_after_python(code: str) -> None:
+    data = notebook(PRELUDE, f"{code}\n%time 1\n{VARIABLE_LINE}")
+    result = fix_notebook(data)
+    assert not result.errors
+    assert result.data is not None
+    assert code_sources(result.data)[2] == f"{code}\n%time 1\nv = torch.ones(1)"
+
+
 def test_help_inside_brackets_is_a_parse_error() -> None:
     # IPython sees `?` only at the end of a logical line; inside brackets it is a syntax error.
     result = check_notebook(notebook(PRELUDE, "f(torch?\n)"))
@@ -481,6 +530,14 @@ def test_cell_emptied_by_import_removal() -> None:
     assert code_sources(fixed) == {1: "import torch", 2: "", 3: "v = torch.ones(1)"}
     assert '"source": []' in fixed.decode("utf-8")
     assert fixed == jupyter_format(json.loads(fixed))
+
+
+@pytest.mark.parametrize("use", ["%timeit Variable(t)", "Variable?", "!echo {Variable}"])
+def test_import_used_by_ipython_syntax_kept(use: str) -> None:
+    data = notebook(PRELUDE, "t = torch.ones(1)\n" + VARIABLE_LINE, use)
+    fixed = fix_notebook(data).data
+    assert fixed is not None
+    assert code_sources(fixed) == {1: PRELUDE, 2: "t = torch.ones(1)\nv = torch.ones(1)", 3: use}
 
 
 def test_noqa_in_a_cell() -> None:

@@ -171,7 +171,10 @@ class _Spans:
 
     def read(self) -> _Node:
         """The top-level value."""
-        node, end = self._value(0)
+        try:
+            node, end = self._value(0)
+        except RecursionError:
+            raise NotebookError("not a notebook: JSON nested too deeply") from None
         if _WHITESPACE.match(self.text, end).end() != len(self.text):  # type: ignore[union-attr]
             raise NotebookError("not a notebook: trailing data after the JSON value")
         return node
@@ -271,10 +274,12 @@ class _Notebook:
             worksheets = _member(self.root, "worksheets")
             if not isinstance(content["worksheets"], list) or worksheets.elements is None:
                 raise NotebookError("not a notebook: `worksheets` is not a list")
+            start = 1  # cells are numbered on through the worksheets
             for sheet, node in zip(content["worksheets"], worksheets.elements, strict=True):
                 if not isinstance(sheet, dict):
                     raise NotebookError("not a notebook: a worksheet is not an object")
-                found += self._read_cells(sheet.get("cells"), _member(node, "cells"), "input", len(found) + 1)
+                found += self._read_cells(sheet.get("cells"), _member(node, "cells"), "input", start)
+                start += len(sheet["cells"])
             return found
         raise NotebookError(f"unsupported notebook format (nbformat {version!r}): expected 3 or 4")
 
@@ -439,8 +444,6 @@ class _LineState:
             elif char == "\\" and i == len(content) - 1:
                 self.continued = True
             i += 1
-        if self.quote in ('"', "'") and not _ends_with_escape(content):
-            self.quote = None  # a one-line string ends with its line
         return question
 
 
