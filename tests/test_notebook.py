@@ -403,6 +403,7 @@ PRELUDE = "import torch\nfrom torch.autograd import Variable"
         pytest.param("%env A=1 \\\n  B=2", id="magic_continued_by_backslash"),
         pytest.param("if True:\n    !echo hi\n    %time 1 + 1", id="escapes_inside_a_block"),
         pytest.param("/print 1", id="autocall"),
+        pytest.param("!echo x² 0x1f if", id="words_that_are_not_names"),
     ],
 )
 def test_ipython_syntax_kept_byte_identical(syntax: str) -> None:

@@ -10,8 +10,17 @@ Cells are numbered by their position in the notebook, counting every cell (markd
 too), from 1: the number a user finds by counting cells from the top. Rows and columns of a finding
 are relative to its cell.
 
+What is analysed: the code cells of a notebook whose kernel is Python (nbformat 4, and nbformat 3
+with its worksheets). A cell whose first line is a cell magic other than those in
+``PYTHON_CELL_MAGICS`` is skipped. IPython lines (``%magic``, ``!shell``, ``x = !cmd``, ``obj?``)
+are not analysed, and a cell that does not parse (Python 2) is reported and left alone; the names
+both mention stay in use, so their imports are kept. As for ``.py`` files, cells are parsed only
+when the notebook's text can hold a finding of the selected rules.
+
 Writing never re-serialises the JSON: the new ``source`` values are spliced into the original text,
-so indentation, key order, escapes, line breaks and outputs stay byte-identical by construction.
+so indentation, key order, escapes, line breaks and outputs stay byte-identical by construction;
+unchanged lines of an edited list-form ``source`` keep their original spelling, new ones are
+written the way the file writes strings (``ensure_ascii`` or raw UTF-8, raw control characters).
 """
 
 from __future__ import annotations
@@ -516,13 +525,17 @@ class _Masker:
         number = self.count
         self.count += 1
         unit.originals[number] = content
-        names = self.names(content[len(indent) + len(target) :])
+        names = self.names(content.lstrip(" \t")[len(target) :])
         return f"{indent}{target}{self.prefix}{number}__({', '.join(names)}){line[len(content) :]}"
 
     def names(self, text: str) -> list[str]:
         """Identifiers in ``text`` (keywords and our own names excepted), once each, in order."""
         found = dict.fromkeys(_IDENTIFIER.findall(text))
-        return [n for n in found if not keyword.iskeyword(n) and not n.startswith(self.prefix)]
+        return [
+            n
+            for n in found
+            if n.isidentifier() and not keyword.iskeyword(n) and not n.startswith(self.prefix)
+        ]
 
 
 def _unique_prefix(sources: Sequence[str]) -> str:
