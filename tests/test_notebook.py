@@ -181,7 +181,7 @@ def test_findings_name_their_cell() -> None:
     assert {d.cell for d in result.diagnostics} == {5, 11, 12, 15}
     [error] = result.errors
     assert error.location("nb.ipynb").startswith("nb.ipynb:cell 10:1:")
-    assert "error at 1:7" in error.message
+    assert "Missing parentheses in call to 'print'" in error.message
 
 
 def test_fix_edits_carry_cell_offsets() -> None:

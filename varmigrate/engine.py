@@ -5,6 +5,7 @@ The engine knows rules and LibCST; it knows nothing about files, paths or termin
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -97,15 +98,28 @@ def parse(source: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        raise SourceParseError(error.message, error.raw_line, error.raw_column + 1) from None
+        raise _syntax_error(source, error.message, error.raw_line, error.raw_column + 1) from None
     except (SyntaxError, ValueError, RecursionError) as error:
-        return _reraise(error)
+        row = getattr(error, "lineno", None) or 1
+        column = getattr(error, "offset", None) or 1
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _syntax_error(source, message, row, column) from None
 
 
-def _reraise(error: Exception) -> cst.Module:
-    row = getattr(error, "lineno", None) or 1
-    column = getattr(error, "offset", None) or 1
-    raise SourceParseError(str(error).splitlines()[0] or type(error).__name__, row, column) from None
+def _syntax_error(source: str, message: str, row: int, column: int) -> SourceParseError:
+    """The error to report, from CPython's parser when it agrees the source is bad.
+
+    LibCST's parser reports column 1 and a long "expected one of ..." list; CPython points at the
+    offending token and says e.g. "Missing parentheses in call to 'print'".
+    """
+    try:
+        compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as syntax:
+        if syntax.lineno:
+            return SourceParseError(syntax.msg, syntax.lineno, syntax.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return SourceParseError(message, row, column)
 
 
 def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:

@@ -7,7 +7,6 @@ are atomic and keep the file's permissions.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import difflib
@@ -214,7 +213,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     try:
         text, diagnostics, result.fixed = _run_engine(source.text, job)
     except SourceParseError as error:
-        message, location = _syntax_error(source.text, error)
+        message, location = error.message, Location(error.row, error.column)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
         return result, None
     except RecursionError:
@@ -250,22 +249,6 @@ def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
         fixed = fix_source(text, job.settings)
         return fixed.source, fixed.diagnostics, fixed.applied
     return text, check_source(text, job.settings), 0
-
-
-def _syntax_error(text: str, error: SourceParseError) -> tuple[str, Location]:
-    """The message and position of a syntax error, from CPython's parser when it agrees the source is bad.
-
-    LibCST's native parser reports column 1 and a long "expected one of ..." list; CPython points at the
-    offending token and says e.g. "Missing parentheses in call to 'print'".
-    """
-    try:
-        compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as syntax:
-        if syntax.lineno:
-            return syntax.msg, Location(syntax.lineno, syntax.offset or 1)
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    return error.message, Location(error.row, error.column)
 
 
 def _is_internal(diagnostic: Diagnostic) -> bool:
