@@ -10,13 +10,17 @@ from typing import ClassVar
 import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import (
+    Assignment,
+    ClassScope,
     CodeRange,
+    FunctionScope,
     ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
     Scope,
     ScopeProvider,
 )
+from libcst.metadata.base_provider import ProviderT
 
 from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from varmigrate.rules import _cst
@@ -87,7 +91,13 @@ class Rule(m.MatcherDecoratableVisitor):
     Use instead / Fix safety / Known problems).
     """
 
-    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider, ParentNodeProvider, ScopeProvider)
+    # Subclasses may add providers; LibCST unions the dependencies declared along the class hierarchy.
+    METADATA_DEPENDENCIES: ClassVar[Collection[ProviderT]] = (
+        QualifiedNameProvider,
+        PositionProvider,
+        ParentNodeProvider,
+        ScopeProvider,
+    )
 
     code: ClassVar[str]
     message: ClassVar[str]
@@ -140,6 +150,26 @@ class Rule(m.MatcherDecoratableVisitor):
         accessed = any(access.node is node for access in scope.accesses[node.value])
         return accessed and not scope.assignments[node.value]
 
+    def is_own_instance(self, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` is the first parameter of a method here (``self``/``cls``): not a tensor."""
+        if not isinstance(expr, cst.Name):
+            return False
+        scope = self.get_metadata(ScopeProvider, expr, None)
+        if scope is None:
+            return False
+        assignments = list(scope[expr.value])
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            return False
+        param, owner = assignments[0].node, assignments[0].scope
+        if not isinstance(owner, FunctionScope) or not isinstance(owner.parent, ClassScope):
+            return False
+        method = owner.node
+        if not isinstance(method, cst.FunctionDef):
+            return False
+        positional = [*method.params.posonly_params, *method.params.params]
+        static = any(self.resolved_name(d.decorator) == "builtins.staticmethod" for d in method.decorators)
+        return not static and bool(positional) and positional[0] is param
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The parent of ``node`` in the module."""
         return self.get_metadata(ParentNodeProvider, node, None)
@@ -163,7 +193,7 @@ class Rule(m.MatcherDecoratableVisitor):
         """The source range of ``node``."""
         return self.get_metadata(PositionProvider, node)
 
-    def replace(
+    def replace(  # type: ignore[override]  # a fix builder, not the matcher-visitor's tree rewrite
         self,
         node: cst.BaseExpression,
         replacement: cst.BaseExpression,

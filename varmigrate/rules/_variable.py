@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Assignment, ScopeProvider
 
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
@@ -84,7 +84,7 @@ class Freshness(enum.Enum):
 
 
 def freshness(rule: Rule, expr: cst.BaseExpression) -> Freshness:
-    """Whether ``expr`` evaluates to a new tensor that nothing else references and that does not require grad."""
+    """Whether ``expr`` evaluates to a new tensor, referenced by nothing else, that does not require grad."""
     if not isinstance(expr, cst.Call) or any(arg.star for arg in expr.args):
         return Freshness.NOT_FRESH
     if any(arg.keyword is not None and arg.keyword.value in NOT_FRESH_KEYWORDS for arg in expr.args):
@@ -150,7 +150,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     if scope is None:
         return None
     assignments = list(scope.assignments[name.value])
-    if len(assignments) != 1 or not hasattr(assignments[0], "references"):
+    if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
         return None
     assignment = assignments[0]
     references = list(assignment.references)
@@ -159,7 +159,9 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     target = assignment.node
     target_parent = rule.parent(target)
     assign = rule.parent(target_parent) if isinstance(target_parent, cst.AssignTarget) else None
-    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or assign.targets[0].target is not target:
+    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return None
+    if assign.targets[0].target is not target:
         return None
     if freshness(rule, assign.value) is Freshness.NOT_FRESH:
         return None
