@@ -203,14 +203,14 @@ class Rule(m.MatcherDecoratableVisitor):
     ) -> Fix:
         """A fix that replaces ``node`` with ``replacement``.
 
-        The node's own parentheses are kept; a replacement that needs parentheses in its context gets
-        them; a fix that would drop a comment is downgraded to DISPLAY_ONLY.
+        The node's own parentheses stay in the source; a replacement that needs parentheses in its
+        context gets them; a fix that would drop a comment is downgraded to DISPLAY_ONLY.
         """
-        if node.lpar and not replacement.lpar:
-            replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
-        elif not _cst.is_atom(replacement) and not self._any_expression_fits(node):
+        # The node's own parentheses (and comments inside them) lie outside its source range: the edit
+        # leaves them in place, so the replacement fits anywhere and must not bring parentheses again.
+        if not node.lpar and not _cst.is_atom(replacement) and not self._any_expression_fits(node):
             replacement = _cst.parenthesize(replacement)
-        if _cst.count_comments(replacement) < _cst.count_comments(node):
+        if _cst.count_comments(replacement) < _cst.count_comments(_cst.without_parens(node)):
             applicability = Applicability.DISPLAY_ONLY
             title = f"{title} (not applied: it would drop a comment)"
         position = self.range_of(node)

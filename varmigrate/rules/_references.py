@@ -1,7 +1,8 @@
 """Where a reference to torch's `Variable` stands, so that every reference belongs to exactly one rule.
 
 VM001 owns calls (`Variable(x)`), VM101 type checks (`isinstance(x, Variable)`, `type(x) == Variable`),
-VM102 annotations (`x: Variable`) and VM103 everything else (`map(Variable, xs)`, `class F(Variable)`).
+VM102 annotations and type aliases (`x: Variable`, `Batch = Tuple[Variable, Variable]`), and VM103
+everything else (`map(Variable, xs)`, `class F(Variable)`).
 Import statements are not references: nothing in them resolves to a use of `Variable`.
 """
 
@@ -27,7 +28,7 @@ class Role(enum.Enum):
     SUBCLASS_CHECK = "subclass-check"
     # One side of `type(x) == Variable` (`is`, `!=`, `is not`): no object has type `Variable`.
     TYPE_COMPARISON = "type-comparison"
-    # Anywhere inside a type annotation (VM102).
+    # Anywhere inside a type annotation, or in the arguments of a generic such as `Tuple[...]` (VM102).
     ANNOTATION = "annotation"
     # Anything else: an alias, an argument, a base class, an attribute access (VM103).
     VALUE = "value"
@@ -50,6 +51,11 @@ class Reference:
 _CHECKS = {"builtins.isinstance": Role.INSTANCE_CHECK, "builtins.issubclass": Role.SUBCLASS_CHECK}
 _EQUAL = (cst.Equal, cst.Is)
 _NOT_EQUAL = (cst.NotEqual, cst.IsNot)
+# Subscripting these builds a type (`Optional[Variable]`), in an annotation or in a type alias.
+_GENERIC_MODULES = ("typing.", "typing_extensions.", "collections.abc.")
+_BUILTIN_GENERICS = frozenset(
+    f"builtins.{name}" for name in ("list", "tuple", "dict", "set", "frozenset", "type")
+)
 # Walking up from an expression, the first of these is the annotation holding it or proves there is none.
 _ANNOTATION_BOUNDARY = (
     cst.Annotation,
@@ -80,7 +86,7 @@ def variable_reference(rule: Rule, node: cst.Name | cst.Attribute) -> Reference 
     comparison = _type_comparison(rule, node, parent)
     if comparison is not None:
         return comparison
-    if _inside_annotation(rule, node):
+    if _in_type_expression(rule, node):
         return Reference(node, Role.ANNOTATION)
     return Reference(node, Role.VALUE)
 
@@ -135,12 +141,24 @@ def _is_type_of(rule: Rule, expr: cst.BaseExpression) -> bool:
     return arg.keyword is None and not arg.star and rule.resolved_name(expr.func) == "builtins.type"
 
 
-def _inside_annotation(rule: Rule, node: cst.CSTNode) -> bool:
-    """Whether ``node`` is part of a parameter, return or variable annotation."""
-    current: cst.CSTNode | None = rule.parent(node)
+def _in_type_expression(rule: Rule, node: cst.CSTNode) -> bool:
+    """Whether ``node`` is in an annotation or in a generic's arguments (`Batch = Tuple[Variable, int]`)."""
+    child, current = node, rule.parent(node)
     while current is not None and not isinstance(current, _ANNOTATION_BOUNDARY):
-        current = rule.parent(current)
+        if (
+            isinstance(current, cst.Subscript)
+            and current.value is not child
+            and _is_generic(rule, current.value)
+        ):
+            return True
+        child, current = current, rule.parent(current)
     return isinstance(current, cst.Annotation)
+
+
+def _is_generic(rule: Rule, expr: cst.BaseExpression) -> bool:
+    """Whether ``expr`` is a `typing` generic (`Optional`, `List`, ...) or a builtin one (`list`, ...)."""
+    name = rule.resolved_name(expr) or ""
+    return name.startswith(_GENERIC_MODULES) or name in _BUILTIN_GENERICS
 
 
 class VariableReferenceRule(Rule):

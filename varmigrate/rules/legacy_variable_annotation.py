@@ -1,4 +1,4 @@
-"""VM102: `Variable` in type annotations."""
+"""VM102: `Variable` in type annotations and type aliases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ class LegacyVariableAnnotation(VariableReferenceRule):
     """
     ## What it does
     Flags `Variable` in parameter, return and variable annotations, including inside subscripts such
-    as `Optional[Variable]` or `List[Variable]`.
+    as `Optional[Variable]` or `List[Variable]`, and in the arguments of generics outside annotations
+    (type aliases such as `Batch = Tuple[Variable, Variable]`).
 
     ## Why is this bad?
     Since PyTorch 0.4 there are no `Variable` objects: `Variable(...)` returns a plain `torch.Tensor`,
@@ -42,9 +43,9 @@ class LegacyVariableAnnotation(VariableReferenceRule):
     ```
 
     ## Fix safety
-    The fix is safe: annotations do not change what the program computes. Runtime type checkers that
-    test annotations with `isinstance` accept the same values, since `isinstance(x, Variable)` is
-    `isinstance(x, torch.Tensor)`.
+    The fix is safe: annotations and type aliases do not change what the program computes. Runtime
+    type checkers that test annotations with `isinstance` accept the same values, since
+    `isinstance(x, Variable)` is `isinstance(x, torch.Tensor)`.
 
     ## Known problems
     Annotations written as strings (`x: "Variable"`) are not inspected. `Type[Variable]` becomes
@@ -52,7 +53,7 @@ class LegacyVariableAnnotation(VariableReferenceRule):
     """
 
     code = "VM102"
-    message = "`Variable` in a type annotation: no value has had this type since PyTorch 0.4"
+    message = "`Variable` used as a type: no value has had this type since PyTorch 0.4"
     roles = frozenset({Role.ANNOTATION})
 
     def on_reference(self, reference: Reference) -> None:
