@@ -91,7 +91,7 @@ def variable_reference(rule: Rule, node: cst.Name | cst.Attribute) -> Reference 
     return Reference(node, Role.VALUE)
 
 
-def _type_check(rule: Rule, node: cst.BaseExpression) -> Reference | None:
+def _type_check(rule: Rule, node: cst.Name | cst.Attribute) -> Reference | None:
     """``node`` in the class info of `isinstance`/`issubclass`, possibly inside nested tuples."""
     child: cst.CSTNode = node
     parent = rule.parent(node)
@@ -107,7 +107,6 @@ def _type_check(rule: Rule, node: cst.BaseExpression) -> Reference | None:
     role = _CHECKS.get(rule.resolved_name(call.func) or "")
     if role is None:
         return None
-    assert isinstance(node, cst.Name | cst.Attribute)
     return Reference(node, role, check=call, whole=child is node)
 
 
