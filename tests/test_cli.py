@@ -11,6 +11,7 @@ import pytest
 
 from varmigrate import __version__
 from varmigrate.cli import main
+from varmigrate.rules import ALL_RULES
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\na = Variable(torch.ones((2,2)), requires_grad=True)\n"
@@ -468,9 +469,15 @@ def test_rule_prints_the_docs(selector: str, capsys: pytest.CaptureFixture[str])
 
 def test_rule_all_lists_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rule", "--all"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == (
-        "VM001  legacy-variable-call  fix: sometimes  `Variable(...)` is deprecated and detaches its argument"
-    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [rule.code for rule in ALL_RULES]
+    assert lines[0].split(None, 4) == [
+        "VM001",
+        "legacy-variable-call",
+        "fix:",
+        "sometimes",
+        "`Variable(...)` is deprecated and detaches its argument",
+    ]
 
 
 def test_rule_errors(capsys: pytest.CaptureFixture[str]) -> None:

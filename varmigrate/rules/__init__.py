@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from varmigrate.rules._base import ModuleContext, Rule
+from varmigrate.rules.data_index_zero import DataIndexZero
+from varmigrate.rules.legacy_variable_annotation import LegacyVariableAnnotation
 from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+from varmigrate.rules.legacy_variable_reference import LegacyVariableReference
+from varmigrate.rules.legacy_variable_type_check import LegacyVariableTypeCheck
+from varmigrate.rules.legacy_volatile import LegacyVolatile
 
-ALL_RULES: tuple[type[Rule], ...] = (LegacyVariableCall,)
+ALL_RULES: tuple[type[Rule], ...] = (
+    LegacyVariableCall,
+    LegacyVolatile,
+    LegacyVariableTypeCheck,
+    LegacyVariableAnnotation,
+    LegacyVariableReference,
+    DataIndexZero,
+)
 
 __all__ = ["ALL_RULES", "ModuleContext", "Rule", "UnknownRuleError", "rule_by_code", "select_rules"]
 

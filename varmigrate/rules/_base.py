@@ -11,8 +11,11 @@ import libcst as cst
 import libcst.matchers as m
 from libcst._metadata_dependent import LazyValue as _LazyValue
 from libcst.metadata import (
+    Assignment,
     BaseMetadataProvider,
+    ClassScope,
     CodeRange,
+    FunctionScope,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -188,6 +191,26 @@ class Rule(cst.BatchableCSTVisitor):
             return False
         accessed = any(access.node is node for access in scope.accesses[node.value])
         return accessed and not scope.assignments[node.value]
+
+    def is_own_instance(self, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` is the first parameter of a method here (``self``/``cls``): not a tensor."""
+        if not isinstance(expr, cst.Name):
+            return False
+        scope = self.ctx.metadata(ScopeProvider, expr, None)
+        if scope is None:
+            return False
+        assignments = list(scope[expr.value])
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            return False
+        param, owner = assignments[0].node, assignments[0].scope
+        if not isinstance(owner, FunctionScope) or not isinstance(owner.parent, ClassScope):
+            return False
+        method = owner.node
+        if not isinstance(method, cst.FunctionDef):
+            return False
+        positional = [*method.params.posonly_params, *method.params.params]
+        static = any(self.resolved_name(d.decorator) == "builtins.staticmethod" for d in method.decorators)
+        return not static and bool(positional) and positional[0] is param
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The parent of ``node`` in the module."""

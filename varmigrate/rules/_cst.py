@@ -138,3 +138,13 @@ def literal_bool(expr: cst.BaseExpression) -> bool | None:
 def count_comments(node: cst.CSTNode) -> int:
     """Number of comments inside ``node``."""
     return len(m.findall(node, m.Comment()))
+
+
+def remove_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
+    """``call`` without ``arg``; the comma after the new last argument is what followed the old one."""
+    args = list(call.args)
+    index = next(i for i, a in enumerate(args) if a is arg)
+    del args[index]
+    if index == len(args) and args:
+        args[-1] = args[-1].with_changes(comma=arg.comma)
+    return call.with_changes(args=args)

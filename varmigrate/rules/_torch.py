@@ -88,3 +88,6 @@ NOT_FRESH_KEYWORDS: frozenset[str] = frozenset({"out", "requires_grad"})
 
 # `Variable(data, requires_grad, volatile, _grad_fn, name)`: the shim's positional order.
 VARIABLE_PARAMETERS: tuple[str, ...] = ("data", "requires_grad", "volatile", "_grad_fn", "name")
+
+# What `volatile` means today: `Variable(x, volatile=True)` only warns; `.volatile` reads False.
+VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Assignment, ScopeProvider
 
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
@@ -150,7 +150,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     if scope is None:
         return None
     assignments = list(scope.assignments[name.value])
-    if len(assignments) != 1 or not hasattr(assignments[0], "references"):
+    if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
         return None
     assignment = assignments[0]
     references = list(assignment.references)

@@ -7,7 +7,7 @@ import libcst as cst
 from varmigrate.diagnostics import Applicability, Fix
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
-from varmigrate.rules._torch import TYPED_CONSTRUCTORS
+from varmigrate.rules._torch import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
 from varmigrate.rules._variable import (
     Freshness,
     VariableArgs,
@@ -20,7 +20,6 @@ from varmigrate.rules._variable import (
 )
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
-VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
 VOLATILE_AND_GRAD_MESSAGE = "`Variable(..., volatile=..., requires_grad=...)` may raise `ValueError` today"
 
 

@@ -1,0 +1,104 @@
+"""VM201: `x.data[0]`, the pre-0.4 way to read a loss as a Python number."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+from libcst.metadata import ExpressionContext, ExpressionContextProvider
+
+from varmigrate.diagnostics import Applicability
+from varmigrate.rules import _cst
+from varmigrate.rules._base import Rule
+
+_DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
+NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
+
+
+class DataIndexZero(Rule):
+    """
+    ## What it does
+    Flags `x.data[0]`, including inside f-strings and `.format(...)` calls.
+
+    ## Why is this bad?
+    Before PyTorch 0.4 reductions returned 1-element tensors and `loss.data[0]` read the value as a
+    number. Reductions now return 0-dim tensors, and indexing one raises `IndexError: invalid index
+    of a 0-dim tensor`. `x.item()` is the supported spelling.
+
+    ## Example
+    ```python
+    import torch
+
+    running_loss += loss.data[0]
+    print("loss: %.4f" % (a + b).data[0])
+    ```
+
+    Use instead:
+    ```python
+    import torch
+
+    running_loss += loss.item()
+    print("loss: %.4f" % (a + b).item())
+    ```
+
+    ## Fix safety
+    The fix is unsafe because it changes behaviour by design:
+    - on a 0-dim tensor the old code raises `IndexError` and the new code returns the value;
+    - on a 1-element 1-dim tensor `x.data[0]` is a 0-dim tensor while `x.item()` is a Python number.
+      Printing and formatting are the same, but comparisons are not: `torch.tensor([0.7]).data[0] >=
+      0.7` is True (compared in float32) and `torch.tensor([0.7]).item() >= 0.7` is False;
+    - on a tensor with more than one element `x.item()` raises `RuntimeError`.
+
+    ## Known problems
+    Only the literal index `0` is flagged, and `.data` may belong to an object that is not a tensor
+    (a dataset's `data` attribute); the fix is unsafe for that reason too. No fix is offered where the
+    result is used as a tensor (`x.data[0].cpu()`), nor on a method's own `self.data`. Assignments
+    such as `x.data[0] = 1` are not flagged.
+    """
+
+    code = "VM201"
+    fix_availability = "sometimes"
+    message = "`.data[0]` raises `IndexError` on a 0-dim tensor: use `.item()`"
+    requires = ("torch",)
+    triggers = (".data",)
+
+    @classmethod
+    def could_match(cls, source: str, code: str) -> bool:
+        """Whether ``source`` has `.data[0]` anywhere, f-strings included (so not only in ``code``)."""
+        return "torch" in source and _DATA_INDEX_ZERO.search(source) is not None
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        data = node.value
+        if not _is_index_zero(node) or not isinstance(data, cst.Attribute) or data.attr.value != "data":
+            return
+        # `(x.data)[0]` is left alone: the engine's text prefilter for this rule does not see it either.
+        if data.lpar or self.is_own_instance(data.value):
+            return
+        if self.ctx.metadata(ExpressionContextProvider, node, None) is not ExpressionContext.LOAD:
+            return
+        if self._used_as_tensor(node):
+            self.report(node, message=f"{self.message} {NOT_A_RECEIVER}")
+            return
+        item = _cst.method_call(data.value, "item")
+        fix = self.replace_with(node, item, "Replace with `.item()`", Applicability.UNSAFE)
+        self.report(node, fixes=[fix])
+
+    def _used_as_tensor(self, node: cst.Subscript) -> bool:
+        """Whether the result is the receiver of `.attr`, `[...]` or `(...)`."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.Attribute | cst.Subscript):
+            return parent.value is node
+        return isinstance(parent, cst.Call) and parent.func is node
+
+
+def _is_index_zero(node: cst.Subscript) -> bool:
+    """Whether the subscript is exactly `[0]`."""
+    if len(node.slice) != 1:
+        return False
+    index = node.slice[0].slice
+    return (
+        isinstance(index, cst.Index)
+        and index.star is None
+        and isinstance(index.value, cst.Integer)
+        and index.value.value == "0"
+    )

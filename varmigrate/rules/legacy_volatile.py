@@ -1,0 +1,84 @@
+"""VM002: `volatile` outside a visible `Variable(...)` call."""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import ExpressionContext, ExpressionContextProvider
+
+from varmigrate.diagnostics import Applicability
+from varmigrate.rules import _cst
+from varmigrate.rules._base import Rule
+from varmigrate.rules._torch import VOLATILE_MESSAGE
+
+READ = "`.volatile` is always False since PyTorch 0.4; use `torch.no_grad()` for inference"
+WRITE = "setting `.volatile` has had no effect since PyTorch 0.4; use `torch.no_grad()`"
+
+
+class LegacyVolatile(Rule):
+    """
+    ## What it does
+    Flags `volatile` where VM001 cannot see it: a `volatile=` keyword passed to a call other than
+    torch's `Variable(...)` (typically a helper that forwards it), and reads or writes of a
+    `.volatile` attribute.
+
+    ## Why is this bad?
+    `volatile` has had no effect since PyTorch 0.4. Tensors still have a `volatile` property, but
+    reading it always gives False and setting it does nothing; both only emit a `UserWarning`. Code
+    that relied on it for inference now builds autograd graphs and keeps activations alive: wrap
+    inference in `with torch.no_grad():` instead, and test `torch.is_grad_enabled()` to know the mode.
+
+    ## Example
+    ```python
+    import torch
+
+    def evaluate(model, images):
+        inputs = to_var(images, volatile=True)
+        return model(inputs)
+    ```
+
+    Use instead:
+    ```python
+    import torch
+
+    def evaluate(model, images):
+        with torch.no_grad():
+            inputs = to_var(images)
+            return model(inputs)
+    ```
+
+    ## Fix safety
+    There is no automatic fix. Dropping the keyword is shown as a suggestion only: the helper's
+    signature may still need it, and the `torch.no_grad()` block it stood for must be placed by hand.
+    Replacing a read of `.volatile` with `False` is shown too: exact for tensors, but the receiver
+    may be some other object.
+
+    ## Known problems
+    `.volatile` on objects that are not tensors is flagged too, except on a method's own `self`.
+    """
+
+    code = "VM002"
+    message = VOLATILE_MESSAGE
+    requires = ("torch",)
+    triggers = ("volatile",)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.is_variable(node.func):
+            # VM001 reports `volatile` inside torch's own `Variable(...)`.
+            return
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "volatile":
+                title = "Remove the `volatile=` argument"
+                fix = self.replace_with(node, _cst.remove_arg(node, arg), title, Applicability.DISPLAY_ONLY)
+                self.report(arg, fixes=[fix])
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != "volatile" or self.is_own_instance(node.value):
+            return
+        context = self.ctx.metadata(ExpressionContextProvider, node, None)
+        if context is ExpressionContext.STORE:
+            self.report(node, message=WRITE)
+        elif context is ExpressionContext.LOAD:
+            fix = self.replace_with(
+                node, cst.Name("False"), "Replace with `False`", Applicability.DISPLAY_ONLY
+            )
+            self.report(node, message=READ, fixes=[fix])
