@@ -222,7 +222,7 @@ def test_process_bytes_returns_fixed_bytes_only_on_change() -> None:
 def test_remaining_findings_carry_their_source_lines() -> None:
     source = "from torch.autograd import Variable\nif t:\r\tv = Variable(t, name='v')\r\n"
     result, _ = process_bytes(source.encode(), "x.py", Job())
-    assert result.lines == {3: "\tv = Variable(t, name='v')"}
+    assert result.lines == {(None, 3): "\tv = Variable(t, name='v')"}
 
 
 def test_missing_file_is_a_read_error(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_concise_marks_fixable_findings() -> None:
 
 
 def test_full_shows_the_line_a_caret_underline_and_the_fix() -> None:
-    text = render_full(SAFE_FINDING, "a.py", {2: "b = Variable(x)"}, SAFE).plain
+    text = render_full(SAFE_FINDING, "a.py", {(None, 2): "b = Variable(x)"}, SAFE).plain
     assert text.splitlines() == [
         "a.py:2:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument",
         "  |",
@@ -97,7 +97,7 @@ def test_full_shows_the_applied_fix_first_then_alternatives() -> None:
 
 
 def test_full_caret_keeps_tabs_and_wide_characters_aligned() -> None:
-    text = render_full(finding(column=6, end_column=8), "a.py", {2: "\t名 = Va"}, SAFE).plain
+    text = render_full(finding(column=6, end_column=8), "a.py", {(None, 2): "\t名 = Va"}, SAFE).plain
     source, carets = text.splitlines()[2:4]
     assert source == "2 | \t名 = Va"
     assert carets == "  | \t     ^^ VM001"
@@ -105,7 +105,10 @@ def test_full_caret_keeps_tabs_and_wide_characters_aligned() -> None:
 
 def test_full_multiline_finding_underlines_to_the_end_of_its_first_line() -> None:
     multi = Diagnostic("VM001", "n", "m", Location(3, 5), Location(4, 2))
-    assert "  |     ^^^^^^^^^ VM001" in render_full(multi, "a.py", {3: "a = Variable(", 4: "x)"}, SAFE).plain
+    assert (
+        "  |     ^^^^^^^^^ VM001"
+        in render_full(multi, "a.py", {(None, 3): "a = Variable(", (None, 4): "x)"}, SAFE).plain
+    )
 
 
 def test_json_record_uses_ruff_field_names() -> None:
@@ -236,5 +239,5 @@ def test_statistics_replace_the_listing() -> None:
 @pytest.mark.parametrize("output_format", [OutputFormat.FULL, OutputFormat.CONCISE])
 def test_text_formats_print_each_finding(output_format: OutputFormat) -> None:
     report = make_report(output_format=output_format)
-    report.add(FileResult("a.py", diagnostics=[SAFE_FINDING, NO_FIX], lines={2: "b = Variable(x)"}))
+    report.add(FileResult("a.py", diagnostics=[SAFE_FINDING, NO_FIX], lines={(None, 2): "b = Variable(x)"}))
     assert output(report.out).count("a.py:2:5: VM001") == 2

@@ -71,6 +71,8 @@ class Diagnostic:
     start: Location
     end: Location
     fixes: tuple[Fix, ...] = field(default=())
+    # In a notebook: the 1-based position of the cell among all cells; rows and columns are the cell's.
+    cell: int | None = None
 
     def fix_for(self, threshold: Applicability) -> Fix | None:
         """The first fix allowed at ``threshold``, if any."""

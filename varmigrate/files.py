@@ -17,17 +17,19 @@ import stat
 import tempfile
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pathspec
 
 from varmigrate.diagnostics import Diagnostic, Location
 from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
+from varmigrate.notebook import NotebookError, NotebookFixResult, check_notebook, fix_notebook
 
-# Suffixes a directory walk picks up. Other kinds of source (notebooks) add their suffix here and a
-# reader/writer pair below; files passed explicitly are read as Python whatever their suffix.
-SOURCE_SUFFIXES: tuple[str, ...] = (".py",)
+NOTEBOOK_SUFFIX = ".ipynb"
+# Suffixes a directory walk picks up. Files passed explicitly are read as Python whatever their suffix,
+# except notebooks, which are read as notebooks.
+SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX)
 
 # Directory names never walked into (unless passed explicitly): VCS data, environments, caches, builds.
 DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
@@ -65,9 +67,12 @@ class FileError:
     path: str
     message: str
     location: Location | None = None
+    # In a notebook: the cell (1-based position among all cells) the location is relative to.
+    cell: int | None = None
 
     def __str__(self) -> str:
-        where = self.path if self.location is None else f"{self.path}:{self.location}"
+        where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
+        where = where if self.location is None else f"{where}:{self.location}"
         return f"{where}: {self.message}"
 
 
@@ -86,8 +91,9 @@ class FileResult:
     written: bool = False
     # Unified diff of the fix, when asked for.
     diff: str = ""
-    # The source lines the diagnostics point at (row -> text without its line break), for display.
-    lines: dict[int, str] = field(default_factory=dict)
+    # The source lines the diagnostics point at ((cell, row) -> text without its line break; the cell
+    # is None outside notebooks), for display.
+    lines: dict[tuple[int | None, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     # Cheapest prefilter: no rule can fire in a file that never spells `torch`; skip even decoding it.
     if b"torch" not in data:
         return result, None
+    if name.endswith(NOTEBOOK_SUFFIX):
+        return _process_notebook(data, name, job)
     try:
         source = decode(data)
     except DecodeError as error:
@@ -226,7 +234,9 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     result.errors.extend(
         FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
     )
-    result.lines = _lines_at(text, {d.start.row for d in result.diagnostics})
+    result.lines = {
+        (None, row): line for row, line in _lines_at(text, {d.start.row for d in result.diagnostics}).items()
+    }
     if text == source.text:
         return result, None
     try:
@@ -241,6 +251,40 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if job.diff and result.changed:
         result.diff = unified_diff(source.text, text, name)
     return result, new_data if result.changed else None
+
+
+def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
+    """Check (or fix) the code cells of notebook ``data``; findings and errors carry their cell."""
+    result = FileResult(name)
+    try:
+        outcome = fix_notebook(data, job.settings) if job.fix else check_notebook(data, job.settings)
+    except NotebookError as error:
+        result.errors.append(FileError(name, str(error)))
+        return result, None
+    except Exception as error:  # one broken file must never stop the others
+        result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
+        return result, None
+    for found in outcome.diagnostics:
+        diagnostic = replace(found.diagnostic, cell=found.cell)
+        if _is_internal(diagnostic):
+            result.errors.append(
+                FileError(name, f"{diagnostic.code} {diagnostic.message}", diagnostic.start, found.cell)
+            )
+        else:
+            result.diagnostics.append(diagnostic)
+            result.lines[(found.cell, diagnostic.start.row)] = found.line
+    for bad in outcome.errors:
+        location = Location(bad.row, bad.column)
+        result.errors.append(FileError(name, f"cannot parse: {bad.message}", location, bad.cell))
+    new_data = outcome.data if isinstance(outcome, NotebookFixResult) else None
+    if new_data is None:
+        return result, None
+    assert isinstance(outcome, NotebookFixResult)
+    result.fixed = outcome.applied
+    result.changed = True
+    if job.diff:
+        result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
+    return result, new_data
 
 
 def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:

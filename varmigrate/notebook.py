@@ -58,6 +58,8 @@ class CellDiagnostic:
 
     cell: int  # 1-based position of the cell among all cells of the notebook
     diagnostic: Diagnostic
+    # The cell's line the finding starts on (without its line break), for display.
+    line: str = ""
 
     def location(self, path: str) -> str:
         """``path:cell N:row:col``, the prefix of a rendered finding."""
@@ -694,7 +696,8 @@ class _Program:
             piece = next(p for p in reversed(pieces) if p.first_row <= diagnostic.start.row)
             row = diagnostic.start.row - piece.first_row
             if piece.unit.analysed and row < len(piece.lines) and row not in piece.masked:
-                mapped.append(CellDiagnostic(piece.unit.cell, piece.shift(diagnostic)))
+                line = piece.lines[row].rstrip("\r\n")
+                mapped.append(CellDiagnostic(piece.unit.cell, piece.shift(diagnostic), line))
         return sorted(mapped, key=lambda d: (d.cell, d.diagnostic.start, d.diagnostic.code))
 
 

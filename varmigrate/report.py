@@ -230,6 +230,8 @@ def _header(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text
     """``path:line:col: CODE [*] message``."""
     text = Text()
     text.append(path, style="bold")
+    if diagnostic.cell is not None:
+        text.append(f":cell {diagnostic.cell}")
     text.append(f":{diagnostic.start}: ")
     text.append(diagnostic.code, style="bold red")
     if diagnostic.fix_for(threshold) is not None:
@@ -243,11 +245,13 @@ def render_concise(diagnostic: Diagnostic, path: str, threshold: Applicability) 
     return _header(diagnostic, path, threshold)
 
 
-def render_full(diagnostic: Diagnostic, path: str, lines: dict[int, str], threshold: Applicability) -> Text:
+def render_full(
+    diagnostic: Diagnostic, path: str, lines: dict[tuple[int | None, int], str], threshold: Applicability
+) -> Text:
     """The finding's line, its source line with a caret underline, and the fixes on offer."""
     text = _header(diagnostic, path, threshold)
     row = diagnostic.start.row
-    source = lines.get(row)
+    source = lines.get((diagnostic.cell, row))
     gutter = " " * len(str(row))
     if source is not None:
         start = diagnostic.start.column - 1
@@ -296,7 +300,7 @@ def json_record(diagnostic: Diagnostic, path: str, threshold: Applicability) -> 
     """One finding with ruff's JSON field names; ``fix`` is the one `fix` would apply, else the best shown."""
     fix = diagnostic.fix_for(threshold) or diagnostic.shown_fix
     return {
-        "cell": None,
+        "cell": diagnostic.cell,
         "code": diagnostic.code,
         "message": diagnostic.message,
         "filename": path,
