@@ -84,12 +84,13 @@ def could_match(source: str, rules: Iterable[type[Rule]] = ALL_RULES) -> bool:
     A plain substring test first (hundreds of MB/s); only text that passes it is stripped of strings
     and comments and asked again, word by word.
     """
-    rules = tuple(rules)
-    if not any(
-        all(r in source for r in rule.requires) and any(t in source for t in rule.triggers) for rule in rules
-    ):
-        return False
-    code = _STRINGS_AND_COMMENTS.sub(" ", source)
+    stripped: list[str] = []
+
+    def code() -> str:
+        if not stripped:
+            stripped.append(_STRINGS_AND_COMMENTS.sub(" ", source))
+        return stripped[0]
+
     return any(rule.could_match(source, code) for rule in rules)
 
 

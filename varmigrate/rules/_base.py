@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeVar
 
@@ -135,11 +135,13 @@ class Rule(cst.BatchableCSTVisitor):
     fix_availability: ClassVar[Literal["always", "sometimes", "never"]] = "never"
 
     @classmethod
-    def could_match(cls, source: str, code: str) -> bool:
-        """Whether ``source`` (``code``: the same without strings and comments) may hold a finding."""
+    def could_match(cls, source: str, code: Callable[[], str]) -> bool:
+        """Whether ``source`` may hold a finding; ``code()`` is the source without strings and comments."""
         if not all(required in source for required in cls.requires):
             return False
-        return any(re.search(rf"\b{re.escape(word)}\b", code) for word in cls.triggers)
+        if not any(word in source for word in cls.triggers):
+            return False
+        return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in cls.triggers)
 
     def __init__(self, ctx: ModuleContext) -> None:
         super().__init__()

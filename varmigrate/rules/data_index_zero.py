@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
@@ -63,7 +64,7 @@ class DataIndexZero(Rule):
     triggers = (".data",)
 
     @classmethod
-    def could_match(cls, source: str, code: str) -> bool:
+    def could_match(cls, source: str, code: Callable[[], str]) -> bool:
         """Whether ``source`` has `.data[0]` anywhere, f-strings included (so not only in ``code``)."""
         return "torch" in source and _DATA_INDEX_ZERO.search(source) is not None
 
