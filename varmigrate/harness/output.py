@@ -42,7 +42,8 @@ def print_result(result: VerifyResult) -> None:
     if result.options.output_format == "json":
         sys.stdout.write(json.dumps(result_to_json(result), indent=2) + "\n")
         return
-    render(result, Console(highlight=False))
+    # soft_wrap: long lines (messages, paths) stay whole when piped, so they can be searched.
+    render(result, Console(highlight=False, soft_wrap=True))
 
 
 def render(result: VerifyResult, console: Console) -> None:

@@ -536,41 +536,12 @@ class Recorder:
         self._names = names
 
     def _store(self, tensor: Any) -> StoredTensor | None:
-        """``tensor`` as plain data: bytes when small, a digest with statistics when large."""
+        """``tensor`` as plain data, whole while the run's budget lasts."""
         if tensor is None:
             return None
-        torch = self.torch
-        layout = str(tensor.layout).removeprefix("torch.")
-        value = tensor.detach()
-        if value.layout != torch.strided:
-            value = value.to_dense()
-        value = value.resolve_conj().resolve_neg()
-        if value.device.type != "cpu":
-            value = value.cpu()
-        value = value.contiguous()
-        size = value.numel() * value.element_size()
-        stored = StoredTensor(
-            dtype=str(value.dtype).removeprefix("torch."),
-            shape=tuple(value.shape),
-            layout=layout,
-            data=None,
-            digest=None,
-            stats=None,
-        )
-        if size <= self.config.full_bytes and self.stored_bytes + size <= RUN_BUDGET:
-            self.stored_bytes += size
-            stored["data"] = ctypes.string_at(value.data_ptr(), size) if size else b""
-            return stored
-        view = (ctypes.c_char * size).from_address(value.data_ptr()) if size else b""
-        stored["digest"] = hashlib.blake2b(memoryview(view), digest_size=16).hexdigest()
-        if value.is_floating_point() or value.is_complex():
-            number = value.abs().double() if value.is_complex() else value.double()
-            finite = number[torch.isfinite(number)]
-            stored["stats"] = {
-                "mean": float(finite.mean()) if finite.numel() else float("nan"),
-                "abs_max": float(finite.abs().max()) if finite.numel() else float("nan"),
-                "nonfinite": float(number.numel() - finite.numel()),
-            }
+        stored = store(tensor, self.config.full_bytes if self.stored_bytes < RUN_BUDGET else 0)
+        if stored["data"] is not None:
+            self.stored_bytes += len(stored["data"])
         return stored
 
     # -- exit ---------------------------------------------------------------------------------------
@@ -634,6 +605,43 @@ class Recorder:
         os.replace(temporary, path)
 
 
+def store(tensor: Any, full_bytes: int = FULL_BYTES) -> StoredTensor:
+    """``tensor`` as plain data: its bytes up to ``full_bytes``, a digest with statistics above."""
+    import torch
+
+    layout = str(tensor.layout).removeprefix("torch.")
+    value = tensor.detach()
+    if value.layout != torch.strided:
+        value = value.to_dense()
+    value = value.resolve_conj().resolve_neg()
+    if value.device.type != "cpu":
+        value = value.cpu()
+    value = value.contiguous()
+    size = value.numel() * value.element_size()
+    stored = StoredTensor(
+        dtype=str(value.dtype).removeprefix("torch."),
+        shape=tuple(value.shape),
+        layout=layout,
+        data=None,
+        digest=None,
+        stats=None,
+    )
+    if size <= full_bytes:
+        stored["data"] = ctypes.string_at(value.data_ptr(), size) if size else b""
+        return stored
+    view = (ctypes.c_char * size).from_address(value.data_ptr()) if size else b""
+    stored["digest"] = hashlib.blake2b(memoryview(view), digest_size=16).hexdigest()
+    if value.is_floating_point() or value.is_complex():
+        number = value.abs().double() if value.is_complex() else value.double()
+        finite = number[torch.isfinite(number)]
+        stored["stats"] = {
+            "mean": float(finite.mean()) if finite.numel() else float("nan"),
+            "abs_max": float(finite.abs().max()) if finite.numel() else float("nan"),
+            "nonfinite": float(number.numel() - finite.numel()),
+        }
+    return stored
+
+
 def _argv_item(item: str, root: str) -> str:
     """A command-line word with the run's tree spelled ``<root>`` so both runs' words compare equal."""
     if root and (item == root or item.startswith(root + os.sep)):
@@ -695,4 +703,5 @@ __all__ = [
     "StoredTensor",
     "activate",
     "read_record",
+    "store",
 ]
