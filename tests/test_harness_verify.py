@@ -61,7 +61,9 @@ def copy_case(name: str, tmp_path: Path) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def git(repo: Path, *args: str) -> str:
@@ -77,9 +79,7 @@ def git(repo: Path, *args: str) -> str:
 def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
     folder = copy_case("seed_tutorial", tmp_path)
     before = snapshot(folder)
-    code = verify_main(
-        VerifyOptions(command=(PYTHON, "tutorial.py"), cwd=folder, output_format="json")
-    )
+    code = verify_main(VerifyOptions(command=(PYTHON, "tutorial.py"), cwd=folder, output_format="json"))
     report = json.loads(capsys.readouterr().out)
     assert (code, report["verdict"]) == (0, "identical"), report
     assert report["compared"]["calls"] == 3
@@ -99,7 +99,7 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
     text = capsys.readouterr().out
     assert code == 0, text
     assert "IDENTICAL" in text
-    assert "shim" in text and "12 time(s)" in text
+    assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 time(s)" in text
 
 
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
