@@ -209,11 +209,15 @@ def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
 def _pair_processes(
     baseline: Sequence[ProcessRecord], candidate: Sequence[ProcessRecord]
 ) -> Iterator[tuple[ProcessRecord, ProcessRecord]]:
-    """Processes of the two runs paired by command line and start order."""
+    """Processes of the two runs paired by command line and start order.
+
+    Processes that made no backward call and raised nothing are left out: helpers such as spawned
+    DataLoader workers carry per-run file descriptor numbers in their command line.
+    """
     waiting: dict[tuple[str, ...], list[ProcessRecord]] = {}
-    for process in candidate:
+    for process in filter(_recorded_something, candidate):
         waiting.setdefault(tuple(process["argv"]), []).append(process)
-    for process in baseline:
+    for process in filter(_recorded_something, baseline):
         argv = tuple(process["argv"])
         if not waiting.get(argv):
             raise _Diverged(Divergence("process", f"process `{_argv(process)}` ran only in the baseline"))
@@ -221,6 +225,10 @@ def _pair_processes(
     extra = next((p for queue in waiting.values() for p in queue), None)
     if extra is not None:
         raise _Diverged(Divergence("process", f"process `{_argv(extra)}` ran only in the candidate"))
+
+
+def _recorded_something(process: ProcessRecord) -> bool:
+    return bool(process["calls"] or process["exception"])
 
 
 def _argv(process: ProcessRecord) -> str:
