@@ -86,10 +86,12 @@ def main() -> int:
     loop_off, loop_on = min(p[0] for p in plain), min(r[0] for r in recorded)
     total_off, total_on = min(p[1] for p in plain), min(r[1] for r in recorded)
     per_call = (loop_on - loop_off) / options.iterations * 1e3
-    print(f"workload: {options.iterations} x (zero_grad, forward, backward, SGD step), MLP with {leaves} leaves")
+    workload = f"{options.iterations} x (zero_grad, forward, backward, SGD step)"
+    print(f"workload: {workload}, MLP with {leaves} leaves")
     print(f"recorded calls per run: {calls}; best of {options.repeat}; cpu count {os.cpu_count()}")
     print(f"loop    : {loop_off:.3f} s unrecorded, {loop_on:.3f} s recorded -> {loop_on / loop_off:.2f}x")
-    print(f"          ({loop_off / options.iterations * 1e3:.3f} ms/iteration, recorder +{per_call:.3f} ms/call)")
+    per_iteration = loop_off / options.iterations * 1e3
+    print(f"          ({per_iteration:.3f} ms/iteration, recorder +{per_call:.3f} ms/call)")
     print(f"process : {total_off:.2f} s unrecorded, {total_on:.2f} s recorded -> {total_on / total_off:.2f}x")
     return 0
 
