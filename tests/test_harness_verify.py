@@ -109,8 +109,12 @@ def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crash
     divergence = result.comparison.divergence
     assert divergence.kind == "missing-call"
     assert divergence.call == 1
-    assert "IndexError: invalid index of a 0-dim tensor" in divergence.summary
-    assert "train.py:<module>:22" in divergence.summary
+    assert (
+        divergence.summary
+        == "the candidate made 1 call; the baseline went on to call 1 (backward at train.py:<module>:21)"
+    )
+    assert divergence.detail.startswith("the candidate raised IndexError: invalid index of a 0-dim tensor")
+    assert divergence.detail.endswith(" at train.py:<module>:22")
     assert result.shim_fired == 12
 
 

@@ -168,6 +168,7 @@ class Divergence:
     file: str | None = None  # the file (relative to the tree) whose code made the call
     leaves: tuple[LeafDifference, ...] = ()
     more_leaves: int = 0  # differing leaves not listed
+    detail: str | None = None  # e.g. the exception that ended the candidate early
 
 
 @dataclass
@@ -294,15 +295,15 @@ class _ProcessComparison:
 
     def _missing(self, index: int, call: CallRecord) -> Divergence:
         error = _exception(self.after)
-        ending = f"; it raised {error}" if error else ""
         return Divergence(
             "missing-call",
-            f"the baseline made call {index} ({call['kind']} at {_site(call)}), the candidate stopped after "
-            f"{index} calls{ending}",
+            f"the candidate made {index} call{'s' if index != 1 else ''}; "
+            f"the baseline went on to call {index} ({call['kind']} at {_site(call)})",
             call=index,
             call_kind=call["kind"],
             baseline_site=_site(call),
             file=call["file"],
+            detail=f"the candidate raised {error}" if error else None,
         )
 
     def _compare_call(self, index: int, before: CallRecord, after: CallRecord) -> None:

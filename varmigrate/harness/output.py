@@ -42,8 +42,10 @@ def print_result(result: VerifyResult) -> None:
     if result.options.output_format == "json":
         sys.stdout.write(json.dumps(result_to_json(result), indent=2) + "\n")
         return
-    # soft_wrap: long lines (messages, paths) stay whole when piped, so they can be searched.
-    render(result, Console(highlight=False, soft_wrap=True))
+    console = Console(highlight=False)
+    # Piped, long lines (messages, paths) stay whole so they can be searched; a terminal wraps by word.
+    console.soft_wrap = not console.is_terminal
+    render(result, console)
 
 
 def render(result: VerifyResult, console: Console) -> None:
@@ -122,6 +124,8 @@ def _divergence(result: VerifyResult, console: Console) -> None:
     if divergence is None:
         return
     console.print(f"[bold red]first divergence[/] ({divergence.kind}): {escape(divergence.summary)}")
+    if divergence.detail:
+        console.print(f"  {escape(divergence.detail)}")
     if divergence.baseline_site or divergence.candidate_site:
         console.print(f"  baseline  {escape(divergence.baseline_site or '-')}")
         console.print(f"  candidate {escape(divergence.candidate_site or '-')}")
@@ -207,6 +211,7 @@ def result_to_json(result: VerifyResult) -> dict[str, Any]:
         else {
             "kind": divergence.kind,
             "summary": divergence.summary,
+            "detail": divergence.detail,
             "call": divergence.call,
             "call_kind": divergence.call_kind,
             "baseline_site": divergence.baseline_site,
