@@ -31,7 +31,7 @@ from varmigrate.harness.tree import (
     remove_git_worktree,
     write_source,
 )
-from varmigrate.rules import ALL_RULES, Rule
+from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
 EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
@@ -191,6 +191,11 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
             )
     if args.write and args.baseline:
         raise UsageError("--write cannot be used with --baseline (the working tree is the candidate)")
+    try:
+        # Rule selection, when the command line that hosts verify offers it.
+        rules = select_rules(getattr(args, "select", None), getattr(args, "ignore", None) or ())
+    except UnknownRuleError as error:
+        raise UsageError(str(error)) from None
     return VerifyOptions(
         command=tuple(command),
         paths=tuple(head) or (".",),
@@ -200,6 +205,7 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
         seed=int(args.seed),
         output_format=str(args.output_format),
         cwd=base,
+        rules=rules,
     )
 
 
