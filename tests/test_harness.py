@@ -243,14 +243,13 @@ def test_a_call_from_another_place_is_a_divergence():
     )
 
 
-def test_exit_status_and_stdout_are_compared_after_the_calls():
+def test_exit_status_decides_the_verdict_and_stdout_is_reported():
     assert (
         compare_runs(_outcome([]), _outcome([], "candidate", returncode=3)).divergence.kind == "exit-status"
     )
-    divergence = compare_runs(
-        _outcome([], stdout=b"a\nb\n"), _outcome([], "candidate", stdout=b"a\nc\n")
-    ).divergence
-    assert divergence.summary == "stdout differs at line 2: 'b' (baseline) vs 'c' (candidate)"
+    comparison = compare_runs(_outcome([], stdout=b"a\nb\n"), _outcome([], "candidate", stdout=b"a\nc\n"))
+    assert comparison.identical
+    assert comparison.stdout_difference == "stdout differs at line 2: 'b' (baseline) vs 'c' (candidate)"
 
 
 # -- the recorder in a real process -------------------------------------------------------------------------

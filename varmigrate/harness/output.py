@@ -62,6 +62,8 @@ def render(result: VerifyResult, console: Console) -> None:
             console.print(f"[dim]last lines of the {failed.label}'s stderr:[/]")
             console.print(escape(failed.stderr_tail()), markup=True, highlight=False)
     _divergence(result, console)
+    if result.comparison is not None and result.comparison.stdout_difference:
+        console.print(f"[yellow]warning:[/] {escape(result.comparison.stdout_difference)}")
     _evidence(result, console)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
@@ -206,6 +208,7 @@ def result_to_json(result: VerifyResult) -> dict[str, Any]:
             "leaves": comparison.leaves,
             "tensors": comparison.tensors,
         },
+        "stdout_difference": comparison.stdout_difference if comparison else None,
         "divergence": None
         if divergence is None
         else {

@@ -1,6 +1,27 @@
 """`varmigrate verify`: run a command on the original and on the fixed code, compare every gradient.
 
+    varmigrate verify [PATH ...] [--unsafe-fixes] [--write] [--baseline REV] [--seed N]
+                      [--output-format full|json] -- COMMAND [ARG ...]
+    varmigrate verify script.py      # runs `python script.py`
+
+1. Baseline: COMMAND runs in a temporary copy of the project tree (with ``--baseline REV``, a temporary
+   git worktree of REV) whose files under PATH are instrumented (see :mod:`.evidence`), with the
+   recorder (:mod:`.recorder`) in every Python process it starts.
+2. Candidate: the same COMMAND, same seeds, same tree path, cwd and environment, on a copy with the
+   fixes applied: SAFE ones, UNSAFE ones with ``--unsafe-fixes``, and the UNSAFE fixes that the
+   baseline's evidence made exact (*verified*). With ``--baseline`` the candidate is the working tree
+   as it is.
+3. The records are compared call by call (:mod:`.compare`); the first divergence is reported. Exit
+   status and uncaught exceptions count too; stdout is compared and reported, but does not decide the
+   verdict (programs print timings). With ``--write`` and an identical verdict, the candidate's files
+   are written to the working tree.
+
 Exit codes: 0 identical, 1 diverged, 2 could not compare.
+
+Known limits: backward started from C++ (compiled autograd, DDP internals) is not seen; Python run
+with ``-S``/``-E``/``-I`` does not load the recorder; the project is copied (environments are linked),
+so very large data directories cost time; code the command imports from the working tree instead of
+the copy (an editable install) is detected and reported as "could not compare".
 """
 
 from __future__ import annotations
