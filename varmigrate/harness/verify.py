@@ -325,6 +325,14 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         return
     result.comparison = compare_runs(baseline, candidate)
     result.verdict = IDENTICAL if result.comparison.identical else DIVERGED
+    for outcome in (baseline, candidate):
+        problems = [e for p in outcome.processes for e in p["errors"]]
+        problems += [
+            f"call {c['seq']}: {c['error']}" for p in outcome.processes for c in p["calls"] if c["error"]
+        ]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            result.notes.append(f"the recorder failed in the {outcome.label}: {problems[0]}{more}")
     if baseline.calls == 0:
         result.notes.append(
             "the command made no backward / autograd.grad call: "
