@@ -605,23 +605,36 @@ class Recorder:
         os.replace(temporary, path)
 
 
+# str(torch.float32) -> "float32", computed once per dtype / layout (this runs for every leaf of every call).
+_NAMES: dict[Any, str] = {}
+
+
+def _name(value: Any) -> str:
+    name = _NAMES.get(value)
+    if name is None:
+        name = _NAMES[value] = str(value).removeprefix("torch.")
+    return name
+
+
 def store(tensor: Any, full_bytes: int = FULL_BYTES) -> StoredTensor:
     """``tensor`` as plain data: its bytes up to ``full_bytes``, a digest with statistics above."""
     import torch
 
-    layout = str(tensor.layout).removeprefix("torch.")
-    value = tensor.detach()
-    if value.layout != torch.strided:
+    layout = tensor.layout
+    value = tensor.detach() if tensor.requires_grad else tensor
+    if layout != torch.strided:
         value = value.to_dense()
-    value = value.resolve_conj().resolve_neg()
-    if value.device.type != "cpu":
+    if value.dtype.is_complex:  # a lazily conjugated view holds the unconjugated bits
+        value = value.resolve_conj().resolve_neg()
+    if not value.is_cpu:
         value = value.cpu()
-    value = value.contiguous()
-    size = value.numel() * value.element_size()
+    if not value.is_contiguous():
+        value = value.contiguous()
+    size = value.nbytes
     stored = StoredTensor(
-        dtype=str(value.dtype).removeprefix("torch."),
+        dtype=_name(value.dtype),
         shape=tuple(value.shape),
-        layout=layout,
+        layout=_name(layout),
         data=None,
         digest=None,
         stats=None,
