@@ -288,11 +288,11 @@ class Recorder:
         variable = sys.modules["torch.autograd.variable"].Variable
         variable._execution_engine = _EngineProxy(variable._execution_engine, self)
         original_retain = torch.Tensor.retain_grad
-        retained = self.retained
 
         def retain_grad(tensor: Any) -> None:
             # Non-leaves are not reachable from the graph walk: remember them to read `.grad` later.
-            retained[id(tensor)] = weakref.ref(tensor)
+            # (`self.retained`, not a local: a forked child gets a fresh table.)
+            self.retained[id(tensor)] = weakref.ref(tensor)
             original_retain(tensor)
 
         torch.Tensor.retain_grad = retain_grad
