@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, RuntimeCheck
 from varmigrate.engine import FixResult, Settings, SourceParseError, check_source, fix_source
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Fix",
     "FixResult",
     "Location",
+    "RuntimeCheck",
     "Settings",
     "SourceParseError",
     "__version__",

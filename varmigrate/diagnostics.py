@@ -24,6 +24,20 @@ class Applicability(enum.IntEnum):
         return self.name.lower().replace("_", "-")
 
 
+class RuntimeCheck(enum.Enum):
+    """A fact one run of the program can establish that makes an UNSAFE fix exact at its site.
+
+    A rule names the check on an UNSAFE fix whose only risk is that fact; `varmigrate verify` observes
+    the site while the original program runs and, when the fact held every time, applies the fix as a
+    *verified* fix even without ``--unsafe-fixes``.
+    """
+
+    # `Variable(x)` -> `x`: exact when `x` was always a plain `torch.Tensor` that did not require grad.
+    DATA_IS_PLAIN_NO_GRAD = "data-is-plain-no-grad"
+    # `t.data[0]` -> `t.item()`: exact (in PyTorch 0.3's meaning) when `t` was always a 0-dim tensor.
+    RECEIVER_IS_ZERO_DIM = "receiver-is-zero-dim"
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """A 1-based row and 1-based column (in characters)."""
@@ -55,6 +69,8 @@ class Fix:
     edits: tuple[Edit, ...]
     # Modules the edits refer to that the file may not import yet (e.g. ``torch``).
     imports: tuple[str, ...] = ()
+    # For an UNSAFE fix: the one run-time fact that would make it exact, when there is one.
+    verified_by: RuntimeCheck | None = None
 
     def allowed(self, threshold: Applicability) -> bool:
         """Whether the fix may be applied when fixes down to ``threshold`` are allowed."""

@@ -49,6 +49,9 @@ class Settings:
 
     rules: tuple[type[Rule], ...] = ALL_RULES
     unsafe_fixes: bool = False
+    # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
+    # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.
+    verified: frozenset[tuple[str, Location]] = frozenset()
 
     @property
     def threshold(self) -> Applicability:
@@ -64,6 +67,8 @@ class FixResult:
     applied: int = 0
     # Findings left in the fixed source, and internal errors (fixes that were dropped).
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Findings of the original source fixed by their UNSAFE fix because `Settings.verified` named them.
+    verified: list[Diagnostic] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -207,16 +212,23 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     imports: set[str] = set()
     rejected: set[tuple[str, str]] = set()
     diagnostics: list[Diagnostic] = []
-    for _ in range(MAX_ROUNDS):
+    for round_number in range(MAX_ROUNDS):
         if not could_match(current, settings.rules):
             diagnostics = []
             break
         diagnostics = _lint(parse(current), current, settings.rules)
-        fixes = [
-            fix
-            for d in diagnostics
-            if (fix := d.fix_for(threshold)) is not None and (d.code, _key(fix)) not in rejected
-        ]
+        # Verified locations name the original source: only the first round sees it unchanged. A
+        # finding inside another fix's span is fixed in a later round and keeps its ordinary fix.
+        verified = settings.verified if round_number == 0 else frozenset()
+        promoted: dict[int, Diagnostic] = {}
+        fixes = []
+        for d in diagnostics:
+            fix = _verified_fix(d, verified) or d.fix_for(threshold)
+            if fix is None or (d.code, _key(fix)) in rejected:
+                continue
+            if fix.applicability < threshold:
+                promoted[id(fix)] = d
+            fixes.append(fix)
         if not fixes:
             break
         chosen = _non_overlapping(fixes)
@@ -230,6 +242,7 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
             continue
         current = _remove_self_assignments(new_source, applied)
         result.applied += len(applied)
+        result.verified.extend(promoted[id(fix)] for fix in applied if id(fix) in promoted)
         for fix in applied:
             imports.update(fix.imports)
     if result.applied:
@@ -238,6 +251,16 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     result.source = current
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
     return result
+
+
+def _verified_fix(diagnostic: Diagnostic, verified: frozenset[tuple[str, Location]]) -> Fix | None:
+    """The UNSAFE fix of ``diagnostic`` when a run showed it exact at this location, else None."""
+    if (diagnostic.code, diagnostic.start) not in verified:
+        return None
+    fix = diagnostic.fix_for(Applicability.UNSAFE)
+    if fix is None or fix.applicability is not Applicability.UNSAFE or fix.verified_by is None:
+        return None
+    return fix
 
 
 def _key(fix: Fix) -> str:

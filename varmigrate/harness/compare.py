@@ -1,13 +1,23 @@
-"""Bitwise comparison of recorded gradients: one implementation for fixtures and `varmigrate verify`."""
+"""Bitwise comparison of recorded gradients: one implementation for fixtures and `varmigrate verify`.
+
+Tensors compare bit for bit (NaN payloads and the sign of zero included). Two recorded runs compare
+call by call, in order; the first call that differs is the divergence that `verify` reports.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+
+    from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
+    from varmigrate.harness.runner import RunOutcome
+
+# How many differing leaves of the first diverging call are listed.
+MAX_LEAVES = 8
 
 
 @dataclass(frozen=True)
@@ -78,3 +88,349 @@ def compare_tensors(
         if detail is not None:
             differences.append(Difference(key, detail))
     return differences
+
+
+# -- recorded tensors ----------------------------------------------------------------------------------
+
+
+def stored_tensor(stored: StoredTensor) -> torch.Tensor:
+    """The tensor a record holds whole (a dense CPU copy)."""
+    import torch
+
+    dtype = getattr(torch, stored["dtype"])
+    data = stored["data"]
+    if data is None:
+        raise ValueError("the record holds only a digest of this tensor")
+    if not data:
+        return torch.empty(stored["shape"], dtype=dtype)
+    return torch.frombuffer(bytearray(data), dtype=dtype).reshape(stored["shape"])
+
+
+def stored_difference(before: StoredTensor | None, after: StoredTensor | None) -> str | None:
+    """Why two recorded tensors are not bitwise identical, or None when they are."""
+    if before is None or after is None:
+        if before is None and after is None:
+            return None
+        return f"{_describe_stored(before)} vs {_describe_stored(after)}"
+    if (before["dtype"], before["shape"]) != (after["dtype"], after["shape"]):
+        return f"{_describe_stored(before)} vs {_describe_stored(after)}"
+    if before["layout"] != after["layout"]:
+        return f"layout {before['layout']} vs {after['layout']}"
+    if before["data"] is not None and after["data"] is not None:
+        if before["data"] == after["data"]:
+            return None
+        return tensor_difference(stored_tensor(before), stored_tensor(after))
+    if before["digest"] is not None and before["digest"] == after["digest"]:
+        return None
+    if before["data"] is None and after["data"] is None:
+        return f"values differ (stored as digests; {_stats(before)} vs {_stats(after)})"
+    return "values differ (one side stored as a digest)"
+
+
+def _describe_stored(stored: StoredTensor | None) -> str:
+    if stored is None:
+        return "None"
+    return f"tensor{tuple(stored['shape'])} {stored['dtype']}"
+
+
+def _stats(stored: StoredTensor) -> str:
+    stats = stored["stats"] or {}
+    return "mean {:.6g}, max |x| {:.6g}".format(
+        stats.get("mean", float("nan")), stats.get("abs_max", float("nan"))
+    )
+
+
+# -- recorded runs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeafDifference:
+    """One leaf (or retained tensor, or autograd.grad result) of a call that differs."""
+
+    leaf: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.leaf}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first way the candidate run differs from the baseline run."""
+
+    # call-site, gradients, aliasing, missing-call, extra-call, process, exception, exit-status
+    kind: str
+    summary: str
+    call: int | None = None  # the call number (0-based, per process, in call order)
+    call_kind: str | None = None  # backward or grad
+    baseline_site: str | None = None  # file:function:line
+    candidate_site: str | None = None
+    file: str | None = None  # the file (relative to the tree) whose code made the call
+    leaves: tuple[LeafDifference, ...] = ()
+    more_leaves: int = 0  # differing leaves not listed
+    detail: str | None = None  # e.g. the exception that ended the candidate early
+
+
+@dataclass
+class Comparison:
+    """What was compared, and the first divergence (None: identical)."""
+
+    processes: int = 0
+    calls: int = 0
+    leaves: int = 0
+    tensors: int = 0
+    divergence: Divergence | None = None
+    # Printed output is compared but does not decide the verdict: programs print timings (pytest's
+    # summary line, "epoch took 3.2s"), which would make every run diverge.
+    stdout_difference: str | None = None
+
+    @property
+    def identical(self) -> bool:
+        """Whether nothing differed."""
+        return self.divergence is None
+
+
+class _Diverged(Exception):
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(divergence.summary)
+        self.divergence = divergence
+
+
+def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
+    """Compare two recorded runs call by call; stop at the first divergence."""
+    comparison = Comparison()
+    try:
+        for before, after in _pair_processes(baseline.processes, candidate.processes):
+            comparison.processes += 1
+            comparison.leaves += len(before["leaves"])
+            _ProcessComparison(before, after, comparison).run()
+        _compare_exit_status(baseline, candidate)
+    except _Diverged as diverged:
+        comparison.divergence = diverged.divergence
+    if baseline.stdout != candidate.stdout:
+        comparison.stdout_difference = _first_line_difference(baseline.stdout, candidate.stdout)
+    return comparison
+
+
+def _pair_processes(
+    baseline: Sequence[ProcessRecord], candidate: Sequence[ProcessRecord]
+) -> Iterator[tuple[ProcessRecord, ProcessRecord]]:
+    """Processes of the two runs paired by command line and start order.
+
+    Processes that made no backward call and raised nothing are left out: helpers such as spawned
+    DataLoader workers carry per-run file descriptor numbers in their command line.
+    """
+    waiting: dict[tuple[str, ...], list[ProcessRecord]] = {}
+    for process in filter(_recorded_something, candidate):
+        waiting.setdefault(tuple(process["argv"]), []).append(process)
+    for process in filter(_recorded_something, baseline):
+        argv = tuple(process["argv"])
+        if not waiting.get(argv):
+            raise _Diverged(Divergence("process", f"process `{_argv(process)}` ran only in the baseline"))
+        yield process, waiting[argv].pop(0)
+    extra = next((p for queue in waiting.values() for p in queue), None)
+    if extra is not None:
+        raise _Diverged(Divergence("process", f"process `{_argv(extra)}` ran only in the candidate"))
+
+
+def _recorded_something(process: ProcessRecord) -> bool:
+    return bool(process["calls"] or process["exception"])
+
+
+def _argv(process: ProcessRecord) -> str:
+    return " ".join(process["argv"]) or "python"
+
+
+def _site(call: CallRecord) -> str:
+    return f"{call['file']}:{call['function']}:{call['line']}"
+
+
+def _match_key(call: CallRecord) -> tuple[str, str, str, int, int]:
+    # Line numbers are for display only: fixes (a removed import) move every line.
+    return (call["kind"], call["file"], call["function"], call["occurrence"], call["depth"])
+
+
+def _exception(process: ProcessRecord) -> str | None:
+    error = process["exception"]
+    if error is None:
+        return None
+    where = f" at {error['where']}" if error.get("where") else ""
+    return f"{error['type']}: {error['message']}{where}"
+
+
+@dataclass
+class _ProcessComparison:
+    before: ProcessRecord
+    after: ProcessRecord
+    comparison: Comparison
+    # The baseline<->candidate leaf pairing must stay a bijection over all calls: a rewrite that
+    # reuses one tensor where the original made a new leaf each time is caught even if values agree.
+    forward: dict[int, int] = field(default_factory=dict)
+    backward: dict[int, int] = field(default_factory=dict)
+
+    def run(self) -> None:
+        before_calls, after_calls = self.before["calls"], self.after["calls"]
+        for index, call in enumerate(before_calls):
+            if index >= len(after_calls):
+                raise _Diverged(self._missing(index, call))
+            self._compare_call(index, call, after_calls[index])
+            self.comparison.calls += 1
+        if len(after_calls) > len(before_calls):
+            extra = after_calls[len(before_calls)]
+            raise _Diverged(
+                Divergence(
+                    "extra-call",
+                    f"the candidate made call {len(before_calls)} ({extra['kind']} at {_site(extra)}), "
+                    f"the baseline made {len(before_calls)} calls",
+                    call=len(before_calls),
+                    call_kind=extra["kind"],
+                    candidate_site=_site(extra),
+                    file=extra["file"],
+                )
+            )
+        before_error, after_error = _exception(self.before), _exception(self.after)
+        if before_error != after_error:
+            raise _Diverged(
+                Divergence(
+                    "exception",
+                    f"uncaught exception in `{_argv(self.before)}`: {before_error or 'none'} (baseline) vs "
+                    f"{after_error or 'none'} (candidate)",
+                )
+            )
+
+    def _missing(self, index: int, call: CallRecord) -> Divergence:
+        error = _exception(self.after)
+        return Divergence(
+            "missing-call",
+            f"the candidate made {index} call{'s' if index != 1 else ''}; "
+            f"the baseline went on to call {index} ({call['kind']} at {_site(call)})",
+            call=index,
+            call_kind=call["kind"],
+            baseline_site=_site(call),
+            file=call["file"],
+            detail=f"the candidate raised {error}" if error else None,
+        )
+
+    def _compare_call(self, index: int, before: CallRecord, after: CallRecord) -> None:
+        divergence = Divergence(
+            "call-site",
+            "",
+            call=index,
+            call_kind=before["kind"],
+            baseline_site=_site(before),
+            candidate_site=_site(after),
+            file=before["file"],
+        )
+        if _match_key(before) != _match_key(after):
+            raise _Diverged(
+                replace(
+                    divergence,
+                    summary=f"call {index} was {before['kind']} at {_site(before)} in the baseline but "
+                    f"{after['kind']} at {_site(after)} in the candidate",
+                )
+            )
+        differences = self._leaves(before, after)
+        aliasing = any(d.detail.startswith("leaf identity") for d in differences)
+        differences += self._keyed("retained", before["retained"], after["retained"])
+        differences += self._keyed(
+            "result", list(enumerate(before["results"])), list(enumerate(after["results"]))
+        )
+        if differences:
+            kind = "aliasing" if aliasing else "gradients"
+            what = "leaf identity (aliasing) and gradients" if aliasing else "gradients"
+            raise _Diverged(
+                replace(
+                    divergence,
+                    kind=kind,
+                    summary=f"call {index} ({before['kind']} at {_site(before)}): {what} differ",
+                    leaves=tuple(differences[:MAX_LEAVES]),
+                    more_leaves=max(0, len(differences) - MAX_LEAVES),
+                )
+            )
+
+    def _leaves(self, before: CallRecord, after: CallRecord) -> list[LeafDifference]:
+        found: list[LeafDifference] = []
+        after_leaves = {key: (uid, grad) for key, uid, grad in after["leaves"]}
+        before_keys = set()
+        for key, uid, grad in before["leaves"]:
+            before_keys.add(key)
+            label = _leaf_label(self.before["leaves"].get(uid), uid)
+            if key not in after_leaves:
+                found.append(LeafDifference(label, f"{_describe_stored(grad)} vs not reached (candidate)"))
+                continue
+            other_uid, other_grad = after_leaves[key]
+            identity = self._pair(uid, other_uid)
+            if identity is not None:
+                found.append(LeafDifference(label, identity))
+            self.comparison.tensors += 1
+            detail = stored_difference(grad, other_grad)
+            if detail is not None:
+                found.append(LeafDifference(label, detail))
+        for key, uid, grad in after["leaves"]:
+            if key not in before_keys:
+                label = _leaf_label(self.after["leaves"].get(uid), uid)
+                found.append(LeafDifference(label, f"not reached (baseline) vs {_describe_stored(grad)}"))
+        return found
+
+    def _pair(self, before: int, after: int) -> str | None:
+        """Why pairing baseline leaf ``before`` with candidate leaf ``after`` breaks the bijection."""
+        paired_after = self.forward.setdefault(before, after)
+        paired_before = self.backward.setdefault(after, before)
+        if paired_before != before:
+            return (
+                f"leaf identity differs: the candidate reuses the tensor that was baseline leaf "
+                f"#{paired_before} in an earlier call, where the baseline has a new leaf #{before}"
+            )
+        if paired_after != after:
+            return (
+                f"leaf identity differs: the baseline reuses leaf #{before}, the candidate has a new "
+                f"leaf #{after} (earlier #{paired_after})"
+            )
+        return None
+
+    def _keyed(
+        self,
+        what: str,
+        before: Sequence[tuple[object, StoredTensor | None]],
+        after: Sequence[tuple[object, StoredTensor | None]],
+    ) -> list[LeafDifference]:
+        found = []
+        after_map = dict(after)
+        before_map = dict(before)
+        for key in [k for k, _ in before] + [k for k, _ in after if k not in before_map]:
+            label = f"{what} {key}"
+            if key not in after_map or key not in before_map:
+                side = "baseline" if key in before_map else "candidate"
+                found.append(LeafDifference(label, f"only in the {side}"))
+                continue
+            self.comparison.tensors += 1
+            detail = stored_difference(before_map[key], after_map[key])
+            if detail is not None:
+                found.append(LeafDifference(label, detail))
+        return found
+
+
+def _leaf_label(info: LeafInfo | None, uid: int) -> str:
+    if info is None:
+        return f"leaf #{uid}"
+    name = info["name"] or f"leaf #{uid}"
+    return f"{name} {tuple(info['shape'])} {info['dtype']}"
+
+
+def _compare_exit_status(baseline: RunOutcome, candidate: RunOutcome) -> None:
+    if baseline.returncode != candidate.returncode:
+        raise _Diverged(
+            Divergence(
+                "exit-status",
+                f"exit status {baseline.returncode} (baseline) vs {candidate.returncode} (candidate)",
+            )
+        )
+
+
+def _first_line_difference(before: bytes, after: bytes) -> str:
+    old = before.decode("utf-8", "replace").splitlines()
+    new = after.decode("utf-8", "replace").splitlines()
+    for number, (a, b) in enumerate(zip(old, new, strict=False), start=1):
+        if a != b:
+            return f"stdout differs at line {number}: {a[:80]!r} (baseline) vs {b[:80]!r} (candidate)"
+    return f"stdout differs: {len(old)} lines (baseline) vs {len(new)} lines (candidate)"

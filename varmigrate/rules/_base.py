@@ -25,7 +25,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, RuntimeCheck
 from varmigrate.rules import _cst
 from varmigrate.rules._torch import VARIABLE, VARIABLE_STAR_MODULES
 
@@ -246,6 +246,7 @@ class Rule(cst.BatchableCSTVisitor):
         title: str,
         applicability: Applicability,
         imports: Sequence[str] = (),
+        verified_by: RuntimeCheck | None = None,
     ) -> Fix:
         """A fix that replaces ``node`` with ``replacement``.
 
@@ -269,7 +270,13 @@ class Rule(cst.BatchableCSTVisitor):
             start_offset=start,
             end_offset=end,
         )
-        return Fix(title=title, applicability=applicability, edits=(edit,), imports=tuple(imports))
+        return Fix(
+            title=title,
+            applicability=applicability,
+            edits=(edit,),
+            imports=tuple(imports),
+            verified_by=verified_by,
+        )
 
     def _any_expression_fits(self, node: cst.CSTNode) -> bool:
         """Whether any expression (short of a walrus or yield) may stand where ``node`` stands."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
-from varmigrate.diagnostics import Applicability
+from varmigrate.diagnostics import Applicability, RuntimeCheck
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
 
@@ -81,7 +81,14 @@ class DataIndexZero(Rule):
             self.report(node, message=f"{self.message} {NOT_A_RECEIVER}")
             return
         item = _cst.method_call(data.value, "item")
-        fix = self.replace_with(node, item, "Replace with `.item()`", Applicability.UNSAFE)
+        # The 0.3 meaning of `t.data[0]` on a 0-dim `t` is `t.item()`; one run can show `t` always was.
+        fix = self.replace_with(
+            node,
+            item,
+            "Replace with `.item()`",
+            Applicability.UNSAFE,
+            verified_by=RuntimeCheck.RECEIVER_IS_ZERO_DIM,
+        )
         self.report(node, fixes=[fix])
 
     def _used_as_tensor(self, node: cst.Subscript) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from varmigrate.diagnostics import Applicability, Fix
+from varmigrate.diagnostics import Applicability, Fix, RuntimeCheck
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
 from varmigrate.rules._torch import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
@@ -62,6 +62,8 @@ class LegacyVariableCall(Rule):
 
     The unsafe fix drops the wrapper of `Variable(x)`, `Variable(x, requires_grad=False)` and
     `Variable(x, volatile=...)`: idiomatic, but if `x` requires grad, gradients now flow into it.
+    `varmigrate verify` applies it as a *verified* fix at sites where `x` was, every time the original
+    program ran the call, a plain tensor that did not require grad.
 
     ## Known problems
     No fix is offered for `name=`, `*args`/`**kwargs`, unknown keywords, or `volatile` together with a
@@ -129,7 +131,16 @@ class LegacyVariableCall(Rule):
             safe = self.replace_with(node, detach(data), "Replace with `.detach()`", SAFE)
             if receiver_without_data(data) is not data:
                 return [safe]
-            return [self.replace_with(node, data, "Remove the `Variable(...)` wrapper", UNSAFE), safe]
+            # The only risk of dropping the wrapper is `data` requiring grad (or being a Parameter or
+            # subclass, which the shim turns into a plain Tensor); one run can rule that out.
+            drop = self.replace_with(
+                node,
+                data,
+                "Remove the `Variable(...)` wrapper",
+                UNSAFE,
+                verified_by=RuntimeCheck.DATA_IS_PLAIN_NO_GRAD,
+            )
+            return [drop, safe]
         new = _cst.method_call(detach(data), "requires_grad_", _flag_args(flag))
         return [self.replace_with(node, new, "Replace with `.detach().requires_grad_()`", SAFE)]
 

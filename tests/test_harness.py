@@ -1,0 +1,392 @@
+"""The harness's parts: instrumentation, evidence, stored tensors, run comparison, recorder, trees."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from varmigrate.diagnostics import Location
+from varmigrate.engine import Settings, check_source, fix_source
+from varmigrate.harness.compare import compare_runs, stored_difference, tensor_difference
+from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
+from varmigrate.harness.recorder import store
+from varmigrate.harness.runner import RunOutcome, RunSpec, run
+from varmigrate.harness.tree import read_source, write_source
+from varmigrate.harness.verify import UsageError, add_verify_arguments, options_from_args
+
+LEGACY = textwrap.dedent(
+    """\
+    import torch
+    from torch.autograd import Variable
+
+    def step(batch, model):
+        x = Variable(batch)
+        h = Variable(model(
+            x))
+        return h, loss.data[0], Variable(Variable(batch))
+
+    loss.data[0] = 1.0
+    """
+)
+
+
+# -- instrumentation and evidence ------------------------------------------------------------------------
+
+
+def test_instrumentation_wraps_sites_inside_their_lines():
+    instrumented = instrument("pkg/train.py", LEGACY, check_source(LEGACY), first_id=7)
+    lines = instrumented.source.splitlines()
+    assert len(lines) == len(LEGACY.splitlines())
+    assert lines[4] == "    x = Variable(__varmigrate_arg__(7, batch))"
+    assert lines[6] == "        x)))"  # a wrapped multi-line argument keeps its lines
+    assert lines[5] == "    h = Variable(__varmigrate_arg__(8, model("
+    assert "__varmigrate_index__(9, loss.data)" in lines[7]
+    assert lines[9] == "loss.data[0] = 1.0"  # a target is not a read
+    assert [(s.id, s.kind, str(s.start), s.nested) for s in instrumented.sites] == [
+        (7, SiteKind.VARIABLE, "5:9", False),
+        (8, SiteKind.VARIABLE, "6:9", False),
+        (9, SiteKind.DATA_INDEX, "8:15", False),
+        (10, SiteKind.VARIABLE, "8:29", True),
+        (11, SiteKind.VARIABLE, "8:38", False),
+    ]
+
+
+def test_sites_take_the_positions_of_the_engines_diagnostics():
+    diagnostics = check_source(LEGACY)
+    sites = instrument("train.py", LEGACY, diagnostics, first_id=1).sites
+    assert {(d.start, d.end) for d in diagnostics if d.code == "VM001"} == {
+        (s.start, s.end) for s in sites if s.kind is SiteKind.VARIABLE
+    }
+
+
+def _evidence(**counts_by_site: dict[str, int]) -> list[SiteEvidence]:
+    sites = instrument("train.py", LEGACY, check_source(LEGACY), first_id=1).sites
+    by_where = {str(s.start): s for s in sites}
+    return [
+        SiteEvidence(by_where[where.replace("_", ":")[1:]], counts)
+        for where, counts in counts_by_site.items()
+    ]
+
+
+def test_evidence_verifies_a_variable_site_only_when_its_argument_never_required_grad():
+    evidence = _evidence(
+        _5_9={"runs": 3, "plain_no_grad": 3},
+        _6_9={"runs": 3, "plain_no_grad": 2, "requires_grad": 1},
+    )
+    verified = verified_findings(check_source(LEGACY), evidence)
+    assert [(code, str(start)) for code, start in verified] == [("VM001", "5:9")]
+    assert evidence[1].summary == "argument required grad in 1 of 3 runs"
+
+
+@pytest.mark.parametrize(
+    ("counts", "summary"),
+    [
+        ({}, "not run"),
+        (
+            {"runs": 2, "plain_no_grad": 1, "subclass": 1},
+            "argument was a Parameter or tensor subclass in 1 of 2 runs",
+        ),
+        ({"runs": 1, "not_tensor": 1}, "argument was not a tensor in 1 of 1 run"),
+    ],
+    ids=["not-run", "parameter", "not-a-tensor"],
+)
+def test_evidence_that_does_not_verify(counts, summary):
+    evidence = _evidence(_5_9=counts)
+    assert verified_findings(check_source(LEGACY), evidence) == {}
+    assert evidence[0].summary == summary
+
+
+def test_a_nested_variable_is_not_verified_by_its_inner_result():
+    evidence = _evidence(_8_29={"runs": 1, "plain_no_grad": 1})
+    assert verified_findings(check_source(LEGACY), evidence) == {}
+
+
+def test_engine_applies_the_unsafe_fix_only_at_verified_findings():
+    source = "import torch\nfrom torch.autograd import Variable\na = Variable(x)\nb = Variable(x)\n"
+    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    assert result.source == "import torch\na = x\nb = x.detach()\n"
+    assert [str(d.start) for d in result.verified] == ["3:5"]
+
+
+def test_engine_does_not_promote_a_fix_that_names_no_runtime_check():
+    # `Variable(h.data)` has only a SAFE fix; a verified location changes nothing there.
+    source = "import torch\nfrom torch.autograd import Variable\na = Variable(h.data)\n"
+    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    assert result.source == "import torch\na = h.detach()\n"
+    assert result.verified == []
+
+
+# -- stored tensors ---------------------------------------------------------------------------------------
+
+
+def test_stored_tensors_compare_bit_for_bit():
+    import torch
+
+    zero, negative_zero = torch.tensor([0.0, 1.0]), torch.tensor([-0.0, 1.0])
+    nan = torch.tensor([float("nan"), 2.0])
+    assert stored_difference(store(zero), store(zero.clone())) is None
+    assert stored_difference(store(nan), store(nan.clone())) is None
+    assert stored_difference(store(zero), store(negative_zero)) == "values differ (max abs difference 0)"
+    assert stored_difference(store(zero), store(zero.double())) == "tensor(2,) float32 vs tensor(2,) float64"
+    assert stored_difference(None, store(zero)) == "None vs tensor(2,) float32"
+    assert stored_difference(store(torch.tensor(1.5)), store(torch.tensor(1.0))) == tensor_difference(
+        torch.tensor(1.5), torch.tensor(1.0)
+    )
+
+
+def test_large_tensors_are_stored_as_digests():
+    import torch
+
+    big = torch.arange(1000, dtype=torch.float32)
+    stored = store(big, full_bytes=64)
+    assert stored["data"] is None
+    assert stored["stats"] == {"mean": 499.5, "abs_max": 999.0, "nonfinite": 0.0}
+    assert stored_difference(stored, store(big.clone(), full_bytes=64)) is None
+    changed = big.clone()
+    changed[3] = 3.5
+    assert stored_difference(stored, store(changed, full_bytes=64)).startswith(
+        "values differ (stored as digests"
+    )
+
+
+def test_sparse_and_strided_views_are_stored_by_value():
+    import torch
+
+    dense = torch.tensor([[0.0, 2.0], [3.0, 0.0]])
+    assert stored_difference(store(dense.t()), store(dense.t().contiguous())) is None
+    assert stored_difference(store(dense.to_sparse()), store(dense)) == "layout sparse_coo vs strided"
+
+
+# -- comparing runs ---------------------------------------------------------------------------------------
+
+
+def _call(seq, uid, grad, line=10, occurrence=None):
+    return {
+        "seq": seq,
+        "kind": "backward",
+        "file": "train.py",
+        "function": "<module>",
+        "line": line,
+        "occurrence": seq if occurrence is None else occurrence,
+        "depth": 0,
+        "leaves": [("0:SumBackward0/0:AccumulateGrad", uid, grad)],
+        "retained": [],
+        "results": [],
+        "error": None,
+    }
+
+
+def _outcome(calls, label="baseline", returncode=0, stdout=b""):
+    process = {
+        "format": 1,
+        "argv": ["train.py"],
+        "pid": 1,
+        "parent": 0,
+        "started_ns": 0,
+        "torch": True,
+        "calls": calls,
+        "leaves": {
+            0: {"name": "", "shape": (2,), "dtype": "float32"},
+            1: {"name": "", "shape": (2,), "dtype": "float32"},
+        },
+        "exception": None,
+        "sites": {},
+        "leaked": [],
+        "errors": [],
+    }
+    spec = RunSpec(label, ("python",), Path(), Path(), Path(), 0, Path())
+    return RunOutcome(spec, returncode, None, stdout, b"", 0.0, [process])
+
+
+def test_reusing_one_leaf_is_a_divergence_even_when_values_agree():
+    import torch
+
+    grad = store(torch.ones(2))
+    baseline = _outcome([_call(0, 0, grad), _call(1, 1, grad)])
+    candidate = _outcome([_call(0, 0, grad), _call(1, 0, grad)], "candidate")
+    divergence = compare_runs(baseline, candidate).divergence
+    assert (divergence.kind, divergence.call) == ("aliasing", 1)
+    assert len(divergence.leaves) == 1
+    assert divergence.leaves[0].detail.startswith("leaf identity differs: the candidate reuses")
+
+
+def test_identical_runs_count_what_was_compared():
+    import torch
+
+    grad = store(torch.ones(2))
+    baseline = _outcome([_call(0, 0, grad), _call(1, 1, grad)])
+    # Line numbers are shown, not compared: a removed import moves every line.
+    candidate = _outcome([_call(0, 0, grad, line=9), _call(1, 1, grad, line=9)], "candidate")
+    comparison = compare_runs(baseline, candidate)
+    assert comparison.identical
+    assert (comparison.processes, comparison.calls, comparison.tensors, comparison.leaves) == (1, 2, 2, 2)
+
+
+def test_a_call_from_another_place_is_a_divergence():
+    import torch
+
+    grad = store(torch.ones(2))
+    moved = _call(0, 0, grad)
+    moved["function"] = "train"
+    divergence = compare_runs(_outcome([_call(0, 0, grad)]), _outcome([moved], "candidate")).divergence
+    assert divergence.kind == "call-site"
+    assert divergence.summary == (
+        "call 0 was backward at train.py:<module>:10 in the baseline "
+        "but backward at train.py:train:10 in the candidate"
+    )
+
+
+def test_exit_status_decides_the_verdict_and_stdout_is_reported():
+    assert (
+        compare_runs(_outcome([]), _outcome([], "candidate", returncode=3)).divergence.kind == "exit-status"
+    )
+    comparison = compare_runs(_outcome([], stdout=b"a\nb\n"), _outcome([], "candidate", stdout=b"a\nc\n"))
+    assert comparison.identical
+    assert comparison.stdout_difference == "stdout differs at line 2: 'b' (baseline) vs 'c' (candidate)"
+
+
+# -- the recorder in a real process -------------------------------------------------------------------------
+
+RECORDED = textwrap.dedent(
+    """\
+    import subprocess, sys
+    import torch
+
+    w = torch.ones(3, requires_grad=True)
+    h = w * 2
+    h.retain_grad()
+
+    def train():
+        (h * h).sum().backward(retain_graph=True)
+
+    train()
+    train()
+    (h * 3).sum().backward(inputs=[w])
+    g, = torch.autograd.grad((w ** 3).sum(), w)
+    w.backward(torch.ones(3))  # a leaf as the root
+    child = "import torch; torch.ones(2, requires_grad=True).sum().backward()"
+    subprocess.run([sys.executable, "-c", child], check=True)
+    raise RuntimeError("done")
+    """
+)
+
+
+def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path):
+    (tmp_path / "prog.py").write_text(RECORDED)
+    outcome = run(
+        RunSpec("baseline", (sys.executable, "prog.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    )
+    assert outcome.returncode == 1
+    parent, child = outcome.processes
+    assert (parent["argv"], child["argv"][0]) == (["prog.py"], "-c")
+    calls = parent["calls"]
+    assert [(c["kind"], c["function"], c["line"], c["occurrence"]) for c in calls] == [
+        ("backward", "train", 9, 0),
+        ("backward", "train", 9, 1),
+        ("backward", "<module>", 13, 0),
+        ("grad", "<module>", 14, 1),
+        ("backward", "<module>", 15, 2),
+    ]
+    first, second = calls[0], calls[1]
+    assert [key for key, _, _ in first["leaves"]] == [
+        "0:SumBackward0/0:MulBackward0/0:MulBackward0/0:AccumulateGrad"
+    ]
+    assert [key for key, _ in first["retained"]] == ["0:SumBackward0/0:MulBackward0/0:MulBackward0"]
+    assert first["leaves"][0][1] == second["leaves"][0][1]  # the same leaf both times
+    assert (
+        stored_difference(first["leaves"][0][2], second["leaves"][0][2])
+        == "values differ (max abs difference 8)"
+    )
+    assert [key for key, _, _ in calls[2]["leaves"]] == [
+        "0:SumBackward0/0:MulBackward0/0:MulBackward0/0:AccumulateGrad"
+    ]
+    assert len(calls[3]["results"]) == 1
+    assert calls[3]["leaves"] == []
+    assert [key for key, _, _ in calls[4]["leaves"]] == ["root0"]
+    assert parent["exception"] == {"type": "RuntimeError", "message": "done", "where": "prog.py:<module>:18"}
+    assert len(child["calls"]) == 1
+
+
+def test_recorder_seeds_every_process_identically(tmp_path):
+    (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
+    outputs = [
+        run(
+            RunSpec(label, (sys.executable, "draw.py"), tmp_path, Path(), tmp_path / label, 5, tmp_path)
+        ).stdout
+        for label in ("baseline", "candidate")
+    ]
+    assert outputs[0] == outputs[1]
+    assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
+
+
+def test_the_users_own_sitecustomize_still_runs(tmp_path):
+    user_site = tmp_path / "site"
+    user_site.mkdir()
+    (user_site / "sitecustomize.py").write_text("import builtins\nbuiltins.USER_SITE = 'ran'\n")
+    (tmp_path / "show.py").write_text("print(USER_SITE)\n")
+    spec = RunSpec("baseline", (sys.executable, "show.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    outcome = run(spec, environ={**os.environ, "PYTHONPATH": str(user_site)})
+    assert (outcome.returncode, outcome.stdout) == (0, b"ran\n")
+    assert len(outcome.processes) == 1  # and the recorder ran too
+
+
+def test_the_harness_front_end_does_not_import_torch():
+    program = (
+        "import sys\n"
+        "import varmigrate.harness.verify, varmigrate.harness.output, varmigrate.harness.evidence\n"
+        "import varmigrate.harness.compare, varmigrate.harness.runner, varmigrate.harness.__main__\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"
+
+
+# -- command line and files --------------------------------------------------------------------------------
+
+
+def _parse(*argv: str):
+    parser = argparse.ArgumentParser()
+    add_verify_arguments(parser)
+    return options_from_args(parser.parse_args(argv), cwd=Path("/project"))
+
+
+def test_verify_script_is_shorthand_for_running_it_with_python():
+    options = _parse("train.py")
+    assert (options.command, options.paths) == ((sys.executable, "train.py"), (".",))
+
+
+def test_paths_and_options_before_and_after_them_and_a_command_after_the_double_dash():
+    options = _parse("--seed", "3", "src", "lib", "--unsafe-fixes", "--", "pytest", "-q", "--seed", "9")
+    assert options.paths == ("src", "lib")
+    assert options.command == ("pytest", "-q", "--seed", "9")
+    assert (options.seed, options.unsafe_fixes, options.write) == (3, True, False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("src",), ("--write", "--baseline", "HEAD", "--", "python", "x.py")],
+    ids=["no-command", "write-with-baseline"],
+)
+def test_unusable_arguments(argv):
+    with pytest.raises(UsageError):
+        _parse(*argv)
+
+
+def test_sources_are_written_back_byte_for_byte(tmp_path):
+    path = tmp_path / "legacy.py"
+    original = "# -*- coding: latin-1 -*-\r\nname = 'caf\xe9'\r\n".encode("latin-1")
+    path.write_bytes(original)
+    path.chmod(0o750)
+    source = read_source(path)
+    assert source.encoding == "iso-8859-1"
+    write_source(path, source.text.replace("name", "label"), source.encoding)
+    assert path.read_bytes() == original.replace(b"name", b"label")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o750
+    assert [p.name for p in tmp_path.iterdir()] == ["legacy.py"]

@@ -1,0 +1,205 @@
+"""`varmigrate verify` end to end: real scripts in fixtures/verify/, real torch, real subprocesses.
+
+Each verify starts two Python processes that import torch; the cases are few and each proves one claim.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from varmigrate.engine import Settings, fix_source
+from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, verify, verify_main
+from varmigrate.rules.data_index_zero import DataIndexZero
+from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+
+CASES = Path(__file__).resolve().parent.parent / "fixtures" / "verify"
+PYTHON = sys.executable
+
+
+def copy_case(name: str, tmp_path: Path) -> Path:
+    """A copy of ``fixtures/verify/<name>`` to run verify in (outside any git repository)."""
+    target = tmp_path / name
+    shutil.copytree(CASES / name, target)
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
+    folder = copy_case("seed_tutorial", tmp_path)
+    before = snapshot(folder)
+    code = verify_main(VerifyOptions(command=(PYTHON, "tutorial.py"), cwd=folder, output_format="json"))
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["verdict"]) == (0, "identical"), report
+    assert report["compared"]["calls"] == 3
+    assert report["compared"]["tensors"] == 3
+    assert [f["applicability"] for f in report["fixes"]] == ["safe"] * 4
+    assert [run["exit_status"] for run in report["runs"]] == [0, 0]
+    assert report["runs"][0]["stdout_sha256"] == report["runs"][1]["stdout_sha256"]
+    assert snapshot(folder) == before
+
+
+def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_path, capsys):
+    folder = copy_case("legacy_loss_data", tmp_path)
+    options = VerifyOptions(
+        command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall, DataIndexZero)
+    )
+    code = verify_main(options)
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "IDENTICAL" in text
+    assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 time(s)" in text
+
+
+def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
+    folder = copy_case("legacy_loss_data", tmp_path)
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+    assert result.verdict == DIVERGED
+    divergence = result.comparison.divergence
+    assert divergence.kind == "missing-call"
+    assert divergence.call == 1
+    assert (
+        divergence.summary
+        == "the candidate made 1 call; the baseline went on to call 1 (backward at train.py:<module>:21)"
+    )
+    assert divergence.detail.startswith("the candidate raised IndexError: invalid index of a 0-dim tensor")
+    assert divergence.detail.endswith(" at train.py:<module>:22")
+    assert result.shim_fired == 12
+
+
+def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
+    folder = copy_case("stop_gradient_teacher", tmp_path)
+    result = verify(
+        VerifyOptions(
+            command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(LegacyVariableCall,)
+        )
+    )
+    assert result.verdict == DIVERGED
+    divergence = result.comparison.divergence
+    assert (divergence.kind, divergence.call, divergence.call_kind) == ("gradients", 0, "backward")
+    assert divergence.baseline_site == "distill.py:<module>:17"
+    assert divergence.candidate_site == "distill.py:<module>:16"  # the Variable import is gone
+    assert sorted(map(str, divergence.leaves)) == [
+        "teacher.bias (3,) float32: not reached (baseline) vs tensor(3,) float32",
+        "teacher.weight (3, 6) float32: not reached (baseline) vs tensor(3, 6) float32",
+    ]
+    assert "distill.py:14:14 VM001 Remove the `Variable(...)` wrapper [unsafe]" in map(
+        str, result.rewrites_in("distill.py")
+    )
+    assert result.exit_code == 1
+
+
+def test_evidence_verifies_dropping_variable_images_and_write_writes_the_verified_code(tmp_path, capsys):
+    folder = copy_case("evidence_images", tmp_path)
+    expected = (CASES / "evidence_images" / "expected.py").read_text(encoding="utf-8")
+    code = verify_main(
+        VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(LegacyVariableCall,))
+    )
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert (folder / "train.py").read_text(encoding="utf-8") == expected
+    assert "wrote train.py" in text
+    assert "2 run, 1 not run" in text
+
+
+def test_evidence_records_each_site_and_keeps_safe_fixes_where_it_cannot_verify(tmp_path):
+    folder = copy_case("evidence_images", tmp_path)
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+    assert result.verdict == IDENTICAL
+    seen = {(e.site.where, e.site.code): e.summary for e in result.evidence}
+    assert seen == {
+        ("train.py:28:20", "Variable(images, volatile=True)"): "not run",
+        ("train.py:33:18", "Variable(all_images[i:i + 8])"): "argument never required grad (8 runs)",
+        ("train.py:34:24", "Variable(teacher(images))"): "argument required grad in 8 of 8 runs",
+    }
+    labels = {str(r.start): (r.label, r.title) for r in result.rewrites}
+    assert labels == {
+        "28:20": ("safe", "Replace with `.detach()`"),
+        "33:18": ("verified", "Remove the `Variable(...)` wrapper"),
+        "34:24": ("safe", "Replace with `.detach()`"),
+    }
+    assert result.written == []  # no --write: the tree is untouched
+    assert (folder / "train.py").read_bytes() == (CASES / "evidence_images" / "train.py").read_bytes()
+
+
+@pytest.fixture
+def saliency_repo(tmp_path):
+    """A git repository whose HEAD holds the legacy saliency script."""
+    repo = tmp_path / "saliency"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    shutil.copy(CASES / "reused_input" / "legacy.py", repo / "train.py")
+    git(repo, "add", "train.py")
+    git(repo, "commit", "-qm", "legacy")
+    return repo
+
+
+def test_baseline_revision_catches_a_hand_rewrite_that_aliases_one_leaf(saliency_repo):
+    shutil.copy(CASES / "reused_input" / "hand_rewritten.py", saliency_repo / "train.py")
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))
+    assert result.verdict == DIVERGED
+    divergence = result.comparison.divergence
+    assert (divergence.kind, divergence.call) == ("aliasing", 1)
+    # The script zeroes the input gradient each step, so the values agree: only identity differs.
+    assert [leaf.detail.split(":")[0] for leaf in divergence.leaves] == ["leaf identity differs"]
+    assert "(4, 3) float32" in divergence.leaves[0].leaf
+    assert git(saliency_repo, "worktree", "list").count("\n") == 1  # the temporary worktree is gone
+
+
+def test_baseline_revision_is_identical_to_the_safe_fix_of_it(saliency_repo):
+    legacy = (saliency_repo / "train.py").read_text(encoding="utf-8")
+    fixed = fix_source(legacy, Settings(rules=(LegacyVariableCall,))).source
+    assert fixed != legacy
+    (saliency_repo / "train.py").write_text(fixed, encoding="utf-8")
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))
+    assert result.verdict == IDENTICAL, result.comparison
+    assert result.comparison.calls == 3
+    assert (saliency_repo / "train.py").read_text(encoding="utf-8") == fixed
+
+
+def test_a_baseline_that_fails_cannot_be_compared(tmp_path, capsys):
+    (tmp_path / "broken.py").write_text("import sys\nprint('starting')\nsys.exit('no data set here')\n")
+    code = verify_main(VerifyOptions(command=(PYTHON, "broken.py"), cwd=tmp_path))
+    text = capsys.readouterr().out
+    assert code == 2
+    assert "the baseline failed (exit status 1)" in text
+    assert "no data set here" in text  # the tail of its stderr
+
+
+def test_a_missing_command_cannot_be_compared(tmp_path):
+    (tmp_path / "train.py").write_text("import torch\n")
+    result = verify(VerifyOptions(command=("no-such-command-varmigrate",), cwd=tmp_path))
+    assert (result.exit_code, result.message) == (2, "command not found: no-such-command-varmigrate")
+
+
+def test_verify_without_torch_says_how_to_install_it(tmp_path):
+    (tmp_path / "train.py").write_text("import torch\n")
+    # `sys.modules[name] = None` is how Python marks a module as not importable.
+    program = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from varmigrate.harness.__main__ import main\n"
+        "raise SystemExit(main(['verify', 'train.py']))\n"
+    )
+    done = subprocess.run([PYTHON, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "pip install 'varmigrate[verify]'" in done.stdout

@@ -1,0 +1,297 @@
+"""Call-site evidence: instrument the baseline copy, read what its run saw, decide which fixes it verifies.
+
+Two kinds of site are instrumented in the baseline's copy of each file that is fixed:
+
+- each `Variable(...)` call a VM0xx finding reports: its data argument ``x`` becomes
+  ``__varmigrate_arg__(ID, x)``, which notes whether ``x`` was a plain tensor requiring grad and
+  returns it untouched;
+- each ``t.data[0]`` read: it becomes ``__varmigrate_index__(ID, t.data)``, which notes whether ``t``
+  was 0-dim and, when it was, returns the number as PyTorch 0.3 did (today's torch raises there).
+
+The wrappers are inserted inside the existing line, so line numbers do not move. Sites are found from
+the engine's findings (same 1-based positions as its diagnostics) and from the CST shape of
+``.data[0]``, never by matching source lines.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import (
+    CodeRange,
+    ExpressionContext,
+    ExpressionContextProvider,
+    MetadataWrapper,
+    PositionProvider,
+)
+
+from varmigrate.diagnostics import Applicability, Diagnostic, Location, RuntimeCheck
+from varmigrate.harness.recorder import ARG_HOOK, INDEX_HOOK
+from varmigrate.rules._variable import parse_variable_args
+
+# Findings about `Variable(...)` construction (code allocation: VM0xx).
+_VARIABLE_CODES = "VM0"
+_DATA_ZERO = m.Subscript(
+    value=m.Attribute(attr=m.Name("data")),
+    slice=[m.SubscriptElement(slice=m.Index(value=m.Integer("0")))],
+)
+
+
+class SiteKind(enum.Enum):
+    """What is observed at a site."""
+
+    VARIABLE = "variable"  # a `Variable(x)` call: was `x` ever a tensor requiring grad?
+    DATA_INDEX = "data-index"  # a `t.data[0]` read: was `t` always 0-dim?
+
+
+@dataclass(frozen=True)
+class Site:
+    """One instrumented place in one file of the baseline."""
+
+    id: int
+    file: str
+    kind: SiteKind
+    start: Location
+    end: Location
+    code: str
+    # A `Variable(...)` whose argument holds another `Variable(...)`: the fix looks through both, the
+    # evidence sees only the inner result, so it verifies nothing here.
+    nested: bool = False
+
+    @property
+    def where(self) -> str:
+        """``file:row:col`` as diagnostics print it."""
+        return f"{self.file}:{self.start}"
+
+    def contains(self, start: Location, end: Location) -> bool:
+        """Whether the range ``start``..``end`` lies inside this site."""
+        return self.start <= start and end <= self.end
+
+
+@dataclass(frozen=True)
+class SiteEvidence:
+    """What the baseline run saw at one site, summed over its processes."""
+
+    site: Site
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def runs(self) -> int:
+        """How many times the site ran."""
+        return self.counts.get("runs", 0)
+
+    @property
+    def shim_fired(self) -> int:
+        """How many times the baseline's `.data[0]` shim returned a number for a 0-dim tensor."""
+        return self.counts.get("zero_dim", 0) if self.site.kind is SiteKind.DATA_INDEX else 0
+
+    def holds(self, check: RuntimeCheck) -> bool:
+        """Whether ``check`` held every time the site ran (and it ran at least once)."""
+        if self.runs == 0:
+            return False
+        if check is RuntimeCheck.DATA_IS_PLAIN_NO_GRAD:
+            return (
+                self.site.kind is SiteKind.VARIABLE
+                and not self.site.nested
+                and self.counts.get("plain_no_grad", 0) == self.runs
+            )
+        if check is RuntimeCheck.RECEIVER_IS_ZERO_DIM:
+            return self.site.kind is SiteKind.DATA_INDEX and self.counts.get("zero_dim", 0) == self.runs
+        return False
+
+    @property
+    def summary(self) -> str:
+        """What was seen, in words."""
+        runs = self.runs
+        if runs == 0:
+            return "not run"
+        times = f"{runs} run" + ("s" if runs != 1 else "")
+        if self.site.kind is SiteKind.DATA_INDEX:
+            zero = self.counts.get("zero_dim", 0)
+            if zero == runs:
+                return f"receiver always 0-dim ({times}; the shim returned the number)"
+            return f"receiver not 0-dim in {runs - zero} of {times}"
+        for key, text in (
+            ("requires_grad", "argument required grad"),
+            ("subclass", "argument was a Parameter or tensor subclass"),
+            ("not_tensor", "argument was not a tensor"),
+        ):
+            if self.counts.get(key):
+                return f"{text} in {self.counts[key]} of {times}"
+        if self.site.nested:
+            return f"argument is another `Variable(...)` ({times})"
+        return f"argument never required grad ({times})"
+
+
+@dataclass(frozen=True)
+class Instrumented:
+    """A file's baseline source with its sites wrapped."""
+
+    source: str
+    sites: list[Site]
+
+
+def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_id: int) -> Instrumented:
+    """Wrap the sites of ``source`` (path ``file``) in recorder calls numbered from ``first_id``."""
+    variable_ranges = {(d.start, d.end) for d in diagnostics if d.code.startswith(_VARIABLE_CODES)}
+    if not variable_ranges and ".data" not in source:
+        return Instrumented(source, [])
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    finder = _SiteFinder(variable_ranges)
+    wrapper.visit(finder)
+    if not finder.found:
+        return Instrumented(source, [])
+    sites: list[Site] = []
+    targets: dict[cst.CSTNode, Site] = {}
+    variable_spans = [span for node, kind, span in finder.found if kind is SiteKind.VARIABLE]
+    for offset, (node, kind, (start, end)) in enumerate(finder.found):
+        nested = kind is SiteKind.VARIABLE and any(
+            (start, end) != other and start <= other[0] and other[1] <= end for other in variable_spans
+        )
+        site = Site(
+            id=first_id + offset,
+            file=file,
+            kind=kind,
+            start=start,
+            end=end,
+            code=_snippet(wrapper.module, finder.nodes[offset]),
+            nested=nested,
+        )
+        sites.append(site)
+        targets[node] = site
+    return Instrumented(wrapper.module.visit(_Wrapper(targets)).code, sites)
+
+
+def _snippet(module: cst.Module, node: cst.CSTNode) -> str:
+    text = " ".join(module.code_for_node(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _SiteFinder(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider, ExpressionContextProvider)
+
+    def __init__(self, variable_ranges: set[tuple[Location, Location]]) -> None:
+        super().__init__()
+        self.variable_ranges = variable_ranges
+        # (node to wrap, kind, site range); `nodes` holds the node whose text names the site.
+        self.found: list[tuple[cst.CSTNode, SiteKind, tuple[Location, Location]]] = []
+        self.nodes: list[cst.CSTNode] = []
+
+    def _range(self, node: cst.CSTNode) -> tuple[Location, Location]:
+        position: CodeRange = self.get_metadata(PositionProvider, node)
+        return (
+            Location(position.start.line, position.start.column + 1),
+            Location(position.end.line, position.end.column + 1),
+        )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        span = self._range(node)
+        if span not in self.variable_ranges:
+            return
+        data = parse_variable_args(node).data
+        argument = next((arg for arg in node.args if arg.value is data), None)
+        if data is None or argument is None:
+            return  # `Variable()` / `Variable(None)`: nothing to observe
+        self.found.append((argument, SiteKind.VARIABLE, span))
+        self.nodes.append(node)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if not m.matches(node, _DATA_ZERO):
+            return
+        # `t.data[0] = v` and `del t.data[0]` are targets: nothing to wrap there.
+        if self.get_metadata(ExpressionContextProvider, node, None) is not ExpressionContext.LOAD:
+            return
+        self.found.append((node, SiteKind.DATA_INDEX, self._range(node)))
+        self.nodes.append(node)
+
+
+class _Wrapper(cst.CSTTransformer):
+    def __init__(self, targets: dict[cst.CSTNode, Site]) -> None:
+        super().__init__()
+        self.targets = targets
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        site = self.targets.get(original_node)
+        if site is None:
+            return updated_node
+        return updated_node.with_changes(value=_hook(ARG_HOOK, site, updated_node.value))
+
+    def leave_Subscript(
+        self, original_node: cst.Subscript, updated_node: cst.Subscript
+    ) -> cst.BaseExpression:
+        site = self.targets.get(original_node)
+        if site is None:
+            return updated_node
+        call = _hook(INDEX_HOOK, site, updated_node.value)
+        return call.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+
+def _hook(name: str, site: Site, value: cst.BaseExpression) -> cst.Call:
+    """``name(ID, value)`` on one line with ``value`` unchanged (its own lines stay where they were)."""
+    return cst.Call(
+        func=cst.Name(name),
+        args=[
+            cst.Arg(cst.Integer(str(site.id)), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+            cst.Arg(value),
+        ],
+    )
+
+
+def gather(sites: Iterable[Site], counts: Iterable[Mapping[int, Mapping[str, int]]]) -> list[SiteEvidence]:
+    """Sum the per-process counts of the baseline run into one evidence entry per site."""
+    totals: dict[int, dict[str, int]] = {}
+    for process in counts:
+        for site_id, site_counts in process.items():
+            total = totals.setdefault(site_id, {})
+            for key, value in site_counts.items():
+                total[key] = total.get(key, 0) + value
+    return [SiteEvidence(site, totals.get(site.id, {})) for site in sites]
+
+
+def verified_findings(
+    diagnostics: Sequence[Diagnostic], evidence: Sequence[SiteEvidence]
+) -> dict[tuple[str, Location], SiteEvidence]:
+    """Findings whose UNSAFE fix the evidence made exact, by (code, start), with the evidence that did."""
+    verified: dict[tuple[str, Location], SiteEvidence] = {}
+    for diagnostic in diagnostics:
+        fix = diagnostic.fix_for(Applicability.UNSAFE)
+        if fix is None or fix.applicability is not Applicability.UNSAFE or fix.verified_by is None:
+            continue
+        site = _site_of(diagnostic, fix.verified_by, evidence)
+        if site is not None and site.holds(fix.verified_by):
+            verified[(diagnostic.code, diagnostic.start)] = site
+    return verified
+
+
+def _site_of(
+    diagnostic: Diagnostic, check: RuntimeCheck, evidence: Sequence[SiteEvidence]
+) -> SiteEvidence | None:
+    """The site a finding is about: the same `Variable(...)` call, or the smallest `.data[0]` around it."""
+    if check is RuntimeCheck.DATA_IS_PLAIN_NO_GRAD:
+        return next(
+            (
+                e
+                for e in evidence
+                if e.site.kind is SiteKind.VARIABLE
+                and (e.site.start, e.site.end) == (diagnostic.start, diagnostic.end)
+            ),
+            None,
+        )
+    around = [
+        e
+        for e in evidence
+        if e.site.kind is SiteKind.DATA_INDEX
+        and (
+            e.site.contains(diagnostic.start, diagnostic.end)
+            or (diagnostic.start <= e.site.start and e.site.end <= diagnostic.end)
+        )
+    ]
+    return min(
+        around,
+        key=lambda e: (e.site.end.row - e.site.start.row, e.site.end.column - e.site.start.column),
+        default=None,
+    )

@@ -1,0 +1,720 @@
+"""Record every backward / autograd.grad call of one Python process, and call-site evidence, as plain data.
+
+`varmigrate verify` runs a command twice with ``sitecustomize`` (next to this package) on PYTHONPATH;
+that file loads this module *by path* in every Python process the command starts, whatever interpreter
+it is, so this module imports only the standard library, and torch only once the program itself has
+imported it. At exit each process writes one pickle of plain data (dicts, lists, tuples, str, bytes,
+numbers) into the run directory; :mod:`varmigrate.harness.runner` reads them back without torch.
+
+Hook point: every Python-level backward path (``Tensor.backward``, ``torch.autograd.backward``,
+``torch.autograd.grad``, ``autograd.functional``, reentrant checkpoint) ends in
+``torch.autograd.graph._engine_run_backward``, which calls ``Variable._execution_engine.run_backward``;
+the class attribute is swapped for a proxy (torch/autograd/graph.py, torch 2.13).
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import ctypes
+import hashlib
+import importlib.abc
+import os
+import pickle
+import random
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    import importlib.machinery
+
+FORMAT = 1
+
+# Environment of a recorded run (set by the runner).
+ENV_RUN = "VARMIGRATE_RUN"  # directory that receives one record file per process
+ENV_ROOT = "VARMIGRATE_ROOT"  # the tree the command runs in: call sites are relative to it
+ENV_ORIGINAL = "VARMIGRATE_ORIGINAL_ROOT"  # the user's tree: code imported from there is a leak
+ENV_SHARED = "VARMIGRATE_SHARED"  # os.pathsep-separated dirs both runs share (virtualenvs)
+ENV_SEED = "VARMIGRATE_SEED"
+ENV_SITES = "VARMIGRATE_SITES"  # "1" in the baseline: define the evidence builtins below
+ENV_FULL_BYTES = "VARMIGRATE_FULL_BYTES"  # tensors up to this many bytes are stored whole
+
+# The instrumented baseline calls these builtins (see harness/evidence.py); builtins, so that no
+# import is added and no line number moves.
+ARG_HOOK = "__varmigrate_arg__"
+INDEX_HOOK = "__varmigrate_index__"
+
+# Per tensor: stored whole up to this size, as a digest and summary statistics above it; after the
+# run budget is spent every tensor is stored as a digest.
+FULL_BYTES = 1 << 20
+RUN_BUDGET = 256 << 20
+
+# Positional parameters of ImperativeEngine.run_backward after `tensors`.
+_RUN_BACKWARD_ARGS = (
+    "grad_tensors",
+    "keep_graph",
+    "create_graph",
+    "inputs",
+    "allow_unreachable",
+    "accumulate_grad",
+)
+# Deep (unrolled) graphs give long structural keys; fold them into a digest past this length.
+_KEY_LIMIT = 160
+
+
+class StoredTensor(TypedDict):
+    """A tensor as plain data: whole (``data``) or as ``digest`` plus ``stats`` when large."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    layout: str
+    data: bytes | None
+    digest: str | None
+    stats: dict[str, float] | None
+
+
+class LeafInfo(TypedDict):
+    """What a report says about a leaf: module parameter name (or ""), shape, dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+class CallRecord(TypedDict):
+    """One backward / autograd.grad call."""
+
+    seq: int
+    kind: str  # "backward" or "grad"
+    file: str
+    function: str
+    line: int
+    occurrence: int  # how many calls this (file, function) made before this one
+    depth: int  # > 0: re-entrant (a backward inside a backward, e.g. reentrant checkpoint)
+    leaves: list[tuple[str, int, StoredTensor | None]]  # (structural key, leaf uid, .grad after)
+    retained: list[tuple[str, StoredTensor | None]]  # retain_grad() non-leaves, by structural key
+    results: list[StoredTensor | None]  # what autograd.grad returned
+    error: str | None  # the recorder's own failure on this call, if any
+
+
+class ProcessRecord(TypedDict):
+    """Everything one process recorded."""
+
+    format: int
+    argv: list[str]
+    pid: int
+    parent: int
+    started_ns: int
+    torch: bool  # whether the process imported torch
+    calls: list[CallRecord]
+    leaves: dict[int, LeafInfo]
+    exception: dict[str, str] | None
+    sites: dict[int, dict[str, int]]
+    leaked: list[str]  # modules imported from the user's tree instead of the run's copy
+    errors: list[str]
+
+
+class _Config:
+    """The run's settings, from the environment."""
+
+    def __init__(self, environ: os._Environ[str] | dict[str, str]) -> None:
+        self.run_dir = environ[ENV_RUN]
+        self.root = _real(environ.get(ENV_ROOT) or os.getcwd())
+        original = environ.get(ENV_ORIGINAL)
+        self.original = _real(original) if original else None
+        self.shared = tuple(_real(p) for p in environ.get(ENV_SHARED, "").split(os.pathsep) if p)
+        self.seed = int(environ.get(ENV_SEED) or 0)
+        self.sites = environ.get(ENV_SITES) == "1"
+        self.full_bytes = int(environ.get(ENV_FULL_BYTES) or FULL_BYTES)
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.abspath(path))
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Call a function right after a top-level module (torch, numpy) has been imported."""
+
+    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.callbacks = callbacks
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        callback = self.callbacks.get(fullname)
+        if callback is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _NotifyingLoader(spec.loader, self._done(fullname, callback))
+        return spec
+
+    def _done(self, name: str, callback: Callable[[ModuleType], None]) -> Callable[[ModuleType], None]:
+        def done(module: ModuleType) -> None:
+            self.callbacks.pop(name, None)
+            if not self.callbacks and self in sys.meta_path:
+                sys.meta_path.remove(self)
+            callback(module)
+
+        return done
+
+
+class _NotifyingLoader(importlib.abc.Loader):
+    """Delegate to the real loader; notify once the module has executed."""
+
+    def __init__(self, loader: Any, notify: Callable[[ModuleType], None]) -> None:
+        self.loader = loader
+        self.notify = notify
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The module must see its own loader (importlib.resources and friends ask it for data).
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        self.notify(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+
+class _EngineProxy:
+    """Stands in for ``Variable._execution_engine``: records ``run_backward``, forwards the rest."""
+
+    def __init__(self, engine: Any, recorder: Recorder) -> None:
+        self._engine = engine
+        self._recorder = recorder
+
+    def __getattr__(self, name: str) -> Any:  # queue_callback, is_checkpoint_valid, ...
+        return getattr(self._engine, name)
+
+    def run_backward(self, tensors: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+        return self._recorder.on_backward(self._engine, tensors, args, kwargs)
+
+
+class Recorder:
+    """Records one process: installs itself when torch is imported, writes its record at exit."""
+
+    def __init__(self, config: _Config) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self.local = threading.local()
+        self._reset()
+        self.torch: Any = None
+        self._torch_dir = ""
+        self._paths: dict[str, str] = {}
+        self._modules: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._modules_changed = False
+        self._names: dict[int, tuple[weakref.ref[Any], str]] = {}
+
+    def _reset(self) -> None:
+        self.pid = os.getpid()
+        self.parent = os.getppid()
+        self.started_ns = time.time_ns()
+        self.calls: list[CallRecord] = []
+        self.leaf_info: dict[int, LeafInfo] = {}
+        self.sites: dict[int, dict[str, int]] = {}
+        self.errors: list[str] = []
+        self.exception: dict[str, str] | None = None
+        self.occurrences: dict[tuple[str, str], int] = {}
+        self.uids: dict[int, tuple[weakref.ref[Any], int]] = {}
+        self.next_uid = 0
+        self.stored_bytes = 0
+        self.retained: dict[int, weakref.ref[Any]] = {}
+        self.written = False
+
+    # -- installation -----------------------------------------------------------------------------
+
+    def start(self) -> Recorder:
+        """Seed the process, watch for torch and numpy, and arrange for the record to be written."""
+        random.seed(self.config.seed)
+        callbacks: dict[str, Callable[[ModuleType], None]] = {}
+        for name, callback in (("torch", self._on_torch), ("numpy", self._on_numpy)):
+            if name in sys.modules:
+                callback(sys.modules[name])
+            else:
+                callbacks[name] = callback
+        if callbacks:
+            sys.meta_path.insert(0, _ImportWatcher(callbacks))
+        if self.config.sites:
+            setattr(builtins, ARG_HOOK, self.arg_site)
+            setattr(builtins, INDEX_HOOK, self.index_site)
+        previous_hook = sys.excepthook
+
+        def excepthook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+            self.note_exception(error)
+            previous_hook(kind, error, tb)
+
+        sys.excepthook = excepthook
+        atexit.register(self.write)
+        os.register_at_fork(after_in_child=self._reset)
+        return self
+
+    def _on_numpy(self, numpy: ModuleType) -> None:
+        try:
+            numpy.random.seed(self.config.seed)
+        except Exception as error:  # an exotic numpy must not break the program
+            self.errors.append(f"seeding numpy: {error!r}")
+
+    def _on_torch(self, torch: ModuleType) -> None:
+        """Seed torch, make it deterministic, and hook the autograd engine."""
+        self.torch = torch
+        self._torch_dir = os.path.dirname(os.path.abspath(torch.__file__ or "")) + os.sep
+        torch.manual_seed(self.config.seed)
+        # warn_only: an op without a deterministic kernel warns instead of failing the run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        variable = sys.modules["torch.autograd.variable"].Variable
+        variable._execution_engine = _EngineProxy(variable._execution_engine, self)
+        original_retain = torch.Tensor.retain_grad
+
+        def retain_grad(tensor: Any) -> None:
+            # Non-leaves are not reachable from the graph walk: remember them to read `.grad` later.
+            # (`self.retained`, not a local: a forked child gets a fresh table.)
+            self.retained[id(tensor)] = weakref.ref(tensor)
+            original_retain(tensor)
+
+        torch.Tensor.retain_grad = retain_grad
+        original_init = torch.nn.Module.__init__
+        modules = self._modules
+
+        def module_init(module: Any, *args: Any, **kwargs: Any) -> None:
+            original_init(module, *args, **kwargs)
+            modules.add(module)
+            self._modules_changed = True
+
+        torch.nn.Module.__init__ = module_init
+
+    # -- evidence (baseline only) -------------------------------------------------------------------
+
+    def _site(self, site: int) -> dict[str, int]:
+        counts = self.sites.get(site)
+        if counts is None:
+            counts = self.sites[site] = {"runs": 0}
+        counts["runs"] += 1
+        return counts
+
+    def arg_site(self, site: int, value: Any) -> Any:
+        """`Variable(__varmigrate_arg__(ID, x))`: note what `x` was; return it untouched."""
+        counts = self._site(site)
+        torch = self.torch
+        if torch is None or not isinstance(value, torch.Tensor):
+            key = "not_tensor"
+        elif value.requires_grad:
+            key = "requires_grad"
+        elif type(value) is not torch.Tensor:
+            key = "subclass"  # a Parameter or a tensor subclass: the shim returns a plain Tensor
+        else:
+            key = "plain_no_grad"
+        counts[key] = counts.get(key, 0) + 1
+        return value
+
+    def index_site(self, site: int, data: Any) -> Any:
+        """`__varmigrate_index__(ID, t.data)` for `t.data[0]`: 0.3's meaning on 0-dim tensors, else `[0]`."""
+        counts = self._site(site)
+        torch = self.torch
+        if torch is not None and isinstance(data, torch.Tensor) and data.dim() == 0:
+            # PyTorch 0.3 had no 0-dim tensors: `loss.data` had one element and `[0]` gave the number.
+            counts["zero_dim"] = counts.get("zero_dim", 0) + 1
+            return data.item()
+        counts["other"] = counts.get("other", 0) + 1
+        return data[0]
+
+    # -- recording ----------------------------------------------------------------------------------
+
+    def on_backward(
+        self, engine: Any, tensors: Sequence[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Walk the graph, run the engine, snapshot the gradients it produced."""
+        depth = getattr(self.local, "depth", 0)
+        options = dict(zip(_RUN_BACKWARD_ARGS, args, strict=False))
+        options.update(kwargs)
+        accumulate = bool(options.get("accumulate_grad", True))
+        call: CallRecord | None = None
+        leaves: dict[str, Any] = {}
+        node_keys: dict[Any, str] = {}
+        try:
+            file, function, line = self._caller()
+            with self.lock:
+                occurrence = self.occurrences.get((file, function), 0)
+                self.occurrences[(file, function)] = occurrence + 1
+            call = CallRecord(
+                seq=-1,
+                kind="backward" if accumulate else "grad",
+                file=file,
+                function=function,
+                line=line,
+                occurrence=occurrence,
+                depth=depth,
+                leaves=[],
+                retained=[],
+                results=[],
+                error=None,
+            )
+            if accumulate:
+                leaves, node_keys = self._walk(tensors)
+                leaves = self._only_inputs(leaves, options.get("inputs") or ())
+        except Exception as error:
+            self.errors.append(f"before backward: {error!r}")
+        self.local.depth = depth + 1
+        try:
+            result = engine.run_backward(tensors, *args, **kwargs)
+        finally:
+            self.local.depth = depth
+        if call is not None:
+            try:
+                self._snapshot(call, leaves, node_keys, result, accumulate)
+            except Exception as error:
+                call["error"] = repr(error)
+            with self.lock:
+                call["seq"] = len(self.calls)
+                self.calls.append(call)
+        return result
+
+    def _caller(self) -> tuple[str, str, int]:
+        """The first frame outside torch and this module: (file relative to the root, function, line)."""
+        frame: FrameType | None = sys._getframe(2)
+        torch_dir = self._torch_dir
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not filename.startswith(torch_dir) and filename != __file__:
+                break
+            frame = frame.f_back
+        if frame is None:
+            return ("?", "?", 0)
+        code = frame.f_code
+        return (self._relative(code.co_filename), getattr(code, "co_qualname", code.co_name), frame.f_lineno)
+
+    def _relative(self, filename: str) -> str:
+        known = self._paths.get(filename)
+        if known is not None:
+            return known
+        root = self.config.root + os.sep
+        found = filename
+        for candidate in (os.path.abspath(filename), _real(filename)):
+            if candidate.startswith(root):
+                found = candidate[len(root) :].replace(os.sep, "/")
+                break
+        self._paths[filename] = found
+        return found
+
+    def _walk(self, roots: Sequence[Any]) -> tuple[dict[str, Any], dict[Any, str]]:
+        """Leaves reachable from ``roots`` by structural key, and every graph node's key.
+
+        A node's key is its first-found breadth-first path ``root:Type/slot:Type/...``: equal for
+        graphs of equal shape, whatever the objects, so the two runs' leaves pair up by key.
+        """
+        keys: dict[Any, str] = {}
+        queue: list[tuple[Any, str, str]] = []
+        leaves: dict[str, Any] = {}
+        edge_type = self.torch.autograd.graph.GradientEdge
+        for index, root in enumerate(roots):
+            node = root.node if isinstance(root, edge_type) else root.grad_fn
+            if node is None:
+                if getattr(root, "requires_grad", False):
+                    leaves[f"root{index}"] = root  # a leaf used directly as a root
+                continue
+            if node not in keys:
+                kind = type(node).__name__
+                keys[node] = path = f"{index}:{kind}"
+                queue.append((node, path, kind))
+        for node, path, kind in queue:  # the queue grows while it is read
+            if kind == "AccumulateGrad":
+                leaves[path] = node.variable
+            for slot, (child, _) in enumerate(node.next_functions):
+                if child is None or child in keys:
+                    continue
+                child_kind = type(child).__name__
+                key = f"{path}/{slot}:{child_kind}"
+                if len(key) > _KEY_LIMIT:
+                    key = f"#{hashlib.blake2b(key.encode(), digest_size=8).hexdigest()}/{slot}:{child_kind}"
+                keys[child] = key
+                queue.append((child, key, child_kind))
+        return leaves, keys
+
+    def _only_inputs(self, leaves: dict[str, Any], inputs: Sequence[Any]) -> dict[str, Any]:
+        """With ``backward(inputs=...)`` only those tensors accumulate gradients."""
+        if not inputs:
+            return leaves
+        wanted = {id(t) for t in inputs}
+        kept = {key: t for key, t in leaves.items() if id(t) in wanted}
+        found = {id(t) for t in kept.values()}
+        for index, tensor in enumerate(inputs):
+            if id(tensor) not in found and isinstance(tensor, self.torch.Tensor):
+                kept[f"input{index}"] = tensor  # a non-leaf input also accumulates into `.grad`
+        return kept
+
+    def _snapshot(
+        self,
+        call: CallRecord,
+        leaves: dict[str, Any],
+        node_keys: dict[Any, str],
+        result: Any,
+        accumulate: bool,
+    ) -> None:
+        if not accumulate:
+            functorch = self.torch._C._functorch
+            for grad in result:
+                # autograd.grad(is_grads_batched=True) returns BatchedTensors: not copyable out of vmap.
+                batched = grad is not None and (
+                    functorch.is_batchedtensor(grad) or functorch.is_legacy_batchedtensor(grad)
+                )
+                call["results"].append(None if batched else self._store(grad))
+            return
+        for key, leaf in leaves.items():
+            call["leaves"].append((key, self._uid(leaf), self._store(leaf.grad)))
+        if self.retained:
+            for ident, ref in list(self.retained.items()):
+                tensor = ref()
+                if tensor is None:
+                    del self.retained[ident]
+                elif tensor.grad_fn in node_keys:
+                    call["retained"].append((node_keys[tensor.grad_fn], self._store(tensor.grad)))
+
+    def _uid(self, leaf: Any) -> int:
+        """Run-wide index of ``leaf`` in order of first appearance.
+
+        ``id()`` values are reused once a tensor dies, so the entry is checked with a weakref, and the
+        counter only grows (deriving it from the table size made numbers collide).
+        """
+        with self.lock:
+            entry = self.uids.get(id(leaf))
+            if entry is not None and entry[0]() is leaf:
+                return entry[1]
+            uid = self.next_uid
+            self.next_uid += 1
+            self.uids[id(leaf)] = (weakref.ref(leaf), uid)
+        self.leaf_info[uid] = LeafInfo(
+            name=self._parameter_name(leaf),
+            shape=tuple(leaf.shape),
+            dtype=str(leaf.dtype).removeprefix("torch."),
+        )
+        return uid
+
+    def _parameter_name(self, leaf: Any) -> str:
+        """``teacher.fc.weight`` for a module parameter (root module named by the variable holding it)."""
+        if not isinstance(leaf, self.torch.nn.Parameter):
+            return ""
+        entry = self._names.get(id(leaf))
+        if (entry is None or entry[0]() is not leaf) and self._modules_changed:
+            self._name_parameters()
+            entry = self._names.get(id(leaf))
+        return entry[1] if entry is not None and entry[0]() is leaf else ""
+
+    def _name_parameters(self) -> None:
+        self._modules_changed = False
+        modules = list(self._modules)
+        children = {id(child) for module in modules for child in module.children()}
+        roots = [module for module in modules if id(module) not in children]
+        bindings = _bindings(sys._getframe(1), {id(root) for root in roots})
+        names: dict[int, tuple[weakref.ref[Any], str]] = {}
+        for root in roots:
+            prefix = bindings.get(id(root), type(root).__name__)
+            for name, parameter in root.named_parameters():
+                names.setdefault(id(parameter), (weakref.ref(parameter), f"{prefix}.{name}"))
+        self._names = names
+
+    def _store(self, tensor: Any) -> StoredTensor | None:
+        """``tensor`` as plain data, whole while the run's budget lasts."""
+        if tensor is None:
+            return None
+        stored = store(tensor, self.config.full_bytes if self.stored_bytes < RUN_BUDGET else 0)
+        if stored["data"] is not None:
+            self.stored_bytes += len(stored["data"])
+        return stored
+
+    # -- exit ---------------------------------------------------------------------------------------
+
+    def note_exception(self, error: BaseException) -> None:
+        """Remember the uncaught exception that ends the process."""
+        where = ""
+        for frame, line in traceback.walk_tb(error.__traceback__):
+            relative = self._relative(frame.f_code.co_filename)
+            if not os.path.isabs(relative):
+                where = f"{relative}:{frame.f_code.co_name}:{line}"
+        self.exception = {
+            "type": type(error).__qualname__,
+            "message": str(error)[:2000],
+            "where": where,
+        }
+
+    def _leaks(self) -> list[str]:
+        """Modules this process imported from the user's tree (an editable install, a sys.path entry)."""
+        original = self.config.original
+        if original is None or original == self.config.root:
+            return []
+        # The recorder and its sitecustomize live wherever varmigrate is installed: not a leak.
+        allowed = (*self.config.shared, os.path.dirname(_real(__file__)))
+        leaked = []
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if not path:
+                continue
+            real = _real(path)
+            if real.startswith(original + os.sep) and not any(real.startswith(a + os.sep) for a in allowed):
+                leaked.append(real)
+        return sorted(leaked)
+
+    def record(self) -> ProcessRecord:
+        """Everything recorded so far."""
+        return ProcessRecord(
+            format=FORMAT,
+            argv=[_argv_item(a, self.config.root) for a in sys.argv],
+            pid=self.pid,
+            parent=self.parent,
+            started_ns=self.started_ns,
+            torch=self.torch is not None,
+            calls=list(self.calls),
+            leaves=dict(self.leaf_info),
+            exception=self.exception,
+            sites={site: dict(counts) for site, counts in self.sites.items()},
+            leaked=self._leaks(),
+            errors=list(self.errors),
+        )
+
+    def write(self) -> None:
+        """Write the record (once, and only from the process that made it)."""
+        if self.written or os.getpid() != self.pid:
+            return
+        self.written = True
+        path = os.path.join(self.config.run_dir, f"{self.started_ns:020d}-{self.pid}.pkl")
+        temporary = path + ".tmp"
+        with open(temporary, "wb") as stream:
+            pickle.dump(self.record(), stream, protocol=4)
+        os.replace(temporary, path)
+
+
+# str(torch.float32) -> "float32", computed once per dtype / layout (this runs for every leaf of every call).
+_NAMES: dict[Any, str] = {}
+
+
+def _name(value: Any) -> str:
+    name = _NAMES.get(value)
+    if name is None:
+        name = _NAMES[value] = str(value).removeprefix("torch.")
+    return name
+
+
+def store(tensor: Any, full_bytes: int = FULL_BYTES) -> StoredTensor:
+    """``tensor`` as plain data: its bytes up to ``full_bytes``, a digest with statistics above."""
+    import torch
+
+    layout = tensor.layout
+    value = tensor.detach() if tensor.requires_grad else tensor
+    if layout != torch.strided:
+        value = value.to_dense()
+    if value.dtype.is_complex:  # a lazily conjugated view holds the unconjugated bits
+        value = value.resolve_conj().resolve_neg()
+    if not value.is_cpu:
+        value = value.cpu()
+    if not value.is_contiguous():
+        value = value.contiguous()
+    size = value.nbytes
+    stored = StoredTensor(
+        dtype=_name(value.dtype),
+        shape=tuple(value.shape),
+        layout=_name(layout),
+        data=None,
+        digest=None,
+        stats=None,
+    )
+    if size <= full_bytes:
+        stored["data"] = ctypes.string_at(value.data_ptr(), size) if size else b""
+        return stored
+    view = (ctypes.c_char * size).from_address(value.data_ptr()) if size else b""
+    stored["digest"] = hashlib.blake2b(memoryview(view), digest_size=16).hexdigest()
+    if value.is_floating_point() or value.is_complex():
+        number = value.abs().double() if value.is_complex() else value.double()
+        finite = number[torch.isfinite(number)]
+        stored["stats"] = {
+            "mean": float(finite.mean()) if finite.numel() else float("nan"),
+            "abs_max": float(finite.abs().max()) if finite.numel() else float("nan"),
+            "nonfinite": float(number.numel() - finite.numel()),
+        }
+    return stored
+
+
+def _argv_item(item: str, root: str) -> str:
+    """A command-line word with the run's tree spelled ``<root>`` so both runs' words compare equal."""
+    if root and (item == root or item.startswith(root + os.sep)):
+        return "<root>" + item[len(root) :]
+    real = _real(item) if os.sep in item else item
+    if real.startswith(root + os.sep):
+        return "<root>" + real[len(root) :]
+    return item
+
+
+# Names that say nothing about which model a parameter belongs to.
+_NOT_NAMES = frozenset({"self", "cls", "module", "m", "mod"})
+
+
+def _bindings(frame: FrameType | None, wanted: set[int]) -> dict[int, str]:
+    """Variable names that hold the objects in ``wanted``: innermost frames first, then their globals."""
+    found: dict[int, str] = {}
+    while frame is not None and len(found) < len(wanted):
+        for scope in (frame.f_locals, frame.f_globals):
+            for name, value in list(scope.items()):
+                if id(value) in wanted and id(value) not in found and name not in _NOT_NAMES:
+                    found[id(value)] = name
+        frame = frame.f_back
+    return found
+
+
+_ACTIVE: Recorder | None = None
+
+
+def activate(environ: os._Environ[str] | dict[str, str] | None = None) -> Recorder | None:
+    """Start recording this process when the environment names a run directory."""
+    global _ACTIVE
+    environ = os.environ if environ is None else environ
+    if _ACTIVE is not None or not environ.get(ENV_RUN):
+        return _ACTIVE
+    _ACTIVE = Recorder(_Config(environ)).start()
+    return _ACTIVE
+
+
+def read_record(path: str) -> ProcessRecord:
+    """Load one record file; only plain data is accepted (no classes are looked up)."""
+    with open(path, "rb") as stream:
+        record: ProcessRecord = _PlainUnpickler(stream).load()
+    return record
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a varmigrate record")
+
+
+__all__ = [
+    "ARG_HOOK",
+    "INDEX_HOOK",
+    "CallRecord",
+    "LeafInfo",
+    "ProcessRecord",
+    "Recorder",
+    "StoredTensor",
+    "activate",
+    "read_record",
+    "store",
+]

@@ -1,0 +1,167 @@
+"""The project tree as verify sees it: which .py files to fix, byte-preserving reads and atomic writes,
+and copies of the tree for the two runs."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import tokenize
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Never fixed, never walked into.
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+# Left out of the copies: version control and caches the command does not need.
+_NOT_COPIED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+# Shared with the copies through a symlink: environments the command may run from (`.venv/bin/python`).
+_LINKED = frozenset({".venv", "venv", ".tox", ".nox", "node_modules"})
+
+
+class TreeError(Exception):
+    """A path or revision verify cannot work with."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One Python file's text with how it was stored, so it is written back byte for byte."""
+
+    path: Path
+    text: str
+    encoding: str
+
+
+def project_root(cwd: Path) -> Path:
+    """The git work tree holding ``cwd``, or ``cwd`` itself outside git."""
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return cwd.resolve()
+    if found.returncode == 0 and found.stdout.strip():
+        return Path(found.stdout.strip()).resolve()
+    return cwd.resolve()
+
+
+def _is_environment(path: Path) -> bool:
+    return path.name in _LINKED or (path / "pyvenv.cfg").is_file()
+
+
+def python_files(root: Path, cwd: Path, paths: Sequence[str]) -> list[Path]:
+    """The .py files named by ``paths`` (relative to ``cwd``), as paths relative to ``root``."""
+    found: dict[Path, None] = {}
+    for name in paths:
+        target = (cwd / name).resolve()
+        if not target.exists():
+            raise TreeError(f"{name}: no such file or directory")
+        if target != root and root not in target.parents:
+            raise TreeError(f"{name}: outside the project tree {root}")
+        if target.is_file():
+            if target.suffix == ".py":
+                found[target.relative_to(root)] = None
+            continue
+        for file in _walk(target):
+            found[file.relative_to(root)] = None
+    return sorted(found)
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for entry in sorted(directory.iterdir()):
+        if entry.is_dir():
+            hidden = entry.name.startswith(".")
+            if hidden or entry.name in _SKIPPED_DIRS or entry.is_symlink() or _is_environment(entry):
+                continue
+            yield from _walk(entry)
+        elif entry.suffix == ".py" and entry.is_file():
+            yield entry
+
+
+def read_source(path: Path) -> SourceFile:
+    """Decode ``path`` by its PEP 263 declaration (or BOM), keeping its newlines."""
+    data = path.read_bytes()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        raise TreeError(f"{path}: cannot decode: {error}") from None
+    return SourceFile(path=path, text=text, encoding=encoding)
+
+
+def write_source(path: Path, text: str, encoding: str) -> None:
+    """Replace ``path`` atomically with ``text`` in ``encoding``, keeping its permissions."""
+    data = text.encode(encoding)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        if path.exists():
+            shutil.copymode(path, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def copy_tree(source: Path, destination: Path) -> list[Path]:
+    """Copy ``source`` to ``destination`` for a run; environments are linked, not copied.
+
+    Returns the linked directories (resolved), which both runs share.
+    """
+    linked: list[Path] = []
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {name for name in names if name in _NOT_COPIED}
+        for name in names:
+            path = Path(directory) / name
+            if name not in skipped and path.is_dir() and not path.is_symlink() and _is_environment(path):
+                skipped.add(name)
+                target = destination / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(path.resolve(), target_is_directory=True)
+                linked.append(path.resolve())
+        return skipped
+
+    shutil.copytree(source, destination, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    return linked
+
+
+def add_git_worktree(repository: Path, revision: str, destination: Path) -> list[Path]:
+    """Check ``revision`` out into ``destination`` as a temporary git worktree.
+
+    The environments of the work tree are linked in too (they are untracked, but the command may
+    need them). Returns the linked directories.
+    """
+    done = subprocess.run(
+        ["git", "-C", str(repository), "worktree", "add", "--detach", "--quiet", str(destination), revision],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git worktree add failed"
+        raise TreeError(f"--baseline {revision}: {message}")
+    linked = []
+    for entry in sorted(repository.iterdir()):
+        target = destination / entry.name
+        if entry.is_dir() and _is_environment(entry) and not target.exists():
+            target.symlink_to(entry.resolve(), target_is_directory=True)
+            linked.append(entry.resolve())
+    return linked
+
+
+def remove_git_worktree(repository: Path, destination: Path) -> None:
+    """Remove a worktree made by :func:`add_git_worktree` (and its bookkeeping in the repository)."""
+    subprocess.run(
+        ["git", "-C", str(repository), "worktree", "remove", "--force", str(destination)],
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree(destination, ignore_errors=True)
+    subprocess.run(["git", "-C", str(repository), "worktree", "prune"], capture_output=True, check=False)

@@ -1,0 +1,441 @@
+"""`varmigrate verify`: run a command on the original and on the fixed code, compare every gradient.
+
+    varmigrate verify [PATH ...] [--unsafe-fixes] [--write] [--baseline REV] [--seed N]
+                      [--output-format full|json] -- COMMAND [ARG ...]
+    varmigrate verify script.py      # runs `python script.py`
+
+1. Baseline: COMMAND runs in a temporary copy of the project tree (with ``--baseline REV``, a temporary
+   git worktree of REV) whose files under PATH are instrumented (see :mod:`.evidence`), with the
+   recorder (:mod:`.recorder`) in every Python process it starts.
+2. Candidate: the same COMMAND, same seeds, same tree path, cwd and environment, on a copy with the
+   fixes applied: SAFE ones, UNSAFE ones with ``--unsafe-fixes``, and the UNSAFE fixes that the
+   baseline's evidence made exact (*verified*). With ``--baseline`` the candidate is the working tree
+   as it is.
+3. The records are compared call by call (:mod:`.compare`); the first divergence is reported. Exit
+   status and uncaught exceptions count too; stdout is compared and reported, but does not decide the
+   verdict (programs print timings). With ``--write`` and an identical verdict, the candidate's files
+   are written to the working tree.
+
+Exit codes: 0 identical, 1 diverged, 2 could not compare.
+
+Known limits: backward started from C++ (compiled autograd, DDP internals) is not seen; Python run
+with ``-S``/``-E``/``-I`` does not load the recorder; the project is copied (environments are linked),
+so very large data directories cost time; code the command imports from the working tree instead of
+the copy (an editable install) is detected and reported as "could not compare".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from varmigrate.diagnostics import Applicability, Diagnostic, Location
+from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
+from varmigrate.harness.compare import Comparison, compare_runs
+from varmigrate.harness.evidence import Site, SiteEvidence, gather, instrument, verified_findings
+from varmigrate.harness.runner import RunOutcome, RunSpec, run
+from varmigrate.harness.tree import (
+    SourceFile,
+    TreeError,
+    add_git_worktree,
+    copy_tree,
+    project_root,
+    python_files,
+    read_source,
+    remove_git_worktree,
+    write_source,
+)
+from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
+
+IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
+EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
+INSTALL_HINT = (
+    "varmigrate verify runs your code with PyTorch: install it with `pip install 'varmigrate[verify]'`"
+)
+
+
+class UsageError(Exception):
+    """Options verify cannot act on."""
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Everything `varmigrate verify` is asked to do."""
+
+    command: tuple[str, ...]
+    paths: tuple[str, ...] = (".",)
+    unsafe_fixes: bool = False
+    write: bool = False
+    baseline: str | None = None
+    seed: int = 0
+    output_format: str = "full"
+    cwd: Path | None = None
+    rules: tuple[type[Rule], ...] = ALL_RULES
+
+    @property
+    def threshold(self) -> Applicability:
+        """The least trustworthy fix applied without evidence."""
+        return Applicability.UNSAFE if self.unsafe_fixes else Applicability.SAFE
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One fix applied to the candidate (as found in the original source)."""
+
+    file: str
+    start: Location
+    code: str
+    title: str
+    label: str  # safe, unsafe, verified
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.start} {self.code} {self.title} [{self.label}]"
+
+
+@dataclass
+class FileFix:
+    """One file of the tree and what the candidate holds for it."""
+
+    file: str
+    original: SourceFile
+    fixed: str
+    rewrites: list[Rewrite] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the candidate differs from the original."""
+        return self.fixed != self.original.text
+
+
+@dataclass
+class VerifyResult:
+    """The outcome of one verify: verdict, runs, comparison, evidence, fixes, what was written."""
+
+    options: VerifyOptions
+    verdict: str = ERROR
+    message: str | None = None
+    failed_run: RunOutcome | None = None
+    root: Path | None = None
+    runs: list[RunOutcome] = field(default_factory=list)
+    comparison: Comparison | None = None
+    evidence: list[SiteEvidence] = field(default_factory=list)
+    files: list[FileFix] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 identical, 1 diverged, 2 could not compare."""
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def rewrites(self) -> list[Rewrite]:
+        """Every fix applied to the candidate."""
+        return [r for f in self.files for r in f.rewrites]
+
+    @property
+    def shim_fired(self) -> int:
+        """How often the baseline's `.data[0]` shim returned a number for a 0-dim tensor."""
+        return sum(e.shim_fired for e in self.evidence)
+
+    def rewrites_in(self, file: str | None) -> list[Rewrite]:
+        """The fixes applied to ``file``."""
+        return [r for r in self.rewrites if r.file == file]
+
+
+# -- command line ------------------------------------------------------------------------------------
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unsafe-fixes", action="store_true", help="apply the idiomatic rewrites that may change behaviour"
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="when the runs are identical, write the verified code to the files",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="compare the working tree as it is against git revision REV (instead of fixing it)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch in both runs")
+    parser.add_argument("--output-format", choices=("full", "json"), default="full")
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add verify's options and its ``[PATH ...] [-- COMMAND ...]`` arguments to ``parser``."""
+    _add_options(parser)
+    parser.add_argument(
+        "targets",
+        nargs=argparse.REMAINDER,
+        metavar="[PATH ...] [-- COMMAND [ARG ...]]",
+        help="files to fix (default: .) and the command to run after `--`; `verify script.py` runs "
+        "`python script.py`",
+    )
+
+
+def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> VerifyOptions:
+    """Verify's options from a namespace filled by :func:`add_verify_arguments`."""
+    targets = list(getattr(args, "targets", None) or [])
+    if "--" in targets:
+        split = targets.index("--")
+        head, command = targets[:split], targets[split + 1 :]
+    else:
+        head, command = targets, []
+    if any(word.startswith("-") for word in head):
+        # Options written after the paths land in the remainder: parse them here.
+        late = argparse.ArgumentParser(prog="varmigrate verify", add_help=False)
+        _add_options(late)
+        late.add_argument("paths", nargs="*")
+        try:
+            args = late.parse_args(head, namespace=argparse.Namespace(**vars(args)))
+        except SystemExit as error:
+            raise UsageError(f"cannot parse {' '.join(head)!r}") from error
+        head = list(args.paths)
+    base = (cwd or Path.cwd()).resolve()
+    if not command:
+        if len(head) == 1 and head[0].endswith(".py"):
+            # `verify script.py`: run the script with this interpreter (it has torch).
+            command, head = [sys.executable, head[0]], []
+        else:
+            raise UsageError(
+                "no command to run: give one after `--`, e.g. `varmigrate verify -- python train.py`"
+            )
+    if args.write and args.baseline:
+        raise UsageError("--write cannot be used with --baseline (the working tree is the candidate)")
+    try:
+        # Rule selection, when the command line that hosts verify offers it.
+        rules = select_rules(getattr(args, "select", None), getattr(args, "ignore", None) or ())
+    except UnknownRuleError as error:
+        raise UsageError(str(error)) from None
+    return VerifyOptions(
+        command=tuple(command),
+        paths=tuple(head) or (".",),
+        unsafe_fixes=bool(args.unsafe_fixes),
+        write=bool(args.write),
+        baseline=args.baseline,
+        seed=int(args.seed),
+        output_format=str(args.output_format),
+        cwd=base,
+        rules=rules,
+    )
+
+
+def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
+    """Run verify from parsed arguments (or options) and print its report; return the exit code."""
+    from varmigrate.harness.output import print_result, progress_reporter
+
+    try:
+        options = args if isinstance(args, VerifyOptions) else options_from_args(args)
+    except UsageError as error:
+        print(f"varmigrate verify: error: {error}", file=sys.stderr)
+        return EXIT_CODES[ERROR]
+    result = verify(options, progress=progress_reporter(options))
+    print_result(result)
+    return result.exit_code
+
+
+# -- verify ------------------------------------------------------------------------------------------
+
+Progress = Callable[[str], AbstractContextManager[object]]
+
+
+def verify(options: VerifyOptions, progress: Progress | None = None) -> VerifyResult:
+    """Run the baseline and the candidate, compare them, and write the fixes when asked and identical."""
+    result = VerifyResult(options)
+    if importlib.util.find_spec("torch") is None:
+        result.message = INSTALL_HINT
+        return result
+    step = progress or (lambda _label: nullcontext())
+    try:
+        with _workspace() as workspace:
+            _verify(options, result, workspace, step)
+    except (TreeError, UsageError) as error:
+        result.verdict, result.message = ERROR, str(error)
+    return result
+
+
+@contextmanager
+def _workspace() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="varmigrate-verify-")).resolve()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step: Progress) -> None:
+    cwd = (options.cwd or Path.cwd()).resolve()
+    root = project_root(cwd)
+    result.root = root
+    files = python_files(root, cwd, options.paths)
+    # Both runs use the same path for the tree (the baseline's is removed before the candidate's is
+    # made), so paths printed by the program, pytest's rootdir line for one, are equal.
+    tree = workspace / root.name
+
+    def spec(label: str, shared: Sequence[Path]) -> RunSpec:
+        return RunSpec(
+            label=label,
+            command=options.command,
+            tree=tree,
+            cwd=cwd.relative_to(root),
+            output=workspace / label,
+            seed=options.seed,
+            original=root,
+            shared=tuple(shared),
+            evidence=label == "baseline",
+        )
+
+    settings = Settings(rules=options.rules, unsafe_fixes=options.unsafe_fixes)
+    if options.baseline is not None:
+        shared = add_git_worktree(root, options.baseline, tree)
+        cleanup: Callable[[], None] = lambda: remove_git_worktree(root, tree)  # noqa: E731
+    else:
+        shared = copy_tree(root, tree)
+        cleanup = lambda: shutil.rmtree(tree)  # noqa: E731
+    try:
+        diagnostics, sites = _instrument_baseline(tree, files, settings, result)
+        with step("baseline"):
+            baseline = run(spec("baseline", shared))
+    finally:
+        cleanup()
+    result.runs.append(baseline)
+    if _failed(baseline, result, "the baseline"):
+        return
+    result.evidence = gather(sites, [p["sites"] for p in baseline.processes])
+    shared = copy_tree(root, tree)
+    if options.baseline is None:
+        _fix_candidate(tree, files, diagnostics, settings, result)
+    with step("candidate"):
+        candidate = run(spec("candidate", shared))
+    shutil.rmtree(tree, ignore_errors=True)
+    result.runs.append(candidate)
+    if candidate.start_error is not None or _leaked(candidate, result):
+        result.failed_run = candidate
+        result.message = result.message or candidate.start_error
+        return
+    result.comparison = compare_runs(baseline, candidate)
+    result.verdict = IDENTICAL if result.comparison.identical else DIVERGED
+    for outcome in (baseline, candidate):
+        problems = [e for p in outcome.processes for e in p["errors"]]
+        problems += [
+            f"call {c['seq']}: {c['error']}" for p in outcome.processes for c in p["calls"] if c["error"]
+        ]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            result.notes.append(f"the recorder failed in the {outcome.label}: {problems[0]}{more}")
+    if baseline.calls == 0:
+        result.notes.append(
+            "the command made no backward / autograd.grad call: "
+            "only exit status, exceptions and stdout were compared"
+        )
+    if options.write and result.verdict == IDENTICAL:
+        _write(result)
+
+
+def _instrument_baseline(
+    tree: Path, files: Sequence[Path], settings: Settings, result: VerifyResult
+) -> tuple[dict[Path, list[Diagnostic]], list[Site]]:
+    """Instrument the baseline copy's files; return each file's findings and all sites."""
+    diagnostics: dict[Path, list[Diagnostic]] = {}
+    sites: list[Site] = []
+    for file in files:
+        path = tree / file
+        if not path.is_file():
+            continue  # --baseline: the file is new in the working tree
+        source = read_source(path)
+        try:
+            found = check_source(source.text, settings)
+            instrumented = instrument(file.as_posix(), source.text, found, first_id=len(sites) + 1)
+        except SourceParseError as error:
+            result.notes.append(f"{file.as_posix()}:{error}: not instrumented (does not parse)")
+            continue
+        diagnostics[file] = found
+        sites.extend(instrumented.sites)
+        if instrumented.source != source.text:
+            write_source(path, instrumented.source, source.encoding)
+    return diagnostics, sites
+
+
+def _failed(outcome: RunOutcome, result: VerifyResult, name: str) -> bool:
+    """Record why ``outcome`` cannot be compared, if it cannot."""
+    if outcome.start_error is not None:
+        result.message = outcome.start_error
+    elif outcome.returncode != 0:
+        result.message = f"{name} failed (exit status {outcome.returncode}): nothing to compare against"
+        if "__varmigrate_" in outcome.stderr.decode("utf-8", "replace"):
+            result.message += " (the recorder did not start in a process: was Python run with -S, -E or -I?)"
+    elif not _leaked(outcome, result):
+        return False
+    result.failed_run = outcome
+    return True
+
+
+def _leaked(outcome: RunOutcome, result: VerifyResult) -> bool:
+    leaked = sorted({path for p in outcome.processes for path in p["leaked"]})
+    if not leaked:
+        return False
+    result.message = (
+        f"the {outcome.label} imported code from the working tree instead of its copy ({leaked[0]}"
+        f"{' and more' if len(leaked) > 1 else ''}); is the project installed in editable mode? "
+        "Run the command so that it imports the project from the current directory (e.g. `python -m`)"
+    )
+    return True
+
+
+def _fix_candidate(
+    tree: Path,
+    files: Sequence[Path],
+    diagnostics: dict[Path, list[Diagnostic]],
+    settings: Settings,
+    result: VerifyResult,
+) -> None:
+    """Apply the fixes (SAFE, UNSAFE when asked, and those the baseline's evidence verified)."""
+    for file in files:
+        if file not in diagnostics or not diagnostics[file]:
+            continue
+        assert result.root is not None
+        original = read_source(result.root / file)
+        name = file.as_posix()
+        evidence = [e for e in result.evidence if e.site.file == name]
+        verified = verified_findings(diagnostics[file], evidence)
+        fixed = fix_source(original.text, replace(settings, verified=frozenset(verified)))
+        promoted = {(d.code, d.start) for d in fixed.verified}
+        entry = FileFix(file=name, original=original, fixed=fixed.source)
+        for diagnostic in diagnostics[file]:
+            key = (diagnostic.code, diagnostic.start)
+            fix = (
+                diagnostic.fix_for(Applicability.UNSAFE)
+                if key in promoted
+                else diagnostic.fix_for(settings.threshold)
+            )
+            if fix is None:
+                continue
+            label = "verified" if key in promoted else fix.applicability.label
+            entry.rewrites.append(Rewrite(name, diagnostic.start, diagnostic.code, fix.title, label))
+        result.files.append(entry)
+        if entry.changed:
+            write_source(tree / file, entry.fixed, original.encoding)
+
+
+def _write(result: VerifyResult) -> None:
+    """Write the candidate's code (exactly what was verified) to the working tree, atomically."""
+    assert result.root is not None
+    for entry in result.files:
+        if not entry.changed:
+            continue
+        path = result.root / entry.file
+        if read_source(path).text != entry.original.text:
+            result.notes.append(f"{entry.file}: changed while verify ran; not written")
+            continue
+        write_source(path, entry.fixed, entry.original.encoding)
+        result.written.append(entry.file)
