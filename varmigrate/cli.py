@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command == "rule":
         return rule_command(args)
+    if args.command == "verify":
+        from varmigrate.harness.verify import verify_main
+
+        return verify_main(args)
     mode = Mode.CHECK if args.command == "check" else Mode.DIFF if args.diff else Mode.FIX
     return run(args, mode)
 
@@ -119,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         "fix", parents=[common], help="apply fixes in place", description="Apply fixes in place."
     )
     fix.add_argument("--diff", action="store_true", help="print a diff of the fixes instead of writing them")
+
+    # The harness front end imports no torch; the runs it starts do.
+    from varmigrate.harness.verify import add_verify_arguments
+
+    verify = commands.add_parser(
+        "verify",
+        help="run a command before and after the fixes and compare gradients",
+        description="Run COMMAND on the original and on the fixed code; compare every gradient bit for bit.",
+    )
+    add_verify_arguments(verify)
 
     rule = commands.add_parser("rule", help="explain a rule", description="Show a rule's documentation.")
     rule.add_argument("code", nargs="?", metavar="RULE", help="a rule code or name, e.g. VM001")
