@@ -27,10 +27,16 @@ LEGACY = (
     "import torch\nfrom torch.autograd import Variable\nw = Variable(torch.ones(2, 2), requires_grad=True)\n"
 )
 FIXED = "import torch\nw = torch.ones(2, 2, requires_grad=True)\n"
+# VM201's fix (`.data[0]` -> `.item()`) is unsafe: it changes behaviour on 0-dim and 1-element tensors.
+DATA_INDEX = "import torch\nloss = torch.ones(3).sum()\nprint(loss.data[0])\n"
+DATA_INDEX_FIXED = "import torch\nloss = torch.ones(3).sum()\nprint(loss.item())\n"
 CLEAN = "import torch\nw = torch.ones(2, 2, requires_grad=True)\n"
 MODIFIED = "- files were modified by this hook"
 # A hook's status line: `name.....Passed`, `name.....Failed`, `name...(no files to check)Skipped`.
 STATUS_LINE = re.compile(r"^(?P<name>.+?)\.{3,}(?P<status>Passed|Failed|\(no files to check\)Skipped)$")
+DOCS = ROOT / "docs" / "pre-commit.md"
+DOCS_REPO = "https://github.com/varmigrate/varmigrate"
+DOCS_REV = "rev: v0.1.0"
 # Generous: the first run builds the hook's virtualenv, which pip-installs libcst, rich and pathspec.
 TIMEOUT = 900
 
@@ -141,11 +147,16 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
 
 def make_project(path: Path, source: HookSource, hooks: list[dict[str, object]]) -> Path:
     """A fresh git repository at ``path`` whose pre-commit configuration uses ``hooks`` from ``source``."""
-    path.mkdir()
-    _git(path, source.env, "init", "-q")
     # JSON is YAML: no YAML writer needed, and no quoting surprises in paths or regexes.
     config = {"repos": [{"repo": str(source.repo), "rev": source.rev, "hooks": hooks}]}
-    (path / ".pre-commit-config.yaml").write_text(json.dumps(config, indent=2) + "\n")
+    return make_project_with_config(path, source, json.dumps(config, indent=2) + "\n")
+
+
+def make_project_with_config(path: Path, source: HookSource, config: str) -> Path:
+    """A fresh git repository at ``path`` with ``config`` as its .pre-commit-config.yaml."""
+    path.mkdir()
+    _git(path, source.env, "init", "-q")
+    (path / ".pre-commit-config.yaml").write_text(config)
     return path
 
 
@@ -221,6 +232,28 @@ def test_fix_hook_rewrites_then_the_retried_commit_passes(tmp_path: Path, hook_s
     assert second.returncode == 0, second.output
     assert second.statuses() == {"varmigrate (fix)": "Passed"}, second.output
     assert _git(project, hook_source.env, "show", "HEAD:model.py") == FIXED
+
+
+@pytest.mark.parametrize(
+    ("args", "expected", "modified"),
+    [
+        pytest.param([], DATA_INDEX, False, id="safe-fixes-only-leave-it-reported"),
+        pytest.param(["--unsafe-fixes"], DATA_INDEX_FIXED, True, id="unsafe-fixes-via-args"),
+    ],
+)
+def test_fix_hook_applies_unsafe_fixes_only_when_args_ask(
+    tmp_path: Path, hook_source: HookSource, args: list[str], expected: str, modified: bool
+) -> None:
+    project = make_project(tmp_path / "project", hook_source, [{"id": "varmigrate-fix", "args": args}])
+    write(project, {"train.py": DATA_INDEX})
+    _git(project, hook_source.env, "add", "-A")
+    done = pre_commit(project, hook_source, "run")
+    assert done.statuses() == {"varmigrate (fix)": "Failed"}, done.output
+    assert (project / "train.py").read_text() == expected
+    assert (MODIFIED in done.output) is modified
+    # A finding left unfixed is the hook's own failure (exit 1), reported with its location.
+    assert ("- exit code: 1" in done.output) is not modified
+    assert ("train.py:3:7: VM201" in done.output) is not modified
 
 
 # -- exclusions ------------------------------------------------------------------------------------------
@@ -321,3 +354,45 @@ def test_staged_notebook_is_checked_and_fixed_by_cell(tmp_path: Path, hook_sourc
     assert MODIFIED in fixed.output
     cells = json.loads((fix_project / "analysis.ipynb").read_text())["cells"]
     assert "".join(cells[1]["source"]) == FIXED
+
+
+# -- the documented configuration ------------------------------------------------------------------------
+
+
+def docs_yaml() -> list[str]:
+    """The YAML blocks of docs/pre-commit.md: a whole configuration, then hook entries to put in it."""
+    return re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+
+
+def docs_config(source: HookSource, hook: str | None = None) -> str:
+    """The documented configuration pointing at ``source``, with its hooks replaced by ``hook``."""
+    config = docs_yaml()[0]
+    assert DOCS_REPO in config
+    assert DOCS_REV in config
+    config = config.replace(DOCS_REPO, str(source.repo)).replace(DOCS_REV, f"rev: {source.rev}")
+    if hook is not None:
+        config = config[: config.index("hooks:\n") + len("hooks:\n")] + hook
+    return config
+
+
+def test_documented_configuration_runs_as_written(tmp_path: Path, hook_source: HookSource) -> None:
+    project = make_project_with_config(tmp_path / "project", hook_source, docs_config(hook_source))
+    write(project, {"model.py": LEGACY})
+    _git(project, hook_source.env, "add", "-A")
+    done = pre_commit(project, hook_source, "run")
+    assert done.statuses() == {"varmigrate (fix)": "Failed"}, done.output
+    assert (project / "model.py").read_text() == FIXED
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [pytest.param(block, id=block.splitlines()[1].strip()) for block in docs_yaml()[1:]],
+)
+def test_documented_hook_settings_are_accepted(tmp_path: Path, hook_source: HookSource, hook: str) -> None:
+    project = make_project_with_config(tmp_path / "project", hook_source, docs_config(hook_source, hook))
+    write(project, {"src/model.py": CLEAN})
+    _git(project, hook_source.env, "add", "-A")
+    done = pre_commit(project, hook_source, "run")
+    # Passed, not Skipped: the hook got the file and took its arguments.
+    assert done.returncode == 0, done.output
+    assert set(done.statuses().values()) == {"Passed"}, done.output
