@@ -12,10 +12,12 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .
 	touch $(STAMP)
 
-## Show what varmigrate finds and how it fixes the bundled fixtures (nothing is written).
+## On the bundled fixtures/demo: what varmigrate finds, the fix as a diff (nothing is written), and
+## the gradient harness proving the fixed tutorial computes bit-identical gradients.
 demo: $(STAMP)
-	$(BIN)/python -m varmigrate check fixtures/ --exclude 'fixtures/**/expected.py' --statistics --exit-zero
+	$(BIN)/python -m varmigrate check fixtures/demo/ --exit-zero
 	$(BIN)/python -m varmigrate fix fixtures/demo/ --diff --exit-zero
+	cd fixtures/demo && ../../$(BIN)/python -m varmigrate verify variables_and_gradients.py
 
 ## Every test, plus ruff and mypy.
 test: $(STAMP) lint typecheck
