@@ -159,3 +159,29 @@ def test_rule_docs_render_as_markdown_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0
     assert b"What it does" in output
     assert b"## What it does" not in output
+
+
+def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
+    """With torch unimportable (as if not installed), check and fix work; verify says how to get it."""
+    (tmp_path / "a.py").write_text(LEGACY)
+    (tmp_path / "b.py").write_text(LEGACY)
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+        from varmigrate.cli import main
+        print(main(["check", "a.py"]), main(["fix", "b.py"]), main(["verify", "a.py"]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines()[-1] == "1 0 2"
+    assert (tmp_path / "b.py").read_text() == FIXED
+    assert "varmigrate[verify]" in done.stderr.decode() + done.stdout.decode()

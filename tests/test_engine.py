@@ -1,0 +1,93 @@
+"""The engine on its own: the prefilter, parse errors, and fixes that would break the module."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from varmigrate.diagnostics import Applicability, Edit, Fix
+from varmigrate.engine import (
+    INTERNAL_ERROR,
+    Settings,
+    SourceParseError,
+    check_source,
+    could_match,
+    fix_source,
+)
+from varmigrate.rules import ALL_RULES
+from varmigrate.rules._base import Rule
+from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+
+LEGACY = (
+    "import torch\nfrom torch.autograd import Variable\nw = Variable(torch.ones(2), requires_grad=True)\n"
+)
+
+
+class BrokenFix(Rule):
+    """A rule whose fix produces code that does not parse (as a buggy rule might)."""
+
+    code = "VM998"
+    message = "test rule"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "print":
+            good = self.replace_with(node, cst.Name("w0"), "Replace", Applicability.SAFE)
+            edit = good.edits[0]
+            broken = Edit("(((", edit.start, edit.end, edit.start_offset, edit.end_offset)
+            self.report(node, fixes=[Fix("Break the module", Applicability.SAFE, (broken,))])
+
+
+def test_a_fix_that_breaks_the_module_is_dropped_and_reported() -> None:
+    source = LEGACY + "print(w)\n"
+    result = fix_source(source, Settings(rules=(BrokenFix,)))
+    assert result.source == source
+    assert result.applied == 0
+    errors = [d for d in result.diagnostics if d.code == INTERNAL_ERROR]
+    assert len(errors) == 1
+    assert "VM998" in errors[0].message
+    assert str(errors[0].start) == "4:1"
+
+
+def test_a_broken_fix_does_not_stop_the_good_ones() -> None:
+    result = fix_source(LEGACY + "print(w)\n", Settings(rules=(BrokenFix, LegacyVariableCall)))
+    assert result.source == "import torch\nw = torch.ones(2, requires_grad=True)\nprint(w)\n"
+    assert INTERNAL_ERROR in [d.code for d in result.diagnostics]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n# Variable(x) from torch.autograd, in a comment\n",
+        'import torch\nimport torch.autograd\ndoc = """Variable(x, volatile=True)"""\n',
+        "import numpy\nfrom autograd import Variable\nVariable(1)\n",  # no torch anywhere
+        "from torch.autograd import grad\nresponse.data = 1\n",
+    ],
+)
+def test_prefilter_rejects_what_cannot_hold_a_finding(source: str) -> None:
+    assert not could_match(source, ALL_RULES)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        LEGACY,
+        "import torch\nprint(f'{loss.data[0]:.3f}')\n",  # VM201 looks inside f-strings
+        "import torch\nx = make(t, volatile=True)\n",
+    ],
+)
+def test_prefilter_accepts_candidates(source: str) -> None:
+    assert could_match(source, ALL_RULES)
+    assert check_source(source)
+
+
+def test_parse_errors_carry_cpythons_message_and_position() -> None:
+    with pytest.raises(SourceParseError) as caught:
+        check_source("import torch\nfrom torch.autograd import Variable\nx = t.cuda(async=True)\n")
+    assert (caught.value.row, caught.value.column) == (3, 12)
+    assert caught.value.message == "invalid syntax"
+
+
+def test_findings_are_sorted_and_reported_once() -> None:
+    source = LEGACY + "v = Variable(Variable(w))\nok = isinstance(v, Variable)\n"
+    found = [(str(d.start), d.code) for d in check_source(source)]
+    assert found == [("3:5", "VM001"), ("4:5", "VM001"), ("4:14", "VM001"), ("5:20", "VM101")]
