@@ -28,6 +28,7 @@ class BrokenFix(Rule):
 
     code = "VM998"
     message = "test rule"
+    triggers = ("print",)
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value == "print":
@@ -91,3 +92,58 @@ def test_findings_are_sorted_and_reported_once() -> None:
     source = LEGACY + "v = Variable(Variable(w))\nok = isinstance(v, Variable)\n"
     found = [(str(d.start), d.code) for d in check_source(source)]
     assert found == [("3:5", "VM001"), ("4:5", "VM001"), ("4:14", "VM001"), ("5:20", "VM101")]
+
+
+REDUCIBLE = '''import torch
+from torch.autograd import Variable
+
+
+def unrelated(a):
+    """A function with no candidate: left out of the scope analysis."""
+    return a * 2
+    # a comment at the end of the block
+
+
+x = torch.zeros(3)
+y = Variable(x, requires_grad=True)  # x is also used in uses_x: not a fresh temporary
+z = torch.ones(2)
+w = Variable(z, requires_grad=True)  # z is used only here: fresh
+
+
+def uses_x():
+    return x.sum()
+
+
+class Model:
+    def forward(self, h):
+        out = Variable(h.data)
+        return out, isinstance(out, Variable)
+'''
+
+
+def _lint_both(source: str) -> tuple[list[object], list[object]]:
+    from varmigrate.engine import _lint, parse
+
+    module = parse(source)
+    return _lint(module, source, ALL_RULES), _lint(module, source, ALL_RULES, reduce=False)
+
+
+def test_leaving_statements_out_of_the_analysis_changes_no_finding() -> None:
+    reduced, full = _lint_both(REDUCIBLE)
+    assert reduced == full
+    fixed = fix_source(REDUCIBLE).source
+    assert "y = x.detach().requires_grad_()" in fixed
+    assert "w = z.requires_grad_()" in fixed
+    assert "out = h.detach()" in fixed
+
+
+def test_the_analysed_module_keeps_every_line_in_place() -> None:
+    from varmigrate.engine import parse
+    from varmigrate.rules._base import ModuleContext
+
+    ctx = ModuleContext.build(parse(REDUCIBLE), REDUCIBLE, ALL_RULES)
+    assert "def unrelated" in ctx.dropped_code
+    assert "def uses_x" in ctx.dropped_code
+    analysed = ctx.module.code.splitlines()
+    for number, line in enumerate(REDUCIBLE.splitlines()):
+        assert analysed[number] in (line, "", "pass")

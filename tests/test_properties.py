@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from varmigrate.engine import INTERNAL_ERROR, Settings, check_source, fix_source, parse
+from varmigrate.engine import INTERNAL_ERROR, Settings, _lint, check_source, fix_source, parse
 
 NAMES = st.sampled_from(["x", "h", "images", "self.weight", "batch[0]", "out.data"])
 FACTORIES = st.sampled_from(
@@ -83,6 +83,8 @@ def statements(draw: st.DrawFn) -> str:
         f"ok = isinstance(x, Variable) and {call} is not None",
         f"value = (\n    {call}  # keep\n)",
         f"x = torch.zeros(3)\ny = {call}",
+        f"def helper(a):\n    return a * 2\n    # end of helper\nz = {call}",
+        f"class Net:\n    def forward(self, x):\n        return x\nnet = {call}",
     ]
     return draw(st.sampled_from(templates))
 
@@ -110,5 +112,8 @@ def test_fix_parses_and_is_idempotent(source: str, unsafe: bool) -> None:
     second = fix_source(first.source, options)
     assert second.source == first.source
     assert second.applied == 0
+    # Analysing only the statements that may hold a finding gives the same findings as the whole module.
+    module = parse(source)
+    assert _lint(module, source, options.rules) == _lint(module, source, options.rules, reduce=False)
     # Whatever is left is reported, and a check of the fixed code agrees with what fix reported.
     assert check_source(first.source, options) == [d for d in first.diagnostics if d.code != INTERNAL_ERROR]

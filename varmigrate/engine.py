@@ -136,8 +136,10 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
     return _lint(parse(source), source, settings.rules)
 
 
-def _lint(module: cst.Module, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
-    ctx = ModuleContext.build(module, source)
+def _lint(
+    module: cst.Module, source: str, rules: Sequence[type[Rule]], *, reduce: bool = True
+) -> list[Diagnostic]:
+    ctx = ModuleContext.build(module, source, rules if reduce else ())
     ctx.torch_name, ctx.torch_bound = _torch_binding(module)
     cst.visit_batched(ctx.module, [rule(ctx) for rule in rules])
     suppressed = _noqa_lines(source)

@@ -31,6 +31,7 @@ from varmigrate.rules._torch import VARIABLE, VARIABLE_STAR_MODULES
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
+_WORD = re.compile(r"\w+")
 _VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
 
 
@@ -52,13 +53,15 @@ class ModuleContext:
     # Every spelling a bare name referring to `Variable` can have here (`Variable`, and each `as` alias).
     variable_spellings: frozenset[str] = frozenset({"Variable"})
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # The code of the top-level statements left out of the analysed module (see `reduce`), if any.
+    dropped_code: str = ""
     _metadata: dict[type[BaseMetadataProvider[object]], Mapping[cst.CSTNode, object]] = field(
         default_factory=dict
     )
 
     @classmethod
-    def build(cls, module: cst.Module, source: str) -> ModuleContext:
-        """Context for ``module`` parsed from ``source``."""
+    def build(cls, module: cst.Module, source: str, rules: Sequence[type[Rule]] = ()) -> ModuleContext:
+        """Context for ``module`` parsed from ``source``, analysed for ``rules``."""
         starts = [0]
         starts.extend(match.end() for match in _NEWLINE.finditer(source))
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -66,7 +69,49 @@ class ModuleContext:
         ctx.star_variable = _star_imports_variable(module)
         ctx.sets_default_device = "set_default_device" in source
         ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
+        if rules:
+            ctx.reduce(rules)
         return ctx
+
+    def reduce(self, rules: Sequence[type[Rule]]) -> None:
+        """Analyse only the top-level statements that may hold a finding (and every import).
+
+        Scope analysis costs about ten times the parse and grows with the module; a large module
+        usually holds its few candidates in a few functions. The others are replaced by `pass` on as
+        many lines, so every kept node keeps its line and column (checked line by line below; any
+        doubt and the whole module is analysed). The kept nodes are the very nodes of the full
+        module, so findings and fixes refer to it. What the left-out code could change about a kept
+        name is checked where it matters (`fresh_name_binding` looks into `dropped_code`).
+        """
+        module = self.wrapper.module
+        if len(module.body) < 2:
+            return
+        pattern = re.compile("|".join([r"\bimport\b", *(rule.statement_pattern(self) for rule in rules)]))
+        codes = [module.code_for_node(statement) for statement in module.body]
+        keep = [bool(pattern.search(code)) for code in codes]
+        # Module-level assignments to names the kept code mentions stay too: a fresh tensor bound at
+        # module level and wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
+        mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
+        for index, statement in enumerate(module.body):
+            if not keep[index] and _assigned_names(statement) & mentioned:
+                keep[index] = True
+        if all(keep):
+            return
+        body: list[cst.BaseStatement] = []
+        dropped: list[str] = []
+        blank = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), comment=None)
+        for statement, code, kept in zip(module.body, codes, keep, strict=True):
+            if kept:
+                body.append(statement)
+                continue
+            dropped.append(code)
+            lines = len(_NEWLINE.findall(code))
+            body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[blank] * max(lines - 1, 0)))
+        reduced = module.with_changes(body=body)
+        if not _same_lines(reduced.code, self.source):
+            return
+        self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
+        self.dropped_code = "".join(dropped)
 
     @property
     def module(self) -> cst.Module:
@@ -90,6 +135,29 @@ class ModuleContext:
     def offset(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, 0-based column)."""
         return self.line_starts[line - 1] + column
+
+
+def _assigned_names(statement: cst.BaseStatement) -> set[str]:
+    """Names a simple statement assigns (`x = ...`, `x: T = ...`, `x += ...`)."""
+    names: set[str] = set()
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign | cst.AugAssign):
+                targets = [small.target]
+            else:
+                continue
+            names.update(t.value for t in targets if isinstance(t, cst.Name))
+    return names
+
+
+def _same_lines(reduced: str, source: str) -> bool:
+    """Whether every line of ``reduced`` but the placeholders stands where it stands in ``source``."""
+    mine, theirs = _NEWLINE.split(reduced), _NEWLINE.split(source)
+    if len(mine) != len(theirs):
+        return False
+    return all(a == b or a in ("", "pass") for a, b in zip(mine, theirs, strict=True))
 
 
 def _star_imports_variable(module: cst.Module) -> bool:
@@ -142,6 +210,14 @@ class Rule(cst.BatchableCSTVisitor):
         if not any(word in source for word in cls.triggers):
             return False
         return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in cls.triggers)
+
+    @classmethod
+    def statement_pattern(cls, ctx: ModuleContext) -> str:
+        """A regular expression found in the code of every top-level statement that may hold a finding."""
+        words = set(cls.triggers)
+        if "Variable" in words:
+            words |= ctx.variable_spellings
+        return r"\b(?:" + "|".join(re.escape(word) for word in sorted(words)) + r")\b"
 
     def __init__(self, ctx: ModuleContext) -> None:
         super().__init__()

@@ -10,7 +10,7 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
 from varmigrate.diagnostics import Applicability, RuntimeCheck
 from varmigrate.rules import _cst
-from varmigrate.rules._base import Rule
+from varmigrate.rules._base import ModuleContext, Rule
 
 _DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
 NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
@@ -67,6 +67,11 @@ class DataIndexZero(Rule):
     def could_match(cls, source: str, code: Callable[[], str]) -> bool:
         """Whether ``source`` has `.data[0]` anywhere, f-strings included (so not only in ``code``)."""
         return "torch" in source and _DATA_INDEX_ZERO.search(source) is not None
+
+    @classmethod
+    def statement_pattern(cls, ctx: ModuleContext) -> str:
+        """`.data[0]`, anywhere in the statement."""
+        return _DATA_INDEX_ZERO.pattern
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         data = node.value
