@@ -74,39 +74,22 @@ class ModuleContext:
         return ctx
 
     def reduce(self, rules: Sequence[type[Rule]]) -> None:
-        """Analyse only the top-level statements that may hold a finding (and every import).
+        """Analyse only the statements that may hold a finding (and every import).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
-        usually holds its few candidates in a few functions. The others are replaced by `pass` on as
-        many lines, so every kept node keeps its line and column (checked line by line below; any
-        doubt and the whole module is analysed). The kept nodes are the very nodes of the full
-        module, so findings and fixes refer to it. What the left-out code could change about a kept
-        name is checked where it matters (`fresh_name_binding` looks into `dropped_code`).
+        usually holds its few candidates in a few functions or methods. The other module- and
+        class-level statements are replaced by `pass` on as many lines, so every kept node keeps its
+        line and column (checked line by line below; any doubt and the whole module is analysed).
+        The kept nodes are the very nodes of the full module, so findings and fixes refer to it.
+        What the left-out code could change about a kept name is checked where it matters
+        (`fresh_name_binding` looks into `dropped_code`).
         """
         module = self.wrapper.module
-        if len(module.body) < 2:
-            return
         pattern = re.compile("|".join([r"\bimport\b", *(rule.statement_pattern(self) for rule in rules)]))
-        codes = [module.code_for_node(statement) for statement in module.body]
-        keep = [bool(pattern.search(code)) for code in codes]
-        # Module-level assignments to names the kept code mentions stay too: a fresh tensor bound at
-        # module level and wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
-        mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
-        for index, statement in enumerate(module.body):
-            if not keep[index] and _assigned_names(statement) & mentioned:
-                keep[index] = True
-        if all(keep):
-            return
-        body: list[cst.BaseStatement] = []
         dropped: list[str] = []
-        blank = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), comment=None)
-        for statement, code, kept in zip(module.body, codes, keep, strict=True):
-            if kept:
-                body.append(statement)
-                continue
-            dropped.append(code)
-            lines = len(_NEWLINE.findall(code))
-            body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[blank] * max(lines - 1, 0)))
+        body = _reduce_block(module, module.body, pattern, dropped)
+        if not dropped:
+            return
         reduced = module.with_changes(body=body)
         if not _same_lines(reduced.code, self.source):
             return
@@ -137,6 +120,36 @@ class ModuleContext:
         return self.line_starts[line - 1] + column
 
 
+_BLANK = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), comment=None)
+
+
+def _reduce_block(
+    module: cst.Module, statements: Sequence[cst.BaseStatement], pattern: re.Pattern[str], dropped: list[str]
+) -> list[cst.BaseStatement]:
+    """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
+
+    Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
+    The code of every left-out statement is appended to ``dropped``.
+    """
+    codes = [module.code_for_node(statement) for statement in statements]
+    keep = [bool(pattern.search(code)) for code in codes]
+    # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
+    # wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
+    mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
+    body: list[cst.BaseStatement] = []
+    for statement, code, kept in zip(statements, codes, keep, strict=True):
+        if kept or _assigned_names(statement) & mentioned:
+            if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+                inner = _reduce_block(module, statement.body.body, pattern, dropped)
+                statement = statement.with_changes(body=statement.body.with_changes(body=inner))
+            body.append(statement)
+            continue
+        dropped.append(code)
+        lines = len(_NEWLINE.findall(code))
+        body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
+    return body
+
+
 def _assigned_names(statement: cst.BaseStatement) -> set[str]:
     """Names a simple statement assigns (`x = ...`, `x: T = ...`, `x += ...`)."""
     names: set[str] = set()
@@ -157,7 +170,7 @@ def _same_lines(reduced: str, source: str) -> bool:
     mine, theirs = _NEWLINE.split(reduced), _NEWLINE.split(source)
     if len(mine) != len(theirs):
         return False
-    return all(a == b or a in ("", "pass") for a, b in zip(mine, theirs, strict=True))
+    return all(a == b or a.strip() in ("", "pass") for a, b in zip(mine, theirs, strict=True))
 
 
 def _star_imports_variable(module: cst.Module) -> bool:

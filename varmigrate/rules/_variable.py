@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import Assignment, GlobalScope, ScopeProvider
+from libcst.metadata import Assignment, ScopeProvider
 
 from varmigrate.rules import _cst
 from varmigrate.rules._base import Rule
@@ -150,7 +150,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     scope = rule.ctx.metadata(ScopeProvider, name, None)
     if scope is None:
         return None
-    if isinstance(scope, GlobalScope) and re.search(rf"\b{re.escape(name.value)}\b", rule.ctx.dropped_code):
+    if re.search(rf"\b{re.escape(name.value)}\b", rule.ctx.dropped_code):
         # Statements left out of the analysis mention the name: it may have other uses or bindings.
         return None
     assignments = list(scope.assignments[name.value])
