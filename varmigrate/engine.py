@@ -456,7 +456,31 @@ def _clean_imports(source: str, imports: Iterable[str]) -> str:
     if not scheduled:
         return source
     cleaned = RemoveImportsVisitor(context).transform_module(module)
+    if not m.findall(module, _EMPTY_TRY):
+        # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
+        # but `pass` once the import goes; the module had no such statement before, so drop them.
+        cleaned = cleaned.visit(_EmptyTryRemover())
     return AddImportsVisitor(context).transform_module(cleaned).code
+
+
+_ONLY_PASS = m.IndentedBlock(body=[m.ZeroOrMore(m.SimpleStatementLine(body=[m.Pass()]))])
+_EMPTY_TRY = m.Try(
+    body=_ONLY_PASS,
+    handlers=[m.ZeroOrMore(m.ExceptHandler(body=_ONLY_PASS))],
+    orelse=None,
+    finalbody=None,
+)
+
+
+class _EmptyTryRemover(cst.CSTTransformer):
+    """Remove `try` statements whose every block is only `pass` (those with a comment stay)."""
+
+    def leave_Try(
+        self, original: cst.Try, updated: cst.Try
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        if not m.matches(updated, _EMPTY_TRY) or m.findall(updated, m.Comment()):
+            return updated
+        return cst.RemoveFromParent()
 
 
 def _asname(alias: cst.ImportAlias) -> str | None:
