@@ -74,6 +74,18 @@ def test_errors_exit_2_on_stderr(tmp_path: Path) -> None:
     assert done.stdout == b"2 errors (see above).\n"
 
 
+def _run_python(script: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run ``script`` in a fresh interpreter in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+        timeout=120,
+    )
+
+
 def test_check_and_fix_never_import_torch(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(LEGACY)
     (tmp_path / "b.py").write_text(LEGACY)
@@ -85,14 +97,7 @@ def test_check_and_fix_never_import_torch(tmp_path: Path) -> None:
         print(codes, "torch" in sys.modules)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        env=clean_env(),
-        check=False,
-        timeout=120,
-    )
+    done = _run_python(script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines()[-1] == "(1, 0) False"
     assert (tmp_path / "b.py").read_text() == FIXED
@@ -173,14 +178,7 @@ def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
         print(main(["check", "a.py"]), main(["fix", "b.py"]), main(["verify", "a.py"]))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        env=clean_env(),
-        check=False,
-        timeout=120,
-    )
+    done = _run_python(script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().splitlines()[-1] == "1 0 2"
     assert (tmp_path / "b.py").read_text() == FIXED
