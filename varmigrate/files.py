@@ -296,7 +296,9 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
         result.errors.append(FileError(name, f"cannot parse: {bad.message}", location, bad.cell))
     if job.add_noqa and result.diagnostics:
         result.warnings.append(
-            FileError(name, f"--add-noqa does not edit notebooks; {plural_findings(result)} left as they are")
+            FileError(
+                name, f"--add-noqa does not edit notebooks; {plural_findings(result)} left unsuppressed"
+            )
         )
     new_data = outcome.data if isinstance(outcome, NotebookFixResult) else None
     if new_data is None:
