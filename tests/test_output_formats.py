@@ -106,6 +106,20 @@ def test_github_workflow_commands(project: Path, capsys: pytest.CaptureFixture[s
     ]
 
 
+def test_github_annotates_files_that_cannot_be_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "old.py", PY2)
+    assert main(["check", "--output-format", "github", "old.py", "missing.py"]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "::error title=varmigrate (error),file=missing.py::no such file or directory",
+        "::error title=varmigrate (error),file=old.py,line=3,col=1::"
+        "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
+    ]
+    assert err.startswith("error: missing.py: no such file or directory\n")
+
+
 def test_github_escapes_properties_and_message() -> None:
     diagnostic = Diagnostic(
         code="VM001",

@@ -166,6 +166,9 @@ class Report:
         line.append("error", style="bold red")
         line.append(f": {error}")
         self.err.print(line)
+        if self.output_format is OutputFormat.GITHUB and self.mode is not Mode.DIFF:
+            # A file CI could not check deserves an annotation as much as a finding does.
+            self._print_raw(render_github_error(error))
 
     def warning(self, warning: FileError) -> None:
         """Count and print (to stderr) something the user should know that is not an error."""
@@ -398,6 +401,19 @@ def render_github(diagnostic: Diagnostic, path: str) -> str:
         )
     else:
         message = f"cell {diagnostic.cell}:{diagnostic.start}: {message}"
+    return _workflow_command(properties, message)
+
+
+def render_github_error(error: FileError) -> str:
+    """A GitHub Actions ``::error`` workflow command for a file that could not be processed."""
+    properties = {"title": "varmigrate (error)", "file": error.path}
+    if error.location is not None and error.cell is None:
+        properties.update(line=str(error.location.row), col=str(error.location.column))
+    message = error.message if error.cell is None else str(error).removeprefix(f"{error.path}:")
+    return _workflow_command(properties, message)
+
+
+def _workflow_command(properties: dict[str, str], message: str) -> str:
     joined = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
     return f"::error {joined}::{_escape_data(message)}"
 
