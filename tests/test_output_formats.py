@@ -517,8 +517,8 @@ def test_progress_bar_on_a_terminal_for_many_files(tmp_path: Path) -> None:
     code, terminal, _ = run_in_terminal(["check", "."], tmp_path)
     assert code == 1
     assert HIDE_CURSOR in terminal
-    # The findings printed while the bar ran are all there, above it.
-    assert all(f"m{index:02}.py".encode() in terminal for index in range(21))
+    # Each finding is printed where the bar was erased (ESC [2K), so the bar is redrawn below it.
+    assert all(f"\x1b[2K\x1b[1mm{index:02}.py".encode() in terminal for index in range(21))
     assert b"Found 21 findings in 21 files." in terminal
 
 
@@ -549,6 +549,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
         capture_output=True,
         check=False,
         timeout=120,
+        # Forced colour makes rich take any stream for a terminal; the bar must still stay away.
+        env={**os.environ, "FORCE_COLOR": "1"},
     )
     assert (done.returncode, done.stderr) == (1, b"")
     assert len(json.loads(done.stdout)) == 21

@@ -283,16 +283,17 @@ def make_report(
 def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[], None]]:
     """A transient progress bar on stderr while many files are processed, when it cannot garble output.
 
-    Only on a terminal, never with ``--quiet``. When the findings go to the same terminal, rich prints
-    them above the bar; when they go elsewhere (a pipe, a file), stdout is left alone.
+    Only when stderr really is a terminal (FORCE_COLOR makes rich call anything one), never with
+    ``--quiet``. Output that goes elsewhere (a pipe, a file) is left alone. When stdout is a terminal
+    too, findings are printed through the bar's console while it runs: it prints them above the bar,
+    where a second console writing to the same screen would tear it.
     """
-    if total <= PROGRESS_THRESHOLD or quiet or not report.err.is_terminal:
+    if total <= PROGRESS_THRESHOLD or quiet or not _isatty(report.err):
         yield lambda: None
         return
     # Imported here: only runs on a terminal with many files need it.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    shared = report.out.is_terminal and report.out.file is sys.stdout
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -300,13 +301,24 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
         TimeElapsedColumn(),
         console=report.err,
         transient=True,
-        redirect_stdout=shared,
+        redirect_stdout=False,
         redirect_stderr=False,
     )
-    verb = {Mode.CHECK: "Checking", Mode.ADD_NOQA: "Checking"}.get(report.mode, "Fixing")
-    task = progress.add_task(verb, total=total)
+    task = progress.add_task("Fixing" if report.mode in (Mode.FIX, Mode.DIFF) else "Checking", total=total)
+    out = report.out
     with progress:
-        yield lambda: progress.advance(task)
+        if _isatty(out):
+            report.out = report.err
+        try:
+            yield lambda: progress.advance(task)
+        finally:
+            report.out = out
+
+
+def _isatty(console: Console) -> bool:
+    """Whether the console writes to a terminal (whatever FORCE_COLOR says)."""
+    isatty = getattr(console.file, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration, report: Report) -> None:
