@@ -522,13 +522,16 @@ def test_progress_bar_on_a_terminal_for_many_files(tmp_path: Path) -> None:
     assert b"Found 21 findings in 21 files." in terminal
 
 
-def test_no_progress_bar_for_few_files_or_quiet(tmp_path: Path) -> None:
+def test_no_progress_bar_for_few_files_quiet_or_machine_output_on_the_terminal(tmp_path: Path) -> None:
     many_files(tmp_path, 20)
     code, terminal, _ = run_in_terminal(["check", "."], tmp_path)
     assert (code, HIDE_CURSOR in terminal) == (1, False)
     write(tmp_path / "m20.py", LEGACY)
     code, terminal, _ = run_in_terminal(["check", "--quiet", "."], tmp_path)
     assert (code, HIDE_CURSOR in terminal) == (1, False)
+    code, terminal, _ = run_in_terminal(["check", "--output-format", "json-lines", "."], tmp_path)
+    assert (code, HIDE_CURSOR in terminal) == (1, False)
+    assert len(terminal.splitlines()) == 21
 
 
 def test_progress_bar_leaves_piped_machine_output_alone(tmp_path: Path) -> None:

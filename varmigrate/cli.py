@@ -284,11 +284,18 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
     """A transient progress bar on stderr while many files are processed, when it cannot garble output.
 
     Only when stderr really is a terminal (FORCE_COLOR makes rich call anything one), never with
-    ``--quiet``. Output that goes elsewhere (a pipe, a file) is left alone. When stdout is a terminal
-    too, findings are printed through the bar's console while it runs: it prints them above the bar,
-    where a second console writing to the same screen would tear it.
+    ``--quiet``, never when a format for programs goes to the terminal. Output that goes elsewhere (a
+    pipe, a file) is left alone. When findings for people go to the terminal too, they are printed
+    through the bar's console while it runs: it prints them above the bar, where a second console
+    writing to the same screen would tear it.
     """
-    if total <= PROGRESS_THRESHOLD or quiet or not _isatty(report.err):
+    to_terminal = _isatty(report.out)
+    if (
+        total <= PROGRESS_THRESHOLD
+        or quiet
+        or not _isatty(report.err)
+        or (to_terminal and not report.output_format.for_people)
+    ):
         yield lambda: None
         return
     # Imported here: only runs on a terminal with many files need it.
@@ -307,7 +314,7 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
     task = progress.add_task("Fixing" if report.mode in (Mode.FIX, Mode.DIFF) else "Checking", total=total)
     out = report.out
     with progress:
-        if _isatty(out):
+        if to_terminal:
             report.out = report.err
         try:
             yield lambda: progress.advance(task)
