@@ -233,7 +233,7 @@ def test_statistics_replace_the_listing() -> None:
     report = make_report(statistics=True)
     report.add(FileResult("a.py", diagnostics=[SAFE_FINDING, NO_FIX, NO_FIX]))
     report.finish()
-    assert output(report.out).splitlines()[0] == "3  VM001  [*] legacy-variable-call"
+    assert output(report.out).splitlines()[0] == "3  VM001  [*] legacy-variable-call (1 fixable)"
 
 
 @pytest.mark.parametrize("output_format", [OutputFormat.FULL, OutputFormat.CONCISE])

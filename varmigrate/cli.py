@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
 from rich.text import Text
 
 from varmigrate import __version__
-from varmigrate.engine import Settings
-from varmigrate.files import Job, discover, is_excluded, process_bytes, process_file
+from varmigrate.config import ConfigError, Configuration, Overrides, load_configuration
+from varmigrate.files import Job, discover, process_bytes, process_file
 from varmigrate.report import EXIT_CLEAN, EXIT_ERROR, Mode, OutputFormat, Report
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code, select_rules
+from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code
 
 STDIN = "-"
+# More files than this get a progress bar (on a terminal).
+PROGRESS_THRESHOLD = 20
 FIX_AVAILABILITY = {
     "always": "Fix is always available.",
     "sometimes": "Fix is sometimes available.",
@@ -43,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from varmigrate.harness.verify import verify_main
 
         return verify_main(args)
-    mode = Mode.CHECK if args.command == "check" else Mode.DIFF if args.diff else Mode.FIX
+    if args.command == "check":
+        mode = Mode.ADD_NOQA if args.add_noqa else Mode.CHECK
+    else:
+        mode = Mode.DIFF if args.diff else Mode.FIX
     return run(args, mode)
 
 
@@ -68,45 +76,70 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories (`-` for stdin); default `.`"
     )
+    configuration = common.add_mutually_exclusive_group()
+    configuration.add_argument(
+        "--config",
+        metavar="PATH",
+        help="read settings from this file only (pyproject.toml, varmigrate.toml or .varmigrate.toml)",
+    )
+    configuration.add_argument(
+        "--isolated", action="store_true", help="read no configuration file: defaults and flags only"
+    )
     common.add_argument(
         "--select",
         type=_comma_list,
         action="append",
         metavar="RULES",
-        help="rule codes, prefixes or names to run",
+        help="rule codes, prefixes or names to run, instead of the configured ones",
+    )
+    common.add_argument(
+        "--extend-select",
+        type=_comma_list,
+        action="append",
+        metavar="RULES",
+        help="rule codes, prefixes or names to run in addition to the selected ones",
     )
     common.add_argument(
         "--ignore",
         type=_comma_list,
         action="append",
         metavar="RULES",
-        help="rule codes, prefixes or names to skip",
+        help="rule codes, prefixes or names to skip, in addition to the configured ones",
     )
     common.add_argument(
         "--exclude",
         type=_comma_list,
         action="append",
         metavar="GLOB",
-        help="skip paths matching these .gitignore-style patterns (relative to the working directory)",
+        help="skip paths matching these .gitignore-style patterns (relative to the working directory), "
+        "in addition to the configured ones",
     )
     common.add_argument(
-        "--force-exclude", action="store_true", help="apply exclusions to paths passed explicitly too"
+        "--force-exclude",
+        action=argparse.BooleanOptionalAction,
+        help="apply exclusions to paths passed explicitly too",
     )
     common.add_argument(
-        "--no-respect-gitignore",
-        dest="respect_gitignore",
-        action="store_false",
-        help="ignore .gitignore files",
+        "--respect-gitignore",
+        action=argparse.BooleanOptionalAction,
+        help="skip files ignored by .gitignore (default: yes)",
     )
     common.add_argument(
         "--unsafe-fixes",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="allow fixes that may change behaviour (see `varmigrate rule`)",
     )
     common.add_argument(
         "--output-format",
         choices=[f.value for f in OutputFormat],
-        help="`full` (default on a terminal), `concise` (default otherwise) or `json`",
+        help="`full` (default on a terminal), `concise` (default otherwise), `json`, `json-lines`, "
+        "`github` or `sarif`",
+    )
+    common.add_argument(
+        "-o",
+        "--output-file",
+        metavar="PATH",
+        help="write the findings to this file (without colour) instead of stdout",
     )
     common.add_argument(
         "--statistics", action="store_true", help="count findings per rule instead of listing them"
@@ -118,7 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
 
-    commands.add_parser("check", parents=[common], help="report findings", description="Report findings.")
+    check = commands.add_parser(
+        "check", parents=[common], help="report findings", description="Report findings."
+    )
+    check.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="append `# noqa: CODE` to the lines of the findings instead of reporting them",
+    )
     fix = commands.add_parser(
         "fix", parents=[common], help="apply fixes in place", description="Apply fixes in place."
     )
@@ -141,10 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:
+def make_console(*, stderr: bool = False, no_color: bool = False, file: IO[str] | None = None) -> Console:
     """A rich console that prints text as given: no markup, emoji, highlighting or wrapping."""
     plain = no_color or bool(os.environ.get("NO_COLOR"))
     return Console(
+        file=file,
         stderr=stderr,
         color_system=None if plain else "auto",
         highlight=False,
@@ -165,65 +206,154 @@ def _print_error(console: Console, message: str) -> None:
 
 
 def run(args: argparse.Namespace, mode: Mode) -> int:
-    """``varmigrate check`` / ``varmigrate fix [--diff]``."""
+    """``varmigrate check [--add-noqa]`` / ``varmigrate fix [--diff]``."""
     err = make_console(stderr=True, no_color=args.no_color)
     try:
-        rules = select_rules(_flatten(args.select) or None, _flatten(args.ignore))
-    except UnknownRuleError as unknown:
-        _print_error(err, str(unknown))
+        configuration = load_configuration(
+            config=args.config, isolated=args.isolated, overrides=overrides(args)
+        )
+    except (ConfigError, UnknownRuleError) as error:
+        _print_error(err, str(error))
         return EXIT_ERROR
-    settings = Settings(rules=rules, unsafe_fixes=args.unsafe_fixes)
-    job = Job(settings, fix=mode is not Mode.CHECK, diff=mode is Mode.DIFF)
     # Like ruff, `--stdin-filename` alone means "read stdin".
     paths: list[str] = args.paths or ([STDIN] if args.stdin_filename else ["."])
     reads_stdin = STDIN in paths
-    # Fixed code read from stdin goes to stdout, so everything else goes to stderr.
-    out = err if reads_stdin and mode is Mode.FIX else make_console(no_color=args.no_color)
-    report = make_report(args, mode, settings, out, err)
-    exclude = _flatten(args.exclude)
-    found = discover(
-        [Path(path) for path in paths if path != STDIN],
-        exclude=exclude,
-        force_exclude=args.force_exclude,
+    if reads_stdin and mode is Mode.ADD_NOQA:
+        _print_error(err, "--add-noqa edits files in place; it cannot read stdin")
+        return EXIT_ERROR
+    with contextlib.ExitStack() as stack:
+        if args.output_file:
+            try:
+                handle = stack.enter_context(_open_output(Path(args.output_file)))
+            except OSError as error:
+                _print_error(err, f"{args.output_file}: cannot write: {error.strerror or error}")
+                return EXIT_ERROR
+            out = make_console(no_color=True, file=handle)
+        elif reads_stdin and mode is Mode.FIX:
+            # Fixed code read from stdin goes to stdout, so everything else goes to stderr.
+            out = err
+        else:
+            out = make_console(no_color=args.no_color)
+        report = make_report(args, mode, configuration, out, err)
+        job = Job(fix=mode in (Mode.FIX, Mode.DIFF), diff=mode is Mode.DIFF, add_noqa=mode is Mode.ADD_NOQA)
+        found = discover(
+            [Path(path) for path in paths if path != STDIN],
+            force_exclude=configuration.force_exclude,
+            respect_gitignore=configuration.respect_gitignore,
+            excluder=configuration.excluder(),
+        )
+        for missing in found.errors:
+            report.error(missing)
+        # Sequential for now; process_file is pure (path in, result out) so a process pool can take it.
+        with _progress(report, len(found.files), quiet=args.quiet) as advance:
+            for path in found.files:
+                report.add(process_file(path, replace(job, settings=configuration.settings_for(path))))
+                advance()
+        if reads_stdin:
+            _run_stdin(args, job, configuration, report)
+        return report.finish()
+
+
+def overrides(args: argparse.Namespace) -> Overrides:
+    """What the command line sets (None where it leaves the configuration alone)."""
+    return Overrides(
+        select=_flatten(args.select) if args.select is not None else None,
+        extend_select=_flatten(args.extend_select),
+        ignore=_flatten(args.ignore),
+        exclude=_flatten(args.exclude),
+        unsafe_fixes=args.unsafe_fixes,
+        output_format=OutputFormat(args.output_format) if args.output_format else None,
         respect_gitignore=args.respect_gitignore,
+        force_exclude=args.force_exclude,
     )
-    for error in found.errors:
-        report.error(error)
-    # Sequential for now; process_file is pure (path in, result out) so a process pool can take it.
-    for path in found.files:
-        report.add(process_file(path, job))
-    if reads_stdin:
-        _run_stdin(args, job, report, exclude)
-    return report.finish()
+
+
+def _open_output(path: Path) -> IO[str]:
+    """``path`` opened for the findings; parent directories are created, newlines written as given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("w", encoding="utf-8", newline="")
 
 
 def make_report(
-    args: argparse.Namespace, mode: Mode, settings: Settings, out: Console, err: Console
+    args: argparse.Namespace, mode: Mode, configuration: Configuration, out: Console, err: Console
 ) -> Report:
     """The Report for this run; the output format defaults to `full` on a terminal, else `concise`."""
-    default = OutputFormat.FULL if out.is_terminal else OutputFormat.CONCISE
+    # FORCE_COLOR makes rich call any file a terminal; an output file still gets the concise format.
+    terminal = out.is_terminal and not args.output_file
+    default = OutputFormat.FULL if terminal else OutputFormat.CONCISE
     return Report(
         mode=mode,
         out=out,
         err=err,
-        output_format=OutputFormat(args.output_format) if args.output_format else default,
-        threshold=settings.threshold,
+        output_format=configuration.output_format or default,
+        threshold=configuration.settings_for(None).threshold,
         quiet=args.quiet,
         exit_zero=args.exit_zero,
         statistics=args.statistics,
     )
 
 
-def _run_stdin(args: argparse.Namespace, job: Job, report: Report, exclude: Sequence[str]) -> None:
+@contextlib.contextmanager
+def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr while many files are processed, when it cannot garble output.
+
+    Only when stderr really is a terminal (FORCE_COLOR makes rich call anything one), never with
+    ``--quiet``, never when a format for programs goes to the terminal. Output that goes elsewhere (a
+    pipe, a file) is left alone. When findings for people go to the terminal too, they are printed
+    through the bar's console while it runs: it prints them above the bar, where a second console
+    writing to the same screen would tear it.
+    """
+    to_terminal = _isatty(report.out)
+    if (
+        total <= PROGRESS_THRESHOLD
+        or quiet
+        or not _isatty(report.err)
+        or (to_terminal and not report.output_format.for_people)
+    ):
+        yield lambda: None
+        return
+    # Imported here: only runs on a terminal with many files need it.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=report.err,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    task = progress.add_task("Fixing" if report.mode in (Mode.FIX, Mode.DIFF) else "Checking", total=total)
+    out = report.out
+    with progress:
+        if to_terminal:
+            report.out = report.err
+        try:
+            yield lambda: progress.advance(task)
+        finally:
+            report.out = out
+
+
+def _isatty(console: Console) -> bool:
+    """Whether the console writes to a terminal (whatever FORCE_COLOR says)."""
+    isatty = getattr(console.file, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration, report: Report) -> None:
     """Check or fix source from stdin; ``fix`` writes the (possibly unchanged) code to stdout."""
     data = sys.stdin.buffer.read()
     name = args.stdin_filename or STDIN
     writes_code = job.fix and not job.diff
-    if args.stdin_filename and args.force_exclude and is_excluded(Path(name), exclude):
+    excluded = configuration.force_exclude and configuration.excluder().excluded_explicit(Path(name))
+    if args.stdin_filename and excluded:
         if writes_code:
             _write_stdout(data)
         return
-    result, new_data = process_bytes(data, name, job)
+    settings = configuration.settings_for(args.stdin_filename)
+    result, new_data = process_bytes(data, name, replace(job, settings=settings))
     if writes_code:
         _write_stdout(data if new_data is None else new_data)
     report.add(result)

@@ -27,7 +27,8 @@ from varmigrate.rules._torch import AUTOGRAD_MODULES, VARIABLE
 MAX_ROUNDS = 8
 INTERNAL_ERROR = "VM900"
 
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+# A noqa directive anywhere in a comment: bare (all codes) or followed by `: VM001, VM002`.
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
 class SourceParseError(Exception):
@@ -184,7 +185,7 @@ def _noqa_lines(source: str) -> dict[int, frozenset[str] | None]:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type != tokenize.COMMENT:
                 continue
-            match = _NOQA.search(token.string)
+            match = NOQA.search(token.string)
             if match is None:
                 continue
             codes = match.group("codes")
@@ -492,6 +493,7 @@ def _asname(alias: cst.ImportAlias) -> str | None:
 
 __all__ = [
     "INTERNAL_ERROR",
+    "NOQA",
     "Edit",
     "FixResult",
     "Location",

@@ -24,6 +24,7 @@ import pathspec
 
 from varmigrate.diagnostics import Diagnostic, Location
 from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
+from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 from varmigrate.notebook import NotebookError, NotebookFixResult, check_notebook, fix_notebook
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -94,15 +95,26 @@ class FileResult:
     # The source lines the diagnostics point at ((cell, row) -> text without its line break; the cell
     # is None outside notebooks), for display.
     lines: dict[tuple[int | None, int], str] = field(default_factory=dict)
+    # Lines that got a noqa directive or new codes in one (``check --add-noqa``).
+    noqa_added: int = 0
+    # Things the user should know that are not errors (e.g. a finding no noqa comment fits).
+    warnings: list[FileError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Job:
-    """What to do with each file: which rules, and whether to fix, and whether only to show the diff."""
+    """What to do with one file: which rules, and whether to fix (or only show the diff) or add noqa."""
 
     settings: Settings = field(default_factory=Settings)
     fix: bool = False
     diff: bool = False
+    # Suppress the findings with noqa comments on their lines instead of fixing them.
+    add_noqa: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Whether the job writes changed files back."""
+        return (self.fix or self.add_noqa) and not self.diff
 
 
 # -- reading and writing -----------------------------------------------------------------------------
@@ -194,11 +206,11 @@ def process_file(path: Path, job: Job) -> FileResult:
     except OSError as error:
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
     result, new_data = process_bytes(data, name, job)
-    if new_data is not None and job.fix and not job.diff:
+    if new_data is not None and job.writes:
         try:
             write_atomic(path, new_data)
         except OSError as error:
-            result.fixed = 0
+            result.fixed = result.noqa_added = 0
             result.errors.append(FileError(name, f"cannot write: {error.strerror or error}"))
         else:
             result.written = True
@@ -234,6 +246,12 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     result.errors.extend(
         FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
     )
+    if job.add_noqa:
+        text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
+        result.warnings.extend(
+            FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
+            for d in result.diagnostics
+        )
     result.lines = {
         (None, row): line for row, line in _lines_at(text, {d.start.row for d in result.diagnostics}).items()
     }
@@ -276,6 +294,12 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     for bad in outcome.errors:
         location = Location(bad.row, bad.column)
         result.errors.append(FileError(name, f"cannot parse: {bad.message}", location, bad.cell))
+    if job.add_noqa and result.diagnostics:
+        result.warnings.append(
+            FileError(
+                name, f"--add-noqa does not edit notebooks; {plural_findings(result)} left unsuppressed"
+            )
+        )
     new_data = outcome.data if isinstance(outcome, NotebookFixResult) else None
     if new_data is None:
         return result, None
@@ -285,6 +309,12 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     if job.diff:
         result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
     return result, new_data
+
+
+def plural_findings(result: FileResult) -> str:
+    """``1 finding`` / ``3 findings`` in ``result``."""
+    count = len(result.diagnostics)
+    return f"{count} finding{'' if count == 1 else 's'}"
 
 
 def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
@@ -345,39 +375,45 @@ class Excluder:
     shallower ones as in git.
     """
 
-    def __init__(self, exclude: Sequence[str] = (), *, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        exclude: Sequence[str] = (),
+        *,
+        cwd: Path | None = None,
+        anchored: Sequence[tuple[Path, Sequence[str]]] = (),
+        excluded_dirs: frozenset[str] = DEFAULT_EXCLUDED_DIRS,
+    ) -> None:
         self.cwd = (cwd or Path.cwd()).resolve()
-        self.patterns = [p for p in (pattern.strip() for pattern in exclude) if p]
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
+        self.excluded_dirs = excluded_dirs
+        # (directory the patterns are relative to, their spec): ``exclude`` is relative to the working
+        # directory, ``anchored`` patterns (a configuration file's) to their own directory.
+        self.groups: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        for root, lines in ((self.cwd, exclude), *anchored):
+            patterns = [p for p in (pattern.strip() for pattern in lines) if p]
+            if patterns:
+                self.groups.append((Path(os.path.abspath(root)), pathspec.GitIgnoreSpec.from_lines(patterns)))
         self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
     def excluded_by_user(self, path: Path, *, is_dir: bool) -> bool:
-        """Whether an ``--exclude`` pattern matches ``path``."""
-        if self.exclude is None:
-            return False
-        return bool(self.exclude.match_file(self._relative(path) + ("/" if is_dir else "")))
+        """Whether an ``--exclude`` (or configured) pattern matches ``path``."""
+        suffix = "/" if is_dir else ""
+        return any(spec.match_file(relative_to(path, root) + suffix) for root, spec in self.groups)
 
     def within(self, root: Path) -> Excluder:
         """This excluder for walking ``root``, which was asked for: patterns that exclude it are dropped."""
         clone = copy.copy(self)
-        relative = self._relative(root)
-        if self.exclude is not None and relative != ".":
-            clone.exclude = _sparing(self.exclude, relative + "/")
+        clone.groups = []
+        for base, spec in self.groups:
+            relative = relative_to(root, base)
+            clone.groups.append((base, spec if relative == "." else _sparing(spec, relative + "/")))
         return clone
 
     def excluded_explicit(self, path: Path) -> bool:
         """Whether a path passed on the command line is excluded (``--force-exclude``)."""
-        relative = Path(self._relative(path))
-        if any(part in DEFAULT_EXCLUDED_DIRS for part in relative.parts[:-1]):
+        relative = Path(relative_to(path, self.cwd))
+        if any(part in self.excluded_dirs for part in relative.parts[:-1]):
             return True
         return self.excluded_by_user(path, is_dir=path.is_dir())
-
-    def _relative(self, path: Path) -> str:
-        absolute = Path(os.path.abspath(path))
-        try:
-            return absolute.relative_to(self.cwd).as_posix()
-        except ValueError:
-            return absolute.as_posix().lstrip("/")
 
     # .gitignore -------------------------------------------------------------------------------------
 
@@ -426,6 +462,16 @@ class Excluder:
         return False
 
 
+def relative_to(path: Path, root: Path) -> str:
+    """``path`` relative to the absolute directory ``root`` in POSIX form; outside it, its absolute path
+    without the leading slash, so that patterns without a slash still match its name."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return absolute.as_posix().lstrip("/")
+
+
 def _sparing(spec: pathspec.GitIgnoreSpec, directory: str) -> pathspec.GitIgnoreSpec:
     """``spec`` without the patterns that ignore ``directory`` (relative, ending in ``/``) or its parents."""
     kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
@@ -439,12 +485,14 @@ def discover(
     force_exclude: bool = False,
     respect_gitignore: bool = True,
     suffixes: Sequence[str] = SOURCE_SUFFIXES,
+    excluder: Excluder | None = None,
 ) -> Discovery:
     """The source files under ``paths``: directories are walked, files passed directly are kept.
 
     A file passed directly is processed even if it would be excluded, unless ``force_exclude``.
+    ``excluder`` (e.g. a configuration's) replaces the one built from ``exclude``.
     """
-    excluder = Excluder(exclude)
+    excluder = excluder or Excluder(exclude)
     found = Discovery()
     seen: set[Path] = set()
 
@@ -490,7 +538,7 @@ def _walk(
         kept = []
         for name in sorted(dirnames):
             sub = here / name
-            if name in DEFAULT_EXCLUDED_DIRS or excluder.excluded_by_user(sub, is_dir=True):
+            if name in excluder.excluded_dirs or excluder.excluded_by_user(sub, is_dir=True):
                 continue
             if chain and excluder.ignored(sub, chain, is_dir=True):
                 continue
@@ -528,6 +576,7 @@ __all__ = [
     "is_excluded",
     "process_bytes",
     "process_file",
+    "relative_to",
     "unified_diff",
     "write_atomic",
 ]

@@ -1,4 +1,4 @@
-"""The Report: counts what was found and fixed, renders it (full / concise / json), decides the exit code."""
+"""The Report: counts what was found and fixed, renders it in the chosen format, decides the exit code."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.text import Text
 
 from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from varmigrate.files import FileError, FileResult
+from varmigrate.sarif import sarif_log
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -26,6 +27,7 @@ class Mode(enum.Enum):
     CHECK = "check"
     FIX = "fix"
     DIFF = "diff"
+    ADD_NOQA = "add-noqa"
 
 
 class OutputFormat(str, enum.Enum):
@@ -34,6 +36,16 @@ class OutputFormat(str, enum.Enum):
     FULL = "full"
     CONCISE = "concise"
     JSON = "json"
+    # One JSON object per line, printed as each file is done.
+    JSON_LINES = "json-lines"
+    # GitHub Actions workflow commands: annotations on the pull request.
+    GITHUB = "github"
+    SARIF = "sarif"
+
+    @property
+    def for_people(self) -> bool:
+        """Whether the format is read by people (and so gets the summary), not by programs."""
+        return self in (OutputFormat.FULL, OutputFormat.CONCISE)
 
 
 MARKERS = {
@@ -78,9 +90,13 @@ class Report:
     unsafe_fixable: int = 0
     fixed: int = 0
     changed_files: int = 0
+    noqa_added: int = 0
     errors: int = 0
+    warnings: int = 0
     by_code: dict[str, CodeStatistics] = field(default_factory=dict)
     _json: list[dict[str, Any]] = field(default_factory=list)
+    _sarif: list[tuple[str, Diagnostic]] = field(default_factory=list)
+    _error_list: list[FileError] = field(default_factory=list)
 
     # -- collecting -----------------------------------------------------------------------------------
 
@@ -89,22 +105,47 @@ class Report:
         self.files += 1
         for error in result.errors:
             self.error(error)
+        for warning in result.warnings:
+            self.warning(warning)
         self.fixed += result.fixed
         self.changed_files += result.changed
+        self.noqa_added += result.noqa_added
+        if self.mode is Mode.ADD_NOQA:
+            # What is left could not be suppressed; the warnings say so.
+            return
         if result.diagnostics:
             self.files_with_findings += 1
         for diagnostic in result.diagnostics:
             self._count(diagnostic)
         if self.mode is Mode.DIFF:
             self._print_diff(result.diff)
-        elif self.output_format is OutputFormat.JSON:
-            self._json.extend(json_record(d, result.path, self.threshold) for d in result.diagnostics)
         elif not self.statistics:
-            for diagnostic in result.diagnostics:
-                if self.output_format is OutputFormat.FULL:
-                    self.out.print(render_full(diagnostic, result.path, result.lines, self.threshold))
-                else:
-                    self.out.print(render_concise(diagnostic, result.path, self.threshold))
+            self._render(result)
+
+    def _render(self, result: FileResult) -> None:
+        """Print (or keep, for formats printed at the end) the findings of one file."""
+        path, threshold, found = result.path, self.threshold, result.diagnostics
+        if self.output_format is OutputFormat.JSON:
+            self._json.extend(json_record(d, path, threshold) for d in found)
+        elif self.output_format is OutputFormat.SARIF:
+            self._sarif.extend((path, d) for d in found)
+        elif self.output_format is OutputFormat.JSON_LINES:
+            for d in found:
+                record = json_record(d, path, threshold)
+                self._print_raw(json.dumps(record, sort_keys=True, ensure_ascii=False))
+        elif self.output_format is OutputFormat.GITHUB:
+            for d in found:
+                self._print_raw(render_github(d, path))
+        elif self.output_format is OutputFormat.FULL:
+            for d in found:
+                self.out.print(render_full(d, path, result.lines, threshold))
+        else:
+            for d in found:
+                self.out.print(render_concise(d, path, threshold))
+
+    def _print_raw(self, line: str) -> None:
+        """Print ``line`` for a program to read: no styling, no wrapping, no highlighting."""
+        self.out.out(line, highlight=False)
 
     def _count(self, diagnostic: Diagnostic) -> None:
         self.findings += 1
@@ -120,30 +161,65 @@ class Report:
     def error(self, error: FileError) -> None:
         """Count and print (to stderr) a file that could not be processed."""
         self.errors += 1
+        self._error_list.append(error)
         line = Text()
         line.append("error", style="bold red")
         line.append(f": {error}")
+        self.err.print(line)
+        if self.output_format is OutputFormat.GITHUB and self.mode is not Mode.DIFF:
+            # A file CI could not check deserves an annotation as much as a finding does.
+            self._print_raw(render_github_error(error))
+
+    def warning(self, warning: FileError) -> None:
+        """Count and print (to stderr) something the user should know that is not an error."""
+        self.warnings += 1
+        line = Text()
+        line.append("warning", style="bold yellow")
+        line.append(f": {warning}")
         self.err.print(line)
 
     # -- finishing ------------------------------------------------------------------------------------
 
     def finish(self) -> int:
-        """Print what is printed once (JSON, statistics, the summary) and return the exit code."""
-        if self.mode is not Mode.DIFF and self.output_format is OutputFormat.JSON:
-            payload: Sequence[dict[str, Any]] = self._statistics_json() if self.statistics else self._json
-            self.out.out(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False), highlight=False)
-            return self.exit_code
-        if self.statistics and self.mode is not Mode.DIFF:
-            self._print_statistics()
+        """Print what is printed once (JSON, SARIF, statistics, the summary) and return the exit code."""
+        fmt = self.output_format
+        if self.mode in (Mode.CHECK, Mode.FIX):
+            if self.statistics and fmt in (OutputFormat.JSON, OutputFormat.JSON_LINES):
+                self._print_json(self._statistics_json(), lines=fmt is OutputFormat.JSON_LINES)
+                return self.exit_code
+            if self.statistics:
+                self._print_statistics()
+            elif fmt is OutputFormat.JSON:
+                self._print_json(self._json)
+            elif fmt is OutputFormat.SARIF:
+                self._print_raw(json.dumps(self.sarif(), indent=2, ensure_ascii=False))
+            if not (fmt.for_people or self.statistics):
+                return self.exit_code
         if not self.quiet:
             console = self.err if self.mode is Mode.DIFF else self.out
             for line in self.summary():
                 console.print(Text(line))
         return self.exit_code
 
+    def sarif(self) -> dict[str, Any]:
+        """The findings and errors of the run as a SARIF log."""
+        return sarif_log(self._sarif, self._error_list, self.threshold)
+
+    def _print_json(self, payload: Sequence[dict[str, Any]], *, lines: bool = False) -> None:
+        if lines:
+            for item in payload:
+                self._print_raw(json.dumps(item, sort_keys=True, ensure_ascii=False))
+        else:
+            self._print_raw(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+
     def summary(self) -> list[str]:
         """The closing lines, e.g. ``Found 3 findings in 2 files.``."""
         lines: list[str] = []
+        if self.mode is Mode.ADD_NOQA:
+            lines.append(f"Added {plural(self.noqa_added, 'noqa directive')}.")
+            if self.errors:
+                lines.append(f"{plural(self.errors, 'error')} (see above).")
+            return lines
         found = f"{plural(self.findings, 'finding')} in {plural(self.files_with_findings, 'file')}"
         if self.mode is Mode.CHECK:
             if self.findings:
@@ -180,7 +256,7 @@ class Report:
         """2 on any error; else 1 when findings remain (or ``--diff`` would change a file); else 0."""
         if self.errors:
             return EXIT_ERROR
-        if self.exit_zero:
+        if self.exit_zero or self.mode is Mode.ADD_NOQA:
             return EXIT_CLEAN
         if self.mode is Mode.DIFF:
             return EXIT_FINDINGS if self.changed_files else EXIT_CLEAN
@@ -194,6 +270,8 @@ class Report:
             line.append(code, style="bold red")
             line.append("  [*] " if stats.fixable else "      ", style="cyan")
             line.append(stats.name)
+            if 0 < stats.fixable < stats.count:
+                line.append(f" ({stats.fixable} fixable)", style="cyan")
             self.out.print(line)
 
     def _statistics_json(self) -> list[dict[str, Any]]:
@@ -294,6 +372,50 @@ def _edit_json(edit: Edit) -> dict[str, Any]:
         "location": _location_json(edit.start),
         "end_location": _location_json(edit.end),
     }
+
+
+def _escape_data(text: str) -> str:
+    """Escape a workflow command's message (GitHub's toolkit ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """Escape a workflow command's property value (GitHub's toolkit ``escapeProperty``)."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostic: Diagnostic, path: str) -> str:
+    """A GitHub Actions ``::error`` workflow command that annotates the finding.
+
+    A notebook finding's rows are relative to its cell, not to the file's lines, so it annotates the
+    file as a whole and names the cell and position in the message.
+    """
+    properties = {"title": f"varmigrate ({diagnostic.code})", "file": path}
+    message = f"{diagnostic.code} {diagnostic.message}"
+    if diagnostic.cell is None:
+        properties.update(
+            line=str(diagnostic.start.row),
+            col=str(diagnostic.start.column),
+            endLine=str(diagnostic.end.row),
+            endColumn=str(diagnostic.end.column),
+        )
+    else:
+        message = f"cell {diagnostic.cell}:{diagnostic.start}: {message}"
+    return _workflow_command(properties, message)
+
+
+def render_github_error(error: FileError) -> str:
+    """A GitHub Actions ``::error`` workflow command for a file that could not be processed."""
+    properties = {"title": "varmigrate (error)", "file": error.path}
+    if error.location is not None and error.cell is None:
+        properties.update(line=str(error.location.row), col=str(error.location.column))
+    message = error.message if error.cell is None else str(error).removeprefix(f"{error.path}:")
+    return _workflow_command(properties, message)
+
+
+def _workflow_command(properties: dict[str, str], message: str) -> str:
+    joined = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::error {joined}::{_escape_data(message)}"
 
 
 def json_record(diagnostic: Diagnostic, path: str, threshold: Applicability) -> dict[str, Any]:

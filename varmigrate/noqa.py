@@ -1,0 +1,94 @@
+"""``check --add-noqa``: suppress the remaining findings with ``# noqa: CODE`` comments, one line each.
+
+For teams that migrate gradually: the comments silence what is left today, so that new legacy code
+fails the check. The engine honours a directive on the row where a finding starts or the row where it
+ends; the start row is preferred, unless that line ends inside a string (a comment there would be
+text) or with a backslash continuation (a comment there is a syntax error), where the end row is used.
+A line that already has a ``# noqa: ...`` for other codes (other tools' too) gets the new codes merged
+into it. Only line ends are touched, so the encoding and line breaks of the file are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from varmigrate.diagnostics import Diagnostic
+from varmigrate.engine import NOQA
+
+# Why a finding may get no directive: neither of its rows can take a comment.
+NOT_COMMENTABLE = "the lines it starts and ends on end inside a string or with a backslash"
+# Like ruff: two spaces between code and comment (PEP 8).
+SEPARATOR = "  "
+
+
+@dataclass(frozen=True)
+class _Directive:
+    """An existing ``# noqa: CODES`` on a row: where its codes are (columns in the line) and which."""
+
+    start: int
+    end: int
+    codes: tuple[str, ...]
+
+
+def add_noqa(source: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int, list[Diagnostic]]:
+    """``source`` with a ``# noqa`` for each of ``diagnostics``, the number of lines changed, and the
+    findings no directive could be placed for."""
+    commentable, directives = _scan(source)
+    wanted: dict[int, list[str]] = {}
+    unplaced: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        rows = list(dict.fromkeys((diagnostic.start.row, diagnostic.end.row)))
+        row = next((r for r in rows if r in directives), None) or next(
+            (r for r in rows if r in commentable), None
+        )
+        if row is None:
+            unplaced.append(diagnostic)
+            continue
+        codes = wanted.setdefault(row, [])
+        if diagnostic.code not in codes:
+            codes.append(diagnostic.code)
+    # Rows are counted by "\n" alone, as tokenize (and so the engine's noqa reader) counts them.
+    lines = source.split("\n")
+    changed = 0
+    for row, codes in wanted.items():
+        line = lines[row - 1]
+        body, cr = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+        existing = directives.get(row)
+        if existing is None:
+            body = body.rstrip(" \t") + f"{SEPARATOR}# noqa: {', '.join(sorted(codes))}"
+        else:
+            present = {code.upper() for code in existing.codes}
+            merged = [*existing.codes, *sorted(code for code in codes if code not in present)]
+            body = f"{body[: existing.start]}{', '.join(merged)}{body[existing.end :]}"
+        if body + cr != line:
+            lines[row - 1] = body + cr
+            changed += 1
+    return "\n".join(lines), changed, unplaced
+
+
+def _scan(source: str) -> tuple[set[int], dict[int, _Directive]]:
+    """Rows whose line may end with a comment, and the rows' existing ``# noqa: CODES`` directives."""
+    commentable: set[int] = set()
+    directives: dict[int, _Directive] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            # A line ends in code (not in a string, not continued by a backslash) exactly when the
+            # tokenizer emits NEWLINE or NL for it, or it already ends in a comment.
+            if token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT):
+                commentable.add(token.start[0])
+            if token.type == tokenize.COMMENT:
+                match = NOQA.search(token.string)
+                if match is not None and match.group("codes") is not None:
+                    column = token.start[1]
+                    codes = tuple(re.split(r"[\s,]+", match.group("codes").strip()))
+                    directives[token.start[0]] = _Directive(
+                        column + match.start("codes"), column + match.end("codes"), codes
+                    )
+    except (tokenize.TokenError, SyntaxError):
+        # The engine parsed the source, so this is rare; rows seen so far are still right.
+        pass
+    return commentable, directives
