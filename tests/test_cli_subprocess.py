@@ -183,3 +183,24 @@ def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
     assert done.stdout.decode().splitlines()[-1] == "1 0 2"
     assert (tmp_path / "b.py").read_text() == FIXED
     assert "varmigrate[verify]" in done.stderr.decode() + done.stdout.decode()
+
+
+def test_worker_processes_give_the_same_results_in_the_same_order(tmp_path: Path) -> None:
+    # Enough source mentioning torch to be worth a pool (files.POOL_THRESHOLD_BYTES).
+    padding = ("# " + "torch filler " * 40 + "\n") * 160
+    for index in range(8):
+        (tmp_path / f"m{index}.py").write_text(padding + LEGACY)
+    outputs = []
+    for jobs in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-m", "varmigrate", "fix", "--diff", "--jobs", jobs, "."],
+            cwd=tmp_path,
+            capture_output=True,
+            env=clean_env(),
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 1, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"+a = torch.ones((2,2), requires_grad=True)") == 8

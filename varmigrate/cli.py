@@ -17,7 +17,7 @@ from rich.text import Text
 
 from varmigrate import __version__
 from varmigrate.config import ConfigError, Configuration, Overrides, load_configuration
-from varmigrate.files import Job, discover, process_bytes, process_file
+from varmigrate.files import Job, discover, process_bytes, process_files
 from varmigrate.report import EXIT_CLEAN, EXIT_ERROR, Mode, OutputFormat, Report
 from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code
 
@@ -53,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         mode = Mode.DIFF if args.diff else Mode.FIX
     return run(args, mode)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _comma_list(value: str) -> list[str]:
@@ -149,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     common.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    common.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
+    )
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
 
     check = commands.add_parser(
@@ -244,10 +259,10 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         )
         for missing in found.errors:
             report.error(missing)
-        # Sequential for now; process_file is pure (path in, result out) so a process pool can take it.
+        items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
         with _progress(report, len(found.files), quiet=args.quiet) as advance:
-            for path in found.files:
-                report.add(process_file(path, replace(job, settings=configuration.settings_for(path))))
+            for result in process_files(items, workers=args.jobs):
+                report.add(result)
                 advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)
