@@ -298,6 +298,23 @@ def test_force_exclude_applies_exclude_args_to_files_pre_commit_names(
     assert (project / "generated/model_pb.py").read_text() == (FIXED if generated_fixed else LEGACY)
 
 
+def test_pyproject_excludes_apply_to_files_pre_commit_names(tmp_path: Path, hook_source: HookSource) -> None:
+    project = make_project(tmp_path / "project", hook_source, [{"id": "varmigrate-fix"}])
+    write(
+        project,
+        {
+            "pyproject.toml": '[tool.varmigrate]\nextend-exclude = ["vendored/"]\n',
+            "vendored/old.py": LEGACY,
+            "src/model.py": LEGACY,
+        },
+    )
+    _git(project, hook_source.env, "add", "-A")
+    done = pre_commit(project, hook_source, "run")
+    assert done.statuses() == {"varmigrate (fix)": "Failed"}, done.output
+    assert (project / "src/model.py").read_text() == FIXED
+    assert (project / "vendored/old.py").read_text() == LEGACY
+
+
 # -- notebooks -------------------------------------------------------------------------------------------
 
 
