@@ -3,18 +3,14 @@ and copies of the tree for the two runs."""
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
 import subprocess
-import tempfile
-import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# Never fixed, never walked into.
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+from varmigrate.files import DecodeError, decode, discover, write_atomic
+
 # Left out of the copies: version control and caches the command does not need.
 _NOT_COPIED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # Shared with the copies through a symlink: environments the command may run from (`.venv/bin/python`).
@@ -55,58 +51,40 @@ def _is_environment(path: Path) -> bool:
 
 
 def python_files(root: Path, cwd: Path, paths: Sequence[str]) -> list[Path]:
-    """The .py files named by ``paths`` (relative to ``cwd``), as paths relative to ``root``."""
-    found: dict[Path, None] = {}
+    """The .py files named by ``paths`` (relative to ``cwd``), as paths relative to ``root``.
+
+    Directories are walked as `varmigrate fix` walks them (default excludes, .gitignore).
+    """
+    targets = []
     for name in paths:
         target = (cwd / name).resolve()
         if not target.exists():
             raise TreeError(f"{name}: no such file or directory")
         if target != root and root not in target.parents:
             raise TreeError(f"{name}: outside the project tree {root}")
-        if target.is_file():
-            if target.suffix == ".py":
-                found[target.relative_to(root)] = None
-            continue
-        for file in _walk(target):
-            found[file.relative_to(root)] = None
-    return sorted(found)
+        if target.is_dir() or target.suffix == ".py":
+            targets.append(target)
+    found = discover(targets, suffixes=(".py",)).files
+    return sorted({file.resolve().relative_to(root) for file in found if not _in_environment(file, root)})
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    for entry in sorted(directory.iterdir()):
-        if entry.is_dir():
-            hidden = entry.name.startswith(".")
-            if hidden or entry.name in _SKIPPED_DIRS or entry.is_symlink() or _is_environment(entry):
-                continue
-            yield from _walk(entry)
-        elif entry.suffix == ".py" and entry.is_file():
-            yield entry
+def _in_environment(file: Path, root: Path) -> bool:
+    """Whether ``file`` lies in a virtual environment inside the tree (never fixed)."""
+    return any(_is_environment(parent) for parent in file.resolve().parents if root in parent.parents)
 
 
 def read_source(path: Path) -> SourceFile:
     """Decode ``path`` by its PEP 263 declaration (or BOM), keeping its newlines."""
-    data = path.read_bytes()
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        text = data.decode(encoding)
-    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
-        raise TreeError(f"{path}: cannot decode: {error}") from None
-    return SourceFile(path=path, text=text, encoding=encoding)
+        decoded = decode(path.read_bytes())
+    except DecodeError as error:
+        raise TreeError(f"{path}: {error.message}") from None
+    return SourceFile(path=path, text=decoded.text, encoding=decoded.encoding)
 
 
 def write_source(path: Path, text: str, encoding: str) -> None:
     """Replace ``path`` atomically with ``text`` in ``encoding``, keeping its permissions."""
-    data = text.encode(encoding)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        if path.exists():
-            shutil.copymode(path, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode(encoding))
 
 
 def copy_tree(source: Path, destination: Path) -> list[Path]:
