@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support import write
 
 from varmigrate import __version__
 from varmigrate.cli import main
@@ -29,21 +30,6 @@ COMMENTED = (
 PY2 = "import torch\nfrom torch.autograd import Variable\nprint Variable(x)\n"
 CLEAN = "import torch\nx = torch.ones(2)\n"
 ANSI = "\x1b["
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory for the run, without colour settings leaking in from the outside."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "FORCE_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode())
-    return path
 
 
 def set_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:

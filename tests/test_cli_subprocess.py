@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from support import clean_env, run_in_terminal
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\na = Variable(torch.ones((2,2)), requires_grad=True)\n"
 )
 FIXED = "import torch\na = torch.ones((2,2), requires_grad=True)\n"
 ANSI = b"\x1b["
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
-    env.update(extra)
-    return env
 
 
 def run(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -112,37 +104,9 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     assert done.stdout.startswith(b"varmigrate ")
 
 
-def run_in_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, bytes]:
-    """Run ``python -m varmigrate args`` with stdout and stderr on a pseudo-terminal."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "varmigrate", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-        env=clean_env(TERM="xterm-256color", COLUMNS="100", **env),
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closes when the process exits
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return process.wait(timeout=60), b"".join(chunks)
-
-
 def test_terminal_gets_full_format_in_colour(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(LEGACY)
-    code, output = run_in_terminal(["check", "a.py"], tmp_path)
+    code, output, _ = run_in_terminal(["check", "a.py"], tmp_path)
     assert code == 1
     assert ANSI in output
     assert b"= " in output
@@ -153,14 +117,14 @@ def test_terminal_gets_full_format_in_colour(tmp_path: Path) -> None:
 def test_terminal_without_colour(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(LEGACY)
     for args, env in ((["check", "a.py"], {"NO_COLOR": "1"}), (["check", "--no-color", "a.py"], {})):
-        code, output = run_in_terminal(args, tmp_path, **env)
+        code, output, _ = run_in_terminal(args, tmp_path, **env)
         assert code == 1
         assert ANSI not in output
         assert b"  |     ^^^^" in output
 
 
 def test_rule_docs_render_as_markdown_on_a_terminal(tmp_path: Path) -> None:
-    code, output = run_in_terminal(["rule", "VM001"], tmp_path)
+    code, output, _ = run_in_terminal(["rule", "VM001"], tmp_path)
     assert code == 0
     assert b"What it does" in output
     assert b"## What it does" not in output

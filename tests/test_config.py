@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import write
 
 from varmigrate.cli import main
 from varmigrate.config import ConfigError, find_config_file, load_configuration, read_options
@@ -26,20 +27,6 @@ LEGACY = "import torch\nfrom torch.autograd import Variable\na = Variable(torch.
 LEGACY_FIXED = "import torch\na = torch.ones(2)\n"
 # Only an unsafe fix (dropping the wrapper) makes this line modern.
 UNSAFE_ONLY = "import torch\nfrom torch.autograd import Variable\nb = Variable(a)\n"
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "FORCE_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode())
-    return path
 
 
 def reported(capsys: pytest.CaptureFixture[str], *argv: str) -> list[tuple[str, str]]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import run_in_terminal, write
 
 from varmigrate.cli import main
 from varmigrate.diagnostics import Diagnostic, Location
@@ -51,20 +50,6 @@ NOTEBOOK = json.dumps(
     indent=1,
 )
 ANSI = "\x1b["
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "FORCE_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode())
-    return path
 
 
 # -- json-lines ----------------------------------------------------------------------------------------
@@ -467,40 +452,6 @@ def test_statistics_count_per_rule_and_fixable(project: Path, capsys: pytest.Cap
 
 
 # -- on a terminal -----------------------------------------------------------------------------------------
-
-
-def run_in_terminal(args: list[str], cwd: Path, *, stdout_tty: bool = True) -> tuple[int, bytes, bytes]:
-    """Run ``python -m varmigrate args`` with stderr (and stdout, unless not asked) on a pseudo-terminal.
-
-    Returns the exit code, what the terminal got, and stdout when it was a pipe.
-    """
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    env.update(TERM="xterm-256color", COLUMNS="100")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "varmigrate", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=follower if stdout_tty else subprocess.PIPE,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closes when the process exits
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    piped = process.stdout.read() if process.stdout else b""
-    return process.wait(timeout=60), b"".join(chunks), piped
 
 
 # rich's Progress hides the cursor while it runs; nothing else varmigrate prints does.
