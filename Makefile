@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .
+	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
+		&& $(BIN)/python -m pip install -r requirements-dev.txt -e . >> $(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
 	touch $(STAMP)
 
 ## On the bundled fixtures/demo: what varmigrate finds, the fix as a diff (nothing is written), and
