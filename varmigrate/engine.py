@@ -215,11 +215,13 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     imports: set[str] = set()
     rejected: set[tuple[str, str]] = set()
     diagnostics: list[Diagnostic] = []
+    linted = current  # the source `diagnostics` describe
     for round_number in range(MAX_ROUNDS):
         if not could_match(current, settings.rules):
-            diagnostics = []
+            diagnostics, linted = [], current
             break
         diagnostics = _lint(parse(current), current, settings.rules)
+        linted = current
         # Verified locations name the original source: only the first round sees it unchanged. A
         # finding inside another fix's span is fixed in a later round and keeps its ordinary fix.
         verified = settings.verified if round_number == 0 else frozenset()
@@ -250,6 +252,8 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
             imports.update(fix.imports)
     if result.applied:
         current = _clean_imports(current, imports)
+    if current != linted:
+        # Import cleanup moved lines, or the rounds ran out: describe the code as it is now.
         diagnostics = check_source(current, settings)
     result.source = current
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
