@@ -153,7 +153,7 @@ def _evidence(result: VerifyResult, console: Console) -> None:
     ran = sum(1 for e in result.evidence if e.runs)
     console.print(f"[bold]call sites[/] ({ran} run, {len(result.evidence) - ran} not run):")
     table = Table(show_edge=False, pad_edge=False)
-    table.add_column("site")
+    table.add_column("site", no_wrap=True)  # file:line:col must stay whole to be found
     table.add_column("code")
     table.add_column("seen in the baseline")
     table.add_column("fix")
