@@ -80,8 +80,21 @@ FRESH_PRESERVING_METHODS: frozenset[str] = frozenset(
         "type",
         "contiguous",
         "clone",
+        # In-place initialisers return the tensor itself (not a view), drawing the same random numbers.
+        "normal_",
+        "uniform_",
+        "fill_",
+        "zero_",
+        "random_",
+        "bernoulli_",
+        "exponential_",
+        "log_normal_",
+        "cauchy_",
+        "geometric_",
     }
 )
+# Not here on purpose: view-producing methods (`view`, `reshape`, `t`, `unsqueeze`, ...). Their
+# result is a view, while `Variable(view)` is not one (`_is_view()` differs), so they stay `.detach()`.
 
 # Keywords that make a factory call something other than a fresh tensor that does not require grad.
 NOT_FRESH_KEYWORDS: frozenset[str] = frozenset({"out", "requires_grad"})
