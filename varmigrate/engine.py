@@ -19,7 +19,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from varmigrate.rules import ALL_RULES, ModuleContext, Rule
+from varmigrate.rules import ALL_RULES, ModuleContext, Rule, _cst
 from varmigrate.rules._torch import AUTOGRAD_MODULES, VARIABLE
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
@@ -156,7 +156,7 @@ def _torch_binding(module: cst.Module) -> tuple[str, bool]:
             if not isinstance(small, cst.Import):
                 continue
             for alias in small.names:
-                dotted = cst.Module([]).code_for_node(alias.name)
+                dotted = _cst.code(alias.name)
                 if alias.asname is not None and dotted == "torch":
                     asname = alias.asname.name
                     if isinstance(asname, cst.Name) and found is None:
@@ -380,7 +380,7 @@ def _row_of(source: str, offset: int) -> int:
 
 
 def _normalized(node: cst.CSTNode) -> str:
-    return re.sub(r"[\s()]", "", cst.Module([]).code_for_node(node))
+    return re.sub(r"[\s()]", "", _cst.code(node))
 
 
 class _StatementRemover(cst.CSTTransformer):
@@ -439,19 +439,19 @@ def _clean_imports(source: str, imports: Iterable[str]) -> str:
     scheduled = False
     for node in m.findall(module, m.ImportFrom() | m.Import()):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar) and node.module:
-            dotted = cst.Module([]).code_for_node(node.module)
+            dotted = _cst.code(node.module)
             if node.relative:
                 continue
             for alias in node.names:
-                full = f"{dotted}.{cst.Module([]).code_for_node(alias.name)}"
+                full = f"{dotted}.{_cst.code(alias.name)}"
                 if full in VARIABLE or full in AUTOGRAD_MODULES:
                     RemoveImportsVisitor.remove_unused_import(
-                        context, dotted, cst.Module([]).code_for_node(alias.name), _asname(alias)
+                        context, dotted, _cst.code(alias.name), _asname(alias)
                     )
                     scheduled = True
         elif isinstance(node, cst.Import):
             for alias in node.names:
-                dotted = cst.Module([]).code_for_node(alias.name)
+                dotted = _cst.code(alias.name)
                 if dotted in AUTOGRAD_MODULES and alias.asname is not None:
                     RemoveImportsVisitor.remove_unused_import(context, dotted, asname=_asname(alias))
                     scheduled = True

@@ -21,14 +21,14 @@ MAX_LEAVES = 8
 
 
 @dataclass(frozen=True)
-class Difference:
-    """One way two recordings disagree."""
+class LeafDifference:
+    """One leaf (or retained tensor, or autograd.grad result) of a call that differs."""
 
-    key: str
+    leaf: str
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.detail}"
+        return f"{self.leaf}: {self.detail}"
 
 
 def _bits(tensor: torch.Tensor) -> torch.Tensor:
@@ -76,17 +76,17 @@ def _describe(tensor: torch.Tensor | None) -> str:
 
 def compare_tensors(
     before: Mapping[str, torch.Tensor | None], after: Mapping[str, torch.Tensor | None]
-) -> list[Difference]:
+) -> list[LeafDifference]:
     """Every key whose tensor differs bitwise (or exists on one side only)."""
-    differences: list[Difference] = []
+    differences: list[LeafDifference] = []
     for key in sorted(set(before) | set(after)):
         if key not in before or key not in after:
             side = "before" if key in before else "after"
-            differences.append(Difference(key, f"present only {side}"))
+            differences.append(LeafDifference(key, f"present only {side}"))
             continue
         detail = tensor_difference(before[key], after[key])
         if detail is not None:
-            differences.append(Difference(key, detail))
+            differences.append(LeafDifference(key, detail))
     return differences
 
 
@@ -141,17 +141,6 @@ def _stats(stored: StoredTensor) -> str:
 
 
 # -- recorded runs -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeafDifference:
-    """One leaf (or retained tensor, or autograd.grad result) of a call that differs."""
-
-    leaf: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.leaf}: {self.detail}"
 
 
 @dataclass(frozen=True)
