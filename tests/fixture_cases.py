@@ -11,8 +11,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from varmigrate.diagnostics import Applicability, Diagnostic
 from varmigrate.engine import Settings
+from varmigrate.model import Applicability, Diagnostic
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -150,7 +150,7 @@ def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
 
 
 def test_worker_processes_give_the_same_results_in_the_same_order(tmp_path: Path) -> None:
-    # Enough source mentioning torch to be worth a pool (files.POOL_THRESHOLD_BYTES).
+    # Enough source mentioning torch to be worth a pool (pipeline.POOL_THRESHOLD_BYTES).
     padding = ("# " + "torch filler " * 40 + "\n") * 160
     for index in range(8):
         (tmp_path / f"m{index}.py").write_text(padding + LEGACY)

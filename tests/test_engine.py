@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from varmigrate.diagnostics import Applicability, Edit, Fix
 from varmigrate.engine import (
     INTERNAL_ERROR,
     Settings,
@@ -14,6 +13,7 @@ from varmigrate.engine import (
     could_match,
     fix_source,
 )
+from varmigrate.model import Applicability, Edit, Fix
 from varmigrate.rules import ALL_RULES
 from varmigrate.rules._base import Rule
 from varmigrate.rules.legacy_variable_call import LegacyVariableCall
@@ -125,10 +125,10 @@ class Model:
 
 
 def _lint_both(source: str) -> tuple[list[object], list[object]]:
-    from varmigrate.engine import _lint, parse
+    from varmigrate.engine import lint, parse
 
     module = parse(source)
-    return _lint(module, source, ALL_RULES), _lint(module, source, ALL_RULES, reduce=False)
+    return lint(module, source, ALL_RULES), lint(module, source, ALL_RULES, reduce=False)
 
 
 def test_leaving_statements_out_of_the_analysis_changes_no_finding() -> None:
@@ -142,7 +142,7 @@ def test_leaving_statements_out_of_the_analysis_changes_no_finding() -> None:
 
 def test_the_analysed_module_keeps_every_line_in_place() -> None:
     from varmigrate.engine import parse
-    from varmigrate.rules._base import ModuleContext
+    from varmigrate.rules.context import ModuleContext
 
     ctx = ModuleContext.build(parse(REDUCIBLE), REDUCIBLE, ALL_RULES)
     assert "def unrelated" in ctx.dropped_code

@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from varmigrate.files import (
-    DEFAULT_EXCLUDED_DIRS,
-    DecodeError,
-    Job,
-    decode,
-    discover,
-    is_excluded,
-    process_bytes,
-    process_file,
-)
+from varmigrate.pipeline import Job, Mode, process_bytes, process_file
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, discover
+from varmigrate.sources.io import DecodeError, decode
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\na = Variable(torch.ones((2,2)), requires_grad=True)\n"
@@ -26,7 +19,7 @@ FIXED = "import torch\na = torch.ones((2,2), requires_grad=True)\n"
 CALL = b"Variable(torch.ones((2,2)), requires_grad=True)"
 NEW_CALL = b"torch.ones((2,2), requires_grad=True)"
 IMPORT = b"from torch.autograd import Variable"
-FIX = Job(fix=True)
+FIX = Job(mode=Mode.FIX)
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -204,7 +197,7 @@ def test_fix_through_a_symlink_rewrites_the_target(tmp_path: Path) -> None:
 
 def test_diff_job_writes_nothing(tmp_path: Path) -> None:
     path = write(tmp_path / "a.py", LEGACY)
-    result = process_file(path, Job(fix=True, diff=True))
+    result = process_file(path, Job(mode=Mode.DIFF))
     assert path.read_text() == LEGACY
     assert result.changed
     assert not result.written
@@ -334,9 +327,9 @@ def test_exclude_applies_to_explicit_files_only_with_force_exclude(in_tmp: Path)
 
 
 def test_is_excluded_for_stdin_filename(in_tmp: Path) -> None:
-    assert is_excluded(Path(".venv/lib/x.py"), [])
-    assert is_excluded(Path("gen/x.py"), ["gen/"])
-    assert not is_excluded(Path("src/x.py"), ["gen/"])
+    assert Excluder([]).excluded_explicit(Path(".venv/lib/x.py"))
+    assert Excluder(["gen/"]).excluded_explicit(Path("gen/x.py"))
+    assert not Excluder(["gen/"]).excluded_explicit(Path("src/x.py"))
 
 
 def test_explicit_directory_that_is_ignored_is_walked_with_the_other_patterns(in_tmp: Path) -> None:

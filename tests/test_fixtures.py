@@ -72,13 +72,17 @@ def _run(path: Path) -> dict[str, Any]:
 
 
 def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    from varmigrate.harness.compare import compare_tensors
+    from varmigrate.harness.compare import tensor_difference
 
     if "error" in before or "error" in after:
         return [] if before == after else [f"{before.get('error')} vs {after.get('error')}"]
     tensors_b = {k: v for k, v in before.items() if not isinstance(v, bool)}
     tensors_a = {k: v for k, v in after.items() if not isinstance(v, bool)}
-    found = [str(d) for d in compare_tensors(tensors_b, tensors_a)]
+    found = [
+        f"{key}: {detail}"
+        for key in sorted(set(tensors_b) | set(tensors_a))
+        if (detail := tensor_difference(tensors_b.get(key), tensors_a.get(key))) is not None
+    ]
     found += [
         f"{k}: {before[k]} vs {after.get(k)}"
         for k, v in before.items()

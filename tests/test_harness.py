@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from varmigrate.diagnostics import Location
+from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
 from varmigrate.harness.compare import compare_runs, stored_difference, tensor_difference
 from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tree import read_source, write_source
-from varmigrate.harness.verify import UsageError, add_verify_arguments, options_from_args
+from varmigrate.harness.verify import UsageError
+from varmigrate.model import Location
 
 LEGACY = textwrap.dedent(
     """\
@@ -340,8 +341,8 @@ def test_the_users_own_sitecustomize_still_runs(tmp_path):
 def test_the_harness_front_end_does_not_import_torch():
     program = (
         "import sys\n"
-        "import varmigrate.harness.verify, varmigrate.harness.output, varmigrate.harness.evidence\n"
-        "import varmigrate.harness.compare, varmigrate.harness.runner, varmigrate.harness.__main__\n"
+        "import varmigrate.harness.verify, varmigrate.output.verify_report, varmigrate.harness.evidence\n"
+        "import varmigrate.harness.compare, varmigrate.harness.runner, varmigrate.cli.verify\n"
         "print('torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)

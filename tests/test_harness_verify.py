@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from varmigrate.cli.verify import verify_main
 from varmigrate.engine import Settings, fix_source
-from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, verify, verify_main
+from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, verify
 from varmigrate.rules.data_index_zero import DataIndexZero
 from varmigrate.rules.legacy_variable_call import LegacyVariableCall
 
@@ -197,7 +198,7 @@ def test_verify_without_torch_says_how_to_install_it(tmp_path):
     # `sys.modules[name] = None` is how Python marks a module as not importable.
     program = (
         "import sys; sys.modules['torch'] = None\n"
-        "from varmigrate.harness.__main__ import main\n"
+        "from varmigrate.cli import main\n"
         "raise SystemExit(main(['verify', 'train.py']))\n"
     )
     done = subprocess.run([PYTHON, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=False)

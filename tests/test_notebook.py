@@ -11,14 +11,9 @@ import pytest
 from fixture_cases import FIXTURES, render_diagnostic
 
 from varmigrate.engine import Settings
-from varmigrate.notebook import (
-    NotebookError,
-    NotebookResult,
-    _Notebook,
-    _Program,
-    check_notebook,
-    fix_notebook,
-)
+from varmigrate.notebook import NotebookError, NotebookResult, check_notebook, fix_notebook
+from varmigrate.notebook.cells import Program
+from varmigrate.notebook.json_spans import NotebookFile
 
 NOTEBOOKS = FIXTURES / "notebooks"
 CASES = sorted(path.name for path in NOTEBOOKS.iterdir() if (path / "input.ipynb").exists())
@@ -555,8 +550,8 @@ def test_placeholder_names_cannot_collide() -> None:
 
 
 def test_code_moved_between_cells_is_refused() -> None:
-    notebook_ = _Notebook(notebook(PRELUDE, VARIABLE_LINE, VARIABLE_LINE))
-    program = _Program.build(notebook_, Settings())
+    notebook_ = NotebookFile(notebook(PRELUDE, VARIABLE_LINE, VARIABLE_LINE))
+    program = Program.build(notebook_, Settings())
     assert program is not None
     lost_marker = re.sub(r"^__vm_cell1__\(\)\n", "", program.source, flags=re.MULTILINE)
     with pytest.raises(NotebookError, match="cannot map the fixed code back to its cells"):
@@ -564,7 +559,7 @@ def test_code_moved_between_cells_is_refused() -> None:
 
 
 def test_lost_ipython_line_is_refused() -> None:
-    program = _Program.build(_Notebook(notebook(PRELUDE, "%time 1\n" + VARIABLE_LINE)), Settings())
+    program = Program.build(NotebookFile(notebook(PRELUDE, "%time 1\n" + VARIABLE_LINE)), Settings())
     assert program is not None
     lost = re.sub(r"^__vm_0__\(time\)\n", "", program.source, flags=re.MULTILINE)
     with pytest.raises(NotebookError, match="cell 2: IPython syntax was lost"):

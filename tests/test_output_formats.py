@@ -13,8 +13,8 @@ import pytest
 from support import run_in_terminal, write
 
 from varmigrate.cli import main
-from varmigrate.diagnostics import Diagnostic, Location
-from varmigrate.report import render_github
+from varmigrate.model import Diagnostic, Location
+from varmigrate.output.formats import render_github
 from varmigrate.rules import ALL_RULES
 
 LEGACY = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from varmigrate.engine import INTERNAL_ERROR, Settings, _lint, check_source, fix_source, parse
+from varmigrate.engine import INTERNAL_ERROR, Settings, check_source, fix_source, lint, parse
 
 NAMES = st.sampled_from(["x", "h", "images", "self.weight", "batch[0]", "out.data"])
 FACTORIES = st.sampled_from(
@@ -114,6 +114,6 @@ def test_fix_parses_and_is_idempotent(source: str, unsafe: bool) -> None:
     assert second.applied == 0
     # Analysing only the statements that may hold a finding gives the same findings as the whole module.
     module = parse(source)
-    assert _lint(module, source, options.rules) == _lint(module, source, options.rules, reduce=False)
+    assert lint(module, source, options.rules) == lint(module, source, options.rules, reduce=False)
     # Whatever is left is reported, and a check of the fixed code agrees with what fix reported.
     assert check_source(first.source, options) == [d for d in first.diagnostics if d.code != INTERNAL_ERROR]

@@ -8,9 +8,11 @@ import json
 import pytest
 from rich.console import Console
 
-from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from varmigrate.files import FileError, FileResult
-from varmigrate.report import Mode, OutputFormat, Report, json_record, render_concise, render_full
+from varmigrate.config import OutputFormat
+from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location
+from varmigrate.output.formats import json_record, render_concise, render_full
+from varmigrate.output.report import Report
+from varmigrate.pipeline import FileResult, Mode
 
 SAFE, UNSAFE, DISPLAY = Applicability.SAFE, Applicability.UNSAFE, Applicability.DISPLAY_ONLY
 

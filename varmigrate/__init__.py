@@ -2,20 +2,58 @@
 
 The public API: :func:`check_source` and :func:`fix_source` work on one module's text,
 :func:`check_paths` on files and directories (with the project's configuration, like the command line).
+
+``import varmigrate`` is cheap: the names below are loaded from their modules (and LibCST with them)
+the first time they are used.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-# Where to read about varmigrate (SARIF's `informationUri`).
-INFORMATION_URI = "https://pypi.org/project/varmigrate/"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from varmigrate.api import CheckedFile, check_paths  # noqa: E402
-from varmigrate.config import ConfigError  # noqa: E402
-from varmigrate.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, RuntimeCheck  # noqa: E402
-from varmigrate.engine import FixResult, Settings, SourceParseError, check_source, fix_source  # noqa: E402
-from varmigrate.files import FileError  # noqa: E402
-from varmigrate.rules import UnknownRuleError  # noqa: E402
+from varmigrate._version import INFORMATION_URI, __version__
+
+if TYPE_CHECKING:
+    from varmigrate.api import CheckedFile, check_paths
+    from varmigrate.config import ConfigError
+    from varmigrate.engine import FixResult, Settings, SourceParseError, check_source, fix_source
+    from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location, RuntimeCheck
+    from varmigrate.rules import UnknownRuleError
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "CheckedFile": "varmigrate.api",
+    "check_paths": "varmigrate.api",
+    "ConfigError": "varmigrate.config",
+    "FixResult": "varmigrate.engine",
+    "Settings": "varmigrate.engine",
+    "SourceParseError": "varmigrate.engine",
+    "check_source": "varmigrate.engine",
+    "fix_source": "varmigrate.engine",
+    "Applicability": "varmigrate.model",
+    "Diagnostic": "varmigrate.model",
+    "Edit": "varmigrate.model",
+    "FileError": "varmigrate.model",
+    "Fix": "varmigrate.model",
+    "Location": "varmigrate.model",
+    "RuntimeCheck": "varmigrate.model",
+    "UnknownRuleError": "varmigrate.rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'varmigrate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "INFORMATION_URI",

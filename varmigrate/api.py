@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from varmigrate.config import Overrides, load_configuration
-from varmigrate.diagnostics import Applicability, Diagnostic
-from varmigrate.files import FileError, Job, discover, process_file
+from varmigrate.model import Applicability, Diagnostic, FileError
+from varmigrate.pipeline import Job, process_file
+from varmigrate.sources.discovery import discover
 
 
 @dataclass(frozen=True)

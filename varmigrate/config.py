@@ -16,6 +16,7 @@ ignores, and ``--select`` starts afresh, dropping the file's selection and ignor
 from __future__ import annotations
 
 import difflib
+import enum
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -26,9 +27,8 @@ from typing import Any
 import pathspec
 
 from varmigrate.engine import Settings
-from varmigrate.files import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
-from varmigrate.report import OutputFormat
 from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,24 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
 PYPROJECT = "pyproject.toml"
 TABLE = ("tool", "varmigrate")
+
+
+class OutputFormat(str, enum.Enum):
+    """How findings are printed."""
+
+    FULL = "full"
+    CONCISE = "concise"
+    JSON = "json"
+    # One JSON object per line, printed as each file is done.
+    JSON_LINES = "json-lines"
+    # GitHub Actions workflow commands: annotations on the pull request.
+    GITHUB = "github"
+    SARIF = "sarif"
+
+    @property
+    def for_people(self) -> bool:
+        """Whether the format is read by people (and so gets the summary), not by programs."""
+        return self in (OutputFormat.FULL, OutputFormat.CONCISE)
 
 
 class ConfigError(ValueError):
@@ -347,6 +365,7 @@ __all__ = [
     "ConfigError",
     "Configuration",
     "FileOptions",
+    "OutputFormat",
     "Overrides",
     "PerFileIgnore",
     "find_config_file",

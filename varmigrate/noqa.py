@@ -1,4 +1,6 @@
-"""``check --add-noqa``: suppress the remaining findings with ``# noqa: CODE`` comments, one line each.
+"""``# noqa`` directives: which rows they suppress (the engine honours them), and ``check --add-noqa``.
+
+``--add-noqa`` suppresses the remaining findings with ``# noqa: CODE`` comments, one line each.
 
 For teams that migrate gradually: the comments silence what is left today, so that new legacy code
 fails the check. The engine honours a directive on the row where a finding starts or the row where it
@@ -16,9 +18,10 @@ import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from varmigrate.diagnostics import Diagnostic
-from varmigrate.engine import NOQA
+from varmigrate.model import Diagnostic
 
+# A noqa directive anywhere in a comment: bare (all codes) or followed by `: VM001, VM002`.
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 # Why a finding may get no directive: neither of its rows can take a comment.
 NOT_COMMENTABLE = "the lines it starts and ends on end inside a string or with a backslash"
 # Like ruff: two spaces between code and comment (PEP 8).
@@ -32,6 +35,37 @@ class _Directive:
     start: int
     end: int
     codes: tuple[str, ...]
+
+
+def noqa_lines(source: str) -> dict[int, frozenset[str] | None]:
+    """Row -> codes suppressed there (None: all codes)."""
+    if "noqa" not in source.lower():
+        return {}
+    lines: dict[int, frozenset[str] | None] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.COMMENT:
+                continue
+            match = NOQA.search(token.string)
+            if match is None:
+                continue
+            codes = match.group("codes")
+            lines[token.start[0]] = (
+                None if codes is None else frozenset(re.split(r"[\s,]+", codes.upper().strip()))
+            )
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return lines
+
+
+def is_suppressed(diagnostic: Diagnostic, noqa: dict[int, frozenset[str] | None]) -> bool:
+    """Whether a directive on the row where ``diagnostic`` starts or ends suppresses it."""
+    for row in {diagnostic.start.row, diagnostic.end.row}:
+        if row in noqa:
+            codes = noqa[row]
+            if codes is None or diagnostic.code in codes:
+                return True
+    return False
 
 
 def add_noqa(source: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int, list[Diagnostic]]:

@@ -6,7 +6,7 @@ call by call, in order; the first call that differs is the divergence that `veri
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -72,22 +72,6 @@ def _describe(tensor: torch.Tensor | None) -> str:
     if tensor is None:
         return "None"
     return f"tensor{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
-
-
-def compare_tensors(
-    before: Mapping[str, torch.Tensor | None], after: Mapping[str, torch.Tensor | None]
-) -> list[LeafDifference]:
-    """Every key whose tensor differs bitwise (or exists on one side only)."""
-    differences: list[LeafDifference] = []
-    for key in sorted(set(before) | set(after)):
-        if key not in before or key not in after:
-            side = "before" if key in before else "after"
-            differences.append(LeafDifference(key, f"present only {side}"))
-            continue
-        detail = tensor_difference(before[key], after[key])
-        if detail is not None:
-            differences.append(LeafDifference(key, detail))
-    return differences
 
 
 # -- recorded tensors ----------------------------------------------------------------------------------

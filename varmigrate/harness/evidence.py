@@ -29,9 +29,9 @@ from libcst.metadata import (
     PositionProvider,
 )
 
-from varmigrate.diagnostics import Applicability, Diagnostic, Location, RuntimeCheck
 from varmigrate.harness.recorder import ARG_HOOK, INDEX_HOOK
-from varmigrate.rules._variable import parse_variable_args
+from varmigrate.model import Applicability, Diagnostic, Location, RuntimeCheck
+from varmigrate.rules.variable import parse_variable_args
 
 # Findings about `Variable(...)` construction (code allocation: VM0xx).
 _VARIABLE_CODES = "VM0"

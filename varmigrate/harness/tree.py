@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from varmigrate.files import DecodeError, decode, discover, write_atomic
+from varmigrate.sources.discovery import discover
+from varmigrate.sources.io import DecodeError, decode, write_atomic
 
 # Left out of the copies: version control and caches the command does not need.
 _NOT_COPIED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})

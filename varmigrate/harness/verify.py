@@ -26,17 +26,14 @@ the copy (an editable install) is detected and reported as "could not compare".
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from varmigrate.diagnostics import Applicability, Diagnostic, Location
 from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
 from varmigrate.harness.compare import Comparison, compare_runs
 from varmigrate.harness.evidence import Site, SiteEvidence, gather, instrument, verified_findings
@@ -52,7 +49,8 @@ from varmigrate.harness.tree import (
     remove_git_worktree,
     write_source,
 )
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
+from varmigrate.model import Applicability, Diagnostic, Location
+from varmigrate.rules import ALL_RULES, Rule
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
 EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
@@ -148,100 +146,6 @@ class VerifyResult:
     def rewrites_in(self, file: str | None) -> list[Rewrite]:
         """The fixes applied to ``file``."""
         return [r for r in self.rewrites if r.file == file]
-
-
-# -- command line ------------------------------------------------------------------------------------
-
-
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--unsafe-fixes", action="store_true", help="apply the idiomatic rewrites that may change behaviour"
-    )
-    parser.add_argument(
-        "--write",
-        action="store_true",
-        help="when the runs are identical, write the verified code to the files",
-    )
-    parser.add_argument(
-        "--baseline",
-        metavar="REV",
-        help="compare the working tree as it is against git revision REV (instead of fixing it)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch in both runs")
-    parser.add_argument("--output-format", choices=("full", "json"), default="full")
-
-
-def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add verify's options and its ``[PATH ...] [-- COMMAND ...]`` arguments to ``parser``."""
-    _add_options(parser)
-    parser.add_argument(
-        "targets",
-        nargs=argparse.REMAINDER,
-        metavar="[PATH ...] [-- COMMAND [ARG ...]]",
-        help="files to fix (default: .) and the command to run after `--`; `verify script.py` runs "
-        "`python script.py`",
-    )
-
-
-def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> VerifyOptions:
-    """Verify's options from a namespace filled by :func:`add_verify_arguments`."""
-    targets = list(getattr(args, "targets", None) or [])
-    if "--" in targets:
-        split = targets.index("--")
-        head, command = targets[:split], targets[split + 1 :]
-    else:
-        head, command = targets, []
-    if any(word.startswith("-") for word in head):
-        # Options written after the paths land in the remainder: parse them here.
-        late = argparse.ArgumentParser(prog="varmigrate verify", add_help=False)
-        _add_options(late)
-        late.add_argument("paths", nargs="*")
-        try:
-            args = late.parse_args(head, namespace=argparse.Namespace(**vars(args)))
-        except SystemExit as error:
-            raise UsageError(f"cannot parse {' '.join(head)!r}") from error
-        head = list(args.paths)
-    base = (cwd or Path.cwd()).resolve()
-    if not command:
-        if len(head) == 1 and head[0].endswith(".py"):
-            # `verify script.py`: run the script with this interpreter (it has torch).
-            command, head = [sys.executable, head[0]], []
-        else:
-            raise UsageError(
-                "no command to run: give one after `--`, e.g. `varmigrate verify -- python train.py`"
-            )
-    if args.write and args.baseline:
-        raise UsageError("--write cannot be used with --baseline (the working tree is the candidate)")
-    try:
-        # Rule selection, when the command line that hosts verify offers it.
-        rules = select_rules(getattr(args, "select", None), getattr(args, "ignore", None) or ())
-    except UnknownRuleError as error:
-        raise UsageError(str(error)) from None
-    return VerifyOptions(
-        command=tuple(command),
-        paths=tuple(head) or (".",),
-        unsafe_fixes=bool(args.unsafe_fixes),
-        write=bool(args.write),
-        baseline=args.baseline,
-        seed=int(args.seed),
-        output_format=str(args.output_format),
-        cwd=base,
-        rules=rules,
-    )
-
-
-def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
-    """Run verify from parsed arguments (or options) and print its report; return the exit code."""
-    from varmigrate.harness.output import print_result, progress_reporter
-
-    try:
-        options = args if isinstance(args, VerifyOptions) else options_from_args(args)
-    except UsageError as error:
-        print(f"varmigrate verify: error: {error}", file=sys.stderr)
-        return EXIT_CODES[ERROR]
-    result = verify(options, progress=progress_reporter(options))
-    print_result(result)
-    return result.exit_code
 
 
 # -- verify ------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from varmigrate.rules._base import ModuleContext, Rule
+from varmigrate.rules._base import Rule
+from varmigrate.rules.context import ModuleContext
 from varmigrate.rules.data_index_zero import DataIndexZero
 from varmigrate.rules.legacy_variable_annotation import LegacyVariableAnnotation
 from varmigrate.rules.legacy_variable_call import LegacyVariableCall

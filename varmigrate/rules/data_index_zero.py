@@ -8,9 +8,10 @@ from collections.abc import Callable
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
-from varmigrate.diagnostics import Applicability, RuntimeCheck
-from varmigrate.rules import _cst
-from varmigrate.rules._base import ModuleContext, Rule
+from varmigrate.model import Applicability, RuntimeCheck
+from varmigrate.rules import nodes
+from varmigrate.rules._base import Rule
+from varmigrate.rules.context import ModuleContext
 
 _DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
 NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
@@ -85,7 +86,7 @@ class DataIndexZero(Rule):
         if self._used_as_tensor(node):
             self.report(node, message=f"{self.message} {NOT_A_RECEIVER}")
             return
-        item = _cst.method_call(data.value, "item")
+        item = nodes.method_call(data.value, "item")
         # The 0.3 meaning of `t.data[0]` on a 0-dim `t` is `t.item()`; one run can show `t` always was.
         fix = self.replace_with(
             node,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from varmigrate.diagnostics import Applicability
-from varmigrate.rules import _cst
+from varmigrate.model import Applicability
+from varmigrate.rules import nodes
 from varmigrate.rules._references import Reference, Role, VariableReferenceRule
 
 
@@ -59,6 +59,6 @@ class LegacyVariableAnnotation(VariableReferenceRule):
 
     def on_reference(self, reference: Reference) -> None:
         tensor = self.torch_attr("Tensor")
-        title = f"Replace with `{_cst.code(tensor)}`"
+        title = f"Replace with `{nodes.code(tensor)}`"
         fix = self.replace_with(reference.node, tensor, title, Applicability.SAFE, self.torch_imports)
         self.report(reference.node, fixes=[fix])

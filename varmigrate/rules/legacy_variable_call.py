@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from varmigrate.diagnostics import Applicability, Fix, RuntimeCheck
-from varmigrate.rules import _cst
+from varmigrate.model import Applicability, Fix, RuntimeCheck
+from varmigrate.rules import nodes
 from varmigrate.rules._base import Rule
-from varmigrate.rules._torch import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
-from varmigrate.rules._variable import (
+from varmigrate.rules.torch_api import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
+from varmigrate.rules.variable import (
     Freshness,
     VariableArgs,
     detach,
@@ -87,7 +87,7 @@ class LegacyVariableCall(Rule):
             )
             return
         flag = self._flag(args)
-        volatile = _cst.literal_bool(args.volatile) if args.volatile is not None else False
+        volatile = nodes.literal_bool(args.volatile) if args.volatile is not None else False
         if args.volatile is not None and flag is not False and volatile is not False:
             # Truthy `volatile` with truthy `requires_grad` raises ValueError in the shim today.
             self.report(node, message=VOLATILE_AND_GRAD_MESSAGE)
@@ -98,7 +98,7 @@ class LegacyVariableCall(Rule):
         """`requires_grad` as a literal bool, or the runtime expression that sets it."""
         if args.requires_grad is None:
             return False
-        literal = _cst.literal_bool(args.requires_grad)
+        literal = nodes.literal_bool(args.requires_grad)
         return literal if literal is not None else args.requires_grad
 
     def _fixes(
@@ -106,7 +106,7 @@ class LegacyVariableCall(Rule):
     ) -> list[Fix]:
         data = self._collapse(data)
         if data is None:
-            empty = _cst.append_args(
+            empty = nodes.append_args(
                 cst.Call(func=self.torch_attr("empty"), args=[cst.Arg(cst.Integer("0"))]),
                 self._device_args() + _flag_keyword(flag),
             )
@@ -119,13 +119,15 @@ class LegacyVariableCall(Rule):
         ):
             kind = Freshness.OTHER
         if kind is Freshness.FACTORY:
-            new = _cst.append_args(data, _flag_keyword(flag)) if isinstance(data, cst.Call) else data
+            new = nodes.append_args(data, _flag_keyword(flag)) if isinstance(data, cst.Call) else data
             return [self.replace_with(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
         if kind is Freshness.TYPED and isinstance(data, cst.Call):
             new, imports = self._rebuild_typed(data, flag)
-            return [self.replace_with(node, new, f"Replace with `{_cst.code(new.func)}(...)`", SAFE, imports)]
+            return [
+                self.replace_with(node, new, f"Replace with `{nodes.code(new.func)}(...)`", SAFE, imports)
+            ]
         if kind is Freshness.OTHER:
-            new = data if flag is False else _cst.method_call(data, "requires_grad_", _flag_args(flag))
+            new = data if flag is False else nodes.method_call(data, "requires_grad_", _flag_args(flag))
             return [self.replace_with(node, new, "Remove the `Variable(...)` wrapper", SAFE)]
         if flag is False:
             safe = self.replace_with(node, detach(data), "Replace with `.detach()`", SAFE)
@@ -141,7 +143,7 @@ class LegacyVariableCall(Rule):
                 verified_by=RuntimeCheck.DATA_IS_PLAIN_NO_GRAD,
             )
             return [drop, safe]
-        new = _cst.method_call(detach(data), "requires_grad_", _flag_args(flag))
+        new = nodes.method_call(detach(data), "requires_grad_", _flag_args(flag))
         return [self.replace_with(node, new, "Replace with `.detach().requires_grad_()`", SAFE)]
 
     def _collapse(self, data: cst.BaseExpression | None) -> cst.BaseExpression | None:
@@ -150,7 +152,7 @@ class LegacyVariableCall(Rule):
             inner = parse_variable_args(data)
             if inner.unsupported is not None or inner.volatile is not None:
                 break
-            if inner.requires_grad is not None and _cst.literal_bool(inner.requires_grad) is None:
+            if inner.requires_grad is not None and nodes.literal_bool(inner.requires_grad) is None:
                 break
             data = inner.data
         return data
@@ -168,16 +170,16 @@ class LegacyVariableCall(Rule):
         factory = "tensor" if typed_constructor_form(call) == "data" else "empty"
         extra: list[cst.Arg] = []
         if dtype is not None:
-            extra.append(_cst.keyword("dtype", cst.Attribute(value=torch_expr, attr=cst.Name(dtype))))
+            extra.append(nodes.keyword("dtype", cst.Attribute(value=torch_expr, attr=cst.Name(dtype))))
         elif factory == "tensor":
             get_dtype = cst.Call(func=cst.Attribute(value=torch_expr, attr=cst.Name("get_default_dtype")))
-            extra.append(_cst.keyword("dtype", get_dtype))
+            extra.append(nodes.keyword("dtype", get_dtype))
         new = call.with_changes(func=cst.Attribute(value=torch_expr, attr=cst.Name(factory)))
-        return _cst.append_args(new, extra + self._device_args() + _flag_keyword(flag)), imports
+        return nodes.append_args(new, extra + self._device_args() + _flag_keyword(flag)), imports
 
     def _device_args(self) -> list[cst.Arg]:
         """`device="cpu"` where the module sets a default device (which legacy constructors ignore)."""
-        return [_cst.keyword("device", cst.SimpleString('"cpu"'))] if self.ctx.sets_default_device else []
+        return [nodes.keyword("device", cst.SimpleString('"cpu"'))] if self.ctx.sets_default_device else []
 
 
 def _flag_value(flag: bool | cst.BaseExpression) -> cst.BaseExpression:
@@ -185,11 +187,11 @@ def _flag_value(flag: bool | cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(flag, bool):
         return cst.Name("True" if flag else "False")
     # The shim accepts ints 0..255, numpy ints and 0-dim tensors; `requires_grad_` takes only bools.
-    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(_cst.without_parens(flag))])
+    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(nodes.without_parens(flag))])
 
 
 def _flag_keyword(flag: bool | cst.BaseExpression) -> list[cst.Arg]:
-    return [] if flag is False else [_cst.keyword("requires_grad", _flag_value(flag))]
+    return [] if flag is False else [nodes.keyword("requires_grad", _flag_value(flag))]
 
 
 def _flag_args(flag: bool | cst.BaseExpression) -> list[cst.Arg]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from varmigrate.diagnostics import Applicability
-from varmigrate.rules import _cst
+from varmigrate.model import Applicability
+from varmigrate.rules import nodes
 from varmigrate.rules._references import Reference, Role, VariableReferenceRule
 
 
@@ -66,7 +66,7 @@ class LegacyVariableTypeCheck(VariableReferenceRule):
             fix = self.replace_with(
                 reference.node,
                 tensor,
-                f"Replace with `{_cst.code(tensor)}`",
+                f"Replace with `{nodes.code(tensor)}`",
                 Applicability.SAFE,
                 self.torch_imports,
             )

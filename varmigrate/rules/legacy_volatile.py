@@ -5,10 +5,10 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
-from varmigrate.diagnostics import Applicability
-from varmigrate.rules import _cst
+from varmigrate.model import Applicability
+from varmigrate.rules import nodes
 from varmigrate.rules._base import Rule
-from varmigrate.rules._torch import VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import VOLATILE_MESSAGE
 
 READ = "`.volatile` is always False since PyTorch 0.4; use `torch.no_grad()` for inference"
 WRITE = "setting `.volatile` has had no effect since PyTorch 0.4; use `torch.no_grad()`"
@@ -68,7 +68,7 @@ class LegacyVolatile(Rule):
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "volatile":
                 title = "Remove the `volatile=` argument"
-                fix = self.replace_with(node, _cst.remove_arg(node, arg), title, Applicability.DISPLAY_ONLY)
+                fix = self.replace_with(node, nodes.remove_arg(node, arg), title, Applicability.DISPLAY_ONLY)
                 self.report(arg, fixes=[fix])
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

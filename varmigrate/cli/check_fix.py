@@ -1,58 +1,28 @@
-"""The command line: parse arguments, run each file through files.py, hand the results to a Report."""
+"""``varmigrate check`` and ``varmigrate fix``: discover files, run each through the pipeline, report."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
 from rich.console import Console
-from rich.text import Text
 
-from varmigrate import __version__
-from varmigrate.config import ConfigError, Configuration, Overrides, load_configuration
-from varmigrate.files import Job, discover, process_bytes, process_files
-from varmigrate.report import EXIT_CLEAN, EXIT_ERROR, Mode, OutputFormat, Report
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code
+from varmigrate.config import ConfigError, Configuration, OutputFormat, Overrides, load_configuration
+from varmigrate.output.console import make_console, print_error
+from varmigrate.output.report import EXIT_ERROR, Report
+from varmigrate.pipeline import Job, Mode, process_bytes, process_files
+from varmigrate.rules import UnknownRuleError
+from varmigrate.sources.discovery import discover
 
 STDIN = "-"
 # More files than this get a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 20
-FIX_AVAILABILITY = {
-    "always": "Fix is always available.",
-    "sometimes": "Fix is sometimes available.",
-    "never": "Fix is not available.",
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run varmigrate with ``argv`` (default: the process's arguments) and return the exit code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        # argparse exits for --help, --version and bad arguments; callers (and tests) get a code back.
-        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
-    if args.command == "rule":
-        return rule_command(args)
-    if args.command == "verify":
-        from varmigrate.harness.verify import verify_main
-
-        return verify_main(args)
-    if args.command == "check":
-        mode = Mode.ADD_NOQA if args.add_noqa else Mode.CHECK
-    else:
-        mode = Mode.DIFF if args.diff else Mode.FIX
-    return run(args, mode)
 
 
 def _positive_int(value: str) -> int:
@@ -70,15 +40,8 @@ def _flatten(groups: Iterable[list[str]] | None) -> list[str]:
     return [item for group in groups or () for item in group]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the ``check``, ``fix`` and ``rule`` subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="varmigrate",
-        description="Find and fix Variable-era PyTorch code.",
-    )
-    parser.add_argument("--version", action="version", version=f"varmigrate {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def common_arguments() -> argparse.ArgumentParser:
+    """The options ``check`` and ``fix`` share, as a parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories (`-` for stdin); default `.`"
@@ -165,59 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
     )
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
+    return common
 
+
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``check`` subcommand."""
     check = commands.add_parser(
-        "check", parents=[common], help="report findings", description="Report findings."
+        "check", parents=[common_arguments()], help="report findings", description="Report findings."
     )
     check.add_argument(
         "--add-noqa",
         action="store_true",
         help="append `# noqa: CODE` to the lines of the findings instead of reporting them",
     )
+    check.set_defaults(handler=lambda args: run(args, Mode.ADD_NOQA if args.add_noqa else Mode.CHECK))
+
+
+def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``fix`` subcommand."""
     fix = commands.add_parser(
-        "fix", parents=[common], help="apply fixes in place", description="Apply fixes in place."
+        "fix", parents=[common_arguments()], help="apply fixes in place", description="Apply fixes in place."
     )
     fix.add_argument("--diff", action="store_true", help="print a diff of the fixes instead of writing them")
-
-    # The harness front end imports no torch; the runs it starts do.
-    from varmigrate.harness.verify import add_verify_arguments
-
-    verify = commands.add_parser(
-        "verify",
-        help="run a command before and after the fixes and compare gradients",
-        description="Run COMMAND on the original and on the fixed code; compare every gradient bit for bit.",
-    )
-    add_verify_arguments(verify)
-
-    rule = commands.add_parser("rule", help="explain a rule", description="Show a rule's documentation.")
-    rule.add_argument("code", nargs="?", metavar="RULE", help="a rule code or name, e.g. VM001")
-    rule.add_argument("--all", action="store_true", help="list every rule")
-    rule.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
-    return parser
-
-
-def make_console(*, stderr: bool = False, no_color: bool = False, file: IO[str] | None = None) -> Console:
-    """A rich console that prints text as given: no markup, emoji, highlighting or wrapping."""
-    plain = no_color or bool(os.environ.get("NO_COLOR"))
-    return Console(
-        file=file,
-        stderr=stderr,
-        color_system=None if plain else "auto",
-        highlight=False,
-        markup=False,
-        emoji=False,
-        soft_wrap=True,
-    )
-
-
-def _print_error(console: Console, message: str) -> None:
-    line = Text()
-    line.append("error", style="bold red")
-    line.append(f": {message}")
-    console.print(line)
-
-
-# -- check / fix ---------------------------------------------------------------------------------------
+    fix.set_defaults(handler=lambda args: run(args, Mode.DIFF if args.diff else Mode.FIX))
 
 
 def run(args: argparse.Namespace, mode: Mode) -> int:
@@ -228,20 +161,20 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
             config=args.config, isolated=args.isolated, overrides=overrides(args)
         )
     except (ConfigError, UnknownRuleError) as error:
-        _print_error(err, str(error))
+        print_error(err, str(error))
         return EXIT_ERROR
     # Like ruff, `--stdin-filename` alone means "read stdin".
     paths: list[str] = args.paths or ([STDIN] if args.stdin_filename else ["."])
     reads_stdin = STDIN in paths
     if reads_stdin and mode is Mode.ADD_NOQA:
-        _print_error(err, "--add-noqa edits files in place; it cannot read stdin")
+        print_error(err, "--add-noqa edits files in place; it cannot read stdin")
         return EXIT_ERROR
     with contextlib.ExitStack() as stack:
         if args.output_file:
             try:
                 handle = stack.enter_context(_open_output(Path(args.output_file)))
             except OSError as error:
-                _print_error(err, f"{args.output_file}: cannot write: {error.strerror or error}")
+                print_error(err, f"{args.output_file}: cannot write: {error.strerror or error}")
                 return EXIT_ERROR
             out = make_console(no_color=True, file=handle)
         elif reads_stdin and mode is Mode.FIX:
@@ -250,7 +183,7 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         else:
             out = make_console(no_color=args.no_color)
         report = make_report(args, mode, configuration, out, err)
-        job = Job(fix=mode in (Mode.FIX, Mode.DIFF), diff=mode is Mode.DIFF, add_noqa=mode is Mode.ADD_NOQA)
+        job = Job(mode=mode)
         found = discover(
             [Path(path) for path in paths if path != STDIN],
             force_exclude=configuration.force_exclude,
@@ -340,7 +273,7 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
         redirect_stdout=False,
         redirect_stderr=False,
     )
-    task = progress.add_task("Fixing" if report.mode in (Mode.FIX, Mode.DIFF) else "Checking", total=total)
+    task = progress.add_task("Fixing" if report.mode.fixes else "Checking", total=total)
     out = report.out
     with progress:
         if to_terminal:
@@ -361,7 +294,7 @@ def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration,
     """Check or fix source from stdin; ``fix`` writes the (possibly unchanged) code to stdout."""
     data = sys.stdin.buffer.read()
     name = args.stdin_filename or STDIN
-    writes_code = job.fix and not job.diff
+    writes_code = job.mode is Mode.FIX
     excluded = configuration.force_exclude and configuration.excluder().excluded_explicit(Path(name))
     if args.stdin_filename and excluded:
         if writes_code:
@@ -378,56 +311,3 @@ def _write_stdout(data: bytes) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
-
-
-# -- rule ----------------------------------------------------------------------------------------------
-
-
-def rule_command(args: argparse.Namespace) -> int:
-    """``varmigrate rule CODE`` prints a rule's docs; ``varmigrate rule --all`` lists the rules."""
-    console = make_console(no_color=args.no_color)
-    if args.all:
-        _list_rules(console, ALL_RULES)
-        return EXIT_CLEAN
-    if not args.code:
-        _print_error(
-            make_console(stderr=True, no_color=args.no_color), "give a rule code (e.g. VM001) or --all"
-        )
-        return EXIT_ERROR
-    try:
-        rule = rule_by_code(args.code)
-    except UnknownRuleError as unknown:
-        _print_error(make_console(stderr=True, no_color=args.no_color), str(unknown))
-        return EXIT_ERROR
-    doc = rule_markdown(rule)
-    if console.is_terminal:
-        # Imported here: only `rule` on a terminal needs it, and it adds ~0.1 s to start-up.
-        from rich.markdown import Markdown
-
-        # Markdown lays itself out to the terminal width; soft wrapping would cut list items off.
-        console.print(Markdown(doc), soft_wrap=False)
-    else:
-        console.out(doc, highlight=False)
-    return EXIT_CLEAN
-
-
-def rule_markdown(rule: type[Rule]) -> str:
-    """A rule's documentation as Markdown: title, message, fix availability, then its docstring."""
-    return (
-        f"# {rule.name()} ({rule.code})\n\n"
-        f"Message: {rule.message}\n\n"
-        f"{FIX_AVAILABILITY[rule.fix_availability]}\n\n"
-        f"{inspect.cleandoc(rule.__doc__ or '')}\n"
-    )
-
-
-def _list_rules(console: Console, rules: Sequence[type[Rule]]) -> None:
-    width = max((len(rule.name()) for rule in rules), default=0)
-    for rule in rules:
-        line = Text()
-        line.append(rule.code, style="bold red")
-        line.append(f"  {rule.name():<{width}}  ")
-        # "fix: sometimes" etc., padded so that the messages line up.
-        line.append(f"fix: {rule.fix_availability:<9}", style="cyan")
-        line.append(f"  {rule.message}")
-        console.print(line)

@@ -1,4 +1,4 @@
-"""Findings and the fixes that come with them: plain frozen data, no LibCST, no terminals."""
+"""Findings, the fixes that come with them, and file errors: plain frozen data, no LibCST, no terminals."""
 
 from __future__ import annotations
 
@@ -101,3 +101,19 @@ class Diagnostic:
     def shown_fix(self) -> Fix | None:
         """The fix to describe to the user when none applies: the first one, whatever its label."""
         return self.fixes[0] if self.fixes else None
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read, decoded, parsed or written; ``location`` when known."""
+
+    path: str
+    message: str
+    location: Location | None = None
+    # In a notebook: the cell (1-based position among all cells) the location is relative to.
+    cell: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
+        where = where if self.location is None else f"{where}:{self.location}"
+        return f"{where}: {self.message}"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
-from varmigrate.rules import _cst
+from varmigrate.rules import nodes
 from varmigrate.rules._base import Rule
-from varmigrate.rules._torch import (
+from varmigrate.rules.torch_api import (
     FRESH_FACTORIES,
     FRESH_NO_KEYWORD,
     FRESH_PRESERVING_METHODS,
@@ -205,4 +205,4 @@ def receiver_without_data(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def detach(expr: cst.BaseExpression) -> cst.Call:
     """``expr.detach()``, with ``h.data`` becoming ``h.detach()``."""
-    return _cst.method_call(receiver_without_data(expr), "detach")
+    return nodes.method_call(receiver_without_data(expr), "detach")

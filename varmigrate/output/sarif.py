@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from varmigrate import INFORMATION_URI, __version__
-from varmigrate.diagnostics import Applicability, Diagnostic, Location
-from varmigrate.files import FileError
+from varmigrate._version import INFORMATION_URI, __version__
+from varmigrate.model import Applicability, Diagnostic, FileError, Location
 from varmigrate.rules import ALL_RULES, Rule
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -1,0 +1,76 @@
+"""Parsing, with CPython's positions and messages for errors, and the text prefilter run before it."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+
+import libcst as cst
+
+from varmigrate.rules import ALL_RULES, Rule
+
+
+class SourceParseError(Exception):
+    """The source is not valid Python 3 (for example Python 2 `print x`)."""
+
+    def __init__(self, message: str, row: int, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"{self.row}:{self.column}: {self.message}"
+
+
+# Strings and comments, matched left to right so that a quote in a comment or a `#` in a string is
+# consumed by the construct that starts first. Only used to prefilter: never to decide a finding.
+_STRINGS_AND_COMMENTS = re.compile(
+    r"""(?s)("{3}|'{3}).*?\1|"(?:\\.|[^"\\\r\n])*"|'(?:\\.|[^'\\\r\n])*'|#[^\r\n]*"""
+)
+
+
+def could_match(source: str, rules: Iterable[type[Rule]] = ALL_RULES) -> bool:
+    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
+
+    A plain substring test first (hundreds of MB/s); only text that passes it is stripped of strings
+    and comments and asked again, word by word.
+    """
+    stripped: list[str] = []
+
+    def code() -> str:
+        if not stripped:
+            stripped.append(_STRINGS_AND_COMMENTS.sub(" ", source))
+        return stripped[0]
+
+    return any(rule.could_match(source, code) for rule in rules)
+
+
+def parse(source: str) -> cst.Module:
+    """Parse ``source`` or raise :class:`SourceParseError` with its position."""
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise _syntax_error(source, error.message, error.raw_line, error.raw_column + 1) from None
+    except (SyntaxError, ValueError, RecursionError) as error:
+        row = getattr(error, "lineno", None) or 1
+        column = getattr(error, "offset", None) or 1
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _syntax_error(source, message, row, column) from None
+
+
+def _syntax_error(source: str, message: str, row: int, column: int) -> SourceParseError:
+    """The error to report, from CPython's parser when it agrees the source is bad.
+
+    LibCST's parser reports column 1 and a long "expected one of ..." list; CPython points at the
+    offending token and says e.g. "Missing parentheses in call to 'print'".
+    """
+    try:
+        compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as syntax:
+        if syntax.lineno:
+            return SourceParseError(syntax.msg, syntax.lineno, syntax.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return SourceParseError(message, row, column)

@@ -1,0 +1,216 @@
+"""The per-module context every rule shares, assembled in one place.
+
+:meth:`ModuleContext.build` takes a parsed module and gathers what the rules ask of it: offsets for
+edits, how torch is bound, star imports, the spellings of `Variable`, and the metadata (computed lazily,
+only when a rule first asks). It also reduces the module to the statements that may hold a finding, so
+that scope analysis, the costly part, runs over those only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import libcst as cst
+import libcst.matchers as m
+from libcst._metadata_dependent import LazyValue as _LazyValue
+from libcst.metadata import BaseMetadataProvider, MetadataWrapper
+
+from varmigrate.model import Diagnostic
+from varmigrate.rules import nodes
+from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
+
+if TYPE_CHECKING:
+    from varmigrate.rules._base import Rule
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_T = TypeVar("_T")
+_WORD = re.compile(r"\w+")
+_VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
+
+
+@dataclass
+class ModuleContext:
+    """What the rules of one module share: source, offsets, torch bindings, and the findings so far."""
+
+    wrapper: MetadataWrapper
+    source: str
+    line_starts: list[int]
+    # The name under which `torch` itself is bound at module level (`torch`, or `th` after
+    # `import torch as th`), and whether it is bound at all.
+    torch_name: str = "torch"
+    torch_bound: bool = False
+    # `from torch.autograd import *` is in effect, so an unbound `Variable` is torch's.
+    star_variable: bool = False
+    # Legacy constructors ignore `torch.set_default_device`; factories follow it.
+    sets_default_device: bool = False
+    # Every spelling a bare name referring to `Variable` can have here (`Variable`, and each `as` alias).
+    variable_spellings: frozenset[str] = frozenset({"Variable"})
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # The code of the top-level statements left out of the analysed module (see `reduce`), if any.
+    dropped_code: str = ""
+    _metadata: dict[type[BaseMetadataProvider[object]], Mapping[cst.CSTNode, object]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def build(cls, module: cst.Module, source: str, rules: Sequence[type[Rule]] = ()) -> ModuleContext:
+        """Context for ``module`` parsed from ``source``, analysed for ``rules``."""
+        starts = [0]
+        starts.extend(match.end() for match in _NEWLINE.finditer(source))
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
+        ctx.star_variable = _star_imports_variable(module)
+        ctx.sets_default_device = "set_default_device" in source
+        ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
+        ctx.torch_name, ctx.torch_bound = _torch_binding(module)
+        if rules:
+            ctx.reduce(rules)
+        return ctx
+
+    def reduce(self, rules: Sequence[type[Rule]]) -> None:
+        """Analyse only the statements that may hold a finding (and every import).
+
+        Scope analysis costs about ten times the parse and grows with the module; a large module
+        usually holds its few candidates in a few functions or methods. The other module- and
+        class-level statements are replaced by `pass` on as many lines, so every kept node keeps its
+        line and column (checked line by line below; any doubt and the whole module is analysed).
+        The kept nodes are the very nodes of the full module, so findings and fixes refer to it.
+        What the left-out code could change about a kept name is checked where it matters
+        (`fresh_name_binding` looks into `dropped_code`).
+        """
+        module = self.wrapper.module
+        pattern = re.compile("|".join([r"\bimport\b", *(rule.statement_pattern(self) for rule in rules)]))
+        dropped: list[str] = []
+        body = _reduce_block(module, module.body, pattern, dropped)
+        if not dropped:
+            return
+        reduced = module.with_changes(body=body)
+        if not _same_lines(reduced.code, self.source):
+            return
+        self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
+        self.dropped_code = "".join(dropped)
+
+    @property
+    def module(self) -> cst.Module:
+        """The parsed module (the very nodes metadata is keyed by)."""
+        return self.wrapper.module
+
+    def metadata(self, provider: type[BaseMetadataProvider[_T]], node: cst.CSTNode, default: _T) -> _T:
+        """``provider``'s value for ``node``, computing the provider for the module on first use.
+
+        Scope and qualified-name analysis cost about ten times the parse; resolving them lazily means a
+        module whose nodes never look like a candidate never pays for them.
+        """
+        table = self._metadata.get(provider)
+        if table is None:
+            table = self.wrapper.resolve(provider)
+            self._metadata[provider] = table
+        value = table.get(node, default)
+        # Some providers store lazily computed values.
+        return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
+
+    def offset(self, line: int, column: int) -> int:
+        """Character offset of a LibCST position (1-based line, 0-based column)."""
+        return self.line_starts[line - 1] + column
+
+
+_BLANK = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), comment=None)
+
+
+def _reduce_block(
+    module: cst.Module, statements: Sequence[cst.BaseStatement], pattern: re.Pattern[str], dropped: list[str]
+) -> list[cst.BaseStatement]:
+    """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
+
+    Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
+    The code of every left-out statement is appended to ``dropped``.
+    """
+    codes = [module.code_for_node(statement) for statement in statements]
+    keep = [bool(pattern.search(code)) for code in codes]
+    # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
+    # wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
+    mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
+    body: list[cst.BaseStatement] = []
+    for statement, code, kept in zip(statements, codes, keep, strict=True):
+        if kept or _assigned_names(statement) & mentioned:
+            if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+                inner = _reduce_block(module, statement.body.body, pattern, dropped)
+                statement = statement.with_changes(body=statement.body.with_changes(body=inner))
+            body.append(statement)
+            continue
+        dropped.append(code)
+        lines = len(_NEWLINE.findall(code))
+        body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
+    return body
+
+
+def _assigned_names(statement: cst.BaseStatement) -> set[str]:
+    """Names a simple statement assigns (`x = ...`, `x: T = ...`, `x += ...`)."""
+    names: set[str] = set()
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign | cst.AugAssign):
+                targets = [small.target]
+            else:
+                continue
+            names.update(t.value for t in targets if isinstance(t, cst.Name))
+    return names
+
+
+def _same_lines(reduced: str, source: str) -> bool:
+    """Whether every line of ``reduced`` but the placeholders stands where it stands in ``source``."""
+    mine, theirs = _NEWLINE.split(reduced), _NEWLINE.split(source)
+    if len(mine) != len(theirs):
+        return False
+    return all(a == b or a.strip() in ("", "pass") for a, b in zip(mine, theirs, strict=True))
+
+
+def _star_imports_variable(module: cst.Module) -> bool:
+    """Whether a module-level star import from torch.autograd is the last star import in the module."""
+    result = False
+    for node in m.findall(module, m.ImportFrom(names=m.ImportStar())):
+        assert isinstance(node, cst.ImportFrom)
+        name = _dotted(node.module) if node.module is not None else ""
+        result = not node.relative and name in VARIABLE_STAR_MODULES
+    return result
+
+
+def _dotted(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""
+
+
+def _torch_binding(module: cst.Module) -> tuple[str, bool]:
+    """The module-level name bound to ``torch`` itself, and whether there is one."""
+    found: str | None = None
+    for node in _module_level_statements(module.body):
+        for small in node.body if isinstance(node, cst.SimpleStatementLine) else ():
+            if not isinstance(small, cst.Import):
+                continue
+            for alias in small.names:
+                dotted = nodes.code(alias.name)
+                if alias.asname is not None and dotted == "torch":
+                    asname = alias.asname.name
+                    if isinstance(asname, cst.Name) and found is None:
+                        found = asname.value
+                elif alias.asname is None and (dotted == "torch" or dotted.startswith("torch.")):
+                    return "torch", True
+    return (found, True) if found is not None else ("torch", False)
+
+
+def _module_level_statements(body: Sequence[cst.BaseStatement]) -> Iterable[cst.BaseStatement]:
+    """Statements run at module level: the body, and blocks of `if`/`try`/`with` inside it."""
+    for statement in body:
+        yield statement
+        if isinstance(statement, cst.If | cst.Try | cst.With | cst.TryStar):
+            for block in m.findall(statement, m.IndentedBlock()):
+                assert isinstance(block, cst.IndentedBlock)
+                yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))

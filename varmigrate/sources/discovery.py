@@ -1,0 +1,250 @@
+"""Finding the files to process: directory walks, default excludes, ``--exclude`` globs and .gitignore."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from varmigrate.model import FileError
+
+NOTEBOOK_SUFFIX = ".ipynb"
+# Suffixes a directory walk picks up. Files passed explicitly are read as Python whatever their suffix,
+# except notebooks, which are read as notebooks.
+SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX)
+
+# Directory names never walked into (unless passed explicitly): VCS data, environments, caches, builds.
+DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".eggs",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".ipynb_checkpoints",
+        "__pycache__",
+        "build",
+        "dist",
+        "node_modules",
+        "site-packages",
+    }
+)
+
+
+@dataclass
+class Discovery:
+    """The files to process, in a stable order, and paths that could not be used."""
+
+    files: list[Path] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+
+class Excluder:
+    """Decides which paths to skip: default directory names, ``--exclude`` globs and ``.gitignore`` files.
+
+    ``--exclude`` patterns use .gitignore syntax relative to the working directory: a pattern without a
+    slash matches a file or directory name at any depth (``legacy_*.py``), one with a slash is anchored
+    (``fixtures/**/expected.py``). Each .gitignore applies to its own directory, deeper files overriding
+    shallower ones as in git.
+    """
+
+    def __init__(
+        self,
+        exclude: Sequence[str] = (),
+        *,
+        cwd: Path | None = None,
+        anchored: Sequence[tuple[Path, Sequence[str]]] = (),
+        excluded_dirs: frozenset[str] = DEFAULT_EXCLUDED_DIRS,
+    ) -> None:
+        self.cwd = (cwd or Path.cwd()).resolve()
+        self.excluded_dirs = excluded_dirs
+        # (directory the patterns are relative to, their spec): ``exclude`` is relative to the working
+        # directory, ``anchored`` patterns (a configuration file's) to their own directory.
+        self.groups: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        for root, lines in ((self.cwd, exclude), *anchored):
+            patterns = [p for p in (pattern.strip() for pattern in lines) if p]
+            if patterns:
+                self.groups.append((Path(os.path.abspath(root)), pathspec.GitIgnoreSpec.from_lines(patterns)))
+        self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+
+    def excluded_by_user(self, path: Path, *, is_dir: bool) -> bool:
+        """Whether an ``--exclude`` (or configured) pattern matches ``path``."""
+        suffix = "/" if is_dir else ""
+        return any(spec.match_file(relative_to(path, root) + suffix) for root, spec in self.groups)
+
+    def within(self, root: Path) -> Excluder:
+        """This excluder for walking ``root``, which was asked for: patterns that exclude it are dropped."""
+        clone = copy.copy(self)
+        clone.groups = []
+        for base, spec in self.groups:
+            relative = relative_to(root, base)
+            clone.groups.append((base, spec if relative == "." else _sparing(spec, relative + "/")))
+        return clone
+
+    def excluded_explicit(self, path: Path) -> bool:
+        """Whether a path passed on the command line is excluded (``--force-exclude``)."""
+        relative = Path(relative_to(path, self.cwd))
+        if any(part in self.excluded_dirs for part in relative.parts[:-1]):
+            return True
+        return self.excluded_by_user(path, is_dir=path.is_dir())
+
+    # .gitignore -------------------------------------------------------------------------------------
+
+    def gitignore_chain(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+        """The .gitignore specs that apply inside ``directory``: its own and its ancestors' in the repo."""
+        directory = Path(os.path.abspath(directory))
+        chain: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        for folder in (directory, *directory.parents):
+            spec = self.gitignore(folder)
+            if spec is not None:
+                if folder != directory:
+                    # `directory` was asked for explicitly: what ignores it (or a parent) does not apply.
+                    spec = _sparing(spec, directory.relative_to(folder).as_posix() + "/")
+                chain.append((folder, spec))
+            # The repository's root ends the climb: .gitignore files above it are not the project's.
+            if (folder / ".git").exists():
+                break
+        else:
+            # Not inside a repository: only the directory's own .gitignore counts.
+            chain = [(folder, spec) for folder, spec in chain if folder == directory]
+        chain.reverse()
+        return chain
+
+    def gitignore(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        """The parsed ``directory/.gitignore``, if there is one."""
+        if directory not in self._gitignores:
+            spec = None
+            try:
+                lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                pass
+            else:
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            self._gitignores[directory] = spec
+        return self._gitignores[directory]
+
+    @staticmethod
+    def ignored(path: Path, chain: Sequence[tuple[Path, pathspec.GitIgnoreSpec]], *, is_dir: bool) -> bool:
+        """Whether the deepest .gitignore that has a say about ``path`` ignores it."""
+        absolute = Path(os.path.abspath(path))
+        for folder, spec in reversed(chain):
+            relative = absolute.relative_to(folder).as_posix() + ("/" if is_dir else "")
+            decision = spec.check_file(relative).include
+            if decision is not None:
+                return bool(decision)
+        return False
+
+
+def relative_to(path: Path, root: Path) -> str:
+    """``path`` relative to the absolute directory ``root`` in POSIX form; outside it, its absolute path
+    without the leading slash, so that patterns without a slash still match its name."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return absolute.as_posix().lstrip("/")
+
+
+def _sparing(spec: pathspec.GitIgnoreSpec, directory: str) -> pathspec.GitIgnoreSpec:
+    """``spec`` without the patterns that ignore ``directory`` (relative, ending in ``/``) or its parents."""
+    kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
+    return spec if len(kept) == len(spec.patterns) else pathspec.GitIgnoreSpec(kept)
+
+
+def discover(
+    paths: Sequence[Path],
+    *,
+    exclude: Sequence[str] = (),
+    force_exclude: bool = False,
+    respect_gitignore: bool = True,
+    suffixes: Sequence[str] = SOURCE_SUFFIXES,
+    excluder: Excluder | None = None,
+) -> Discovery:
+    """The source files under ``paths``: directories are walked, files passed directly are kept.
+
+    A file passed directly is processed even if it would be excluded, unless ``force_exclude``.
+    ``excluder`` (e.g. a configuration's) replaces the one built from ``exclude``.
+    """
+    excluder = excluder or Excluder(exclude)
+    found = Discovery()
+    seen: set[Path] = set()
+
+    def add(file: Path) -> None:
+        key = Path(os.path.abspath(file))
+        if key not in seen:
+            seen.add(key)
+            found.files.append(file)
+
+    for path in paths:
+        if not path.exists():
+            found.errors.append(FileError(str(path), "no such file or directory"))
+        elif force_exclude and excluder.excluded_explicit(path):
+            continue
+        elif path.is_dir():
+            walked = _walk(path, excluder.within(path), respect_gitignore, tuple(suffixes))
+            for file in sorted(walked, key=lambda file: file.parts):
+                add(file)
+        else:
+            add(path)
+    return found
+
+
+def _walk(
+    root: Path, excluder: Excluder, respect_gitignore: bool, suffixes: tuple[str, ...]
+) -> Iterator[Path]:
+    """Source files under ``root``, pruning excluded directories as early as possible."""
+    chains: dict[str, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
+    first = True
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        if respect_gitignore:
+            if first:
+                first = False
+                chain = excluder.gitignore_chain(here)
+            else:
+                chain = list(chains.pop(directory, []))
+                spec = excluder.gitignore(Path(os.path.abspath(here)))
+                if spec is not None:
+                    chain.append((Path(os.path.abspath(here)), spec))
+        else:
+            chain = []
+        kept = []
+        for name in sorted(dirnames):
+            sub = here / name
+            if name in excluder.excluded_dirs or excluder.excluded_by_user(sub, is_dir=True):
+                continue
+            if chain and excluder.ignored(sub, chain, is_dir=True):
+                continue
+            kept.append(name)
+            chains[os.path.join(directory, name)] = chain
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.endswith(suffixes):
+                continue
+            file = here / name
+            if excluder.excluded_by_user(file, is_dir=False):
+                continue
+            if chain and excluder.ignored(file, chain, is_dir=False):
+                continue
+            yield file
+
+
+__all__ = [
+    "DEFAULT_EXCLUDED_DIRS",
+    "NOTEBOOK_SUFFIX",
+    "SOURCE_SUFFIXES",
+    "Discovery",
+    "Excluder",
+    "discover",
+    "relative_to",
+]
