@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from varmigrate.engine import could_match  # noqa: E402
-from varmigrate.files import SOURCE_SUFFIXES, discover  # noqa: E402
+from varmigrate.sources.discovery import SOURCE_SUFFIXES, discover  # noqa: E402
 
 
 def default_tree() -> Path:
