@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import libcst as cst
@@ -24,6 +25,23 @@ from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location, Run
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext
 from varmigrate.rules.torch_api import VARIABLE
+
+
+@dataclass(frozen=True)
+class Valid:
+    """A module the rule must not flag (an edge of the rule, shown next to its code)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A module the rule flags, and what ``fix`` makes of it (``fixed``; None: left as it is)."""
+
+    code: str
+    fixed: str | None = None
+    # The fix shown in ``fixed`` needs ``--unsafe-fixes``.
+    unsafe: bool = False
 
 
 def kebab(name: str) -> str:
@@ -49,6 +67,9 @@ class Rule(cst.BatchableCSTVisitor):
     triggers: ClassVar[tuple[str, ...]] = ("Variable",)
     # Whether findings come with a fix that `varmigrate fix` can apply (shown by `varmigrate rule`).
     fix_availability: ClassVar[Literal["always", "sometimes", "never"]] = "never"
+    # The rule's edges as small whole modules, run by the test suite (as Fixit's VALID / INVALID).
+    VALID: ClassVar[tuple[Valid, ...]] = ()
+    INVALID: ClassVar[tuple[Invalid, ...]] = ()
 
     @classmethod
     def could_match(cls, source: str, code: Callable[[], str]) -> bool:

@@ -10,7 +10,7 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
 from varmigrate.model import Applicability, RuntimeCheck
 from varmigrate.rules import nodes
-from varmigrate.rules._base import Rule
+from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules.context import ModuleContext
 
 _DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
@@ -63,6 +63,19 @@ class DataIndexZero(Rule):
     message = "`.data[0]` raises `IndexError` on a 0-dim tensor: use `.item()`"
     requires = ("torch",)
     triggers = (".data",)
+
+    VALID = (
+        Valid("import torch\ntotal += loss.item()\n"),
+        # Another index is another meaning.
+        Valid("import torch\nrow = batch.data[1]\n"),
+    )
+    INVALID = (
+        # Raises IndexError on today's 0-dim losses; `.item()` only with --unsafe-fixes.
+        Invalid("import torch\ntotal += loss.data[0]\n"),
+        Invalid(
+            "import torch\ntotal += loss.data[0]\n", fixed="import torch\ntotal += loss.item()\n", unsafe=True
+        ),
+    )
 
     @classmethod
     def could_match(cls, source: str, code: Callable[[], str]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
+from varmigrate.rules._base import Invalid, Valid
 from varmigrate.rules._references import Reference, Role, VariableReferenceRule
 
 
@@ -56,6 +57,19 @@ class LegacyVariableAnnotation(VariableReferenceRule):
     fix_availability = "always"
     message = "`Variable` used as a type: no value has had this type since PyTorch 0.4"
     roles = frozenset({Role.ANNOTATION})
+
+    VALID = (
+        Valid("import torch\n\ndef f(x: torch.Tensor) -> torch.Tensor:\n    return x\n"),
+        # A name that is not torch's `Variable` (no import binds it).
+        Valid("from typing import List\n\nxs: List[Variable] = []\n"),
+    )
+    INVALID = (
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\n\n"
+            "def f(x: Variable) -> Variable:\n    return x\n",
+            fixed="import torch\n\ndef f(x: torch.Tensor) -> torch.Tensor:\n    return x\n",
+        ),
+    )
 
     def on_reference(self, reference: Reference) -> None:
         tensor = self.torch_attr("Tensor")

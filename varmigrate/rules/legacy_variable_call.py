@@ -6,7 +6,7 @@ import libcst as cst
 
 from varmigrate.model import Applicability, Fix, RuntimeCheck
 from varmigrate.rules import nodes
-from varmigrate.rules._base import Rule
+from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules.torch_api import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
 from varmigrate.rules.variable import (
     Freshness,
@@ -75,6 +75,38 @@ class LegacyVariableCall(Rule):
     code = "VM001"
     message = "`Variable(...)` is deprecated and detaches its argument"
     fix_availability = "sometimes"
+
+    VALID = (
+        Valid("import torch\nx = torch.ones(2, requires_grad=True)\n"),
+        Valid("import tensorflow as tf\nv = tf.Variable(0.0)\n"),
+        # A local class that happens to be called Variable.
+        Valid("class Variable:\n    pass\n\nv = Variable()\n"),
+    )
+    INVALID = (
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\n"
+            "x = Variable(torch.zeros(3), requires_grad=True)\n",
+            fixed="import torch\nx = torch.zeros(3, requires_grad=True)\n",
+        ),
+        # Not the identity: the safe fix keeps the detach.
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n",
+            fixed="import torch\nh = hidden.detach()\n",
+        ),
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n",
+            fixed="import torch\nh = hidden\n",
+            unsafe=True,
+        ),
+        Invalid(
+            "import torch\nimport torch.autograd as ag\nv = ag.Variable(torch.ones(2))\n",
+            fixed="import torch\nv = torch.ones(2)\n",
+        ),
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable as V\nv = V(x, volatile=True)\n",
+            fixed="import torch\nv = x.detach()\n",
+        ),
+    )
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self.is_variable(node.func):

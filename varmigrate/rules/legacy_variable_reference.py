@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from varmigrate.rules._base import Invalid, Valid
 from varmigrate.rules._references import Reference, Role, VariableReferenceRule
 
 
@@ -46,6 +47,15 @@ class LegacyVariableReference(VariableReferenceRule):
     code = "VM103"
     message = "`Variable` used as a value: it is a deprecated shim that detaches tensors"
     roles = frozenset({Role.VALUE})
+
+    VALID = (
+        Valid("import torch\nxs = list(map(torch.as_tensor, ts))\n"),
+        Valid("import tensorflow as tf\nmake = tf.Variable\n"),
+    )
+    INVALID = (
+        Invalid("import torch\nfrom torch.autograd import Variable\nxs = list(map(Variable, ts))\n"),
+        Invalid("import torch\nfrom torch.autograd import Variable\n\nclass Param(Variable):\n    pass\n"),
+    )
 
     def on_reference(self, reference: Reference) -> None:
         arg = self.parent(reference.node)

@@ -6,6 +6,7 @@ import libcst as cst
 
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
+from varmigrate.rules._base import Invalid, Valid
 from varmigrate.rules._references import Reference, Role, VariableReferenceRule
 
 
@@ -59,6 +60,19 @@ class LegacyVariableTypeCheck(VariableReferenceRule):
     fix_availability = "sometimes"
     message = "`isinstance(x, Variable)` checks for `torch.Tensor` through a deprecated shim"
     roles = frozenset({Role.INSTANCE_CHECK, Role.SUBCLASS_CHECK, Role.TYPE_COMPARISON})
+
+    VALID = (
+        Valid("import torch\nok = isinstance(t, torch.Tensor)\n"),
+        Valid("import tensorflow as tf\nok = isinstance(t, tf.Variable)\n"),
+    )
+    INVALID = (
+        Invalid(
+            "import torch\nfrom torch.autograd import Variable\nok = isinstance(t, Variable)\n",
+            fixed="import torch\nok = isinstance(t, torch.Tensor)\n",
+        ),
+        # Always False today: shown, never rewritten.
+        Invalid("import torch\nfrom torch.autograd import Variable\nsame = type(t) == Variable\n"),
+    )
 
     def on_reference(self, reference: Reference) -> None:
         if reference.role is Role.INSTANCE_CHECK:

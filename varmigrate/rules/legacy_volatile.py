@@ -7,7 +7,7 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
-from varmigrate.rules._base import Rule
+from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules.torch_api import VOLATILE_MESSAGE
 
 READ = "`.volatile` is always False since PyTorch 0.4; use `torch.no_grad()` for inference"
@@ -60,6 +60,19 @@ class LegacyVolatile(Rule):
     message = VOLATILE_MESSAGE
     requires = ("torch",)
     triggers = ("volatile",)
+
+    VALID = (
+        Valid("import torch\nwith torch.no_grad():\n    y = model(x)\n"),
+        # A method's own attribute is not a tensor's.
+        Valid("import torch\n\nclass Loader:\n    def mode(self):\n        return self.volatile\n"),
+        # Inside torch's own `Variable(...)` it is VM001's finding.
+        Valid("import torch\nfrom torch.autograd import Variable\nv = Variable(x, volatile=True)\n"),
+    )
+    INVALID = (
+        Invalid("import torch\n\ndef evaluate(x):\n    return to_var(x, volatile=True)\n"),
+        Invalid("import torch\nflag = t.volatile\n"),
+        Invalid("import torch\nt.volatile = True\n"),
+    )
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.is_variable(node.func):
