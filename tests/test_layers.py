@@ -1,4 +1,4 @@
-"""The layering holds: imports point one way (cli -> output -> harness -> pipeline -> engine -> rules -> model)."""
+"""The layering holds: imports point one way (cli -> output -> harness -> pipeline -> engine -> rules)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each rule's VALID / INVALID examples (kept next to its code) hold: its edges, readable without fixtures/."""
+"""Each rule's VALID / INVALID examples (kept next to its code) hold: its edges, without fixtures/."""
 
 from __future__ import annotations
 
