@@ -16,10 +16,10 @@ import pytest
 from varmigrate.cli.verify import verify_main
 from varmigrate.engine import Settings, fix_source
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, verify
-from varmigrate.rules.data_index_zero import DataIndexZero
-from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+from varmigrate.rules import rule_by_code
 
 CASES = Path(__file__).resolve().parent.parent / "fixtures" / "verify"
+VM001, VM201 = rule_by_code("VM001"), rule_by_code("VM201")
 PYTHON = sys.executable
 
 
@@ -62,9 +62,7 @@ def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
 
 def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_path, capsys):
     folder = copy_case("legacy_loss_data", tmp_path)
-    options = VerifyOptions(
-        command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall, DataIndexZero)
-    )
+    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001, VM201))
     code = verify_main(options)
     text = capsys.readouterr().out
     assert code == 0, text
@@ -74,7 +72,7 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
 
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
     folder = copy_case("legacy_loss_data", tmp_path)
-    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001,)))
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
     assert divergence.kind == "missing-call"
@@ -91,9 +89,7 @@ def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crash
 def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
     folder = copy_case("stop_gradient_teacher", tmp_path)
     result = verify(
-        VerifyOptions(
-            command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(LegacyVariableCall,)
-        )
+        VerifyOptions(command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(VM001,))
     )
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
@@ -113,9 +109,7 @@ def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
 def test_evidence_verifies_dropping_variable_images_and_write_writes_the_verified_code(tmp_path, capsys):
     folder = copy_case("evidence_images", tmp_path)
     expected = (CASES / "evidence_images" / "expected.py").read_text(encoding="utf-8")
-    code = verify_main(
-        VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(LegacyVariableCall,))
-    )
+    code = verify_main(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(VM001,)))
     text = capsys.readouterr().out
     assert code == 0, text
     assert (folder / "train.py").read_text(encoding="utf-8") == expected
@@ -125,7 +119,7 @@ def test_evidence_verifies_dropping_variable_images_and_write_writes_the_verifie
 
 def test_evidence_records_each_site_and_keeps_safe_fixes_where_it_cannot_verify(tmp_path):
     folder = copy_case("evidence_images", tmp_path)
-    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001,)))
     assert result.verdict == IDENTICAL
     seen = {(e.site.where, e.site.code): e.summary for e in result.evidence}
     assert seen == {
@@ -169,7 +163,7 @@ def test_baseline_revision_catches_a_hand_rewrite_that_aliases_one_leaf(saliency
 
 def test_baseline_revision_is_identical_to_the_safe_fix_of_it(saliency_repo):
     legacy = (saliency_repo / "train.py").read_text(encoding="utf-8")
-    fixed = fix_source(legacy, Settings(rules=(LegacyVariableCall,))).source
+    fixed = fix_source(legacy, Settings(rules=(VM001,))).source
     assert fixed != legacy
     (saliency_repo / "train.py").write_text(fixed, encoding="utf-8")
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))

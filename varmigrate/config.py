@@ -27,7 +27,7 @@ from typing import Any
 import pathspec
 
 from varmigrate.engine import Settings
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
+from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, select_rules
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
 
 if sys.version_info >= (3, 11):
@@ -71,12 +71,12 @@ class PerFileIgnore:
     """Rules not run on the files a .gitignore-style pattern matches (``!pattern``: on all others)."""
 
     pattern: str
-    rules: frozenset[type[Rule]]
+    rules: frozenset[RuleSpec]
     spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
     negated: bool = False
 
     @classmethod
-    def build(cls, pattern: str, rules: frozenset[type[Rule]]) -> PerFileIgnore:
+    def build(cls, pattern: str, rules: frozenset[RuleSpec]) -> PerFileIgnore:
         """The entry for ``pattern`` (as written in the file)."""
         negated = pattern.startswith("!")
         spec = pathspec.GitIgnoreSpec.from_lines([pattern[1:] if negated else pattern])
@@ -267,7 +267,7 @@ class Configuration:
     path: Path | None = None
     # The directory patterns of the file are relative to (the working directory without a file).
     root: Path = field(default_factory=Path.cwd)
-    rules: tuple[type[Rule], ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = ALL_RULES
     per_file_ignores: tuple[PerFileIgnore, ...] = ()
     unsafe_fixes: bool = False
     # None: the command line decides by the terminal (`full` on one, else `concise`).
@@ -300,7 +300,7 @@ class Configuration:
 _Layer = tuple[Sequence[str] | None, Sequence[str], Sequence[str]]
 
 
-def _chosen(layers: Sequence[_Layer]) -> tuple[type[Rule], ...]:
+def _chosen(layers: Sequence[_Layer]) -> tuple[RuleSpec, ...]:
     """The rules selected by layers of (select, extend-select, ignore), later layers on top."""
     chosen = set(select_rules())
     for select, extend, ignore in layers:

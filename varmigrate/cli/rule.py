@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -11,7 +10,7 @@ from rich.text import Text
 
 from varmigrate.output.console import make_console, print_error
 from varmigrate.output.report import EXIT_CLEAN, EXIT_ERROR
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code
+from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, rule_by_code
 
 FIX_AVAILABILITY = {
     "always": "Fix is always available.",
@@ -57,17 +56,17 @@ def rule_command(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def rule_markdown(rule: type[Rule]) -> str:
+def rule_markdown(rule: RuleSpec) -> str:
     """A rule's documentation as Markdown: title, message, fix availability, then its docstring."""
     return (
         f"# {rule.name()} ({rule.code})\n\n"
         f"Message: {rule.message}\n\n"
         f"{FIX_AVAILABILITY[rule.fix_availability]}\n\n"
-        f"{inspect.cleandoc(rule.__doc__ or '')}\n"
+        f"{rule.doc}\n"
     )
 
 
-def _list_rules(console: Console, rules: Sequence[type[Rule]]) -> None:
+def _list_rules(console: Console, rules: Sequence[RuleSpec]) -> None:
     width = max((len(rule.name()) for rule in rules), default=0)
     for rule in rules:
         line = Text()

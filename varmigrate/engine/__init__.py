@@ -1,13 +1,43 @@
 """The engine: parse a module, run the selected rules on one metadata wrapper, apply fixes to a fixed point.
 
-The engine knows rules and LibCST; it knows nothing about files, paths or terminals.
+The engine knows rules and LibCST; it knows nothing about files, paths or terminals. Importing this
+package is cheap: :mod:`.settings` and :mod:`.prefilter` use the standard library only, and the names
+below that need LibCST load their modules on first use.
 """
 
 from __future__ import annotations
 
-from varmigrate.engine.analysis import Settings, check_source, lint
-from varmigrate.engine.fixer import INTERNAL_ERROR, MAX_ROUNDS, FixResult, fix_source
-from varmigrate.engine.parsing import SourceParseError, could_match, parse
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.settings import Settings
+
+if TYPE_CHECKING:
+    from varmigrate.engine.analysis import check_source, lint
+    from varmigrate.engine.fixer import INTERNAL_ERROR, MAX_ROUNDS, FixResult, fix_source
+    from varmigrate.engine.parsing import SourceParseError, parse
+
+_LAZY = {
+    "check_source": "varmigrate.engine.analysis",
+    "lint": "varmigrate.engine.analysis",
+    "INTERNAL_ERROR": "varmigrate.engine.fixer",
+    "MAX_ROUNDS": "varmigrate.engine.fixer",
+    "FixResult": "varmigrate.engine.fixer",
+    "fix_source": "varmigrate.engine.fixer",
+    "SourceParseError": "varmigrate.engine.parsing",
+    "parse": "varmigrate.engine.parsing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'varmigrate.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "INTERNAL_ERROR",

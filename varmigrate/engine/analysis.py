@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import libcst as cst
 
-from varmigrate.engine.parsing import could_match, parse
-from varmigrate.model import Applicability, Diagnostic, Location
+from varmigrate.engine.parsing import parse
+from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.settings import Settings
+from varmigrate.model import Diagnostic
 from varmigrate.noqa import is_suppressed, noqa_lines
-from varmigrate.rules import ALL_RULES, ModuleContext, Rule
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to run and how far fixes may go."""
-
-    rules: tuple[type[Rule], ...] = ALL_RULES
-    unsafe_fixes: bool = False
-    # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
-    # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.
-    verified: frozenset[tuple[str, Location]] = frozenset()
-
-    @property
-    def threshold(self) -> Applicability:
-        """The least trustworthy applicability that may be applied."""
-        return Applicability.UNSAFE if self.unsafe_fixes else Applicability.SAFE
+from varmigrate.rules import RuleSpec
+from varmigrate.rules.context import ModuleContext
 
 
 def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:
@@ -38,11 +24,11 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
 
 
 def lint(
-    module: cst.Module, source: str, rules: Sequence[type[Rule]], *, reduce: bool = True
+    module: cst.Module, source: str, rules: Sequence[RuleSpec], *, reduce: bool = True
 ) -> list[Diagnostic]:
     """Findings of ``rules`` in ``module`` (parsed from ``source``), after ``# noqa``, sorted by position."""
     ctx = ModuleContext.build(module, source, rules if reduce else ())
-    cst.visit_batched(ctx.module, [rule(ctx) for rule in rules])
+    cst.visit_batched(ctx.module, [rule.load()(ctx, rule) for rule in rules])
     suppressed = noqa_lines(source)
     found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))

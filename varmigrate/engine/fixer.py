@@ -10,9 +10,11 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.analysis import Settings, check_source, lint
+from varmigrate.engine.analysis import check_source, lint
 from varmigrate.engine.imports import clean_imports
-from varmigrate.engine.parsing import SourceParseError, could_match, parse
+from varmigrate.engine.parsing import SourceParseError, parse
+from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.settings import Settings
 from varmigrate.model import Applicability, Diagnostic, Fix, Location
 from varmigrate.rules import nodes
 

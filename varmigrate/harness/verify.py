@@ -50,7 +50,7 @@ from varmigrate.harness.tree import (
     write_source,
 )
 from varmigrate.model import Applicability, Diagnostic, Location
-from varmigrate.rules import ALL_RULES, Rule
+from varmigrate.rules import ALL_RULES, RuleSpec
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
 EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
@@ -75,7 +75,7 @@ class VerifyOptions:
     seed: int = 0
     output_format: str = "full"
     cwd: Path | None = None
-    rules: tuple[type[Rule], ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = ALL_RULES
 
     @property
     def threshold(self) -> Applicability:

@@ -23,7 +23,7 @@ from varmigrate.rules import nodes
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
 if TYPE_CHECKING:
-    from varmigrate.rules._base import Rule
+    from varmigrate.rules import RuleSpec
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
@@ -56,7 +56,7 @@ class ModuleContext:
     )
 
     @classmethod
-    def build(cls, module: cst.Module, source: str, rules: Sequence[type[Rule]] = ()) -> ModuleContext:
+    def build(cls, module: cst.Module, source: str, rules: Sequence[RuleSpec] = ()) -> ModuleContext:
         """Context for ``module`` parsed from ``source``, analysed for ``rules``."""
         starts = [0]
         starts.extend(match.end() for match in _NEWLINE.finditer(source))
@@ -70,7 +70,7 @@ class ModuleContext:
             ctx.reduce(rules)
         return ctx
 
-    def reduce(self, rules: Sequence[type[Rule]]) -> None:
+    def reduce(self, rules: Sequence[RuleSpec]) -> None:
         """Analyse only the statements that may hold a finding (and every import).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
