@@ -17,8 +17,17 @@ from varmigrate._version import INFORMATION_URI, __version__
 if TYPE_CHECKING:
     from varmigrate.api import CheckedFile, check_paths
     from varmigrate.config import ConfigError
-    from varmigrate.engine import FixResult, Settings, SourceParseError, check_source, fix_source
-    from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location, RuntimeCheck
+    from varmigrate.engine import FixResult, Settings, check_source, fix_source
+    from varmigrate.model import (
+        Applicability,
+        Diagnostic,
+        Edit,
+        FileError,
+        Fix,
+        Location,
+        RuntimeCheck,
+        SourceParseError,
+    )
     from varmigrate.rules import UnknownRuleError
 
 # Public name -> the module that defines it.
@@ -28,7 +37,7 @@ _EXPORTS = {
     "ConfigError": "varmigrate.config",
     "FixResult": "varmigrate.engine",
     "Settings": "varmigrate.engine",
-    "SourceParseError": "varmigrate.engine",
+    "SourceParseError": "varmigrate.model",
     "check_source": "varmigrate.engine",
     "fix_source": "varmigrate.engine",
     "Applicability": "varmigrate.model",

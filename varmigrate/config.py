@@ -16,19 +16,20 @@ ignores, and ``--select`` starts afresh, dropping the file's selection and ignor
 from __future__ import annotations
 
 import difflib
-import enum
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from varmigrate.engine import Settings
+from varmigrate.model import OutputFormat
 from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, select_rules
-from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitignore_spec, relative_to
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,24 +40,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
 PYPROJECT = "pyproject.toml"
 TABLE = ("tool", "varmigrate")
-
-
-class OutputFormat(str, enum.Enum):
-    """How findings are printed."""
-
-    FULL = "full"
-    CONCISE = "concise"
-    JSON = "json"
-    # One JSON object per line, printed as each file is done.
-    JSON_LINES = "json-lines"
-    # GitHub Actions workflow commands: annotations on the pull request.
-    GITHUB = "github"
-    SARIF = "sarif"
-
-    @property
-    def for_people(self) -> bool:
-        """Whether the format is read by people (and so gets the summary), not by programs."""
-        return self in (OutputFormat.FULL, OutputFormat.CONCISE)
 
 
 class ConfigError(ValueError):
@@ -72,14 +55,14 @@ class PerFileIgnore:
 
     pattern: str
     rules: frozenset[RuleSpec]
-    spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
+    spec: GitIgnoreSpec = field(compare=False, repr=False)
     negated: bool = False
 
     @classmethod
     def build(cls, pattern: str, rules: frozenset[RuleSpec]) -> PerFileIgnore:
         """The entry for ``pattern`` (as written in the file)."""
         negated = pattern.startswith("!")
-        spec = pathspec.GitIgnoreSpec.from_lines([pattern[1:] if negated else pattern])
+        spec = gitignore_spec([pattern[1:] if negated else pattern])
         return cls(pattern, rules, spec, negated)
 
     def matches(self, relative: str) -> bool:
@@ -365,7 +348,6 @@ __all__ = [
     "ConfigError",
     "Configuration",
     "FileOptions",
-    "OutputFormat",
     "Overrides",
     "PerFileIgnore",
     "find_config_file",

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import difflib
 import enum
-import multiprocessing
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
-from varmigrate.model import Diagnostic, FileError, Location
+from varmigrate.engine import Settings, could_match
+from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
-from varmigrate.notebook import NotebookError, NotebookFixResult, check_notebook, fix_notebook
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
 from varmigrate.sources.io import DecodeError, decode, write_atomic
 
@@ -105,6 +102,9 @@ POOL_THRESHOLD_BYTES = 512 * 1024
 def process_files(items: Sequence[tuple[Path, Job]], workers: int = 1) -> Iterator[FileResult]:
     """Results for ``(path, job)`` items, in order; a large batch is spread over ``workers`` processes."""
     if workers > 1 and len(items) > 1 and _worth_a_pool(item[0] for item in items):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             yield from pool.map(_process_item, items, chunksize=4)
@@ -188,6 +188,9 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
 
 def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
     """Check (or fix) the code cells of notebook ``data``; findings and errors carry their cell."""
+    # Imported here: notebooks need the engine, and only files that can hold a finding get this far.
+    from varmigrate.notebook import NotebookError, NotebookFixResult, check_notebook, fix_notebook
+
     result = FileResult(name)
     try:
         outcome = fix_notebook(data, job.settings) if job.mode.fixes else check_notebook(data, job.settings)
@@ -234,6 +237,11 @@ def plural_findings(result: FileResult) -> str:
 
 def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
     """The text after the job (fixed, or as it was), its findings, and how many fixes were applied."""
+    if not could_match(text, job.settings.rules):
+        # The common case on a large tree: decided without importing LibCST.
+        return text, [], 0
+    from varmigrate.engine import check_source, fix_source
+
     if job.mode.fixes:
         fixed = fix_source(text, job.settings)
         return fixed.source, fixed.diagnostics, fixed.applied

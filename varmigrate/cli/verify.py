@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from varmigrate.harness.verify import ERROR, EXIT_CODES, UsageError, VerifyOptions, verify
 from varmigrate.rules import UnknownRuleError, select_rules
+
+if TYPE_CHECKING:
+    from varmigrate.harness.verify import VerifyOptions
 
 
 def add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +60,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> VerifyOptions:
     """Verify's options from a namespace filled by :func:`add_verify_arguments`."""
+    # The harness is imported when verify runs, not when the command line is built.
+    from varmigrate.harness.verify import UsageError, VerifyOptions
+
     targets = list(getattr(args, "targets", None) or [])
     if "--" in targets:
         split = targets.index("--")
@@ -104,6 +110,7 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
 
 def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     """Run verify from parsed arguments (or options) and print its report; return the exit code."""
+    from varmigrate.harness.verify import ERROR, EXIT_CODES, UsageError, VerifyOptions, verify
     from varmigrate.output.verify_report import print_result, progress_reporter
 
     try:

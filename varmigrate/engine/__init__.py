@@ -12,20 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
+from varmigrate.model import INTERNAL_ERROR, SourceParseError
 
 if TYPE_CHECKING:
     from varmigrate.engine.analysis import check_source, lint
-    from varmigrate.engine.fixer import INTERNAL_ERROR, MAX_ROUNDS, FixResult, fix_source
-    from varmigrate.engine.parsing import SourceParseError, parse
+    from varmigrate.engine.fixer import MAX_ROUNDS, FixResult, fix_source
+    from varmigrate.engine.parsing import parse
 
 _LAZY = {
     "check_source": "varmigrate.engine.analysis",
     "lint": "varmigrate.engine.analysis",
-    "INTERNAL_ERROR": "varmigrate.engine.fixer",
     "MAX_ROUNDS": "varmigrate.engine.fixer",
     "FixResult": "varmigrate.engine.fixer",
     "fix_source": "varmigrate.engine.fixer",
-    "SourceParseError": "varmigrate.engine.parsing",
     "parse": "varmigrate.engine.parsing",
 }
 

@@ -12,16 +12,15 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from varmigrate.engine.analysis import check_source, lint
 from varmigrate.engine.imports import clean_imports
-from varmigrate.engine.parsing import SourceParseError, parse
+from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.model import Applicability, Diagnostic, Fix, Location
+from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Fix, Location, SourceParseError
 from varmigrate.rules import nodes
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
 # reach the fixed point in practice, the bound keeps a misbehaving rule from looping forever.
 MAX_ROUNDS = 8
-INTERNAL_ERROR = "VM900"
 
 
 @dataclass

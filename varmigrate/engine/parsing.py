@@ -6,18 +6,7 @@ import ast
 
 import libcst as cst
 
-
-class SourceParseError(Exception):
-    """The source is not valid Python 3 (for example Python 2 `print x`)."""
-
-    def __init__(self, message: str, row: int, column: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.row = row
-        self.column = column
-
-    def __str__(self) -> str:
-        return f"{self.row}:{self.column}: {self.message}"
+from varmigrate.model import SourceParseError
 
 
 def parse(source: str) -> cst.Module:

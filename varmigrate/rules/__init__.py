@@ -8,10 +8,7 @@ docstring, read from the module's source without importing it.
 
 from __future__ import annotations
 
-import ast
 import importlib
-import importlib.util
-import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -87,6 +84,10 @@ class RuleSpec:
 
 @cache
 def _docstring(module: str, class_name: str) -> str:
+    import ast
+    import importlib.util
+    import inspect
+
     spec = importlib.util.find_spec(module)
     if spec is not None and spec.origin is not None and spec.origin.endswith(".py"):
         with open(spec.origin, encoding="utf-8") as handle:
