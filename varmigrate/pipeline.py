@@ -6,6 +6,7 @@ Path in, result out: what to do comes in a :class:`Job`, what was found and done
 
 from __future__ import annotations
 
+import ast
 import difflib
 import enum
 import re
@@ -17,7 +18,14 @@ from varmigrate.engine import Settings, could_match
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
-from varmigrate.sources.io import DecodeError, decode, write_atomic
+from varmigrate.sources.io import (
+    DecodeError,
+    FileChangedError,
+    decode,
+    mentions,
+    read_regular,
+    write_atomic,
+)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -79,18 +87,24 @@ def process_file(path: Path, job: Job) -> FileResult:
     """Check (or fix) the file at ``path``. Pure apart from writing the fixed file: path in, result out."""
     name = str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as error:
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
     result, new_data = process_bytes(data, name, job)
     if new_data is not None and job.mode.writes:
         try:
-            write_atomic(path, new_data)
+            write_atomic(path, new_data, expected=data)
         except OSError as error:
-            result.fixed = result.noqa_added = 0
-            result.errors.append(FileError(name, f"cannot write: {error.strerror or error}"))
-        else:
-            result.written = True
+            message = str(error.strerror) if isinstance(error, FileChangedError) else None
+            return _not_written(data, name, job, message or f"cannot write: {error.strerror or error}")
+        result.written = True
+    return result
+
+
+def _not_written(data: bytes, name: str, job: Job, message: str) -> FileResult:
+    """The result for a file whose fix could not be written: its findings are those of what it holds."""
+    result, _ = process_bytes(data, name, replace(job, mode=Mode.CHECK))
+    result.errors.append(FileError(name, message))
     return result
 
 
@@ -136,7 +150,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     """Check (or fix) source ``data`` shown as ``name``; the fixed bytes when they differ, else None."""
     result = FileResult(name)
     # Cheapest prefilter: no rule can fire in a file that never spells `torch`; skip even decoding it.
-    if b"torch" not in data:
+    if not mentions(data, "torch"):
         return result, None
     if name.endswith(NOTEBOOK_SUFFIX):
         return _process_notebook(data, name, job)
@@ -144,6 +158,13 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         source = decode(data)
     except DecodeError as error:
         result.errors.append(FileError(name, error.message, error.location))
+        return result, None
+    if "\0" in source.text:
+        # LibCST reads such text, CPython does not: it is not a program, and is never rewritten.
+        row, column = _position(source.text, source.text.index("\0"))
+        result.errors.append(
+            FileError(name, "cannot parse: source code cannot contain null bytes", Location(row, column))
+        )
         return result, None
     try:
         text, diagnostics, result.fixed = _run_engine(source.text, job)
@@ -171,6 +192,12 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         (None, row): line for row, line in _lines_at(text, {d.start.row for d in result.diagnostics}).items()
     }
     if text == source.text:
+        return result, None
+    broken = _cpython_rejects(text)
+    if broken is not None:
+        # The engine checks every fix; this is the last line of defence: never write what Python rejects.
+        result.fixed = result.noqa_added = 0
+        result.errors.append(FileError(name, f"not written: the fixed code does not parse ({broken})"))
         return result, None
     try:
         new_data = source.encode(text)
@@ -246,6 +273,25 @@ def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
         fixed = fix_source(text, job.settings)
         return fixed.source, fixed.diagnostics, fixed.applied
     return text, check_source(text, job.settings), 0
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based row and column of character ``offset`` in ``text``."""
+    before = text[:offset]
+    row = len(_LINE_BREAK.findall(before)) + 1
+    line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return row, offset - line_start + 1
+
+
+def _cpython_rejects(text: str) -> str | None:
+    """CPython's complaint about ``text`` as a module, None when it compiles to an AST."""
+    try:
+        compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as error:
+        return f"{error.lineno}:{error.offset}: {error.msg}"
+    except (ValueError, RecursionError, MemoryError) as error:
+        return str(error) or type(error).__name__
+    return None
 
 
 def _is_internal(diagnostic: Diagnostic) -> bool:

@@ -202,6 +202,8 @@ def run(args: argparse.Namespace, mode_name: str) -> int:
         )
         for missing in found.errors:
             report.error(missing)
+        for skipped in found.warnings:
+            report.warning(skipped)
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
         with _progress(report, len(found.files), quiet=args.quiet) as advance:
             for result in process_files(items, workers=args.jobs):

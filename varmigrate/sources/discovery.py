@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,12 @@ DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
 
 @dataclass
 class Discovery:
-    """The files to process, in a stable order, and paths that could not be used."""
+    """The files to process, in a stable order, paths that could not be used, and paths skipped."""
 
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    # Special files (FIFOs, devices, sockets): never read, and said so.
+    warnings: list[FileError] = field(default_factory=list)
 
 
 class Excluder:
@@ -196,8 +199,13 @@ def discover(
 
     def add(file: Path) -> None:
         key = Path(os.path.abspath(file))
-        if key not in seen:
-            seen.add(key)
+        if key in seen:
+            return
+        seen.add(key)
+        kind = _special_kind(file)
+        if kind is not None:
+            found.warnings.append(FileError(str(file), f"skipped: a {kind}, not a regular file"))
+        else:
             found.files.append(file)
 
     for path in paths:
@@ -212,6 +220,27 @@ def discover(
         else:
             add(path)
     return found
+
+
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` (through symlinks) is when it is not a regular file; None for regular files.
+
+    A FIFO would block a read forever and a device would never end, so they are never read. A path
+    that cannot be looked at is left to the reader, which says why.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
 
 
 def _walk(
