@@ -391,3 +391,9 @@ def test_sources_are_written_back_byte_for_byte(tmp_path):
     assert path.read_bytes() == original.replace(b"name", b"label")
     assert stat.S_IMODE(path.stat().st_mode) == 0o750
     assert [p.name for p in tmp_path.iterdir()] == ["legacy.py"]
+
+
+def test_timeout_defaults_to_half_an_hour_and_zero_means_no_limit():
+    assert _parse("train.py").timeout == 1800
+    assert _parse("--timeout", "2.5", "train.py").timeout == 2.5
+    assert _parse("--timeout", "0", "train.py").timeout is None
