@@ -25,7 +25,9 @@ PATH. TorchFix pins its own libcst, so it is best kept in a venv of its own: pas
 On the three large trees TorchFix takes CPU minutes per run, so it runs there only with ``--torchfix-trees``.
 Both tools run with ``--isolated`` and ``--no-respect-gitignore`` from a scratch directory, so neither
 reads this repository's configuration; ruff uses its default rules and skips ``*.pyi`` (varmigrate reads
-``.py`` and ``.ipynb`` only), so both read the same files.
+``.py`` and ``.ipynb`` only), so both read the same files. PYTHONDONTWRITEBYTECODE is not passed on: an
+editable install's bytecode is then cached as an installed package's is. ruff's cache (0.17 at least) keeps
+no result for a file that has findings, so its cached run of a tree full of findings is close to its cold run.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -401,15 +404,16 @@ class Run:
     error: str = ""
 
 
-def run_once(argv: Sequence[str], cwd: Path) -> Run:
+def run_once(argv: Sequence[str], cwd: Path, ok: frozenset[int] = OK_CODES) -> Run:
     """Run ``argv`` in ``cwd`` and measure it with ``os.wait4``; output goes to /dev/null (errors kept)."""
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONWARNINGS": "ignore"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(
             argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
         )
-        timer = threading.Timer(TIMEOUT_S, lambda: os.killpg(process.pid, 9))
+        timer = threading.Timer(TIMEOUT_S, lambda: os.killpg(process.pid, signal.SIGKILL))
         timer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
@@ -419,7 +423,7 @@ def run_once(argv: Sequence[str], cwd: Path) -> Run:
         code = os.waitstatus_to_exitcode(status)
         process.returncode = code  # reaped here: Popen must not wait for it again
         error = ""
-        if code not in OK_CODES:
+        if code not in ok:
             stderr.seek(0)
             error = last_line(stderr.read().decode("utf-8", "replace"))
     return Run(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, code, error)
@@ -432,6 +436,7 @@ class Command:
     label: str
     argv: Callable[[Path], list[str]]
     fresh: bool = False  # works on a fresh copy of the corpus in every repetition (it writes)
+    ok: frozenset[int] = OK_CODES
     runs: list[Run] = field(default_factory=list)
 
     def median_cpu(self) -> float:
@@ -445,7 +450,7 @@ class Command:
 
     def failure(self) -> str:
         """``exit N`` for the worst exit code outside 0/1, or ''."""
-        bad = [r for r in self.runs if r.code not in OK_CODES]
+        bad = [r for r in self.runs if r.code not in self.ok]
         return f"exit {max(r.code for r in bad)}" if bad else ""
 
 
@@ -474,7 +479,7 @@ def measure(commands: Sequence[Command], corpus: Path, repeat: int, warmup: bool
                 if command.fresh:
                     scratch, target = fresh_copy(corpus)
                 try:
-                    result = run_once(command.argv(target), scratch or idle)
+                    result = run_once(command.argv(target), scratch or idle, command.ok)
                 finally:
                     if scratch is not None:
                         shutil.rmtree(scratch, ignore_errors=True)
@@ -710,33 +715,30 @@ def run_cached(case: Case, corpora: dict[str, Corpus], repeat: int) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+PARSE_ONLY = (
+    "import sys, libcst\nwith open(sys.argv[1], encoding='utf-8') as f:\n    libcst.parse_module(f.read())\n"
+)
+
+
 @dataclass
 class Memory:
     file_mb: float
-    varmigrate: Run | None = None
-    libcst: Run | None = None
-    note: str = ""
+    varmigrate: Command
+    libcst: Command
 
 
 def run_memory(tools: Tools, corpora: dict[str, Corpus], repeat: int) -> Memory:
     """Peak RSS of `varmigrate check` on the ~1.4 MB module against a process that only parses it."""
     big = corpora["big-file"]
     assert big.path is not None
-    memory = Memory(big.megabytes)
-    parse = (
-        "import sys, libcst\n"
-        "with open(sys.argv[1], encoding='utf-8') as f:\n"
-        "    libcst.parse_module(f.read())\n"
+    python = tools.python
+    memory = Memory(
+        big.megabytes,
+        Command("varmigrate check", Argv(tools).varmigrate("check")),
+        Command("libcst.parse_module", lambda path: [python, "-c", PARSE_ONLY, str(path)], ok=frozenset({0})),
     )
-    subject = Command("varmigrate check", Argv(tools).varmigrate("check"))
-    peer = Command("libcst.parse_module", lambda path: [tools.python, "-c", parse, str(path)])
     print("measuring memory", file=sys.stderr)
-    measure([subject, peer], big.path, repeat, warmup=False)
-    memory.varmigrate = min(subject.runs, key=lambda r: r.maxrss_mb)
-    memory.libcst = min(peer.runs, key=lambda r: r.maxrss_mb)
-    # Medians of the peaks (they barely vary; the runs are kept in the JSON).
-    memory.varmigrate.maxrss_mb = subject.median_rss()
-    memory.libcst.maxrss_mb = peer.median_rss()
+    measure([memory.varmigrate, memory.libcst], big.path, repeat, warmup=False)
     return memory
 
 
@@ -783,17 +785,24 @@ def table(cases: Sequence[Case], corpora: dict[str, Corpus]) -> list[str]:
 def memory_line(memory: Memory | None) -> str | None:
     if memory is None:
         return None
-    if memory.varmigrate is None or memory.libcst is None:
-        return f"Peak memory: {memory.note or 'not measured'}"
-    ours, theirs = memory.varmigrate.maxrss_mb, memory.libcst.maxrss_mb
-    ratio = ours / theirs if theirs else float("nan")
-    failure = f" ({memory.varmigrate.error or 'exit ' + str(memory.varmigrate.code)})"
+    ours, theirs = memory.varmigrate, memory.libcst
+    failures = [f"{c.label}: {c.failure()} ({c.runs[-1].error})" for c in (ours, theirs) if c.failure()]
+    if failures:
+        return "Peak memory: not measured; " + "; ".join(failures)
+    ratio = ours.median_rss() / theirs.median_rss()
     verdict = "yes" if ratio <= 1.0 else "**no**"
     return (
-        f"Peak memory on a {memory.file_mb:.1f} MB module with one `Variable` call: varmigrate check "
-        f"{ours:.0f} MB{failure if memory.varmigrate.code not in OK_CODES else ''}, "
-        f"libcst.parse_module alone {theirs:.0f} MB: ratio {ratio:.2f}x (target ≤ 1.0x): met {verdict}"
+        f"Peak memory (RSS) on a {memory.file_mb:.1f} MB module with one `Variable` call: varmigrate check "
+        f"{ours.median_rss():.0f} MB, libcst.parse_module alone {theirs.median_rss():.0f} MB: "
+        f"ratio {ratio:.2f}x (target ≤ 1.0x): met {verdict}"
     )
+
+
+def command_json(c: Command) -> dict[str, object]:
+    out: dict[str, object] = {"label": c.label, "runs": [asdict(r) for r in c.runs]}
+    if c.runs:
+        out |= {"cpu_s": c.median_cpu(), "wall_s": c.median_wall(), "maxrss_mb": c.median_rss()}
+    return out
 
 
 def to_json(
@@ -803,12 +812,6 @@ def to_json(
     memory: Memory | None,
     repeat: int,
 ) -> dict[str, object]:
-    def command(c: Command) -> dict[str, object]:
-        out: dict[str, object] = {"label": c.label, "runs": [asdict(r) for r in c.runs]}
-        if c.runs:
-            out |= {"cpu_s": c.median_cpu(), "wall_s": c.median_wall(), "maxrss_mb": c.median_rss()}
-        return out
-
     return {
         "machine": info,
         "repeat": repeat,
@@ -821,8 +824,8 @@ def to_json(
                 "name": case.name,
                 "work": case.work,
                 "note": case.note,
-                "varmigrate": command(case.subject),
-                "peers": [command(p) for p in case.peers],
+                "varmigrate": command_json(case.subject),
+                "peers": [command_json(p) for p in case.peers],
                 "targets": [
                     {
                         "text": t.text,
@@ -839,7 +842,15 @@ def to_json(
             }
             for case in cases
         ],
-        "memory": asdict(memory) if memory else None,
+        "memory": (
+            {
+                "file_mb": memory.file_mb,
+                "varmigrate": command_json(memory.varmigrate),
+                "libcst": command_json(memory.libcst),
+            }
+            if memory
+            else None
+        ),
     }
 
 
