@@ -137,9 +137,12 @@ class Tools:
 
 def find_tools(python: str, torchfix: str | None) -> Tools:
     varmigrate = [python, "-m", "varmigrate"]
-    check_help = subprocess.run(
-        [*varmigrate, "check", "--help"], capture_output=True, text=True, check=False, timeout=120
-    )
+    try:
+        check_help = subprocess.run(
+            [*varmigrate, "check", "--help"], capture_output=True, text=True, check=False, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SystemExit(f"{python} -m varmigrate does not run: {error}") from error
     if check_help.returncode != 0:
         raise SystemExit(f"{python} -m varmigrate does not run:\n{check_help.stderr}")
     return Tools(
@@ -437,7 +440,11 @@ class Command:
     argv: Callable[[Path], list[str]]
     fresh: bool = False  # works on a fresh copy of the corpus in every repetition (it writes)
     ok: frozenset[int] = OK_CODES
+    role: str = ""  # what targets call it (its label unless the tool is missing); set from the label
     runs: list[Run] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.role = self.role or self.label
 
     def median_cpu(self) -> float:
         return statistics.median(r.cpu for r in self.runs)
@@ -552,14 +559,16 @@ def peers(argv: Argv, *, torchfix: bool = True) -> list[Command]:
     """ruff and TorchFix checking the corpus; a missing or skipped tool gets a command with no argv."""
     found: list[Command] = []
     ruff = argv.ruff()
-    found.append(Command("ruff check", ruff) if ruff else Command("ruff: not installed", _absent))
+    found.append(
+        Command("ruff check", ruff) if ruff else Command("ruff: not installed", _absent, role="ruff check")
+    )
     tf = argv.torchfix()
     if tf is None:
-        found.append(Command("torchfix: not installed", _absent))
+        found.append(Command("torchfix: not installed", _absent, role="torchfix"))
     elif torchfix:
         found.append(Command("torchfix", tf))
     else:
-        found.append(Command("torchfix: skipped (--torchfix-trees)", _absent))
+        found.append(Command("torchfix: skipped (--torchfix-trees)", _absent, role="torchfix"))
     return found
 
 
@@ -573,7 +582,7 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
     version_peer = (
         Command("ruff --version", lambda _: [*ruff, "--version"])
         if ruff
-        else Command("ruff: not installed", _absent)
+        else Command("ruff: not installed", _absent, role="ruff --version")
     )
     ruff_row = "ruff check"
     cases = [
@@ -666,7 +675,7 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
     )
     ruff_cached = argv.ruff(cache=True)
     if ruff_cached is None:
-        cache_case.peers.append(Command("ruff: not installed", _absent))
+        cache_case.peers.append(Command("ruff: not installed", _absent, role="ruff check (cached)"))
     else:
         cache_case.peers.append(Command("ruff check (cached)", ruff_cached))
     if not tools.varmigrate_cache:
@@ -766,14 +775,14 @@ def table(cases: Sequence[Case], corpora: dict[str, Corpus]) -> list[str]:
         cpu = seconds(subject.median_cpu()) + (f" ({failure})" if failure else "")
         wall = seconds(subject.median_wall())
         for index, peer in enumerate(case.peers):
-            targets = [t for t in case.targets if t.peer == peer.label or (t.peer is None and index == 0)]
+            targets = [t for t in case.targets if t.peer == peer.role or (t.peer is None and index == 0)]
             if peer.runs:
                 peer_failure = peer.failure()
                 peer_cpu = seconds(peer.median_cpu()) + (f" ({peer_failure})" if peer_failure else "")
                 ratio = f"{subject.median_cpu() / peer.median_cpu():.2f}x" if peer.median_cpu() > 0 else "—"
             else:
                 peer_cpu, ratio = "—", "—"
-            verdicts = [t.met(subject, peer if peer.runs else None) for t in targets]
+            verdicts = [None if failure else t.met(subject, peer if peer.runs else None) for t in targets]
             met = "; ".join("—" if v is None else ("yes" if v else "**no**") for v in verdicts)
             target = "; ".join(t.text for t in targets) or "—"
             lines.append(
@@ -832,7 +841,7 @@ def to_json(
                         "peer": t.peer,
                         "met": t.met(
                             case.subject,
-                            next((p for p in case.peers if p.label == t.peer and p.runs), None),
+                            next((p for p in case.peers if p.role == t.peer and p.runs), None),
                         )
                         if case.subject.runs
                         else None,
