@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy varmigrate
 
 bench: $(STAMP)
-	$(BIN)/python bench/scan_speed.py
+	$(BIN)/python bench/speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
