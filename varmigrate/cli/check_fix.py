@@ -16,7 +16,7 @@ from rich.console import Console
 from varmigrate.config import ConfigError, Configuration, OutputFormat, Overrides, load_configuration
 from varmigrate.output.console import make_console, print_error
 from varmigrate.output.report import EXIT_ERROR, Report
-from varmigrate.pipeline import Job, Mode, process_bytes, process_files
+from varmigrate.pipeline import Job, Mode, process_bytes, processing
 from varmigrate.rules import UnknownRuleError
 from varmigrate.sources.discovery import discover
 
@@ -193,10 +193,14 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         for missing in found.errors:
             report.error(missing)
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
-        with _progress(report, len(found.files), quiet=args.quiet) as advance:
-            for result in process_files(items, workers=args.jobs):
-                report.add(result)
-                advance()
+        # The worker pool starts before the progress bar's thread: it forks this process.
+        with processing(items, workers=args.jobs) as batch:
+            # Files the first stage settled (most, and all of them on a cached run) need no bar.
+            total = len(found.files) if batch.pending else 0
+            with _progress(report, total, quiet=args.quiet) as advance:
+                for result in batch:
+                    report.add(result)
+                    advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)
         return report.finish()
