@@ -13,6 +13,7 @@ from typing import IO
 
 from rich.console import Console
 
+from varmigrate.cache import CACHE_DIR, Cache
 from varmigrate.config import ConfigError, Configuration, OutputFormat, Overrides, load_configuration
 from varmigrate.output.console import make_console, print_error
 from varmigrate.output.report import EXIT_ERROR, Report
@@ -127,6 +128,14 @@ def common_arguments() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
     )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"neither read nor write the results cache ({CACHE_DIR}/ in the project's root)",
+    )
+    common.add_argument(
+        "--cache-dir", metavar="PATH", help=f"keep the results cache here instead of in {CACHE_DIR}/"
+    )
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
     return common
 
@@ -193,8 +202,9 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         for missing in found.errors:
             report.error(missing)
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
+        cache = None if args.no_cache else _cache(args, configuration)
         # The worker pool starts before the progress bar's thread: it forks this process.
-        with processing(items, workers=args.jobs) as batch:
+        with processing(items, workers=args.jobs, cache=cache) as batch:
             # Files the first stage settled (most, and all of them on a cached run) need no bar.
             total = len(found.files) if batch.pending else 0
             with _progress(report, total, quiet=args.quiet) as advance:
@@ -204,6 +214,11 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         if reads_stdin:
             _run_stdin(args, job, configuration, report)
         return report.finish()
+
+
+def _cache(args: argparse.Namespace, configuration: Configuration) -> Cache:
+    """The results cache: ``--cache-dir``, else ``.varmigrate_cache/`` in the project's root."""
+    return Cache(Path(args.cache_dir)) if args.cache_dir else Cache.in_project(configuration.root)
 
 
 def overrides(args: argparse.Namespace) -> Overrides:
