@@ -234,17 +234,28 @@ def processing(
         return
     pool = _start_pool(size, method)
     try:
-        if method == "fork":
-            # The executor forks its workers at the first submit. Objects frozen then are never traversed
-            # by the workers' garbage collector, so their pages stay shared instead of being copied.
-            gc.freeze()
-        try:
+        with _frozen_heap(method == "fork"):
             batch.start(pool)
-        finally:
-            gc.unfreeze()
         yield batch
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _frozen_heap(freeze: bool) -> Iterator[None]:
+    """While forking: the objects of this process frozen out of reach of the garbage collector.
+
+    The executor forks its workers at the first submit. The workers' collector then never traverses
+    what they inherited, so those pages stay shared instead of being copied into each worker.
+    """
+    if not freeze:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def process_files(
