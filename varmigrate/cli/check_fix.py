@@ -126,7 +126,8 @@ def common_arguments() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
+        help="at most this many worker processes, for the files that reach LibCST when they are worth "
+        "it (default: one per CPU; 1 to stay in one process)",
     )
     common.add_argument(
         "--no-cache",
