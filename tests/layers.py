@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("varmigrate", "varmigrate.__main__", "varmigrate.cli"),
     ("varmigrate.output", "varmigrate.api"),
     ("varmigrate.harness",),
-    ("varmigrate.pipeline", "varmigrate.config"),
+    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.cache"),
     ("varmigrate.notebook", "varmigrate.sources"),
     ("varmigrate.engine",),
     ("varmigrate.rules",),

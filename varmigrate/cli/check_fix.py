@@ -11,11 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from varmigrate.cache import CACHE_DIR
 from varmigrate.model import OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from varmigrate.cache import Cache
     from varmigrate.config import Configuration, Overrides
     from varmigrate.output.console import Stream
     from varmigrate.output.report import Report
@@ -126,7 +128,16 @@ def common_arguments() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
+        help="at most this many worker processes, for the files that reach LibCST when they are worth "
+        "it (default: one per CPU; 1 to stay in one process)",
+    )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"neither read nor write the results cache ({CACHE_DIR}/ in the project's root)",
+    )
+    common.add_argument(
+        "--cache-dir", metavar="PATH", help=f"keep the results cache here instead of in {CACHE_DIR}/"
     )
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
     return common
@@ -160,7 +171,7 @@ def run(args: argparse.Namespace, mode_name: str) -> int:
     from varmigrate.config import ConfigError, load_configuration
     from varmigrate.output import EXIT_ERROR
     from varmigrate.output.console import Stream, print_error
-    from varmigrate.pipeline import Job, Mode, process_files
+    from varmigrate.pipeline import Job, Mode, processing
     from varmigrate.rules import UnknownRuleError
     from varmigrate.sources.discovery import discover
 
@@ -205,13 +216,25 @@ def run(args: argparse.Namespace, mode_name: str) -> int:
         for skipped in found.warnings:
             report.warning(skipped)
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
-        with _progress(report, len(found.files), quiet=args.quiet) as advance:
-            for result in process_files(items, workers=args.jobs):
-                report.add(result)
-                advance()
+        cache = None if args.no_cache else _cache(args, configuration)
+        # The worker pool starts before the progress bar's thread: it forks this process.
+        with processing(items, workers=args.jobs, cache=cache) as batch:
+            # Files the first stage settled (most, and all of them on a cached run) need no bar.
+            total = len(found.files) if batch.pending else 0
+            with _progress(report, total, quiet=args.quiet) as advance:
+                for result in batch:
+                    report.add(result)
+                    advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)
         return report.finish()
+
+
+def _cache(args: argparse.Namespace, configuration: Configuration) -> Cache:
+    """The results cache: ``--cache-dir``, else ``.varmigrate_cache/`` in the project's root."""
+    from varmigrate.cache import Cache
+
+    return Cache(Path(args.cache_dir)) if args.cache_dir else Cache.in_project(configuration.root)
 
 
 def overrides(args: argparse.Namespace) -> Overrides:
