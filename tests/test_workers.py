@@ -160,6 +160,7 @@ def test_a_fifo_in_the_tree_never_blocks(tmp_path: Path, jobs: str) -> None:
             timeout=120,
             check=False,
         )
-        assert done.returncode == 2
-        assert "error: b.py: cannot read: not a regular file" in done.stderr
+        # Skipped with a warning, as special files are; the findings elsewhere decide the exit code.
+        assert done.returncode == 1
+        assert "warning: b.py: skipped: a FIFO, not a regular file" in done.stderr
         assert "c.py:3:5: VM001" in done.stdout
