@@ -149,6 +149,7 @@ def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
     assert "varmigrate[verify]" in done.stderr.decode() + done.stdout.decode()
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_results_in_the_same_order(tmp_path: Path) -> None:
     # Enough source mentioning torch to be worth a pool (pipeline.POOL_THRESHOLD_BYTES).
     padding = ("# " + "torch filler " * 40 + "\n") * 160

@@ -279,6 +279,7 @@ RECORDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path):
     (tmp_path / "prog.py").write_text(RECORDED)
     outcome = run(
@@ -315,6 +316,7 @@ def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path
     assert len(child["calls"]) == 1
 
 
+@pytest.mark.slow
 def test_recorder_seeds_every_process_identically(tmp_path):
     (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
     outputs = [
