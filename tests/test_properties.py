@@ -1,8 +1,12 @@
-"""Property test: on generated legacy programs `fix` never crashes, output parses, a second fix is a no-op."""
+"""Property test: on generated legacy programs `fix` never crashes, output parses, a second fix is a no-op.
+
+How many programs are generated is the Hypothesis profile's choice (tests/conftest.py): a few in
+`make test`, the full search in `make test-full`.
+"""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from varmigrate.engine import INTERNAL_ERROR, Settings, check_source, fix_source, lint, parse
@@ -102,7 +106,6 @@ def programs(draw: st.DrawFn) -> str:
     return (header + "\n".join(body) + "\n").replace("\n", newline)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=programs(), unsafe=st.booleans())
 def test_fix_parses_and_is_idempotent(source: str, unsafe: bool) -> None:
     options = Settings(unsafe_fixes=unsafe)
