@@ -8,16 +8,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_cases import Case, load_cases, render_diagnostic
+from fixture_cases import FIXTURES, Case, case_settings, load_cases, render_diagnostic
 
 from varmigrate.engine import check_source, fix_source, parse
+from varmigrate.rules import ALL_RULES
 
 CASES = load_cases()
 RUNNABLE = [case for case in CASES if case.runnable]
 
 
-def test_there_are_fixtures() -> None:
-    assert len(CASES) >= 10
+CASE_FILES = {"input.py", "expected.py", "diagnostics.txt", "case.toml"}
+CASE_SETTINGS = {"unsafe_fixes", "gradients", "select"}
+
+
+def test_every_fixture_folder_is_a_case_of_a_rule() -> None:
+    """A folder the loader would skip, a misspelt file or setting, or a rule without cases fails here."""
+    problems = []
+    folders = sorted(path for path in FIXTURES.glob("VM*/*") if path.is_dir())
+    for folder in folders:
+        name = folder.relative_to(FIXTURES).as_posix()
+        files = {path.name for path in folder.iterdir() if path.name != "__pycache__"}
+        problems += [f"{name}: no {missing}" for missing in sorted({"input.py", "diagnostics.txt"} - files)]
+        problems += [f"{name}: unknown file {unknown}" for unknown in sorted(files - CASE_FILES)]
+        unknown_settings = set(case_settings(folder)) - CASE_SETTINGS
+        problems += [f"{name}: unknown setting {key}" for key in sorted(unknown_settings)]
+    assert not problems
+    assert [case.folder for case in CASES] == folders
+    codes = {folder.parent.name for folder in folders}
+    assert codes == {rule.code for rule in ALL_RULES}, "every rule has cases; every case folder is a rule"
+    for case in CASES:
+        assert case.gradients in ("identical", "differ"), case.id
+        if case.gradients == "differ":
+            # Only an UNSAFE fix may change gradients, and the claim is only tested when the case runs.
+            assert case.unsafe_fixes, f"{case.id}: gradients = 'differ' without unsafe_fixes"
+            assert case.runnable, f"{case.id}: gradients = 'differ' in a case that does not run"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
