@@ -28,7 +28,7 @@ PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadgroup
 test: $(STAMP) lint typecheck
 	$(PYTEST)
 
-## For the edit-test loop: no torch subprocesses, whole-program runs or pre-commit (no ruff or mypy).
+## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow and not precommit"
 

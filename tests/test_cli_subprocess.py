@@ -16,6 +16,8 @@ LEGACY = (
 FIXED = "import torch\na = torch.ones((2,2), requires_grad=True)\n"
 ANSI = b"\x1b["
 
+pytestmark = pytest.mark.slow  # each test starts `python -m varmigrate`
+
 
 def run(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
@@ -149,7 +151,6 @@ def test_check_fix_and_verify_without_torch_installed(tmp_path: Path) -> None:
     assert "varmigrate[verify]" in done.stderr.decode() + done.stdout.decode()
 
 
-@pytest.mark.slow
 def test_worker_processes_give_the_same_results_in_the_same_order(tmp_path: Path) -> None:
     # Enough source mentioning torch to be worth a pool (pipeline.POOL_THRESHOLD_BYTES).
     padding = ("# " + "torch filler " * 40 + "\n") * 160

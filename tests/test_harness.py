@@ -329,6 +329,7 @@ def test_recorder_seeds_every_process_identically(tmp_path):
     assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
 
 
+@pytest.mark.slow
 def test_the_users_own_sitecustomize_still_runs(tmp_path):
     user_site = tmp_path / "site"
     user_site.mkdir()
@@ -340,6 +341,7 @@ def test_the_users_own_sitecustomize_still_runs(tmp_path):
     assert len(outcome.processes) == 1  # and the recorder ran too
 
 
+@pytest.mark.slow
 def test_the_harness_front_end_does_not_import_torch():
     program = (
         "import sys\n"

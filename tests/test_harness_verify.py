@@ -218,6 +218,7 @@ def test_baseline_revision_is_identical_to_the_safe_fix_of_it(saliency_repo):
     assert (saliency_repo / "train.py").read_text(encoding="utf-8") == fixed
 
 
+@pytest.mark.slow
 def test_a_baseline_that_fails_cannot_be_compared(tmp_path, capsys):
     (tmp_path / "broken.py").write_text("import sys\nprint('starting')\nsys.exit('no data set here')\n")
     code = verify_main(VerifyOptions(command=(PYTHON, "broken.py"), cwd=tmp_path))
@@ -233,6 +234,7 @@ def test_a_missing_command_cannot_be_compared(tmp_path):
     assert (result.exit_code, result.message) == (2, "command not found: no-such-command-varmigrate")
 
 
+@pytest.mark.slow
 def test_verify_without_torch_says_how_to_install_it(tmp_path):
     (tmp_path / "train.py").write_text("import torch\n")
     # `sys.modules[name] = None` is how Python marks a module as not importable.
