@@ -279,6 +279,7 @@ RECORDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path):
     (tmp_path / "prog.py").write_text(RECORDED)
     outcome = run(
@@ -315,6 +316,7 @@ def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path
     assert len(child["calls"]) == 1
 
 
+@pytest.mark.slow
 def test_recorder_seeds_every_process_identically(tmp_path):
     (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
     outputs = [
@@ -327,6 +329,7 @@ def test_recorder_seeds_every_process_identically(tmp_path):
     assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
 
 
+@pytest.mark.slow
 def test_the_users_own_sitecustomize_still_runs(tmp_path):
     user_site = tmp_path / "site"
     user_site.mkdir()
@@ -338,6 +341,7 @@ def test_the_users_own_sitecustomize_still_runs(tmp_path):
     assert len(outcome.processes) == 1  # and the recorder ran too
 
 
+@pytest.mark.slow
 def test_the_harness_front_end_does_not_import_torch():
     program = (
         "import sys\n"

@@ -37,6 +37,7 @@ def varmigrate(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Comple
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_utf16_or_utf32_file_is_checked_and_written_back_in_its_encoding(
     tmp_path: Path, encoding: str
@@ -53,6 +54,7 @@ def test_a_utf16_or_utf32_file_is_checked_and_written_back_in_its_encoding(
     assert path.read_bytes() == bom + FIXED.encode(body_encoding)
 
 
+@pytest.mark.slow
 def test_a_fifo_in_the_tree_is_skipped_and_the_rest_is_fixed(tmp_path: Path) -> None:
     write(tmp_path / "a.py", LEGACY)
     os.mkfifo(tmp_path / "b.py")
@@ -64,6 +66,7 @@ def test_a_fifo_in_the_tree_is_skipped_and_the_rest_is_fixed(tmp_path: Path) -> 
     assert done.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_symlink_to_a_device_is_skipped(tmp_path: Path) -> None:
     write(tmp_path / "a.py", LEGACY)
     (tmp_path / "zero.py").symlink_to("/dev/zero")
@@ -73,6 +76,7 @@ def test_a_symlink_to_a_device_is_skipped(tmp_path: Path) -> None:
     assert done.returncode == 1  # the finding in a.py
 
 
+@pytest.mark.slow
 def test_a_file_with_a_nul_byte_is_an_error_and_never_written(tmp_path: Path) -> None:
     data = (LEGACY + "x = 1\0\n").encode()
     path = tmp_path / "nul.py"
@@ -83,6 +87,7 @@ def test_a_file_with_a_nul_byte_is_an_error_and_never_written(tmp_path: Path) ->
     assert path.read_bytes() == data
 
 
+@pytest.mark.slow
 def test_a_read_only_file_reports_its_findings_as_remaining(tmp_path: Path) -> None:
     path = write(tmp_path / "ro.py", LEGACY)
     path.chmod(0o444)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 # The only modules outside the standard library such a run may load.
 LIGHT = {
     "varmigrate",
