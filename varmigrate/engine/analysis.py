@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -41,8 +41,34 @@ def lint(
     module: cst.Module, source: str, rules: Sequence[type[Rule]], *, reduce: bool = True
 ) -> list[Diagnostic]:
     """Findings of ``rules`` in ``module`` (parsed from ``source``), after ``# noqa``, sorted by position."""
-    ctx = ModuleContext.build(module, source, rules if reduce else ())
-    cst.visit_batched(ctx.module, [rule(ctx) for rule in rules])
+    return _findings(ModuleContext.build(module, source, rules if reduce else ()), source, rules)
+
+
+def _findings(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
+    _visit(ctx, [rule(ctx) for rule in rules])
     suppressed = noqa_lines(source)
     found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))
+
+
+def _visit(ctx: ModuleContext, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
+    """``cst.visit_batched`` over ``ctx.module``, without rebuilding every node on the way.
+
+    The rules only visit node types (`visit_Call`); any other callback (`leave_*`, attribute visits)
+    and LibCST's own traversal runs.
+    """
+    methods: dict[str, list[Callable[[cst.CSTNode], None]]] = {}
+    for visitor in visitors:
+        for name, method in visitor.get_visitors().items():
+            methods.setdefault(name, []).append(method)
+    if any(not name.startswith("visit_") or "_" in name[len("visit_") :] for name in methods):
+        cst.visit_batched(ctx.module, visitors)
+        return
+    by_type: dict[type[cst.CSTNode], list[Callable[[cst.CSTNode], None]]] = {}
+    for node in ctx.nodes():
+        kind = type(node)
+        callbacks = by_type.get(kind)
+        if callbacks is None:
+            callbacks = by_type[kind] = methods.get(f"visit_{kind.__name__}", [])
+        for callback in callbacks:
+            callback(node)

@@ -8,15 +8,22 @@ that scope analysis, the costly part, runs over those only.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
-import libcst.matchers as m
 from libcst._metadata_dependent import LazyValue as _LazyValue
-from libcst.metadata import BaseMetadataProvider, MetadataWrapper
+from libcst.metadata import (
+    BaseMetadataProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from varmigrate.model import Diagnostic
 from varmigrate.rules import nodes
@@ -29,6 +36,8 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
 _WORD = re.compile(r"\w+")
 _VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
+# A star import, however it is spaced or continued (`from m import *`, `import \` + `*`).
+STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
 
 
 @dataclass
@@ -54,6 +63,10 @@ class ModuleContext:
     _metadata: dict[type[BaseMetadataProvider[object]], Mapping[cst.CSTNode, object]] = field(
         default_factory=dict
     )
+    # The analysed module's nodes in LibCST's visiting order, and each node's parent (see `_walk`).
+    _order: list[cst.CSTNode] | None = None
+    _parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, module: cst.Module, source: str, rules: Sequence[type[Rule]] = ()) -> ModuleContext:
@@ -62,7 +75,7 @@ class ModuleContext:
         starts.extend(match.end() for match in _NEWLINE.finditer(source))
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
-        ctx.star_variable = _star_imports_variable(module)
+        ctx.star_variable = _star_imports_variable(module, source)
         ctx.sets_default_device = "set_default_device" in source
         ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
         ctx.torch_name, ctx.torch_bound = _torch_binding(module)
@@ -98,19 +111,53 @@ class ModuleContext:
         """The parsed module (the very nodes metadata is keyed by)."""
         return self.wrapper.module
 
+    def nodes(self) -> list[cst.CSTNode]:
+        """Every node of the analysed module, in the order a LibCST visitor meets them."""
+        if self._order is None:
+            self._order, self._parents = walk(self.module)
+        return self._order
+
     def metadata(self, provider: type[BaseMetadataProvider[_T]], node: cst.CSTNode, default: _T) -> _T:
         """``provider``'s value for ``node``, computing the provider for the module on first use.
 
         Scope and qualified-name analysis cost about ten times the parse; resolving them lazily means a
-        module whose nodes never look like a candidate never pays for them.
+        module whose nodes never look like a candidate never pays for them. Two providers are answered
+        without a walk of their own: parents come from the walk that orders the nodes for the rules
+        (LibCST's provider rebuilds every node twice), and qualified names straight from the scope of
+        the node, which is all `QualifiedNameProvider` stores (as a lazy value, for every node).
         """
+        if provider is ParentNodeProvider:
+            self.nodes()
+            return self._parents.get(node, default)  # type: ignore[return-value]
+        if provider is QualifiedNameProvider:
+            return self._qualified_names(node, default)  # type: ignore[arg-type, return-value]
+        value = self._table(provider).get(node, default)
+        # Some providers store lazily computed values.
+        return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
+
+    def _table(self, provider: type[BaseMetadataProvider[_T]]) -> Mapping[cst.CSTNode, object]:
         table = self._metadata.get(provider)
         if table is None:
             table = self.wrapper.resolve(provider)
             self._metadata[provider] = table
-        value = table.get(node, default)
-        # Some providers store lazily computed values.
-        return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
+        return table
+
+    def _qualified_names(
+        self, node: cst.CSTNode, default: Iterable[QualifiedName]
+    ) -> Iterable[QualifiedName]:
+        """What `QualifiedNameProvider` gives ``node``: its scope's names for it, empty without a scope."""
+        found = self._qualified.get(node)
+        if found is None:
+            scopes = self._table(ScopeProvider)
+            if node in scopes:
+                scope = scopes[node]
+                found = scope.get_qualified_names_for(node) if scope else set()  # type: ignore[attr-defined]
+            elif node is self.module or (self.nodes() and node in self._parents):
+                found = set()
+            else:
+                return default
+            self._qualified[node] = found
+        return found
 
     def offset(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, 0-based column)."""
@@ -170,13 +217,15 @@ def _same_lines(reduced: str, source: str) -> bool:
     return all(a == b or a.strip() in ("", "pass") for a, b in zip(mine, theirs, strict=True))
 
 
-def _star_imports_variable(module: cst.Module) -> bool:
+def _star_imports_variable(module: cst.Module, source: str) -> bool:
     """Whether a module-level star import from torch.autograd is the last star import in the module."""
+    if STAR_IMPORT.search(source) is None:
+        return False
     result = False
-    for node in m.findall(module, m.ImportFrom(names=m.ImportStar())):
-        assert isinstance(node, cst.ImportFrom)
-        name = _dotted(node.module) if node.module is not None else ""
-        result = not node.relative and name in VARIABLE_STAR_MODULES
+    for node in walk(module)[0]:
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            name = _dotted(node.module) if node.module is not None else ""
+            result = not node.relative and name in VARIABLE_STAR_MODULES
     return result
 
 
@@ -211,6 +260,71 @@ def _module_level_statements(body: Sequence[cst.BaseStatement]) -> Iterable[cst.
     for statement in body:
         yield statement
         if isinstance(statement, cst.If | cst.Try | cst.With | cst.TryStar):
-            for block in m.findall(statement, m.IndentedBlock()):
-                assert isinstance(block, cst.IndentedBlock)
-                yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))
+            for block in walk(statement)[0]:
+                if isinstance(block, cst.IndentedBlock):
+                    yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))
+
+
+# -- traversal ---------------------------------------------------------------------------------------
+#
+# A LibCST visitor rebuilds every node it passes (`_visit_and_replace_children` calls the node's
+# constructor, validation included), which makes a walk cost about as much as the parse. Reading the
+# fields instead gives the same nodes in the same order at a fraction of the cost; the order of the
+# fields is LibCST's own, recorded from one node of each type.
+
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+class _FieldOrder(cst.CSTVisitor):
+    """Records the fields of one node in the order a visitor enters them, without going deeper."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        super().__init__()
+        self.root = root
+        self.fields: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node is self.root
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if node is self.root:
+            self.fields.append(attribute)
+
+
+def _fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of ``node``'s type in visiting order (a field visited only when set comes last)."""
+    kind = type(node)
+    found = _FIELDS.get(kind)
+    if found is None:
+        recorder = _FieldOrder(node)
+        node.visit(recorder)
+        names = list(dict.fromkeys(recorder.fields))
+        names.extend(f.name for f in dataclasses.fields(node) if f.name not in names)
+        found = _FIELDS[kind] = tuple(names)
+    return found
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of ``node``, in visiting order."""
+    for name in _fields(node):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, tuple | list):
+            yield from (child for child in value if isinstance(child, cst.CSTNode))
+
+
+def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
+    """The nodes under ``root`` (itself first) in visiting order, and each one's parent."""
+    order: list[cst.CSTNode] = []
+    parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        children_ = list(children(node))
+        for child in children_:
+            parents[child] = node
+        children_.reverse()
+        stack.extend(children_)
+    return order, parents
