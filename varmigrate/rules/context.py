@@ -36,8 +36,14 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
 _WORD = re.compile(r"\w+")
 _VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
+# Every top-level import is analysed: qualified names (of `Variable`, of `typing` generics, of
+# builtins shadowed by an import) depend on them.
+IMPORT = re.compile(r"\bimport\b")
 # A star import, however it is spaced or continued (`from m import *`, `import \` + `*`).
 STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
+# A function or class binds its local imports in its own scope, where nothing outside can see
+# them; only a `global` (or `nonlocal`) declaration carries an import out.
+_DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
 
 
 @dataclass
@@ -84,7 +90,7 @@ class ModuleContext:
         return ctx
 
     def reduce(self, rules: Sequence[type[Rule]]) -> None:
-        """Analyse only the statements that may hold a finding (and every import).
+        """Analyse only the statements that may hold a finding (and the imports that may matter).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
         usually holds its few candidates in a few functions or methods. The other module- and
@@ -95,7 +101,7 @@ class ModuleContext:
         (`fresh_name_binding` looks into `dropped_code`).
         """
         module = self.wrapper.module
-        pattern = re.compile("|".join([r"\bimport\b", *(rule.statement_pattern(self) for rule in rules)]))
+        pattern = re.compile("|".join(rule.statement_pattern(self) for rule in rules))
         dropped: list[str] = []
         body = _reduce_block(module, module.body, pattern, dropped)
         if not dropped:
@@ -176,7 +182,7 @@ def _reduce_block(
     The code of every left-out statement is appended to ``dropped``.
     """
     codes = [module.code_for_node(statement) for statement in statements]
-    keep = [bool(pattern.search(code)) for code in codes]
+    keep = [may_matter(s, code, pattern) for s, code in zip(statements, codes, strict=True)]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
     # wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
     mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
@@ -192,6 +198,18 @@ def _reduce_block(
         lines = len(_NEWLINE.findall(code))
         body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
     return body
+
+
+def may_matter(statement: cst.BaseStatement, code: str, pattern: re.Pattern[str]) -> bool:
+    """Whether a statement with ``code`` may hold a finding (``pattern``) or bind a name kept code sees.
+
+    Imports bind names for the rest of the module, unless they are local to a function or class.
+    """
+    if pattern.search(code) or STAR_IMPORT.search(code):
+        return True
+    if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+        return IMPORT.search(code) is not None and _DECLARATION.search(code) is not None
+    return IMPORT.search(code) is not None
 
 
 def _assigned_names(statement: cst.BaseStatement) -> set[str]:
