@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
 
+from varmigrate.engine.outline import Outline, parse_ast
 from varmigrate.engine.parsing import could_match, parse
 from varmigrate.model import Applicability, Diagnostic, Location
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import ALL_RULES, ModuleContext, Rule
+from varmigrate.rules.context import IncompleteModuleError
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,23 @@ class Settings:
         return Applicability.UNSAFE if self.unsafe_fixes else Applicability.SAFE
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis of a source: its findings, and the context (module, metadata) they came from."""
+
+    source: str
+    diagnostics: list[Diagnostic]
+    ctx: ModuleContext
+    # The top-level statements, when CPython's parser read the source first.
+    outline: Outline | None
+
+
 def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:
     """Findings in ``source`` (after ``# noqa``), sorted by position. Raises :class:`SourceParseError`."""
     settings = settings or Settings()
     if not could_match(source, settings.rules):
         return []
-    return lint(parse(source), source, settings.rules)
+    return analyse(source, settings.rules).diagnostics
 
 
 def lint(
@@ -42,6 +56,53 @@ def lint(
 ) -> list[Diagnostic]:
     """Findings of ``rules`` in ``module`` (parsed from ``source``), after ``# noqa``, sorted by position."""
     return _findings(ModuleContext.build(module, source, rules if reduce else ()), source, rules)
+
+
+def analyse(source: str, rules: Sequence[type[Rule]], tree: ast.Module | None = None) -> Analysis:
+    """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
+
+    CPython's parser (``tree``, when the caller has it) finds the top-level statements; those that
+    cannot hold a finding nor bind a name the others use reach LibCST as `pass` on as many lines.
+    Whenever that is not certain to give what the whole module gives, the whole module is parsed.
+    Raises :class:`SourceParseError`.
+    """
+    outline = outline_of(source, tree)
+    if outline is not None:
+        ctx = _partial_context(outline, rules)
+        if ctx is not None:
+            return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+    ctx = ModuleContext.build(parse(source), source, rules)
+    return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+
+
+def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
+    """The top-level statements of ``source`` (parsed with CPython's parser unless ``tree`` is given)."""
+    if "\r" in source and source.count("\r") != source.count("\r\n"):
+        # A lone carriage return ends a line for LibCST, not for CPython: lines would not agree.
+        return None
+    tree = tree if tree is not None else parse_ast(source)
+    return Outline(source, tree) if tree is not None else None
+
+
+def _partial_context(outline: Outline, rules: Sequence[type[Rule]]) -> ModuleContext | None:
+    """The context of a module parsed without the statements that cannot matter, or None to parse all."""
+    pattern = ModuleContext.for_text(outline.source).statement_pattern(rules)
+    left_out = outline.left_out(pattern)
+    if not left_out:
+        return None
+    try:
+        module = cst.parse_module(outline.partial(left_out))
+    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
+        # The whole module is parsed instead, and reports the error as it always has.
+        return None
+    if len(module.body) != len(outline.statements):
+        return None
+    try:
+        ctx = ModuleContext.build(module, outline.source, rules, left_out=left_out)
+    except IncompleteModuleError:
+        return None
+    # The statements were chosen with what the text alone says; the module must say the same.
+    return ctx if ctx.statement_pattern(rules).pattern == pattern.pattern else None
 
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:

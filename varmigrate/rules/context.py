@@ -46,6 +46,10 @@ STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
 _DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
 
 
+class IncompleteModuleError(Exception):
+    """A module with statements left out by the caller cannot be analysed on its own: parse it whole."""
+
+
 @dataclass
 class ModuleContext:
     """What the rules of one module share: source, offsets, torch bindings, and the findings so far."""
@@ -75,21 +79,45 @@ class ModuleContext:
     _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, module: cst.Module, source: str, rules: Sequence[type[Rule]] = ()) -> ModuleContext:
-        """Context for ``module`` parsed from ``source``, analysed for ``rules``."""
-        starts = [0]
-        starts.extend(match.end() for match in _NEWLINE.finditer(source))
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
+    def build(
+        cls,
+        module: cst.Module,
+        source: str,
+        rules: Sequence[type[Rule]] = (),
+        *,
+        left_out: Mapping[int, str] | None = None,
+    ) -> ModuleContext:
+        """Context for ``module`` parsed from ``source``, analysed for ``rules``.
+
+        ``left_out`` maps the indices of top-level `pass` statements that stand in for statements the
+        caller did not parse (on as many lines) to the code they replace; the module must then be
+        reduced (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
+        """
+        ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True))
         ctx.star_variable = _star_imports_variable(module, source)
-        ctx.sets_default_device = "set_default_device" in source
-        ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
         ctx.torch_name, ctx.torch_bound = _torch_binding(module)
         if rules:
-            ctx.reduce(rules)
+            ctx.reduce(rules, left_out or {})
+        elif left_out:
+            raise IncompleteModuleError("statements were left out of a module that is analysed whole")
         return ctx
 
-    def reduce(self, rules: Sequence[type[Rule]]) -> None:
+    @classmethod
+    def for_text(cls, source: str, wrapper: MetadataWrapper | None = None) -> ModuleContext:
+        """The part of a context that the text alone decides (spellings, offsets), before any parse."""
+        starts = [0]
+        starts.extend(match.end() for match in _NEWLINE.finditer(source))
+        wrapper = wrapper or MetadataWrapper(cst.Module(body=[]), unsafe_skip_copy=True)
+        ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
+        ctx.sets_default_device = "set_default_device" in source
+        ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
+        return ctx
+
+    def statement_pattern(self, rules: Sequence[type[Rule]]) -> re.Pattern[str]:
+        """Found in the code of every top-level statement that may hold a finding of ``rules``."""
+        return re.compile("|".join(rule.statement_pattern(self) for rule in rules))
+
+    def reduce(self, rules: Sequence[type[Rule]], left_out: Mapping[int, str] | None = None) -> None:
         """Analyse only the statements that may hold a finding (and the imports that may matter).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
@@ -98,16 +126,21 @@ class ModuleContext:
         line and column (checked line by line below; any doubt and the whole module is analysed).
         The kept nodes are the very nodes of the full module, so findings and fixes refer to it.
         What the left-out code could change about a kept name is checked where it matters
-        (`fresh_name_binding` looks into `dropped_code`).
+        (`fresh_name_binding` looks into `dropped_code`). Statements in ``left_out`` (see `build`)
+        are left out again, with the code they stand for.
         """
         module = self.wrapper.module
-        pattern = re.compile("|".join(rule.statement_pattern(self) for rule in rules))
+        left_out = left_out or {}
+        placeholders = {id(module.body[index]): code for index, code in left_out.items()}
+        pattern = self.statement_pattern(rules)
         dropped: list[str] = []
-        body = _reduce_block(module, module.body, pattern, dropped)
+        body = _reduce_block(module, module.body, pattern, dropped, placeholders)
         if not dropped:
             return
         reduced = module.with_changes(body=body)
         if not _same_lines(reduced.code, self.source):
+            if left_out:
+                raise IncompleteModuleError("the reduced module does not keep every line in place")
             return
         self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
         self.dropped_code = "".join(dropped)
@@ -174,15 +207,23 @@ _BLANK = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), commen
 
 
 def _reduce_block(
-    module: cst.Module, statements: Sequence[cst.BaseStatement], pattern: re.Pattern[str], dropped: list[str]
+    module: cst.Module,
+    statements: Sequence[cst.BaseStatement],
+    pattern: re.Pattern[str],
+    dropped: list[str],
+    placeholders: Mapping[int, str],
 ) -> list[cst.BaseStatement]:
     """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
 
     Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
-    The code of every left-out statement is appended to ``dropped``.
+    The code of every left-out statement is appended to ``dropped``; a statement in ``placeholders``
+    (keyed by `id`) already is such a `pass`, and is left out with the code it stands for.
     """
-    codes = [module.code_for_node(statement) for statement in statements]
-    keep = [may_matter(s, code, pattern) for s, code in zip(statements, codes, strict=True)]
+    codes = [placeholders.get(id(s)) or module.code_for_node(s) for s in statements]
+    keep = [
+        id(statement) not in placeholders and may_matter(statement, code, pattern)
+        for statement, code in zip(statements, codes, strict=True)
+    ]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
     # wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
     mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
@@ -190,11 +231,14 @@ def _reduce_block(
     for statement, code, kept in zip(statements, codes, keep, strict=True):
         if kept or _assigned_names(statement) & mentioned:
             if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-                inner = _reduce_block(module, statement.body.body, pattern, dropped)
+                inner = _reduce_block(module, statement.body.body, pattern, dropped, {})
                 statement = statement.with_changes(body=statement.body.with_changes(body=inner))
             body.append(statement)
             continue
         dropped.append(code)
+        if id(statement) in placeholders:
+            body.append(statement)
+            continue
         lines = len(_NEWLINE.findall(code))
         body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
     return body
