@@ -3,7 +3,7 @@
 Each round analyses the text once (`analyse`: CPython's parser finds the statements that matter, LibCST
 parses those). Applied fixes are checked with CPython's parser, which also gives the next round its
 statements; the round that finds nothing to apply describes the text, so its findings are the result
-unless import clean-up changes the text.
+unless import clean-up changes the text in a way they could depend on.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.analysis import Analysis, Settings, analyse, check_source
-from varmigrate.engine.imports import clean_imports
+from varmigrate.engine.analysis import Analysis, Settings, analyse
+from varmigrate.engine.imports import Cleanup, clean_imports
 from varmigrate.engine.outline import LINE as _LINE
 from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import SourceParseError, could_match, parse
-from varmigrate.model import Applicability, Diagnostic, Fix, Location
+from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location
 from varmigrate.rules import nodes
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
@@ -109,13 +109,14 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     for step in rounds:
         result.applied += len(step.applied)
         result.verified.extend(step.promoted[id(fix)] for fix in step.applied if id(fix) in step.promoted)
+    cleanup = Cleanup(current, current, None)
     if result.applied:
         imports = {name for step in rounds for fix in step.applied for name in fix.imports}
-        current = clean_imports(current, imports)
-    if current != linted:
-        # Import cleanup moved lines, or the rounds ran out: describe the code as it is now.
-        diagnostics = check_source(current, settings)
-    result.source = current
+        last_analysis = analysis if analysis is not None and analysis.source == current else None
+        cleanup = clean_imports(current, imports, last_analysis)
+    if cleanup.source != linted:
+        diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
+    result.source = cleanup.source
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
     return result
 
@@ -155,6 +156,67 @@ def _redo(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tu
     step.errors = []
     step.checker = _libcst
     return _step(step, rejected, result)
+
+
+def _after_cleanup(
+    cleanup: Cleanup, linted: str, diagnostics: list[Diagnostic], settings: Settings
+) -> list[Diagnostic]:
+    """The findings of ``cleanup.source``, given those of ``linted`` (the text before clean-up).
+
+    Removing imports nothing uses changes no finding; they only move up by the lines removed. Anything
+    else (the rounds ran out, an import was added, a finding on a changed line) is analysed afresh.
+    """
+    if not could_match(cleanup.source, settings.rules):
+        return []
+    if cleanup.before == linted and cleanup.shift is not None:
+        shifted = [_shifted(d, cleanup.shift) for d in diagnostics]
+        if all(d is not None for d in shifted):
+            return [d for d in shifted if d is not None]
+    return analyse(cleanup.source, settings.rules).diagnostics
+
+
+def _shifted(diagnostic: Diagnostic, shift: Callable[[int], tuple[int, int] | None]) -> Diagnostic | None:
+    """``diagnostic`` moved to the new text (``shift`` maps an old row to its new row and offset change)."""
+    start = _moved(diagnostic.start, shift)
+    end = _moved(diagnostic.end, shift)
+    if start is None or end is None:
+        return None
+    fixes = []
+    for fix in diagnostic.fixes:
+        edits = []
+        for edit in fix.edits:
+            moved = _moved_edit(edit, shift)
+            if moved is None:
+                return None
+            edits.append(moved)
+        fixes.append(Fix(fix.title, fix.applicability, tuple(edits), fix.imports, fix.verified_by))
+    return Diagnostic(
+        diagnostic.code,
+        diagnostic.name,
+        diagnostic.message,
+        start,
+        end,
+        tuple(fixes),
+        diagnostic.cell,
+    )
+
+
+def _moved(location: Location, shift: Callable[[int], tuple[int, int] | None]) -> Location | None:
+    moved = shift(location.row)
+    return None if moved is None else Location(moved[0], location.column)
+
+
+def _moved_edit(edit: Edit, shift: Callable[[int], tuple[int, int] | None]) -> Edit | None:
+    start, end = shift(edit.start.row), shift(edit.end.row)
+    if start is None or end is None or start[1] != end[1]:
+        return None
+    return Edit(
+        edit.content,
+        Location(start[0], edit.start.column),
+        Location(end[0], edit.end.column),
+        edit.start_offset + start[1],
+        edit.end_offset + end[1],
+    )
 
 
 def _verified_fix(diagnostic: Diagnostic, verified: frozenset[tuple[str, Location]]) -> Fix | None:
