@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -13,7 +13,7 @@ from varmigrate.engine.parsing import could_match, parse
 from varmigrate.model import Applicability, Diagnostic, Location
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import ALL_RULES, ModuleContext, Rule
-from varmigrate.rules.context import IncompleteModuleError
+from varmigrate.rules.context import IncompleteModuleError, Partial
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Analysis:
     ctx: ModuleContext
     # The top-level statements, when CPython's parser read the source first.
     outline: Outline | None
+    # Where each of those is in ``ctx.module``'s body (None: left out); None when all are there.
+    positions: list[int | None] | None = None
 
 
 def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:
@@ -68,9 +70,10 @@ def analyse(source: str, rules: Sequence[type[Rule]], tree: ast.Module | None = 
     """
     outline = outline_of(source, tree)
     if outline is not None:
-        ctx = _partial_context(outline, rules)
-        if ctx is not None:
-            return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+        found = _partial_context(outline, rules)
+        if found is not None:
+            ctx, positions = found
+            return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
     ctx = ModuleContext.build(parse(source), source, rules)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
 
@@ -84,25 +87,48 @@ def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
     return Outline(source, tree) if tree is not None else None
 
 
-def _partial_context(outline: Outline, rules: Sequence[type[Rule]]) -> ModuleContext | None:
-    """The context of a module parsed without the statements that cannot matter, or None to parse all."""
+def _partial_context(
+    outline: Outline, rules: Sequence[type[Rule]]
+) -> tuple[ModuleContext, list[int | None]] | None:
+    """The context of a module parsed without the statements that cannot matter, or None to parse all.
+
+    Also says where each top-level statement is in the module's body (None: left out).
+    """
     pattern = ModuleContext.for_text(outline.source).statement_pattern(rules)
     left_out = outline.left_out(pattern)
-    if not left_out:
+    parsed = parse_partial(outline, left_out) if left_out else None
+    if parsed is None:
         return None
+    module, partial, positions = parsed
     try:
-        module = cst.parse_module(outline.partial(left_out))
-    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
-        # The whole module is parsed instead, and reports the error as it always has.
-        return None
-    if len(module.body) != len(outline.statements):
-        return None
-    try:
-        ctx = ModuleContext.build(module, outline.source, rules, left_out=left_out)
+        ctx = ModuleContext.build(module, outline.source, rules, partial=partial)
     except IncompleteModuleError:
         return None
     # The statements were chosen with what the text alone says; the module must say the same.
-    return ctx if ctx.statement_pattern(rules).pattern == pattern.pattern else None
+    return (ctx, positions) if ctx.statement_pattern(rules).pattern == pattern.pattern else None
+
+
+def parse_partial(
+    outline: Outline, left_out: Mapping[int, str]
+) -> tuple[cst.Module, Partial, list[int | None]] | None:
+    """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects)."""
+    text, positions, stand_ins = outline.partial(left_out)
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
+        # The whole module is parsed instead, and reports the error as it always has.
+        return None
+    if len(module.body) != len(stand_ins) + sum(p is not None for p in positions):
+        return None
+    newline = module.default_newline
+    codes = {
+        position: outline.code(index)
+        if outline.code(index).endswith(("\n", "\r"))
+        else outline.code(index) + newline
+        for index, position in enumerate(positions)
+        if position is not None and outline.statements[index].known
+    }
+    return module, Partial(text, stand_ins, codes), positions
 
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:

@@ -20,15 +20,14 @@ import libcst.matchers as m
 from libcst.helpers import get_absolute_module_from_package_for_import, get_full_name_for_node
 from libcst.metadata import ImportAssignment, QualifiedName, QualifiedNameProvider, ScopeProvider
 
-from varmigrate.engine.analysis import Analysis, outline_of
+from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import SourceParseError, parse
 from varmigrate.rules import nodes
-from varmigrate.rules.context import ModuleContext, children, walk
+from varmigrate.rules.context import ModuleContext, children, variable_aliases, walk
 from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE
 
 _WORD = re.compile(r"\w+")
-_VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
 # Where an import that may go can be: every candidate names `autograd`.
 _AUTOGRAD = re.compile(r"autograd")
 # Calls whose string arguments LibCST reads as annotations (`GatherNamesFromStringAnnotationsVisitor`).
@@ -63,10 +62,11 @@ def clean_imports(source: str, imports: Iterable[str], analysis: Analysis | None
     names = _candidate_names(outline)
     if not names and not wanted:
         return Cleanup(source, source, _identity)
-    ctx = _context(outline, names, analysis)
-    if ctx is None:
+    found = _context(outline, names, analysis)
+    if found is None:
         return Cleanup(source, _clean_with_codemods(source, wanted))
-    plan = _Plan(outline, ctx, reused=analysis is not None and ctx is analysis.ctx)
+    ctx, positions = found
+    plan = _Plan(outline, ctx, positions, reused=analysis is not None and ctx is analysis.ctx)
     if not plan.schedule() and not wanted:
         return Cleanup(source, source, _identity)
     if not plan.remove() or (wanted and not plan.add(wanted)):
@@ -95,23 +95,29 @@ def _candidate_names(outline: Outline) -> set[str]:
     return found
 
 
-def _context(outline: Outline, names: set[str], analysis: Analysis | None) -> ModuleContext | None:
+def _context(
+    outline: Outline, names: set[str], analysis: Analysis | None
+) -> tuple[ModuleContext, list[int | None] | None] | None:
     """A context whose module holds every statement that mentions ``names`` (or `__all__`), verbatim.
 
     The last round's analysis does, unless one of those statements was left out of it; otherwise
-    they (and the module's imports) are parsed, the rest standing in as `pass`.
+    they (and the module's imports) are parsed, the rest standing in as one string. Also says where
+    each top-level statement is in the module's body (None: left out; no list: all are there).
     """
     words = re.compile(r"\b(?:__all__|" + "|".join(map(re.escape, sorted(names))) + r")\b|autograd")
     if analysis is not None and not words.search(analysis.ctx.dropped_code):
-        return analysis.ctx
+        return analysis.ctx, analysis.positions
     left_out = outline.left_out(words)
-    try:
-        module = cst.parse_module(outline.partial(left_out)) if left_out else parse(outline.source)
-    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError, SourceParseError):
+    if not left_out:
+        try:
+            module = parse(outline.source)
+        except SourceParseError:
+            return None
+        return ModuleContext.build(module, outline.source), None
+    parsed = parse_partial(outline, left_out)
+    if parsed is None:
         return None
-    if len(module.body) != len(outline.statements):
-        return None
-    return ModuleContext.build(module, outline.source)
+    return ModuleContext.build(parsed[0], outline.source), parsed[2]
 
 
 @dataclass
@@ -120,6 +126,8 @@ class _Plan:
 
     outline: Outline
     ctx: ModuleContext
+    # Where each top-level statement is in ``ctx.module``'s body (None: left out); None: all there.
+    positions: list[int | None] | None
     # Whether ``ctx`` is the last round's (its findings may then move along, see `result`).
     reused: bool
     # What `RemoveImportsVisitor` was asked to remove: module -> alias, module -> {(object, alias)}.
@@ -159,9 +167,12 @@ class _Plan:
         if not unused:
             return True
         remover = _Remover(self.modules, self.objects, unused)
-        body = self.ctx.module.body
-        owners = {index for index, top in enumerate(body) if any(id(a) in unused for a in _aliases(top))}
-        changed = {index: body[index].visit(remover) for index in owners}
+        statements = {index: self._node(index) for index in range(len(self.outline.statements))}
+        changed: dict[int, cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]] = {
+            index: node.visit(remover)
+            for index, node in statements.items()
+            if node is not None and any(id(a) in unused for a in _aliases(node))
+        }
         if any(_has_empty_try(new) for new in changed.values() if isinstance(new, cst.CSTNode)):
             # Only a module that had no such `try` before loses them (see `_clean_with_codemods`).
             had = self._had_empty_try()
@@ -176,7 +187,7 @@ class _Plan:
                 isinstance(new, cst.SimpleStatementLine) and not new.body
             )
             self.replaced[index] = "" if gone else self.ctx.module.code_for_node(new)  # type: ignore[arg-type]
-        if all(self.replaced.get(index) == "" for index in range(len(body))):
+        if all(self.replaced.get(index) == "" for index in statements):
             return False  # LibCST prints an empty module as one newline
         return not self._touches_unterminated_end()
 
@@ -244,9 +255,15 @@ class _Plan:
             return False
         return any(self._lines_of(index)[1] >= len(self.outline.lines) for index in self.replaced)
 
+    def _node(self, index: int) -> cst.BaseStatement | None:
+        """Top-level statement ``index`` in ``ctx.module`` (None when a stand-in replaces it)."""
+        position = index if self.positions is None else self.positions[index]
+        return None if position is None else self.ctx.module.body[position]
+
     def _lines_of(self, index: int) -> tuple[int, int]:
         """The lines top-level statement ``index`` owns (leading lines included), as a range."""
-        statement = self.ctx.module.body[index]
+        statement = self._node(index)
+        assert statement is not None
         first = self.outline.statements[index].first
         start = first - len(getattr(statement, "leading_lines", ()))
         count = len(re.findall(r"\r\n|\r|\n", self.ctx.module.code_for_node(statement)))
@@ -321,8 +338,8 @@ class _Plan:
     def _leading_lines(self, index: int) -> list[str] | None:
         """The comment and blank lines LibCST gives statement ``index`` (None when uncertain)."""
         statement = self.outline.statements[index]
-        node = self.ctx.module.body[index]
-        if not _is_placeholder(node):
+        node = self._node(index)
+        if node is not None and not _is_placeholder(node):
             count = len(getattr(node, "leading_lines", ()))
             return self.outline.lines[statement.first - count : statement.first]
         if not statement.known:
@@ -361,7 +378,7 @@ class _Plan:
         if not self.reused or self.added:
             return False
         before = self.outline.source
-        if set(_VARIABLE_ALIAS.findall(before)) != set(_VARIABLE_ALIAS.findall(source)):
+        if set(variable_aliases(before)) != set(variable_aliases(source)):
             return False
         if ("set_default_device" in before) != ("set_default_device" in source):
             return False

@@ -35,12 +35,15 @@ if TYPE_CHECKING:
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
 _WORD = re.compile(r"\w+")
-_VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
+# `\bVariable\s+as\s+(\w+)`; the `\b` is checked by hand, since a leading `\b` keeps the regular
+# expression engine from skipping ahead to the literal (some forty times slower on a large module).
+_VARIABLE_ALIAS = re.compile(r"Variable\s+as\s+(\w+)")
 # Every top-level import is analysed: qualified names (of `Variable`, of `typing` generics, of
 # builtins shadowed by an import) depend on them.
 IMPORT = re.compile(r"\bimport\b")
 # A star import, however it is spaced or continued (`from m import *`, `import \` + `*`).
 STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
+_LOOSE_STAR_IMPORT = re.compile(r"import[\s\\]*\*")
 # A function or class binds its local imports in its own scope, where nothing outside can see
 # them; only a `global` (or `nonlocal`) declaration carries an import out.
 _DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
@@ -50,12 +53,26 @@ class IncompleteModuleError(Exception):
     """A module with statements left out by the caller cannot be analysed on its own: parse it whole."""
 
 
+@dataclass(frozen=True)
+class Partial:
+    """A module parsed from ``text``: the source with some top-level statements replaced, line for line.
+
+    ``left_out`` maps the index in the module's body of each stand-in to the code of the statements
+    it replaces; ``codes`` gives the code of kept top-level statements, where the caller knows it.
+    """
+
+    text: str
+    left_out: Mapping[int, str]
+    codes: Mapping[int, str] = field(default_factory=dict)
+
+
 @dataclass
 class ModuleContext:
     """What the rules of one module share: source, offsets, torch bindings, and the findings so far."""
 
     wrapper: MetadataWrapper
     source: str
+    # Where each line starts (computed on first use).
     line_starts: list[int]
     # The name under which `torch` itself is bound at module level (`torch`, or `th` after
     # `import torch as th`), and whether it is bound at all.
@@ -85,39 +102,36 @@ class ModuleContext:
         source: str,
         rules: Sequence[type[Rule]] = (),
         *,
-        left_out: Mapping[int, str] | None = None,
+        partial: Partial | None = None,
     ) -> ModuleContext:
         """Context for ``module`` parsed from ``source``, analysed for ``rules``.
 
-        ``left_out`` maps the indices of top-level `pass` statements that stand in for statements the
-        caller did not parse (on as many lines) to the code they replace; the module must then be
-        reduced (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
+        When the caller parsed only part of ``source`` (``partial``), the module must be reduced
+        (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
         """
         ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True))
         ctx.star_variable = _star_imports_variable(module, source)
         ctx.torch_name, ctx.torch_bound = _torch_binding(module)
         if rules:
-            ctx.reduce(rules, left_out or {})
-        elif left_out:
+            ctx.reduce(rules, partial)
+        elif partial is not None and partial.left_out:
             raise IncompleteModuleError("statements were left out of a module that is analysed whole")
         return ctx
 
     @classmethod
     def for_text(cls, source: str, wrapper: MetadataWrapper | None = None) -> ModuleContext:
         """The part of a context that the text alone decides (spellings, offsets), before any parse."""
-        starts = [0]
-        starts.extend(match.end() for match in _NEWLINE.finditer(source))
         wrapper = wrapper or MetadataWrapper(cst.Module(body=[]), unsafe_skip_copy=True)
-        ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
+        ctx = cls(wrapper=wrapper, source=source, line_starts=[])
         ctx.sets_default_device = "set_default_device" in source
-        ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
+        ctx.variable_spellings = frozenset({"Variable", *variable_aliases(source)})
         return ctx
 
     def statement_pattern(self, rules: Sequence[type[Rule]]) -> re.Pattern[str]:
         """Found in the code of every top-level statement that may hold a finding of ``rules``."""
         return re.compile("|".join(rule.statement_pattern(self) for rule in rules))
 
-    def reduce(self, rules: Sequence[type[Rule]], left_out: Mapping[int, str] | None = None) -> None:
+    def reduce(self, rules: Sequence[type[Rule]], partial: Partial | None = None) -> None:
         """Analyse only the statements that may hold a finding (and the imports that may matter).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
@@ -126,24 +140,31 @@ class ModuleContext:
         line and column (checked line by line below; any doubt and the whole module is analysed).
         The kept nodes are the very nodes of the full module, so findings and fixes refer to it.
         What the left-out code could change about a kept name is checked where it matters
-        (`fresh_name_binding` looks into `dropped_code`). Statements in ``left_out`` (see `build`)
-        are left out again, with the code they stand for.
+        (`fresh_name_binding` looks into `dropped_code`). The stand-ins of a ``partial`` module are
+        left out again, with the code they stand for.
         """
         module = self.wrapper.module
-        left_out = left_out or {}
-        placeholders = {id(module.body[index]): code for index, code in left_out.items()}
+        stand_ins: dict[int, str] = {}
+        known: dict[int, str] = {}
+        if partial is not None:
+            stand_ins = {id(module.body[index]): code for index, code in partial.left_out.items()}
+            known = {id(module.body[index]): code for index, code in partial.codes.items()}
         pattern = self.statement_pattern(rules)
         dropped: list[str] = []
-        body = _reduce_block(module, module.body, pattern, dropped, placeholders)
+        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known)
         if not dropped:
             return
+        self.dropped_code = "".join(dropped)
+        if all(new is old for new, old in zip(body, module.body, strict=True)):
+            # Only stand-ins were left out: the module already is the reduced one.
+            return
         reduced = module.with_changes(body=body)
-        if not _same_lines(reduced.code, self.source):
-            if left_out:
+        if not _same_lines(reduced.code, partial.text if partial is not None else self.source):
+            self.dropped_code = ""
+            if partial is not None and partial.left_out:
                 raise IncompleteModuleError("the reduced module does not keep every line in place")
             return
         self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
-        self.dropped_code = "".join(dropped)
 
     @property
     def module(self) -> cst.Module:
@@ -200,6 +221,8 @@ class ModuleContext:
 
     def offset(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, 0-based column)."""
+        if not self.line_starts:
+            self.line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.source))]
         return self.line_starts[line - 1] + column
 
 
@@ -211,17 +234,19 @@ def _reduce_block(
     statements: Sequence[cst.BaseStatement],
     pattern: re.Pattern[str],
     dropped: list[str],
-    placeholders: Mapping[int, str],
+    stand_ins: Mapping[int, str],
+    known: Mapping[int, str],
 ) -> list[cst.BaseStatement]:
     """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
 
     Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
-    The code of every left-out statement is appended to ``dropped``; a statement in ``placeholders``
-    (keyed by `id`) already is such a `pass`, and is left out with the code it stands for.
+    The code of every left-out statement is appended to ``dropped``. A statement in ``stand_ins``
+    (keyed by `id`) stands for statements already left out, whose code it gives; ``known`` gives the
+    code of others, when known (it saves printing them).
     """
-    codes = [placeholders.get(id(s)) or module.code_for_node(s) for s in statements]
+    codes = [stand_ins.get(id(s)) or known.get(id(s)) or module.code_for_node(s) for s in statements]
     keep = [
-        id(statement) not in placeholders and may_matter(statement, code, pattern)
+        id(statement) not in stand_ins and may_matter(statement, code, pattern)
         for statement, code in zip(statements, codes, strict=True)
     ]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
@@ -231,12 +256,13 @@ def _reduce_block(
     for statement, code, kept in zip(statements, codes, keep, strict=True):
         if kept or _assigned_names(statement) & mentioned:
             if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-                inner = _reduce_block(module, statement.body.body, pattern, dropped, {})
-                statement = statement.with_changes(body=statement.body.with_changes(body=inner))
+                inner = _reduce_block(module, statement.body.body, pattern, dropped, {}, {})
+                if any(new is not old for new, old in zip(inner, statement.body.body, strict=True)):
+                    statement = statement.with_changes(body=statement.body.with_changes(body=inner))
             body.append(statement)
             continue
         dropped.append(code)
-        if id(statement) in placeholders:
+        if id(statement) in stand_ins:
             body.append(statement)
             continue
         lines = len(_NEWLINE.findall(code))
@@ -281,7 +307,7 @@ def _same_lines(reduced: str, source: str) -> bool:
 
 def _star_imports_variable(module: cst.Module, source: str) -> bool:
     """Whether a module-level star import from torch.autograd is the last star import in the module."""
-    if STAR_IMPORT.search(source) is None:
+    if not any(_word_starts(source, m.start()) for m in _LOOSE_STAR_IMPORT.finditer(source)):
         return False
     result = False
     for node in walk(module)[0]:
@@ -289,6 +315,24 @@ def _star_imports_variable(module: cst.Module, source: str) -> bool:
             name = _dotted(node.module) if node.module is not None else ""
             result = not node.relative and name in VARIABLE_STAR_MODULES
     return result
+
+
+def variable_aliases(source: str) -> list[str]:
+    """The names after `Variable as` in ``source`` (every `as` alias `Variable` may have)."""
+    found: list[str] = []
+    position = 0
+    while (match := _VARIABLE_ALIAS.search(source, position)) is not None:
+        if _word_starts(source, match.start()):
+            found.append(match.group(1))
+            position = match.end()
+        else:
+            position = match.start() + 1
+    return found
+
+
+def _word_starts(text: str, index: int) -> bool:
+    """Whether a word starting at ``index`` starts there (`\b`): no word character before it."""
+    return index == 0 or not (text[index - 1].isalnum() or text[index - 1] == "_")
 
 
 def _dotted(expr: cst.BaseExpression) -> str:
