@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 
+from varmigrate.engine.outline import Outline, parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.model import Diagnostic
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import RuleSpec
-from varmigrate.rules.context import ModuleContext
+from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis of a source: its findings, and the context (module, metadata) they came from."""
+
+    source: str
+    diagnostics: list[Diagnostic]
+    ctx: ModuleContext
+    # The top-level statements, when CPython's parser read the source first.
+    outline: Outline | None
+    # Where each of those is in ``ctx.module``'s body (None: left out); None when all are there.
+    positions: list[int | None] | None = None
 
 
 def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:
@@ -20,15 +36,112 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
     settings = settings or Settings()
     if not could_match(source, settings.rules):
         return []
-    return lint(parse(source), source, settings.rules)
+    return analyse(source, settings.rules).diagnostics
 
 
 def lint(
     module: cst.Module, source: str, rules: Sequence[RuleSpec], *, reduce: bool = True
 ) -> list[Diagnostic]:
     """Findings of ``rules`` in ``module`` (parsed from ``source``), after ``# noqa``, sorted by position."""
-    ctx = ModuleContext.build(module, source, rules if reduce else ())
-    cst.visit_batched(ctx.module, [rule.load()(ctx, rule) for rule in rules])
+    return _findings(ModuleContext.build(module, source, rules if reduce else ()), source, rules)
+
+
+def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = None) -> Analysis:
+    """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
+
+    CPython's parser (``tree``, when the caller has it) finds the top-level statements; those that
+    cannot hold a finding nor bind a name the others use reach LibCST as `pass` on as many lines.
+    Whenever that is not certain to give what the whole module gives, the whole module is parsed.
+    Raises :class:`SourceParseError`.
+    """
+    outline = outline_of(source, tree)
+    if outline is not None:
+        found = _partial_context(outline, rules)
+        if found is not None:
+            ctx, positions = found
+            return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
+    ctx = ModuleContext.build(parse(source), source, rules)
+    return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+
+
+def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
+    """The top-level statements of ``source`` (parsed with CPython's parser unless ``tree`` is given)."""
+    if "\r" in source and source.count("\r") != source.count("\r\n"):
+        # A lone carriage return ends a line for LibCST, not for CPython: lines would not agree.
+        return None
+    tree = tree if tree is not None else parse_ast(source)
+    return Outline(source, tree) if tree is not None else None
+
+
+def _partial_context(
+    outline: Outline, rules: Sequence[RuleSpec]
+) -> tuple[ModuleContext, list[int | None]] | None:
+    """The context of a module parsed without the statements that cannot matter, or None to parse all.
+
+    Also says where each top-level statement is in the module's body (None: left out).
+    """
+    pattern = ModuleContext.for_text(outline.source).statement_pattern(rules)
+    left_out = outline.left_out(pattern)
+    parsed = parse_partial(outline, left_out) if left_out else None
+    if parsed is None:
+        return None
+    module, partial, positions = parsed
+    try:
+        ctx = ModuleContext.build(module, outline.source, rules, partial=partial)
+    except IncompleteModuleError:
+        return None
+    # The statements were chosen with what the text alone says; the module must say the same.
+    return (ctx, positions) if ctx.statement_pattern(rules).pattern == pattern.pattern else None
+
+
+def parse_partial(
+    outline: Outline, left_out: Mapping[int, str]
+) -> tuple[cst.Module, Partial, list[int | None]] | None:
+    """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects)."""
+    text, positions, stand_ins = outline.partial(left_out)
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
+        # The whole module is parsed instead, and reports the error as it always has.
+        return None
+    if len(module.body) != len(stand_ins) + sum(p is not None for p in positions):
+        return None
+    newline = module.default_newline
+    codes = {
+        position: outline.code(index)
+        if outline.code(index).endswith(("\n", "\r"))
+        else outline.code(index) + newline
+        for index, position in enumerate(positions)
+        if position is not None and outline.statements[index].known
+    }
+    return module, Partial(text, stand_ins, codes), positions
+
+
+def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> list[Diagnostic]:
+    _visit(ctx, [rule.load()(ctx, rule) for rule in rules])
     suppressed = noqa_lines(source)
     found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))
+
+
+def _visit(ctx: ModuleContext, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
+    """``cst.visit_batched`` over ``ctx.module``, without rebuilding every node on the way.
+
+    The rules only visit node types (`visit_Call`); any other callback (`leave_*`, attribute visits)
+    and LibCST's own traversal runs.
+    """
+    methods: dict[str, list[Callable[[cst.CSTNode], None]]] = {}
+    for visitor in visitors:
+        for name, method in visitor.get_visitors().items():
+            methods.setdefault(name, []).append(method)
+    if any(not name.startswith("visit_") or "_" in name[len("visit_") :] for name in methods):
+        cst.visit_batched(ctx.module, visitors)
+        return
+    by_type: dict[type[cst.CSTNode], list[Callable[[cst.CSTNode], None]]] = {}
+    for node in ctx.nodes():
+        kind = type(node)
+        callbacks = by_type.get(kind)
+        if callbacks is None:
+            callbacks = by_type[kind] = methods.get(f"visit_{kind.__name__}", [])
+        for callback in callbacks:
+            callback(node)

@@ -1,21 +1,29 @@
-"""Fixes to a fixed point: apply the allowed, non-overlapping fixes of a round, and lint again."""
+"""Fixes to a fixed point: apply the allowed, non-overlapping fixes of a round, and lint again.
+
+Each round analyses the text once (`analyse`: CPython's parser finds the statements that matter, LibCST
+parses those). Applied fixes are checked with CPython's parser, which also gives the next round its
+statements; the round that finds nothing to apply describes the text, so its findings are the result
+unless import clean-up changes the text in a way they could depend on.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.analysis import check_source, lint
-from varmigrate.engine.imports import clean_imports
+from varmigrate.engine.analysis import Analysis, analyse
+from varmigrate.engine.imports import Cleanup, clean_imports
+from varmigrate.engine.outline import LINE as _LINE
+from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Fix, Location, SourceParseError
+from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Edit, Fix, Location, SourceParseError
 from varmigrate.rules import nodes
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
@@ -40,22 +48,42 @@ class FixResult:
         return self.applied > 0
 
 
+# Whether a text parses: CPython's parse when it has one (its `ast`, for the next round), else LibCST's.
+_Parser = Callable[[str], "ast.Module | bool | None"]
+
+
 def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     """Apply the allowed fixes to ``source`` until nothing more applies. Raises :class:`SourceParseError`."""
     settings = settings or Settings()
     threshold = settings.threshold
     current = source
+    tree: ast.Module | None = None  # CPython's parse of `current`, once known
     result = FixResult(source=source)
-    imports: set[str] = set()
     rejected: set[tuple[str, str]] = set()
+    # Per round that applied fixes: the text before, the fixes applied, those promoted by `verified`.
+    rounds: list[_Round] = []
+    analysis: Analysis | None = None  # of `current`, once the round analysed it
     diagnostics: list[Diagnostic] = []
     linted = current  # the source `diagnostics` describe
     for round_number in range(MAX_ROUNDS):
         if not could_match(current, settings.rules):
-            diagnostics, linted = [], current
+            analysis, diagnostics, linted = None, [], current
             break
-        diagnostics = lint(parse(current), current, settings.rules)
-        linted = current
+        if analysis is None or analysis.source != current:
+            try:
+                analysis = analyse(current, settings.rules, tree)
+            except SourceParseError:
+                if not rounds or rounds[-1].checker is _libcst:
+                    raise
+                # CPython accepted the last round's fixes and LibCST does not: check them with
+                # LibCST, as every fix is checked when CPython cannot read the module.
+                last = rounds.pop()
+                current, tree = _redo(last, rejected, result)
+                if current is not last.before:
+                    rounds.append(last)
+                analysis = None
+                continue
+        diagnostics, linted = analysis.diagnostics, current
         # Verified locations name the original source: only the first round sees it unchanged. A
         # finding inside another fix's span is fixed in a later round and keeps its ordinary fix.
         verified = settings.verified if round_number == 0 else frozenset()
@@ -70,28 +98,126 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
             fixes.append(fix)
         if not fixes:
             break
-        chosen = _non_overlapping(fixes)
-        new_source, errors = _apply_checked(current, chosen)
-        for bad in errors:
-            code = next(d.code for d in diagnostics if bad in d.fixes)
-            rejected.add((code, _key(bad)))
-            result.diagnostics.append(_internal_error(code, bad))
-        applied = [fix for fix in chosen if fix not in errors]
-        if not applied:
+        # CPython's parser checks the result when it reads the module (its parse then serves the next
+        # round); a module only LibCST reads (`print(*a for a in b)`) is checked with LibCST.
+        checker = _cpython if analysis.outline is not None else _libcst
+        step = _Round(current, _non_overlapping(fixes), diagnostics, promoted, checker)
+        new_current, new_tree = _step(step, rejected, result)
+        if new_current is current:
             continue
-        current = _remove_self_assignments(new_source, applied)
-        result.applied += len(applied)
-        result.verified.extend(promoted[id(fix)] for fix in applied if id(fix) in promoted)
-        for fix in applied:
-            imports.update(fix.imports)
+        rounds.append(step)
+        current, tree = new_current, new_tree
+    for step in rounds:
+        result.applied += len(step.applied)
+        result.verified.extend(step.promoted[id(fix)] for fix in step.applied if id(fix) in step.promoted)
+    cleanup = Cleanup(current, current, None)
     if result.applied:
-        current = clean_imports(current, imports)
-    if current != linted:
-        # Import cleanup moved lines, or the rounds ran out: describe the code as it is now.
-        diagnostics = check_source(current, settings)
-    result.source = current
+        imports = {name for step in rounds for fix in step.applied for name in fix.imports}
+        last_analysis = analysis if analysis is not None and analysis.source == current else None
+        cleanup = clean_imports(current, imports, last_analysis)
+    if cleanup.source != linted:
+        diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
+    result.source = cleanup.source
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
     return result
+
+
+@dataclass
+class _Round:
+    """The fixes one round chose on ``before``, and what became of them."""
+
+    before: str
+    chosen: list[Fix]
+    diagnostics: list[Diagnostic]
+    promoted: dict[int, Diagnostic]
+    checker: _Parser
+    applied: list[Fix] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+
+
+def _step(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
+    """Apply the round's fixes (those that break the module become errors); the new text and its parse."""
+    new_source, new_tree, errors = _apply_checked(step.before, step.chosen, step.checker)
+    for bad in errors:
+        code = next(d.code for d in step.diagnostics if bad in d.fixes)
+        rejected.add((code, _key(bad)))
+        error = _internal_error(code, bad)
+        step.errors.append(error)
+        result.diagnostics.append(error)
+    step.applied = [fix for fix in step.chosen if fix not in errors]
+    if not step.applied:
+        return step.before, None
+    return _remove_self_assignments(new_source, new_tree, step.applied)
+
+
+def _redo(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
+    """Apply ``step``'s fixes again, checked with LibCST this time."""
+    for error in step.errors:
+        result.diagnostics.remove(error)
+    step.errors = []
+    step.checker = _libcst
+    return _step(step, rejected, result)
+
+
+def _after_cleanup(
+    cleanup: Cleanup, linted: str, diagnostics: list[Diagnostic], settings: Settings
+) -> list[Diagnostic]:
+    """The findings of ``cleanup.source``, given those of ``linted`` (the text before clean-up).
+
+    Removing imports nothing uses changes no finding; they only move up by the lines removed. Anything
+    else (the rounds ran out, an import was added, a finding on a changed line) is analysed afresh.
+    """
+    if not could_match(cleanup.source, settings.rules):
+        return []
+    if cleanup.before == linted and cleanup.shift is not None:
+        shifted = [_shifted(d, cleanup.shift) for d in diagnostics]
+        if all(d is not None for d in shifted):
+            return [d for d in shifted if d is not None]
+    return analyse(cleanup.source, settings.rules).diagnostics
+
+
+def _shifted(diagnostic: Diagnostic, shift: Callable[[int], tuple[int, int] | None]) -> Diagnostic | None:
+    """``diagnostic`` moved to the new text (``shift`` maps an old row to its new row and offset change)."""
+    start = _moved(diagnostic.start, shift)
+    end = _moved(diagnostic.end, shift)
+    if start is None or end is None:
+        return None
+    fixes = []
+    for fix in diagnostic.fixes:
+        edits = []
+        for edit in fix.edits:
+            moved = _moved_edit(edit, shift)
+            if moved is None:
+                return None
+            edits.append(moved)
+        fixes.append(Fix(fix.title, fix.applicability, tuple(edits), fix.imports, fix.verified_by))
+    return Diagnostic(
+        diagnostic.code,
+        diagnostic.name,
+        diagnostic.message,
+        start,
+        end,
+        tuple(fixes),
+        diagnostic.cell,
+    )
+
+
+def _moved(location: Location, shift: Callable[[int], tuple[int, int] | None]) -> Location | None:
+    moved = shift(location.row)
+    return None if moved is None else Location(moved[0], location.column)
+
+
+def _moved_edit(edit: Edit, shift: Callable[[int], tuple[int, int] | None]) -> Edit | None:
+    start, end = shift(edit.start.row), shift(edit.end.row)
+    if start is None or end is None or start[1] != end[1]:
+        return None
+    return Edit(
+        edit.content,
+        Location(start[0], edit.start.column),
+        Location(end[0], edit.end.column),
+        edit.start_offset + start[1],
+        edit.end_offset + end[1],
+    )
 
 
 def _verified_fix(diagnostic: Diagnostic, verified: frozenset[tuple[str, Location]]) -> Fix | None:
@@ -147,7 +273,11 @@ def _apply(source: str, fixes: Sequence[Fix]) -> str:
     return "".join(parts)
 
 
-def _parses(source: str) -> bool:
+def _cpython(source: str) -> ast.Module | None:
+    return parse_ast(source)
+
+
+def _libcst(source: str) -> bool:
     try:
         parse(source)
     except SourceParseError:
@@ -155,35 +285,57 @@ def _parses(source: str) -> bool:
     return True
 
 
-def _apply_checked(source: str, fixes: list[Fix]) -> tuple[str, list[Fix]]:
-    """Apply ``fixes``; those that would make the module unparseable are returned as errors, not applied."""
+def _apply_checked(
+    source: str, fixes: list[Fix], parses: _Parser
+) -> tuple[str, ast.Module | None, list[Fix]]:
+    """Apply ``fixes``; those that would make the module unparseable are returned as errors, not applied.
+
+    Also returns CPython's parse of the new text when ``parses`` is CPython's parser.
+    """
     new = _apply(source, fixes)
-    if _parses(new):
-        return new, []
-    bad = [fix for fix in fixes if not _parses(_apply(source, [fix]))]
+    checked = parses(new)
+    if checked:
+        return new, _tree(checked), []
+    bad = [fix for fix in fixes if not parses(_apply(source, [fix]))]
     good = [fix for fix in fixes if fix not in bad]
     new = _apply(source, good)
-    if good and not _parses(new):
+    checked = parses(new) if good else None
+    if good and not checked:
         # The fixes break the module only together: apply one per round.
         good = good[:1]
         new = _apply(source, good)
-    return new, bad
+        checked = parses(new)
+    return new, _tree(checked), bad
+
+
+def _tree(checked: ast.Module | bool | None) -> ast.Module | None:
+    return checked if isinstance(checked, ast.Module) else None
 
 
 _PLAIN = re.compile(r"[\w.]+")
+_NORMALIZE = re.compile(r"[\s()]")
 
 
-def _remove_self_assignments(source: str, applied: Sequence[Fix]) -> str:
-    """Remove statements that a fix turned into ``x = x`` / ``a, b = a, b``, keeping their comments."""
+def _remove_self_assignments(
+    source: str, tree: ast.Module | None, applied: Sequence[Fix]
+) -> tuple[str, ast.Module | None]:
+    """Remove statements that a fix turned into ``x = x`` / ``a, b = a, b``, keeping their comments.
+
+    Returns the new text and CPython's parse of it (``tree`` when nothing changed). CPython's parse
+    rules most statements out before LibCST is asked (see `_maybe_self_assignment`).
+    """
     if not any(_PLAIN.fullmatch(edit.content) for fix in applied for edit in fix.edits):
-        return source
-    wrapper = MetadataWrapper(parse(source), unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+        return source, tree
     # Edited spans in the new source's rows: a self-assignment counts only if a fix touched it.
     touched = _edited_rows(source, applied)
+    if tree is not None and not _maybe_self_assignment(source, tree, touched):
+        return source, tree
+    wrapper = MetadataWrapper(parse(source), unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
     doomed: set[int] = set()
-    for node in m.findall(wrapper.module, m.SimpleStatementLine(body=[m.Assign()])):
-        assert isinstance(node, cst.SimpleStatementLine)
+    collector = _Collector()
+    wrapper.module.visit(collector)
+    for node in collector.assignments:
         assign = node.body[0]
         assert isinstance(assign, cst.Assign)
         value = _normalized(assign.value)
@@ -192,8 +344,69 @@ def _remove_self_assignments(source: str, applied: Sequence[Fix]) -> str:
         if rows & touched and all(_normalized(t.target) == value for t in assign.targets):
             doomed.add(id(node))
     if not doomed:
-        return source
-    return wrapper.module.visit(_StatementRemover(doomed)).code
+        return source, tree
+    new = wrapper.module.visit(_StatementRemover(doomed)).code
+    return new, parse_ast(new) if tree is not None else None
+
+
+class _Collector(cst.CSTVisitor):
+    """Statement lines that are one assignment, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assignments: list[cst.SimpleStatementLine] = []
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Assign):
+            self.assignments.append(node)
+
+
+def _maybe_self_assignment(source: str, tree: ast.Module, touched: set[int]) -> bool:
+    """Whether an assignment on a ``touched`` row may read ``x = x`` once whitespace and parentheses go.
+
+    LibCST's text of a target or value is CPython's segment plus parentheses, whitespace and the
+    comments among them; without a comment in the statement, equal segments are what it takes.
+    """
+    if "\r" in source and source.count("\r") != source.count("\r\n"):
+        return True  # CPython and LibCST count lines differently
+    lines = _LINE.findall(source)
+    for node in _assignments_on(tree.body, touched):
+        if "#" in "".join(lines[node.lineno - 1 : node.end_lineno]):
+            return True
+        value = _segment(lines, node.value)
+        if all(_segment(lines, target) == value for target in node.targets):
+            return True
+    return False
+
+
+def _assignments_on(body: Sequence[ast.stmt], touched: set[int]) -> Iterator[ast.Assign]:
+    """The assignments in ``body`` (at any depth) on a ``touched`` row."""
+    for node in body:
+        if not any(row in touched for row in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
+            continue
+        if isinstance(node, ast.Assign):
+            yield node
+        for block in _blocks(node):
+            yield from _assignments_on(block, touched)
+
+
+def _blocks(node: ast.stmt) -> Iterator[list[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(node, name, None)
+        if isinstance(block, list):
+            yield block
+    for part in [*getattr(node, "handlers", ()), *getattr(node, "cases", ())]:
+        yield part.body
+
+
+def _segment(lines: Sequence[str], node: ast.expr) -> str:
+    """The text of ``node`` without whitespace and parentheses (CPython's columns count UTF-8 bytes)."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    chunk = [line.encode() for line in lines[first : last + 1]]
+    if node.end_col_offset is not None:
+        chunk[-1] = chunk[-1][: node.end_col_offset]
+    chunk[0] = chunk[0][node.col_offset :]
+    return _NORMALIZE.sub("", b"".join(chunk).decode(errors="replace"))
 
 
 def _edited_rows(source: str, applied: Sequence[Fix]) -> set[int]:
@@ -214,7 +427,7 @@ def _row_of(source: str, offset: int) -> int:
 
 
 def _normalized(node: cst.CSTNode) -> str:
-    return re.sub(r"[\s()]", "", nodes.code(node))
+    return _NORMALIZE.sub("", nodes.code(node))
 
 
 class _StatementRemover(cst.CSTTransformer):

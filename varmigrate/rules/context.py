@@ -8,15 +8,22 @@ that scope analysis, the costly part, runs over those only.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
-import libcst.matchers as m
 from libcst._metadata_dependent import LazyValue as _LazyValue
-from libcst.metadata import BaseMetadataProvider, MetadataWrapper
+from libcst.metadata import (
+    BaseMetadataProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from varmigrate.model import Diagnostic
 from varmigrate.rules import nodes
@@ -28,7 +35,35 @@ if TYPE_CHECKING:
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
 _WORD = re.compile(r"\w+")
-_VARIABLE_ALIAS = re.compile(r"\bVariable\s+as\s+(\w+)")
+# `\bVariable\s+as\s+(\w+)`; the `\b` is checked by hand, since a leading `\b` keeps the regular
+# expression engine from skipping ahead to the literal (some forty times slower on a large module).
+_VARIABLE_ALIAS = re.compile(r"Variable\s+as\s+(\w+)")
+# Every top-level import is analysed: qualified names (of `Variable`, of `typing` generics, of
+# builtins shadowed by an import) depend on them.
+IMPORT = re.compile(r"\bimport\b")
+# A star import, however it is spaced or continued (`from m import *`, `import \` + `*`).
+STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
+_LOOSE_STAR_IMPORT = re.compile(r"import[\s\\]*\*")
+# A function or class binds its local imports in its own scope, where nothing outside can see
+# them; only a `global` (or `nonlocal`) declaration carries an import out.
+_DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
+
+
+class IncompleteModuleError(Exception):
+    """A module with statements left out by the caller cannot be analysed on its own: parse it whole."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A module parsed from ``text``: the source with some top-level statements replaced, line for line.
+
+    ``left_out`` maps the index in the module's body of each stand-in to the code of the statements
+    it replaces; ``codes`` gives the code of kept top-level statements, where the caller knows it.
+    """
+
+    text: str
+    left_out: Mapping[int, str]
+    codes: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +72,7 @@ class ModuleContext:
 
     wrapper: MetadataWrapper
     source: str
+    # Where each line starts (computed on first use).
     line_starts: list[int]
     # The name under which `torch` itself is bound at module level (`torch`, or `th` after
     # `import torch as th`), and whether it is bound at all.
@@ -54,24 +90,49 @@ class ModuleContext:
     _metadata: dict[type[BaseMetadataProvider[object]], Mapping[cst.CSTNode, object]] = field(
         default_factory=dict
     )
+    # The analysed module's nodes in LibCST's visiting order, and each node's parent (see `_walk`).
+    _order: list[cst.CSTNode] | None = None
+    _parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, module: cst.Module, source: str, rules: Sequence[RuleSpec] = ()) -> ModuleContext:
-        """Context for ``module`` parsed from ``source``, analysed for ``rules``."""
-        starts = [0]
-        starts.extend(match.end() for match in _NEWLINE.finditer(source))
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        ctx = cls(wrapper=wrapper, source=source, line_starts=starts)
-        ctx.star_variable = _star_imports_variable(module)
-        ctx.sets_default_device = "set_default_device" in source
-        ctx.variable_spellings = frozenset({"Variable", *_VARIABLE_ALIAS.findall(source)})
+    def build(
+        cls,
+        module: cst.Module,
+        source: str,
+        rules: Sequence[RuleSpec] = (),
+        *,
+        partial: Partial | None = None,
+    ) -> ModuleContext:
+        """Context for ``module`` parsed from ``source``, analysed for ``rules``.
+
+        When the caller parsed only part of ``source`` (``partial``), the module must be reduced
+        (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
+        """
+        ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True))
+        ctx.star_variable = _star_imports_variable(module, source)
         ctx.torch_name, ctx.torch_bound = _torch_binding(module)
         if rules:
-            ctx.reduce(rules)
+            ctx.reduce(rules, partial)
+        elif partial is not None and partial.left_out:
+            raise IncompleteModuleError("statements were left out of a module that is analysed whole")
         return ctx
 
-    def reduce(self, rules: Sequence[RuleSpec]) -> None:
-        """Analyse only the statements that may hold a finding (and every import).
+    @classmethod
+    def for_text(cls, source: str, wrapper: MetadataWrapper | None = None) -> ModuleContext:
+        """The part of a context that the text alone decides (spellings, offsets), before any parse."""
+        wrapper = wrapper or MetadataWrapper(cst.Module(body=[]), unsafe_skip_copy=True)
+        ctx = cls(wrapper=wrapper, source=source, line_starts=[])
+        ctx.sets_default_device = "set_default_device" in source
+        ctx.variable_spellings = frozenset({"Variable", *variable_aliases(source)})
+        return ctx
+
+    def statement_pattern(self, rules: Sequence[RuleSpec]) -> re.Pattern[str]:
+        """Found in the code of every top-level statement that may hold a finding of ``rules``."""
+        return re.compile("|".join(rule.statement_pattern(self) for rule in rules))
+
+    def reduce(self, rules: Sequence[RuleSpec], partial: Partial | None = None) -> None:
+        """Analyse only the statements that may hold a finding (and the imports that may matter).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module
         usually holds its few candidates in a few functions or methods. The other module- and
@@ -79,41 +140,89 @@ class ModuleContext:
         line and column (checked line by line below; any doubt and the whole module is analysed).
         The kept nodes are the very nodes of the full module, so findings and fixes refer to it.
         What the left-out code could change about a kept name is checked where it matters
-        (`fresh_name_binding` looks into `dropped_code`).
+        (`fresh_name_binding` looks into `dropped_code`). The stand-ins of a ``partial`` module are
+        left out again, with the code they stand for.
         """
         module = self.wrapper.module
-        pattern = re.compile("|".join([r"\bimport\b", *(rule.statement_pattern(self) for rule in rules)]))
+        stand_ins: dict[int, str] = {}
+        known: dict[int, str] = {}
+        if partial is not None:
+            stand_ins = {id(module.body[index]): code for index, code in partial.left_out.items()}
+            known = {id(module.body[index]): code for index, code in partial.codes.items()}
+        pattern = self.statement_pattern(rules)
         dropped: list[str] = []
-        body = _reduce_block(module, module.body, pattern, dropped)
+        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known)
         if not dropped:
             return
+        self.dropped_code = "".join(dropped)
+        if all(new is old for new, old in zip(body, module.body, strict=True)):
+            # Only stand-ins were left out: the module already is the reduced one.
+            return
         reduced = module.with_changes(body=body)
-        if not _same_lines(reduced.code, self.source):
+        if not _same_lines(reduced.code, partial.text if partial is not None else self.source):
+            self.dropped_code = ""
+            if partial is not None and partial.left_out:
+                raise IncompleteModuleError("the reduced module does not keep every line in place")
             return
         self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
-        self.dropped_code = "".join(dropped)
 
     @property
     def module(self) -> cst.Module:
         """The parsed module (the very nodes metadata is keyed by)."""
         return self.wrapper.module
 
+    def nodes(self) -> list[cst.CSTNode]:
+        """Every node of the analysed module, in the order a LibCST visitor meets them."""
+        if self._order is None:
+            self._order, self._parents = walk(self.module)
+        return self._order
+
     def metadata(self, provider: type[BaseMetadataProvider[_T]], node: cst.CSTNode, default: _T) -> _T:
         """``provider``'s value for ``node``, computing the provider for the module on first use.
 
         Scope and qualified-name analysis cost about ten times the parse; resolving them lazily means a
-        module whose nodes never look like a candidate never pays for them.
+        module whose nodes never look like a candidate never pays for them. Two providers are answered
+        without a walk of their own: parents come from the walk that orders the nodes for the rules
+        (LibCST's provider rebuilds every node twice), and qualified names straight from the scope of
+        the node, which is all `QualifiedNameProvider` stores (as a lazy value, for every node).
         """
+        if provider is ParentNodeProvider:
+            self.nodes()
+            return self._parents.get(node, default)  # type: ignore[return-value]
+        if provider is QualifiedNameProvider:
+            return self._qualified_names(node, default)  # type: ignore[arg-type, return-value]
+        value = self._table(provider).get(node, default)
+        # Some providers store lazily computed values.
+        return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
+
+    def _table(self, provider: type[BaseMetadataProvider[_T]]) -> Mapping[cst.CSTNode, object]:
         table = self._metadata.get(provider)
         if table is None:
             table = self.wrapper.resolve(provider)
             self._metadata[provider] = table
-        value = table.get(node, default)
-        # Some providers store lazily computed values.
-        return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
+        return table
+
+    def _qualified_names(
+        self, node: cst.CSTNode, default: Iterable[QualifiedName]
+    ) -> Iterable[QualifiedName]:
+        """What `QualifiedNameProvider` gives ``node``: its scope's names for it, empty without a scope."""
+        found = self._qualified.get(node)
+        if found is None:
+            scopes = self._table(ScopeProvider)
+            if node in scopes:
+                scope = scopes[node]
+                found = scope.get_qualified_names_for(node) if scope else set()  # type: ignore[attr-defined]
+            elif node is self.module or (self.nodes() and node in self._parents):
+                found = set()
+            else:
+                return default
+            self._qualified[node] = found
+        return found
 
     def offset(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, 0-based column)."""
+        if not self.line_starts:
+            self.line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.source))]
         return self.line_starts[line - 1] + column
 
 
@@ -121,15 +230,25 @@ _BLANK = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), commen
 
 
 def _reduce_block(
-    module: cst.Module, statements: Sequence[cst.BaseStatement], pattern: re.Pattern[str], dropped: list[str]
+    module: cst.Module,
+    statements: Sequence[cst.BaseStatement],
+    pattern: re.Pattern[str],
+    dropped: list[str],
+    stand_ins: Mapping[int, str],
+    known: Mapping[int, str],
 ) -> list[cst.BaseStatement]:
     """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
 
     Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
-    The code of every left-out statement is appended to ``dropped``.
+    The code of every left-out statement is appended to ``dropped``. A statement in ``stand_ins``
+    (keyed by `id`) stands for statements already left out, whose code it gives; ``known`` gives the
+    code of others, when known (it saves printing them).
     """
-    codes = [module.code_for_node(statement) for statement in statements]
-    keep = [bool(pattern.search(code)) for code in codes]
+    codes = [stand_ins.get(id(s)) or known.get(id(s)) or module.code_for_node(s) for s in statements]
+    keep = [
+        id(statement) not in stand_ins and may_matter(statement, code, pattern)
+        for statement, code in zip(statements, codes, strict=True)
+    ]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
     # wrapped later (`x = torch.zeros(3)` ... `Variable(x)`) is the tutorial case.
     mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
@@ -137,14 +256,30 @@ def _reduce_block(
     for statement, code, kept in zip(statements, codes, keep, strict=True):
         if kept or _assigned_names(statement) & mentioned:
             if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-                inner = _reduce_block(module, statement.body.body, pattern, dropped)
-                statement = statement.with_changes(body=statement.body.with_changes(body=inner))
+                inner = _reduce_block(module, statement.body.body, pattern, dropped, {}, {})
+                if any(new is not old for new, old in zip(inner, statement.body.body, strict=True)):
+                    statement = statement.with_changes(body=statement.body.with_changes(body=inner))
             body.append(statement)
             continue
         dropped.append(code)
+        if id(statement) in stand_ins:
+            body.append(statement)
+            continue
         lines = len(_NEWLINE.findall(code))
         body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
     return body
+
+
+def may_matter(statement: cst.BaseStatement, code: str, pattern: re.Pattern[str]) -> bool:
+    """Whether a statement with ``code`` may hold a finding (``pattern``) or bind a name kept code sees.
+
+    Imports bind names for the rest of the module, unless they are local to a function or class.
+    """
+    if pattern.search(code) or STAR_IMPORT.search(code):
+        return True
+    if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+        return IMPORT.search(code) is not None and _DECLARATION.search(code) is not None
+    return IMPORT.search(code) is not None
 
 
 def _assigned_names(statement: cst.BaseStatement) -> set[str]:
@@ -170,14 +305,34 @@ def _same_lines(reduced: str, source: str) -> bool:
     return all(a == b or a.strip() in ("", "pass") for a, b in zip(mine, theirs, strict=True))
 
 
-def _star_imports_variable(module: cst.Module) -> bool:
+def _star_imports_variable(module: cst.Module, source: str) -> bool:
     """Whether a module-level star import from torch.autograd is the last star import in the module."""
+    if not any(_word_starts(source, m.start()) for m in _LOOSE_STAR_IMPORT.finditer(source)):
+        return False
     result = False
-    for node in m.findall(module, m.ImportFrom(names=m.ImportStar())):
-        assert isinstance(node, cst.ImportFrom)
-        name = _dotted(node.module) if node.module is not None else ""
-        result = not node.relative and name in VARIABLE_STAR_MODULES
+    for node in walk(module)[0]:
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            name = _dotted(node.module) if node.module is not None else ""
+            result = not node.relative and name in VARIABLE_STAR_MODULES
     return result
+
+
+def variable_aliases(source: str) -> list[str]:
+    """The names after `Variable as` in ``source`` (every `as` alias `Variable` may have)."""
+    found: list[str] = []
+    position = 0
+    while (match := _VARIABLE_ALIAS.search(source, position)) is not None:
+        if _word_starts(source, match.start()):
+            found.append(match.group(1))
+            position = match.end()
+        else:
+            position = match.start() + 1
+    return found
+
+
+def _word_starts(text: str, index: int) -> bool:
+    """Whether a word starting at ``index`` starts there (`\b`): no word character before it."""
+    return index == 0 or not (text[index - 1].isalnum() or text[index - 1] == "_")
 
 
 def _dotted(expr: cst.BaseExpression) -> str:
@@ -211,6 +366,71 @@ def _module_level_statements(body: Sequence[cst.BaseStatement]) -> Iterable[cst.
     for statement in body:
         yield statement
         if isinstance(statement, cst.If | cst.Try | cst.With | cst.TryStar):
-            for block in m.findall(statement, m.IndentedBlock()):
-                assert isinstance(block, cst.IndentedBlock)
-                yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))
+            for block in walk(statement)[0]:
+                if isinstance(block, cst.IndentedBlock):
+                    yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))
+
+
+# -- traversal ---------------------------------------------------------------------------------------
+#
+# A LibCST visitor rebuilds every node it passes (`_visit_and_replace_children` calls the node's
+# constructor, validation included), which makes a walk cost about as much as the parse. Reading the
+# fields instead gives the same nodes in the same order at a fraction of the cost; the order of the
+# fields is LibCST's own, recorded from one node of each type.
+
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+class _FieldOrder(cst.CSTVisitor):
+    """Records the fields of one node in the order a visitor enters them, without going deeper."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        super().__init__()
+        self.root = root
+        self.fields: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node is self.root
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if node is self.root:
+            self.fields.append(attribute)
+
+
+def _fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of ``node``'s type in visiting order (a field visited only when set comes last)."""
+    kind = type(node)
+    found = _FIELDS.get(kind)
+    if found is None:
+        recorder = _FieldOrder(node)
+        node.visit(recorder)
+        names = list(dict.fromkeys(recorder.fields))
+        names.extend(f.name for f in dataclasses.fields(node) if f.name not in names)
+        found = _FIELDS[kind] = tuple(names)
+    return found
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of ``node``, in visiting order."""
+    for name in _fields(node):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, tuple | list):
+            yield from (child for child in value if isinstance(child, cst.CSTNode))
+
+
+def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
+    """The nodes under ``root`` (itself first) in visiting order, and each one's parent."""
+    order: list[cst.CSTNode] = []
+    parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        children_ = list(children(node))
+        for child in children_:
+            parents[child] = node
+        children_.reverse()
+        stack.extend(children_)
+    return order, parents

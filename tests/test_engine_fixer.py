@@ -1,0 +1,54 @@
+"""How fixes are checked: CPython's parser first, LibCST's where CPython cannot say."""
+
+from __future__ import annotations
+
+import pytest
+
+from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, fix_source
+from varmigrate.engine import fixer as fixer_module
+from varmigrate.rules import rule_by_code
+
+LEGACY = "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n"
+
+
+def test_a_fix_libcst_cannot_read_is_checked_again_with_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the next round's LibCST parse fails on what CPython accepted, the fix is dropped as before."""
+
+    def rejecting(function):  # type: ignore[no-untyped-def]
+        def wrapper(source: str, *args: object) -> object:
+            if "hidden.detach()" in source:
+                raise SourceParseError("LibCST says no", 3, 1)
+            return function(source, *args)
+
+        return wrapper
+
+    monkeypatch.setattr(fixer_module, "analyse", rejecting(fixer_module.analyse))
+    monkeypatch.setattr(fixer_module, "parse", rejecting(fixer_module.parse))
+    result = fix_source(LEGACY, Settings(rules=(rule_by_code("VM001"),)))
+    assert result.source == LEGACY
+    assert result.applied == 0
+    assert [d.code for d in result.diagnostics] == ["VM001", INTERNAL_ERROR]
+
+
+def test_a_module_only_libcst_reads_is_fixed_all_the_same() -> None:
+    # CPython: "iterable unpacking cannot be used in comprehension"; LibCST reads it.
+    source = LEGACY + "print(*a for a in b)\n"
+    result = fix_source(source)
+    assert result.source == "import torch\nh = hidden.detach()\nprint(*a for a in b)\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "fixed"),
+    [
+        ("x = Variable(x)\n", ""),
+        ("x = Variable(x)  # keep\n", "# keep\n"),
+        ("x, y = Variable(x), Variable(y)\n", ""),
+        # Parentheses around a comment: LibCST's text of the value keeps the comment, so it stays.
+        ("x = (Variable(x)  # note\n)\n", "x = (x  # note\n)\n"),
+        ("x = Variable(y)\n", "x = y\n"),
+    ],
+)
+def test_self_assignments_a_fix_leaves_are_removed(line: str, fixed: str) -> None:
+    header = "import torch\nfrom torch.autograd import Variable\n"
+    result = fix_source(header + line, Settings(unsafe_fixes=True))
+    assert result.source == "import torch\n" + fixed

@@ -1,0 +1,84 @@
+"""Import clean-up gives what LibCST's RemoveImportsVisitor and AddImportsVisitor give, on many layouts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from varmigrate.engine import Settings, check_source, fix_source
+from varmigrate.engine.analysis import analyse
+from varmigrate.engine.imports import _clean_with_codemods, clean_imports
+from varmigrate.rules import ALL_RULES
+
+HEADS = [
+    "",
+    '"""Docstring."""\n',
+    "#!/usr/bin/env python\n# a comment\n\n",
+    "from __future__ import annotations\n",
+    "__strict__ = True\n",
+    '"a" "b"\n',
+]
+IMPORTS = [
+    "from torch.autograd import Variable\n",
+    "import numpy as np\nfrom torch.autograd import Variable, grad\n",
+    "from torch.autograd import (\n    grad,  # keep\n    Variable,  # legacy\n)\n",
+    "from torch.autograd import (\n    Variable,  # legacy\n    grad,\n)\n",
+    "import torch.autograd as ag\nimport torch.nn as nn\n",
+    "from torch import autograd\n",
+    "from torch.autograd import Variable as V\nfrom torch.autograd.variable import Variable\n",
+    "try:\n    from torch.autograd import Variable\nexcept ImportError:\n    pass\n",
+    "try:\n    from torch.autograd import Variable\nexcept ImportError:  # old torch\n    pass\n",
+    "import torch\n",
+    "import torch as th\n",
+]
+USES = [
+    "",
+    "\nx = 1\n",
+    "# a comment\nx = 1\n",
+    "\n\ndef f(t):\n    return autograd.grad(t, [t])\n",
+    "\n\ndef f(t):\n    return ag.grad(t, [t])\n",
+    "\n\ndef f(t):\n    import torch.autograd as ag\n    return t\n",
+    "__all__ = ['Variable']\n",
+    "\n\ndef f(t: 'Variable') -> None:\n    pass\n",
+    "T = TypeVar('T', bound='ag.Function')\n",
+    "\n\ndef f(t):\n    Variable = t\n    return Variable\n",
+    "v = V(t)\n",
+    "try:\n    pass\nexcept ImportError:\n    pass\n",
+]
+NEEDED = [(), ("torch",)]
+
+
+def _sources() -> list[tuple[str, tuple[str, ...]]]:
+    cases = []
+    for head, imports, uses, needed in itertools.product(HEADS, IMPORTS, USES, NEEDED):
+        source = head + imports + uses
+        cases.append((source, needed))
+    sample = random.Random(0).sample(cases, 240)
+    return sample + [(s.replace("\n", "\r\n"), n) for s, n in sample[:40]]
+
+
+@pytest.mark.parametrize(("source", "needed"), _sources())
+def test_clean_up_matches_libcsts_visitors(source: str, needed: tuple[str, ...]) -> None:
+    expected = _clean_with_codemods(source, list(needed))
+    assert clean_imports(source, needed).source == expected
+    analysis = analyse(source, ALL_RULES)
+    assert clean_imports(source, needed, analysis).source == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\nfrom torch.autograd import Variable\n\n\n"
+        "w = Variable(torch.ones(2), requires_grad=True)\nprint(loss.data[0])\n",
+        "import torch.nn as nn\nfrom torch.autograd import Variable\n"
+        "x = Variable(torch.FloatTensor(2, 3))\ny = loss.data[0]\n",
+        "import torch\ntry:\n    from torch.autograd import Variable\nexcept ImportError:\n"
+        "    Variable = None\nh = Variable(t)\nz = t.data[0]\n",
+    ],
+)
+def test_findings_after_clean_up_are_those_of_a_fresh_check(source: str) -> None:
+    for unsafe in (False, True):
+        result = fix_source(source, Settings(unsafe_fixes=unsafe))
+        assert result.diagnostics == check_source(result.source, Settings(unsafe_fixes=unsafe))
