@@ -7,9 +7,9 @@ below that need LibCST load their modules on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from varmigrate._lazy import lazy_getattr
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.model import INTERNAL_ERROR, SourceParseError
@@ -29,13 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'varmigrate.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_absolute_module_from_package_for_import, get_full_name_for_node
 from libcst.metadata import ImportAssignment, QualifiedName, QualifiedNameProvider, ScopeProvider
 
@@ -245,7 +244,7 @@ class _Plan:
                 module = cst.parse_module(code)
             except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
                 return None
-            if m.findall(module, _EMPTY_TRY):
+            if _has_empty_try(module):
                 return True
         return False
 
@@ -325,7 +324,12 @@ class _Plan:
             statement = cst.parse_statement(code)
         except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
             return False
-        return m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString())]))
+        return (
+            isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, cst.SimpleString)
+        )
 
     def _is_import_line(self, index: int) -> bool:
         nodes_ = self.outline.statements[index].nodes
@@ -566,17 +570,29 @@ def _merge_whitespace_after(
     )
 
 
-_ONLY_PASS = m.IndentedBlock(body=[m.ZeroOrMore(m.SimpleStatementLine(body=[m.Pass()]))])
-_EMPTY_TRY = m.Try(
-    body=_ONLY_PASS,
-    handlers=[m.ZeroOrMore(m.ExceptHandler(body=_ONLY_PASS))],
-    orelse=None,
-    finalbody=None,
-)
+def _only_pass(block: cst.BaseSuite) -> bool:
+    """Whether ``block`` is an indented block of statement lines that are each exactly `pass`."""
+    return isinstance(block, cst.IndentedBlock) and all(
+        isinstance(line, cst.SimpleStatementLine)
+        and len(line.body) == 1
+        and isinstance(line.body[0], cst.Pass)
+        for line in block.body
+    )
+
+
+def _is_empty_try(node: cst.CSTNode) -> bool:
+    """A `try` whose body and handlers hold only `pass`, with no `else` or `finally`."""
+    return (
+        isinstance(node, cst.Try)
+        and node.orelse is None
+        and node.finalbody is None
+        and _only_pass(node.body)
+        and all(_only_pass(handler.body) for handler in node.handlers)
+    )
 
 
 def _has_empty_try(node: cst.CSTNode) -> bool:
-    return bool(m.findall(node, _EMPTY_TRY))
+    return any(_is_empty_try(found) for found in nodes.descendants(node))
 
 
 def _only_pass_try(node: ast.AST) -> bool:
@@ -593,7 +609,7 @@ class _EmptyTryRemover(cst.CSTTransformer):
     def leave_Try(
         self, original: cst.Try, updated: cst.Try
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
-        if not m.matches(updated, _EMPTY_TRY) or m.findall(updated, m.Comment()):
+        if not _is_empty_try(updated) or nodes.count_comments(updated):
             return updated
         return cst.RemoveFromParent()
 
@@ -624,9 +640,11 @@ def _exports(module: cst.Module) -> set[str]:
         if isinstance(node, cst.AnnAssign):
             descend = node.value is not None and target(node.target, node.value)
         elif isinstance(node, cst.AugAssign):
-            descend = m.matches(
-                node,
-                m.AugAssign(target=m.Name("__all__"), operator=m.AddAssign(), value=m.List() | m.Tuple()),
+            descend = (
+                isinstance(node.target, cst.Name)
+                and node.target.value == "__all__"
+                and isinstance(node.operator, cst.AddAssign)
+                and isinstance(node.value, cst.List | cst.Tuple)
             )
             if descend:
                 assigned.add(id(node.value))
@@ -712,7 +730,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
     module = parse(source)
     context = CodemodContext()
     scheduled = False
-    for node in m.findall(module, m.ImportFrom() | m.Import()):
+    for node in nodes.descendants(module):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar) and node.module:
             dotted = nodes.code(node.module)
             if node.relative:
@@ -736,7 +754,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
     if not scheduled:
         return source
     cleaned = RemoveImportsVisitor(context).transform_module(module)
-    if not m.findall(module, _EMPTY_TRY):
+    if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.
         cleaned = cleaned.visit(_EmptyTryRemover())
