@@ -128,7 +128,7 @@ def parse_partial(
         for index, position in enumerate(positions)
         if position is not None and outline.statements[index].known
     }
-    return module, Partial(text, stand_ins, codes), positions
+    return module, Partial(stand_ins, codes), positions
 
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
