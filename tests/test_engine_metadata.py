@@ -83,3 +83,36 @@ def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
                 type(a).__name__ for a in theirs[node.value]
             }
             assert len(mine.accesses[node.value]) == len(theirs.accesses[node.value])
+
+
+class _Leaving(cst.BatchableCSTVisitor):
+    """A rule-like visitor with a leave callback: LibCST's own traversal has to run it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.seen.append(f"+{node.value}")
+
+    def leave_Name(self, original_node: cst.Name) -> None:
+        self.seen.append(f"-{original_node.value}")
+
+
+def test_the_rules_callbacks_are_those_libcst_would_call() -> None:
+    from varmigrate.engine.analysis import _callback_names, _visit
+    from varmigrate.rules import ALL_RULES
+
+    module = cst.parse_module("import torch\nx = y\n")
+    ctx = ModuleContext.build(module, module.code)
+    for rule in ALL_RULES:
+        visitor = rule(ctx)
+        names = {
+            name
+            for name in _callback_names(rule)
+            if getattr(getattr(visitor, name), "_is_no_op", False) is False
+        }
+        assert names == set(visitor.get_visitors())
+    leaving = _Leaving()
+    _visit(ctx, [leaving])
+    assert leaving.seen == ["+torch", "-torch", "+x", "-x", "+y", "-y"]
