@@ -6,9 +6,16 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, QualifiedName, QualifiedNameProvider
+from libcst.metadata import (
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
-from varmigrate.rules.context import ModuleContext
+from varmigrate.rules.context import ModuleContext, expression_contexts
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "fixtures").rglob("*.py"))
@@ -44,3 +51,68 @@ def test_walk_parents_and_qualified_names_match_libcst(path: Path) -> None:
     stranger = cst.Name("x")
     assert ctx.metadata(ParentNodeProvider, stranger, None) is None
     assert ctx.metadata(QualifiedNameProvider, stranger, empty) is empty
+
+
+EXTRA = [
+    "def f[T](x: T) -> T:\n    return x\n",
+    "class C[T]:\n    pass\n",
+    "(a, *b), c[0], d.e = f = g\nfor i, (j, k) in x: pass\ndel a, b[0], c.d\n",
+    "x: int = (y := 3)\ny += [z for (z, w) in q if (v := z)]\nlambda a, *b, c=1, **d: a\n",
+    "import a.b as c\nfrom d import (e as f, g)\nwith h() as (i, j): pass\n",
+    "try:\n    pass\nexcept E as e:\n    pass\nglobal k\n",
+    "match p:\n    case [a, *rest] | {'k': a, **kw}:\n        pass\n    case C(x=y) as z:\n        pass\n",
+    "async def f():\n    async for a in b:\n        pass\n"
+    "    async with c as d:\n        await e[f:g, ...]\n",
+    "print(f'{a!r:{b}}', *c, **d)\n@dec(x)\nclass K(B, metaclass=M):\n    x: 'T' = 1\n",
+]
+
+
+@pytest.mark.parametrize("source", [*EXTRA, *(p.read_text(encoding="utf-8") for p in SOURCES)])
+def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ExpressionContextProvider)
+    assert expression_contexts(module) == dict(expected)
+    # Scope analysis on those contexts gives the same assignments and accesses as on LibCST's.
+    ctx = ModuleContext.build(module, source)
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    for node in ctx.nodes():
+        mine, theirs = ctx.metadata(ScopeProvider, node, None), scopes.get(node)
+        assert (mine is None) == (theirs is None)
+        if isinstance(node, cst.Name) and mine is not None and theirs is not None:
+            assert {type(a).__name__ for a in mine[node.value]} == {
+                type(a).__name__ for a in theirs[node.value]
+            }
+            assert len(mine.accesses[node.value]) == len(theirs.accesses[node.value])
+
+
+class _Leaving(cst.BatchableCSTVisitor):
+    """A rule-like visitor with a leave callback: LibCST's own traversal has to run it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.seen.append(f"+{node.value}")
+
+    def leave_Name(self, original_node: cst.Name) -> None:
+        self.seen.append(f"-{original_node.value}")
+
+
+def test_the_rules_callbacks_are_those_libcst_would_call() -> None:
+    from varmigrate.engine.analysis import _callback_names, _visit
+    from varmigrate.rules import ALL_RULES
+
+    module = cst.parse_module("import torch\nx = y\n")
+    ctx = ModuleContext.build(module, module.code)
+    for rule in ALL_RULES:
+        visitor = rule(ctx)
+        names = {
+            name
+            for name in _callback_names(rule)
+            if getattr(getattr(visitor, name), "_is_no_op", False) is False
+        }
+        assert names == set(visitor.get_visitors())
+    leaving = _Leaving()
+    _visit(ctx, [leaving])
+    assert leaving.seen == ["+torch", "-torch", "+x", "-x", "+y", "-y"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,7 +116,7 @@ def parse_partial(
         for index, position in enumerate(positions)
         if position is not None and outline.statements[index].known
     }
-    return module, Partial(text, stand_ins, codes), positions
+    return module, Partial(stand_ins, codes), positions
 
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> list[Diagnostic]:
@@ -122,6 +124,16 @@ def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> lis
     suppressed = noqa_lines(source)
     found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))
+
+
+@functools.cache
+def _callback_names(kind: type[cst.BatchableCSTVisitor]) -> tuple[str, ...]:
+    """The `visit_*` / `leave_*` attributes of ``kind`` that are not LibCST's empty stubs."""
+    return tuple(
+        name
+        for name in dir(kind)
+        if name.startswith(("visit_", "leave_")) and not getattr(getattr(kind, name), "_is_no_op", False)
+    )
 
 
 def _visit(ctx: ModuleContext, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
@@ -132,8 +144,11 @@ def _visit(ctx: ModuleContext, visitors: Sequence[cst.BatchableCSTVisitor]) -> N
     """
     methods: dict[str, list[Callable[[cst.CSTNode], None]]] = {}
     for visitor in visitors:
-        for name, method in visitor.get_visitors().items():
-            methods.setdefault(name, []).append(method)
+        for name in _callback_names(type(visitor)):
+            method = getattr(visitor, name)
+            # What `BatchableCSTVisitor.get_visitors` keeps (it reads every attribute to find them).
+            if inspect.ismethod(method) and not getattr(method, "_is_no_op", False):
+                methods.setdefault(name, []).append(method)
     if any(not name.startswith("visit_") or "_" in name[len("visit_") :] for name in methods):
         cst.visit_batched(ctx.module, visitors)
         return

@@ -102,6 +102,8 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
         # round); a module only LibCST reads (`print(*a for a in b)`) is checked with LibCST.
         checker = _cpython if analysis.outline is not None else _libcst
         step = _Round(current, _non_overlapping(fixes), diagnostics, promoted, checker)
+        # Let this round's trees go before CPython parses the next text: one at a time in memory.
+        analysis = tree = None
         new_current, new_tree = _step(step, rejected, result)
         if new_current is current:
             continue

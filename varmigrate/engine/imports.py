@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.helpers import get_absolute_module_from_package_for_import, get_full_name_for_node
-from libcst.metadata import ImportAssignment, QualifiedName, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (
+    ImportAssignment,
+    ParentNodeProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.outline import Outline
@@ -140,6 +146,7 @@ class _Plan:
     added: bool = False
     _exports: set[str] | None = None
     _annotations: set[str] | None = None
+    _strings: list[cst.SimpleString | cst.ConcatenatedString] | None = None
 
     def schedule(self) -> bool:
         """Ask for removal as the engine always has: `Variable` imports and `torch.autograd` aliases."""
@@ -168,10 +175,11 @@ class _Plan:
             return True
         remover = _Remover(self.modules, self.objects, unused)
         statements = {index: self._node(index) for index in range(len(self.outline.statements))}
+        owners = {id(self._top_level(alias)) for alias, _ in self._scheduled() if id(alias) in unused}
         changed: dict[int, cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]] = {
             index: node.visit(remover)
             for index, node in statements.items()
-            if node is not None and any(id(a) in unused for a in _aliases(node))
+            if node is not None and id(node) in owners
         }
         if any(_has_empty_try(new) for new in changed.values() if isinstance(new, cst.CSTNode)):
             # Only a module that had no such `try` before loses them (see `_clean_with_codemods`).
@@ -208,6 +216,15 @@ class _Plan:
                     if wanted and (alias.evaluated_name, alias.evaluated_alias) in wanted:
                         yield alias, node
 
+    def _top_level(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The top-level statement ``node`` is in."""
+        module = self.ctx.module
+        while (
+            parent := self.ctx.metadata(ParentNodeProvider, node, None)
+        ) is not None and parent is not module:
+            node = parent
+        return node
+
     def _unused(self, alias: cst.ImportAlias, statement: cst.Import | cst.ImportFrom) -> bool:
         """`GatherUnusedImportsVisitor.is_in_use`, negated: no reference, no export, no string annotation."""
         scope = self.ctx.metadata(ScopeProvider, statement, None)
@@ -217,7 +234,7 @@ class _Plan:
         target = asname.name if asname is not None else alias.name
         assert isinstance(target, cst.Name | cst.Attribute)
         for name in _dotted_names(target):
-            if name in self._exported() or name in self._annotation_names():
+            if name in self._exported() or self._in_string_annotation(name):
                 return False
             for assignment in scope[name]:
                 if isinstance(assignment, ImportAssignment) and len(assignment.references) > 0:
@@ -229,10 +246,17 @@ class _Plan:
             self._exports = _exports(self.ctx.module) if "__all__" in self.outline.source else set()
         return self._exports
 
-    def _annotation_names(self) -> set[str]:
+    def _in_string_annotation(self, name: str) -> bool:
+        """Whether ``name`` is in a string annotation (looked for only where a string may spell it)."""
+        if self._strings is None:
+            self._strings = [
+                n for n in self.ctx.nodes() if isinstance(n, cst.SimpleString | cst.ConcatenatedString)
+            ]
+        if not any(_may_spell(string, name) for string in self._strings):
+            return False
         if self._annotations is None:
             self._annotations = _string_annotation_names(self.ctx)
-        return self._annotations
+        return name in self._annotations
 
     def _had_empty_try(self) -> bool | None:
         """Whether the module had a `try` of nothing but `pass` before clean-up (None: cannot tell)."""
@@ -438,12 +462,6 @@ def _assigned_where_kept(outline: Outline) -> set[str]:
     for statement in outline.statements:
         scan(statement.nodes)
     return found
-
-
-def _aliases(node: cst.CSTNode) -> Iterator[cst.ImportAlias]:
-    for child in walk(node)[0]:
-        if isinstance(child, cst.ImportAlias):
-            yield child
 
 
 def _is_placeholder(statement: cst.BaseStatement) -> bool:
@@ -704,9 +722,19 @@ def _string_annotation_names(ctx: ModuleContext) -> set[str]:
     return names
 
 
+def _may_spell(string: cst.SimpleString | cst.ConcatenatedString, name: str) -> bool:
+    """Whether the value of ``string`` may contain ``name`` (the raw text does, or escapes may)."""
+    if isinstance(string, cst.SimpleString) and "\\" not in string.value:
+        return name in string.value
+    value = string.evaluated_value
+    if isinstance(value, bytes):
+        return name.encode() in value
+    return value is not None and name in value
+
+
 def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str]:
     value = node.evaluated_value
-    if value is None or isinstance(value, bytes):
+    if value is None:
         return set()
     try:
         module = cst.parse_module(value)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
 from libcst._metadata_dependent import LazyValue as _LazyValue
 from libcst.metadata import (
     BaseMetadataProvider,
+    ExpressionContext,
+    ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
     QualifiedName,
@@ -55,13 +58,13 @@ class IncompleteModuleError(Exception):
 
 @dataclass(frozen=True)
 class Partial:
-    """A module parsed from ``text``: the source with some top-level statements replaced, line for line.
+    """What the caller left out of a parsed module: it parsed the source with some top-level statements
+    replaced by stand-ins, line for line.
 
     ``left_out`` maps the index in the module's body of each stand-in to the code of the statements
     it replaces; ``codes`` gives the code of kept top-level statements, where the caller knows it.
     """
 
-    text: str
     left_out: Mapping[int, str]
     codes: Mapping[int, str] = field(default_factory=dict)
 
@@ -155,16 +158,19 @@ class ModuleContext:
         if not dropped:
             return
         self.dropped_code = "".join(dropped)
-        if all(new is old for new, old in zip(body, module.body, strict=True)):
+        changed = [(new, old) for new, old in zip(body, module.body, strict=True) if new is not old]
+        if not changed:
             # Only stand-ins were left out: the module already is the reduced one.
             return
-        reduced = module.with_changes(body=body)
-        if not _same_lines(reduced.code, partial.text if partial is not None else self.source):
-            self.dropped_code = ""
-            if partial is not None and partial.left_out:
-                raise IncompleteModuleError("the reduced module does not keep every line in place")
-            return
-        self.wrapper = MetadataWrapper(reduced, unsafe_skip_copy=True)
+        # Unchanged statements print as they are; the changed ones must keep their lines.
+        for new, old in changed:
+            before = known.get(id(old)) or module.code_for_node(old)
+            if not _same_lines(module.code_for_node(new), before):
+                self.dropped_code = ""
+                if stand_ins:
+                    raise IncompleteModuleError("the reduced module does not keep every line in place")
+                return
+        self.wrapper = MetadataWrapper(module.with_changes(body=body), unsafe_skip_copy=True)
 
     @property
     def module(self) -> cst.Module:
@@ -198,9 +204,22 @@ class ModuleContext:
     def _table(self, provider: type[BaseMetadataProvider[_T]]) -> Mapping[cst.CSTNode, object]:
         table = self._metadata.get(provider)
         if table is None:
+            if provider is ExpressionContextProvider or provider is ScopeProvider:
+                self._expression_contexts()
             table = self.wrapper.resolve(provider)
             self._metadata[provider] = table
         return table
+
+    def _expression_contexts(self) -> None:
+        """Give the wrapper `ExpressionContextProvider`'s table, computed by reading fields.
+
+        Scope analysis depends on it, and LibCST's provider walks the module with a visitor (which
+        rebuilds every node) for what is a simple top-down rule; see `expression_contexts`.
+        """
+        # `_metadata` is the wrapper's table of resolved providers: the one way to hand it one.
+        metadata = self.wrapper._metadata
+        if ExpressionContextProvider not in metadata:
+            metadata[ExpressionContextProvider] = MappingProxyType(expression_contexts(self.module))
 
     def _qualified_names(
         self, node: cst.CSTNode, default: Iterable[QualifiedName]
@@ -434,3 +453,118 @@ def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CS
         children_.reverse()
         stack.extend(children_)
     return order, parents
+
+
+# -- expression contexts ------------------------------------------------------------------------------
+#
+# `ExpressionContextVisitor` (libcst/metadata/expression_context_provider.py), restated: the context
+# flows down from the module (LOAD); the nodes below name where it changes and which children they
+# visit at all (a function's type parameters, for one, get no context).
+
+_LOAD, _STORE, _DEL = ExpressionContext.LOAD, ExpressionContext.STORE, ExpressionContext.DEL
+_Visit = list[tuple[cst.CSTNode | None, ExpressionContext]]
+
+
+def _assign(node: cst.Assign, context: ExpressionContext) -> _Visit:
+    return [*((target, _STORE) for target in node.targets), (node.value, context)]
+
+
+def _ann_assign(node: cst.AnnAssign, context: ExpressionContext) -> _Visit:
+    return [(node.target, _STORE), (node.annotation, context), (node.value, context)]
+
+
+def _store_then_value(node: cst.AugAssign | cst.NamedExpr, context: ExpressionContext) -> _Visit:
+    return [(node.target, _STORE), (node.value, context)]
+
+
+def _as_name(node: cst.AsName, context: ExpressionContext) -> _Visit:
+    return [(node.name, _STORE)]
+
+
+def _comp_for(node: cst.CompFor, context: ExpressionContext) -> _Visit:
+    return [
+        (node.target, _STORE),
+        (node.iter, context),
+        *((condition, context) for condition in node.ifs),
+        (node.inner_for_in, context),
+    ]
+
+
+def _for(node: cst.For, context: ExpressionContext) -> _Visit:
+    return [(node.target, _STORE), (node.iter, context), (node.body, context), (node.orelse, context)]
+
+
+def _del(node: cst.Del, context: ExpressionContext) -> _Visit:
+    return [(node.target, _DEL)]
+
+
+def _attribute(node: cst.Attribute, context: ExpressionContext) -> _Visit:
+    return [(node.value, _LOAD)]
+
+
+def _subscript(node: cst.Subscript, context: ExpressionContext) -> _Visit:
+    return [(node.value, _LOAD), *((element, _LOAD) for element in node.slice)]
+
+
+def _class(node: cst.ClassDef, context: ExpressionContext) -> _Visit:
+    return [
+        (node.name, _STORE),
+        (node.body, context),
+        *((base, context) for base in node.bases),
+        *((keyword, context) for keyword in node.keywords),
+        *((decorator, context) for decorator in node.decorators),
+    ]
+
+
+def _function(node: cst.FunctionDef, context: ExpressionContext) -> _Visit:
+    return [
+        (node.name, _STORE),
+        (node.params, context),
+        (node.body, context),
+        *((decorator, context) for decorator in node.decorators),
+        (node.returns, context),
+    ]
+
+
+def _param(node: cst.Param, context: ExpressionContext) -> _Visit:
+    return [(node.name, _STORE), (node.annotation, context), (node.default, context)]
+
+
+_RULES: dict[type[cst.CSTNode], Callable[[Any, ExpressionContext], _Visit]] = {
+    cst.Assign: _assign,
+    cst.AnnAssign: _ann_assign,
+    cst.AugAssign: _store_then_value,
+    cst.NamedExpr: _store_then_value,
+    cst.AsName: _as_name,
+    cst.CompFor: _comp_for,
+    cst.For: _for,
+    cst.Del: _del,
+    cst.Attribute: _attribute,
+    cst.Subscript: _subscript,
+    cst.ClassDef: _class,
+    cst.FunctionDef: _function,
+    cst.Param: _param,
+}
+# Nodes that take the context they are visited in (and pass it on, unless a rule above says otherwise).
+_GIVEN = (cst.Name, cst.Attribute, cst.Subscript, cst.Tuple, cst.List, cst.StarredElement)
+
+
+def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionContext]:
+    """What `ExpressionContextProvider` computes for ``module``: LOAD, STORE or DEL for each expression."""
+    found: dict[cst.CSTNode, ExpressionContext] = {}
+    stack: list[tuple[cst.CSTNode | None, ExpressionContext]] = [(module, _LOAD)]
+    while stack:
+        node, context = stack.pop()
+        if node is None:
+            continue
+        kind = type(node)
+        if kind in _GIVEN:
+            found[node] = context
+            if kind is cst.Name:
+                continue
+        rule = _RULES.get(kind)
+        if rule is not None:
+            stack.extend(rule(node, context))
+        else:
+            stack.extend((child, context) for child in children(node))
+    return found
