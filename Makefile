@@ -21,8 +21,9 @@ demo: $(STAMP)
 	$(BIN)/python -m varmigrate fix fixtures/demo/ --diff --exit-zero
 	cd fixtures/demo && ../../$(BIN)/python -m varmigrate verify variables_and_gradients.py
 
-# Tests run on every CPU (pytest-xdist); tests that share one run stay on one worker (xdist_group).
-PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadgroup
+# Tests run on every CPU (pytest-xdist); tests that share one run stay on one worker (xdist_group,
+# with --dist loadgroup from pyproject.toml).
+PYTEST := $(BIN)/python -m pytest -q -n auto
 
 ## Ruff, mypy and every test, with a few examples per property test (what CI runs first).
 test: $(STAMP) lint typecheck

@@ -3,8 +3,8 @@
 pre-commit clones a hook repository at a revision, so the tests commit the working tree as it is
 (tracked and untracked files, .gitignore respected) into a throwaway repository and point
 `.pre-commit-config.yaml` at that commit. One PRE_COMMIT_HOME serves the whole run, so the
-hook's virtualenv (pip-installing this project) is built once, by whichever xdist worker gets there
-first; the others wait for it and share it.
+hook's virtualenv (pip-installing this project) is built once: the tests share an xdist group, and
+should they be spread over workers anyway, the first builds it under a file lock and the others wait.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.precommit
+# One worker runs them all: the hook environment is built once and no worker waits for another.
+pytestmark = [pytest.mark.precommit, pytest.mark.xdist_group("precommit")]
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = (
