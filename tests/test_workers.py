@@ -52,6 +52,9 @@ SCRIPT = textwrap.dedent(
     """
 )
 
+# Worker pools and whole runs of the command line: processes, so left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 def legacy_tree(root: Path, rules: str = "VM*") -> Path:
     """The fixtures' legacy inputs (of ``rules``, and notebooks) under ``root``, as a user's tree."""
