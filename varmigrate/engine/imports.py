@@ -110,7 +110,8 @@ def _context(
     they (and the module's imports) are parsed, the rest standing in as one string. Also says where
     each top-level statement is in the module's body (None: left out; no list: all are there).
     """
-    words = re.compile(r"\b(?:__all__|" + "|".join(map(re.escape, sorted(names))) + r")\b|autograd")
+    # Each candidate import mentions the name it binds, so its statement is among them.
+    words = re.compile(r"\b(?:" + "|".join(map(re.escape, ["__all__", *sorted(names)])) + r")\b")
     if analysis is not None and not words.search(analysis.ctx.dropped_code):
         return analysis.ctx, analysis.positions
     left_out = outline.left_out(words)
