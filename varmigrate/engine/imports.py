@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_absolute_module_from_package_for_import, get_full_name_for_node
 from libcst.metadata import (
     ImportAssignment,
@@ -269,7 +268,7 @@ class _Plan:
                 module = cst.parse_module(code)
             except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
                 return None
-            if m.findall(module, _EMPTY_TRY):
+            if _has_empty_try(module):
                 return True
         return False
 
@@ -349,7 +348,12 @@ class _Plan:
             statement = cst.parse_statement(code)
         except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
             return False
-        return m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString())]))
+        return (
+            isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, cst.SimpleString)
+        )
 
     def _is_import_line(self, index: int) -> bool:
         nodes_ = self.outline.statements[index].nodes
@@ -584,17 +588,29 @@ def _merge_whitespace_after(
     )
 
 
-_ONLY_PASS = m.IndentedBlock(body=[m.ZeroOrMore(m.SimpleStatementLine(body=[m.Pass()]))])
-_EMPTY_TRY = m.Try(
-    body=_ONLY_PASS,
-    handlers=[m.ZeroOrMore(m.ExceptHandler(body=_ONLY_PASS))],
-    orelse=None,
-    finalbody=None,
-)
+def _only_pass(block: cst.BaseSuite) -> bool:
+    """An indented block of nothing but `pass` lines (the engine's `_ONLY_PASS` matcher, as it was)."""
+    return isinstance(block, cst.IndentedBlock) and all(
+        isinstance(line, cst.SimpleStatementLine)
+        and len(line.body) == 1
+        and isinstance(line.body[0], cst.Pass)
+        for line in block.body
+    )
+
+
+def _is_empty_try(node: cst.CSTNode) -> bool:
+    """A `try` whose every block is only `pass`, without `else` or `finally`."""
+    return (
+        isinstance(node, cst.Try)
+        and _only_pass(node.body)
+        and all(_only_pass(handler.body) for handler in node.handlers)
+        and node.orelse is None
+        and node.finalbody is None
+    )
 
 
 def _has_empty_try(node: cst.CSTNode) -> bool:
-    return bool(m.findall(node, _EMPTY_TRY))
+    return any(_is_empty_try(child) for child in walk(node)[0])
 
 
 def _only_pass_try(node: ast.AST) -> bool:
@@ -611,7 +627,7 @@ class _EmptyTryRemover(cst.CSTTransformer):
     def leave_Try(
         self, original: cst.Try, updated: cst.Try
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
-        if not m.matches(updated, _EMPTY_TRY) or m.findall(updated, m.Comment()):
+        if not _is_empty_try(updated) or any(isinstance(n, cst.Comment) for n in walk(updated)[0]):
             return updated
         return cst.RemoveFromParent()
 
@@ -642,9 +658,11 @@ def _exports(module: cst.Module) -> set[str]:
         if isinstance(node, cst.AnnAssign):
             descend = node.value is not None and target(node.target, node.value)
         elif isinstance(node, cst.AugAssign):
-            descend = m.matches(
-                node,
-                m.AugAssign(target=m.Name("__all__"), operator=m.AddAssign(), value=m.List() | m.Tuple()),
+            descend = (
+                isinstance(node.target, cst.Name)
+                and node.target.value == "__all__"
+                and isinstance(node.operator, cst.AddAssign)
+                and isinstance(node.value, cst.List | cst.Tuple)
             )
             if descend:
                 assigned.add(id(node.value))
@@ -734,6 +752,7 @@ def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str
 
 def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
     """The clean-up done by LibCST's own visitors, on the whole module, for what the fast path cannot read."""
+    import libcst.matchers as m
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
@@ -764,7 +783,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
     if not scheduled:
         return source
     cleaned = RemoveImportsVisitor(context).transform_module(module)
-    if not m.findall(module, _EMPTY_TRY):
+    if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.
         cleaned = cleaned.visit(_EmptyTryRemover())
