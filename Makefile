@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-fast test-full test-properties-full lint typecheck bench clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,9 +21,25 @@ demo: $(STAMP)
 	$(BIN)/python -m varmigrate fix fixtures/demo/ --diff --exit-zero
 	cd fixtures/demo && ../../$(BIN)/python -m varmigrate verify variables_and_gradients.py
 
-## Every test, plus ruff and mypy.
+# Tests run on every CPU (pytest-xdist); tests that share one run stay on one worker (xdist_group,
+# with --dist loadgroup from pyproject.toml).
+PYTEST := $(BIN)/python -m pytest -q -n auto
+
+## Ruff, mypy and every test, with a few examples per property test (what CI runs first).
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow and not precommit"
+
+## Ruff, mypy and every test, with the full Hypothesis search (HYPOTHESIS_PROFILE=full).
+test-full: $(STAMP) lint typecheck
+	HYPOTHESIS_PROFILE=full $(PYTEST)
+
+## Only the property tests, with the full Hypothesis search: what `test-full` adds to `test` (CI runs it).
+test-properties-full: $(STAMP)
+	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -m hypothesis
 
 lint: $(STAMP)
 	$(BIN)/ruff check varmigrate tests bench
@@ -33,7 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy varmigrate
 
 bench: $(STAMP)
-	$(BIN)/python bench/scan_speed.py
+	$(BIN)/python bench/speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: a few examples in the everyday run, the full search in `make test-full` (and CI).
+# HYPOTHESIS_PROFILE picks one; generated programs are slow to fix twice, so no deadline.
+PROPERTY_SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
+settings.register_profile("default", max_examples=20, **PROPERTY_SETTINGS)
+settings.register_profile("full", max_examples=200, **PROPERTY_SETTINGS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -12,6 +21,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite fixtures' expected.py and diagnostics.txt from the current output (review the diff)",
     )
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {settings.get_current_profile_name()} ({settings().max_examples} examples)"
 
 
 @pytest.fixture

@@ -56,15 +56,18 @@ class Case:
         return "def case(" in self.input.read_text(encoding="utf-8")
 
 
+def case_settings(folder: Path) -> dict[str, object]:
+    """The settings in ``folder``'s case.toml (none without one)."""
+    toml = folder / "case.toml"
+    return tomllib.loads(toml.read_text(encoding="utf-8")) if toml.exists() else {}
+
+
 def load_cases() -> list[Case]:
     """Every fixture folder that has an input.py, sorted by id."""
     cases = []
     for input_file in sorted(FIXTURES.glob("VM*/*/input.py")):
         folder = input_file.parent
-        config: dict[str, object] = {}
-        toml = folder / "case.toml"
-        if toml.exists():
-            config = tomllib.loads(toml.read_text(encoding="utf-8"))
+        config = case_settings(folder)
         select = config.get("select")
         cases.append(
             Case(

@@ -17,11 +17,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("varmigrate", "varmigrate.__main__", "varmigrate.cli"),
     ("varmigrate.output", "varmigrate.api"),
     ("varmigrate.harness",),
-    ("varmigrate.pipeline", "varmigrate.config"),
+    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.cache"),
     ("varmigrate.notebook", "varmigrate.sources"),
     ("varmigrate.engine",),
     ("varmigrate.rules",),
-    ("varmigrate.noqa", "varmigrate.model", "varmigrate._version"),
+    ("varmigrate.noqa", "varmigrate.model", "varmigrate._version", "varmigrate._lazy"),
 )
 
 # Third-party or standard modules a part of the package must never import (prefix match).

@@ -16,6 +16,8 @@ LEGACY = (
 FIXED = "import torch\na = torch.ones((2,2), requires_grad=True)\n"
 ANSI = b"\x1b["
 
+pytestmark = pytest.mark.slow  # each test starts `python -m varmigrate`
+
 
 def run(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(

@@ -389,6 +389,7 @@ def test_loaded_configuration_resolves_settings_per_file(project: Path) -> None:
 # -- a real process ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_python_m_reads_the_configuration(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", '[tool.varmigrate]\nselect = ["VM2"]\noutput-format = "concise"\n')
     write(tmp_path / "a.py", MIXED)

@@ -14,9 +14,8 @@ from varmigrate.engine import (
     fix_source,
 )
 from varmigrate.model import Applicability, Edit, Fix
-from varmigrate.rules import ALL_RULES
+from varmigrate.rules import ALL_RULES, RuleSpec, select_rules
 from varmigrate.rules._base import Rule
-from varmigrate.rules.legacy_variable_call import LegacyVariableCall
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\nw = Variable(torch.ones(2), requires_grad=True)\n"
@@ -26,10 +25,6 @@ LEGACY = (
 class BrokenFix(Rule):
     """A rule whose fix produces code that does not parse (as a buggy rule might)."""
 
-    code = "VM998"
-    message = "test rule"
-    triggers = ("print",)
-
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value == "print":
             good = self.replace_with(node, cst.Name("w0"), "Replace", Applicability.SAFE)
@@ -38,9 +33,13 @@ class BrokenFix(Rule):
             self.report(node, fixes=[Fix("Break the module", Applicability.SAFE, (broken,))])
 
 
+# A rule outside the catalog is described by a spec of its own.
+BROKEN_FIX = RuleSpec("VM998", __name__, "BrokenFix", "test rule", triggers=("print",))
+
+
 def test_a_fix_that_breaks_the_module_is_dropped_and_reported() -> None:
     source = LEGACY + "print(w)\n"
-    result = fix_source(source, Settings(rules=(BrokenFix,)))
+    result = fix_source(source, Settings(rules=(BROKEN_FIX,)))
     assert result.source == source
     assert result.applied == 0
     errors = [d for d in result.diagnostics if d.code == INTERNAL_ERROR]
@@ -50,7 +49,7 @@ def test_a_fix_that_breaks_the_module_is_dropped_and_reported() -> None:
 
 
 def test_a_broken_fix_does_not_stop_the_good_ones() -> None:
-    result = fix_source(LEGACY + "print(w)\n", Settings(rules=(BrokenFix, LegacyVariableCall)))
+    result = fix_source(LEGACY + "print(w)\n", Settings(rules=(BROKEN_FIX, *select_rules(["VM001"]))))
     assert result.source == "import torch\nw = torch.ones(2, requires_grad=True)\nprint(w)\n"
     assert INTERNAL_ERROR in [d.code for d in result.diagnostics]
 

@@ -6,7 +6,7 @@ import pytest
 
 from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, fix_source
 from varmigrate.engine import fixer as fixer_module
-from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+from varmigrate.rules import rule_by_code
 
 LEGACY = "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n"
 
@@ -24,7 +24,7 @@ def test_a_fix_libcst_cannot_read_is_checked_again_with_libcst(monkeypatch: pyte
 
     monkeypatch.setattr(fixer_module, "analyse", rejecting(fixer_module.analyse))
     monkeypatch.setattr(fixer_module, "parse", rejecting(fixer_module.parse))
-    result = fix_source(LEGACY, Settings(rules=(LegacyVariableCall,)))
+    result = fix_source(LEGACY, Settings(rules=(rule_by_code("VM001"),)))
     assert result.source == LEGACY
     assert result.applied == 0
     assert [d.code for d in result.diagnostics] == ["VM001", INTERNAL_ERROR]

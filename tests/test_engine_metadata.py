@@ -105,8 +105,9 @@ def test_the_rules_callbacks_are_those_libcst_would_call() -> None:
 
     module = cst.parse_module("import torch\nx = y\n")
     ctx = ModuleContext.build(module, module.code)
-    for rule in ALL_RULES:
-        visitor = rule(ctx)
+    for spec in ALL_RULES:
+        rule = spec.load()
+        visitor = rule(ctx, spec)
         names = {
             name
             for name in _callback_names(rule)

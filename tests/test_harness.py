@@ -279,6 +279,7 @@ RECORDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path):
     (tmp_path / "prog.py").write_text(RECORDED)
     outcome = run(
@@ -315,6 +316,7 @@ def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path
     assert len(child["calls"]) == 1
 
 
+@pytest.mark.slow
 def test_recorder_seeds_every_process_identically(tmp_path):
     (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
     outputs = [
@@ -327,6 +329,7 @@ def test_recorder_seeds_every_process_identically(tmp_path):
     assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
 
 
+@pytest.mark.slow
 def test_the_users_own_sitecustomize_still_runs(tmp_path):
     user_site = tmp_path / "site"
     user_site.mkdir()
@@ -338,6 +341,7 @@ def test_the_users_own_sitecustomize_still_runs(tmp_path):
     assert len(outcome.processes) == 1  # and the recorder ran too
 
 
+@pytest.mark.slow
 def test_the_harness_front_end_does_not_import_torch():
     program = (
         "import sys\n"
@@ -391,3 +395,9 @@ def test_sources_are_written_back_byte_for_byte(tmp_path):
     assert path.read_bytes() == original.replace(b"name", b"label")
     assert stat.S_IMODE(path.stat().st_mode) == 0o750
     assert [p.name for p in tmp_path.iterdir()] == ["legacy.py"]
+
+
+def test_timeout_defaults_to_half_an_hour_and_zero_means_no_limit():
+    assert _parse("train.py").timeout == 1800
+    assert _parse("--timeout", "2.5", "train.py").timeout == 2.5
+    assert _parse("--timeout", "0", "train.py").timeout is None

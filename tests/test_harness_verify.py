@@ -1,25 +1,30 @@
 """`varmigrate verify` end to end: real scripts in fixtures/verify/, real torch, real subprocesses.
 
 Each verify starts two Python processes that import torch; the cases are few and each proves one claim.
+Tests that look at the same run (same script, same options) share it through a module fixture.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from varmigrate.cli.verify import verify_main
 from varmigrate.engine import Settings, fix_source
-from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, verify
-from varmigrate.rules.data_index_zero import DataIndexZero
-from varmigrate.rules.legacy_variable_call import LegacyVariableCall
+from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult, verify
+from varmigrate.output.verify_report import print_result
+from varmigrate.rules import rule_by_code
 
 CASES = Path(__file__).resolve().parent.parent / "fixtures" / "verify"
+VM001, VM201 = rule_by_code("VM001"), rule_by_code("VM201")
 PYTHON = sys.executable
 
 
@@ -46,6 +51,7 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
     folder = copy_case("seed_tutorial", tmp_path)
     before = snapshot(folder)
@@ -57,14 +63,15 @@ def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
     assert [f["applicability"] for f in report["fixes"]] == ["safe"] * 4
     assert [run["exit_status"] for run in report["runs"]] == [0, 0]
     assert report["runs"][0]["stdout_sha256"] == report["runs"][1]["stdout_sha256"]
+    # Identical, with fixes to write, but no --write: nothing is written.
+    assert report["written"] == []
     assert snapshot(folder) == before
 
 
+@pytest.mark.slow
 def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_path, capsys):
     folder = copy_case("legacy_loss_data", tmp_path)
-    options = VerifyOptions(
-        command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall, DataIndexZero)
-    )
+    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001, VM201))
     code = verify_main(options)
     text = capsys.readouterr().out
     assert code == 0, text
@@ -72,9 +79,10 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
     assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 time(s)" in text
 
 
+@pytest.mark.slow
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
     folder = copy_case("legacy_loss_data", tmp_path)
-    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001,)))
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
     assert divergence.kind == "missing-call"
@@ -88,12 +96,11 @@ def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crash
     assert result.shim_fired == 12
 
 
+@pytest.mark.slow
 def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
     folder = copy_case("stop_gradient_teacher", tmp_path)
     result = verify(
-        VerifyOptions(
-            command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(LegacyVariableCall,)
-        )
+        VerifyOptions(command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(VM001,))
     )
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
@@ -110,22 +117,47 @@ def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
     assert result.exit_code == 1
 
 
-def test_evidence_verifies_dropping_variable_images_and_write_writes_the_verified_code(tmp_path, capsys):
-    folder = copy_case("evidence_images", tmp_path)
+@dataclass(frozen=True)
+class Written:
+    """A verify with --write: its result, the report it prints, and the folder it ran in."""
+
+    result: VerifyResult
+    text: str
+    folder: Path
+
+
+# Its tests share one xdist group, so the run is made once per test run rather than once per worker.
+@pytest.fixture(scope="module")
+def evidence_images_written(tmp_path_factory: pytest.TempPathFactory) -> Written:
+    """`verify --write` on the evidence_images script (VM001 only), run once for the tests that read it."""
+    folder = copy_case("evidence_images", tmp_path_factory.mktemp("verify"))
+    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(VM001,))
+    result = verify(options)
+    with redirect_stdout(io.StringIO()) as out:
+        print_result(result)  # what `varmigrate verify --write` prints
+    return Written(result, out.getvalue(), folder)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("evidence_images_written")
+def test_evidence_verifies_dropping_variable_images_and_write_writes_the_verified_code(
+    evidence_images_written: Written,
+) -> None:
     expected = (CASES / "evidence_images" / "expected.py").read_text(encoding="utf-8")
-    code = verify_main(
-        VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(LegacyVariableCall,))
-    )
-    text = capsys.readouterr().out
-    assert code == 0, text
-    assert (folder / "train.py").read_text(encoding="utf-8") == expected
+    result, text = evidence_images_written.result, evidence_images_written.text
+    assert result.exit_code == 0, text
+    assert (evidence_images_written.folder / "train.py").read_text(encoding="utf-8") == expected
+    assert result.written == ["train.py"]
     assert "wrote train.py" in text
     assert "2 run, 1 not run" in text
 
 
-def test_evidence_records_each_site_and_keeps_safe_fixes_where_it_cannot_verify(tmp_path):
-    folder = copy_case("evidence_images", tmp_path)
-    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(LegacyVariableCall,)))
+@pytest.mark.slow
+@pytest.mark.xdist_group("evidence_images_written")
+def test_evidence_records_each_site_and_keeps_safe_fixes_where_it_cannot_verify(
+    evidence_images_written: Written,
+) -> None:
+    result = evidence_images_written.result
     assert result.verdict == IDENTICAL
     seen = {(e.site.where, e.site.code): e.summary for e in result.evidence}
     assert seen == {
@@ -139,8 +171,10 @@ def test_evidence_records_each_site_and_keeps_safe_fixes_where_it_cannot_verify(
         "33:18": ("verified", "Remove the `Variable(...)` wrapper"),
         "34:24": ("safe", "Replace with `.detach()`"),
     }
-    assert result.written == []  # no --write: the tree is untouched
-    assert (folder / "train.py").read_bytes() == (CASES / "evidence_images" / "train.py").read_bytes()
+    # What was written is the candidate that ran: the verified fix at 33:18 and the safe ones.
+    (entry,) = result.files
+    assert entry.fixed == (evidence_images_written.folder / "train.py").read_text(encoding="utf-8")
+    assert entry.original.text == (CASES / "evidence_images" / "train.py").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -155,6 +189,7 @@ def saliency_repo(tmp_path):
     return repo
 
 
+@pytest.mark.slow
 def test_baseline_revision_catches_a_hand_rewrite_that_aliases_one_leaf(saliency_repo):
     shutil.copy(CASES / "reused_input" / "hand_rewritten.py", saliency_repo / "train.py")
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))
@@ -167,9 +202,10 @@ def test_baseline_revision_catches_a_hand_rewrite_that_aliases_one_leaf(saliency
     assert git(saliency_repo, "worktree", "list").count("\n") == 1  # the temporary worktree is gone
 
 
+@pytest.mark.slow
 def test_baseline_revision_is_identical_to_the_safe_fix_of_it(saliency_repo):
     legacy = (saliency_repo / "train.py").read_text(encoding="utf-8")
-    fixed = fix_source(legacy, Settings(rules=(LegacyVariableCall,))).source
+    fixed = fix_source(legacy, Settings(rules=(VM001,))).source
     assert fixed != legacy
     (saliency_repo / "train.py").write_text(fixed, encoding="utf-8")
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))
@@ -178,6 +214,7 @@ def test_baseline_revision_is_identical_to_the_safe_fix_of_it(saliency_repo):
     assert (saliency_repo / "train.py").read_text(encoding="utf-8") == fixed
 
 
+@pytest.mark.slow
 def test_a_baseline_that_fails_cannot_be_compared(tmp_path, capsys):
     (tmp_path / "broken.py").write_text("import sys\nprint('starting')\nsys.exit('no data set here')\n")
     code = verify_main(VerifyOptions(command=(PYTHON, "broken.py"), cwd=tmp_path))
@@ -193,6 +230,7 @@ def test_a_missing_command_cannot_be_compared(tmp_path):
     assert (result.exit_code, result.message) == (2, "command not found: no-such-command-varmigrate")
 
 
+@pytest.mark.slow
 def test_verify_without_torch_says_how_to_install_it(tmp_path):
     (tmp_path / "train.py").write_text("import torch\n")
     # `sys.modules[name] = None` is how Python marks a module as not importable.

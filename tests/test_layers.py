@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from layers import LAYERS, layer_of, violations
 
 import varmigrate
@@ -73,6 +74,7 @@ def _imported_by(code: str) -> set[str]:
     return set(done.stdout.split())
 
 
+@pytest.mark.slow
 def test_import_varmigrate_loads_neither_rich_nor_libcst() -> None:
     loaded = _imported_by("import varmigrate")
     assert not {name for name in loaded if name.split(".")[0] in ("rich", "libcst", "torch")}

@@ -94,8 +94,19 @@ def without_code(data: bytes) -> Any:
 # --- Every fixture ---------------------------------------------------------------------------------------
 
 
-def test_there_are_notebook_fixtures() -> None:
-    assert len(CASES) >= 8
+def test_every_notebook_fixture_folder_is_a_case() -> None:
+    """A folder the cases would skip (no input.ipynb) or a misspelt file fails here, not silently."""
+    problems = []
+    folders = sorted(path.name for path in NOTEBOOKS.iterdir() if path.is_dir())
+    for name in folders:
+        files = {path.name for path in (NOTEBOOKS / name).iterdir()}
+        problems += [
+            f"{name}: no {missing}" for missing in sorted({"input.ipynb", "diagnostics.txt"} - files)
+        ]
+        known = {"input.ipynb", "expected.ipynb", "diagnostics.txt"}
+        problems += [f"{name}: unknown file {unknown}" for unknown in sorted(files - known)]
+    assert not problems
+    assert folders == CASES
 
 
 @pytest.mark.parametrize("case", CASES)

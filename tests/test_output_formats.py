@@ -463,6 +463,7 @@ def many_files(root: Path, count: int) -> None:
         write(root / f"m{index:02}.py", LEGACY)
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_for_many_files(tmp_path: Path) -> None:
     many_files(tmp_path, 21)
     code, terminal, _ = run_in_terminal(["check", "."], tmp_path)
@@ -473,6 +474,7 @@ def test_progress_bar_on_a_terminal_for_many_files(tmp_path: Path) -> None:
     assert b"Found 21 findings in 21 files." in terminal
 
 
+@pytest.mark.slow
 def test_no_progress_bar_for_few_files_quiet_or_machine_output_on_the_terminal(tmp_path: Path) -> None:
     many_files(tmp_path, 20)
     code, terminal, _ = run_in_terminal(["check", "."], tmp_path)
@@ -485,6 +487,7 @@ def test_no_progress_bar_for_few_files_quiet_or_machine_output_on_the_terminal(t
     assert len(terminal.splitlines()) == 21
 
 
+@pytest.mark.slow
 def test_progress_bar_leaves_piped_machine_output_alone(tmp_path: Path) -> None:
     many_files(tmp_path, 21)
     code, terminal, piped = run_in_terminal(
@@ -495,6 +498,7 @@ def test_progress_bar_leaves_piped_machine_output_alone(tmp_path: Path) -> None:
     assert len(json.loads(piped)) == 21
 
 
+@pytest.mark.slow
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     many_files(tmp_path, 21)
     done = subprocess.run(
@@ -510,6 +514,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     assert len(json.loads(done.stdout)) == 21
 
 
+@pytest.mark.slow
 def test_diff_is_coloured_on_a_terminal_and_plain_otherwise(tmp_path: Path) -> None:
     write(tmp_path / "a.py", LEGACY)
     code, terminal, _ = run_in_terminal(["fix", "--diff", "a.py"], tmp_path)

@@ -7,9 +7,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_package_and_the_recorders_start_up_file(tmp_path: Path) -> None:
     subprocess.run(
         [

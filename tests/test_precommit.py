@@ -2,12 +2,14 @@
 
 pre-commit clones a hook repository at a revision, so the tests commit the working tree as it is
 (tracked and untracked files, .gitignore respected) into a throwaway repository and point
-`.pre-commit-config.yaml` at that commit. One PRE_COMMIT_HOME serves the whole session, so the
-hook's virtualenv (pip-installing this project) is built once.
+`.pre-commit-config.yaml` at that commit. One PRE_COMMIT_HOME serves the whole run, so the
+hook's virtualenv (pip-installing this project) is built once: the tests share an xdist group, and
+should they be spread over workers anyway, the first builds it under a file lock and the others wait.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -20,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.precommit
+# One worker runs them all: the hook environment is built once and no worker waits for another.
+pytestmark = [pytest.mark.precommit, pytest.mark.xdist_group("precommit")]
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = (
@@ -132,17 +135,46 @@ class HookSource:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
-    home = tmp_path_factory.mktemp("precommit-home")
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every xdist worker of this test run shares (this run's own without xdist)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return tmp_path_factory.getbasetemp()
+    # Each worker's base is a subdirectory (popen-gw0, ...) of the run's directory.
+    return tmp_path_factory.getbasetemp().parent
+
+
+def build_hook_source(home: Path) -> HookSource:
+    """Snapshot this checkout into ``home`` and build the hook environment from it."""
+    home.mkdir()
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     env = _env(home)
     source = HookSource(home / "varmigrate", snapshot(home / "varmigrate", env), env)
-    # Build the hook environment once, here, so that a failure to build it is reported as such.
     scratch = make_project(home / "scratch", source, [{"id": "varmigrate"}])
     built = pre_commit(scratch, source, "install-hooks")
     assert built.returncode == 0, f"cannot build the hook environment:\n{built.output}"
     return source
+
+
+@pytest.fixture(scope="session")
+def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
+    """The snapshot and its hook environment, built once per test run however many workers share it."""
+    shared = run_directory(tmp_path_factory)
+    home = shared / "precommit-home"
+    outcome = shared / "precommit-home.json"
+    with open(shared / "precommit-home.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not outcome.exists():
+            # The first worker builds; a failure is recorded so the others report it instead of retrying.
+            try:
+                source = build_hook_source(home)
+            except BaseException as error:
+                outcome.write_text(json.dumps({"error": str(error)}))
+                raise
+            outcome.write_text(json.dumps({"rev": source.rev}))
+    built = json.loads(outcome.read_text())
+    # The build is reported as such, in every worker.
+    assert "error" not in built, f"cannot build the hook environment (in another worker):\n{built['error']}"
+    return HookSource(home / "varmigrate", built["rev"], _env(home))
 
 
 def make_project(path: Path, source: HookSource, hooks: list[dict[str, object]]) -> Path:

@@ -8,8 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from varmigrate.config import OutputFormat
-from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location
+from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location, OutputFormat
 from varmigrate.output.formats import json_record, render_concise, render_full
 from varmigrate.output.report import Report
 from varmigrate.pipeline import FileResult, Mode

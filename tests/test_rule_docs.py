@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import pytest
 
 from varmigrate.engine import Settings, check_source, fix_source
-from varmigrate.rules import ALL_RULES, Rule
+from varmigrate.rules import ALL_RULES, RuleSpec
 
 HEADINGS = ["What it does", "Why is this bad?", "Example", "Fix safety", "Known problems"]
 # Rules whose example is fixed only with `--unsafe-fixes`.
@@ -23,17 +22,17 @@ PREAMBLE_AFTER = "import torch\n"
 _CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-def _doc(rule: type[Rule]) -> str:
-    return inspect.cleandoc(rule.__doc__ or "")
+def _doc(rule: RuleSpec) -> str:
+    return rule.doc
 
 
-def _section(rule: type[Rule], heading: str) -> str:
+def _section(rule: RuleSpec, heading: str) -> str:
     match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", _doc(rule), re.DOTALL | re.MULTILINE)
     assert match is not None, f"{rule.code}: no '## {heading}' section"
     return match.group(1)
 
 
-def _example(rule: type[Rule]) -> tuple[str, str]:
+def _example(rule: RuleSpec) -> tuple[str, str]:
     """The example and the "Use instead" code of ``rule``."""
     section = _section(rule, "Example")
     before, marker, after = section.partition("Use instead:")
@@ -53,7 +52,7 @@ def _codes(source: str, settings: Settings) -> list[str]:
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
-def test_docs_have_every_heading_in_order(rule: type[Rule]) -> None:
+def test_docs_have_every_heading_in_order(rule: RuleSpec) -> None:
     positions = [_doc(rule).find(f"## {heading}") for heading in HEADINGS]
     missing = [heading for heading, position in zip(HEADINGS, positions, strict=True) if position < 0]
     assert not missing, f"{rule.code}: missing {missing}"
@@ -62,7 +61,7 @@ def test_docs_have_every_heading_in_order(rule: type[Rule]) -> None:
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
-def test_example_round_trips(rule: type[Rule]) -> None:
+def test_example_round_trips(rule: RuleSpec) -> None:
     example, expected = _example(rule)
     prefix = "" if _has_imports(example) else PREAMBLE
     settings = Settings(rules=(rule,), unsafe_fixes=rule.code in UNSAFE_EXAMPLES)

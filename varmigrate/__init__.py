@@ -9,16 +9,25 @@ the first time they are used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from varmigrate._lazy import lazy_getattr
 from varmigrate._version import INFORMATION_URI, __version__
 
 if TYPE_CHECKING:
     from varmigrate.api import CheckedFile, check_paths
     from varmigrate.config import ConfigError
-    from varmigrate.engine import FixResult, Settings, SourceParseError, check_source, fix_source
-    from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location, RuntimeCheck
+    from varmigrate.engine import FixResult, Settings, check_source, fix_source
+    from varmigrate.model import (
+        Applicability,
+        Diagnostic,
+        Edit,
+        FileError,
+        Fix,
+        Location,
+        RuntimeCheck,
+        SourceParseError,
+    )
     from varmigrate.rules import UnknownRuleError
 
 # Public name -> the module that defines it.
@@ -28,7 +37,7 @@ _EXPORTS = {
     "ConfigError": "varmigrate.config",
     "FixResult": "varmigrate.engine",
     "Settings": "varmigrate.engine",
-    "SourceParseError": "varmigrate.engine",
+    "SourceParseError": "varmigrate.model",
     "check_source": "varmigrate.engine",
     "fix_source": "varmigrate.engine",
     "Applicability": "varmigrate.model",
@@ -42,13 +51,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'varmigrate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

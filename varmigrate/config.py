@@ -16,19 +16,20 @@ ignores, and ``--select`` starts afresh, dropping the file's selection and ignor
 from __future__ import annotations
 
 import difflib
-import enum
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from varmigrate.engine import Settings
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, select_rules
-from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
+from varmigrate.model import OutputFormat
+from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, select_rules
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitignore_spec, relative_to
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,24 +40,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
 PYPROJECT = "pyproject.toml"
 TABLE = ("tool", "varmigrate")
-
-
-class OutputFormat(str, enum.Enum):
-    """How findings are printed."""
-
-    FULL = "full"
-    CONCISE = "concise"
-    JSON = "json"
-    # One JSON object per line, printed as each file is done.
-    JSON_LINES = "json-lines"
-    # GitHub Actions workflow commands: annotations on the pull request.
-    GITHUB = "github"
-    SARIF = "sarif"
-
-    @property
-    def for_people(self) -> bool:
-        """Whether the format is read by people (and so gets the summary), not by programs."""
-        return self in (OutputFormat.FULL, OutputFormat.CONCISE)
 
 
 class ConfigError(ValueError):
@@ -71,15 +54,15 @@ class PerFileIgnore:
     """Rules not run on the files a .gitignore-style pattern matches (``!pattern``: on all others)."""
 
     pattern: str
-    rules: frozenset[type[Rule]]
-    spec: pathspec.GitIgnoreSpec = field(compare=False, repr=False)
+    rules: frozenset[RuleSpec]
+    spec: GitIgnoreSpec = field(compare=False, repr=False)
     negated: bool = False
 
     @classmethod
-    def build(cls, pattern: str, rules: frozenset[type[Rule]]) -> PerFileIgnore:
+    def build(cls, pattern: str, rules: frozenset[RuleSpec]) -> PerFileIgnore:
         """The entry for ``pattern`` (as written in the file)."""
         negated = pattern.startswith("!")
-        spec = pathspec.GitIgnoreSpec.from_lines([pattern[1:] if negated else pattern])
+        spec = gitignore_spec([pattern[1:] if negated else pattern])
         return cls(pattern, rules, spec, negated)
 
     def matches(self, relative: str) -> bool:
@@ -267,7 +250,7 @@ class Configuration:
     path: Path | None = None
     # The directory patterns of the file are relative to (the working directory without a file).
     root: Path = field(default_factory=Path.cwd)
-    rules: tuple[type[Rule], ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = ALL_RULES
     per_file_ignores: tuple[PerFileIgnore, ...] = ()
     unsafe_fixes: bool = False
     # None: the command line decides by the terminal (`full` on one, else `concise`).
@@ -300,7 +283,7 @@ class Configuration:
 _Layer = tuple[Sequence[str] | None, Sequence[str], Sequence[str]]
 
 
-def _chosen(layers: Sequence[_Layer]) -> tuple[type[Rule], ...]:
+def _chosen(layers: Sequence[_Layer]) -> tuple[RuleSpec, ...]:
     """The rules selected by layers of (select, extend-select, ignore), later layers on top."""
     chosen = set(select_rules())
     for select, extend, ignore in layers:
@@ -365,7 +348,6 @@ __all__ = [
     "ConfigError",
     "Configuration",
     "FileOptions",
-    "OutputFormat",
     "Overrides",
     "PerFileIgnore",
     "find_config_file",

@@ -1,4 +1,4 @@
-"""Findings, the fixes that come with them, and file errors: plain frozen data, no LibCST, no terminals."""
+"""Findings, their fixes, file errors, output formats: plain data, no LibCST, no terminals."""
 
 from __future__ import annotations
 
@@ -101,6 +101,41 @@ class Diagnostic:
     def shown_fix(self) -> Fix | None:
         """The fix to describe to the user when none applies: the first one, whatever its label."""
         return self.fixes[0] if self.fixes else None
+
+
+class OutputFormat(str, enum.Enum):
+    """How findings are printed."""
+
+    FULL = "full"
+    CONCISE = "concise"
+    JSON = "json"
+    # One JSON object per line, printed as each file is done.
+    JSON_LINES = "json-lines"
+    # GitHub Actions workflow commands: annotations on the pull request.
+    GITHUB = "github"
+    SARIF = "sarif"
+
+    @property
+    def for_people(self) -> bool:
+        """Whether the format is read by people (and so gets the summary), not by programs."""
+        return self in (OutputFormat.FULL, OutputFormat.CONCISE)
+
+
+# The code of a finding that reports varmigrate's own failure (a fix that would break the module).
+INTERNAL_ERROR = "VM900"
+
+
+class SourceParseError(Exception):
+    """The source is not valid Python 3 (for example Python 2 `print x`)."""
+
+    def __init__(self, message: str, row: int, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"{self.row}:{self.column}: {self.message}"
 
 
 @dataclass(frozen=True)

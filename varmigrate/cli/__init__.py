@@ -12,12 +12,13 @@ from collections.abc import Sequence
 
 from varmigrate._version import __version__
 from varmigrate.cli.check_fix import add_check_parser, add_fix_parser
+from varmigrate.cli.clean import add_clean_parser
 from varmigrate.cli.rule import add_rule_parser
 from varmigrate.cli.verify import add_verify_parser
+from varmigrate.output import EXIT_ERROR
 
-EXIT_ERROR = 2
 # The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (add_check_parser, add_fix_parser, add_verify_parser, add_rule_parser)
+SUBCOMMANDS = (add_check_parser, add_fix_parser, add_verify_parser, add_rule_parser, add_clean_parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,16 +9,19 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rich.console import Console
+from varmigrate.cache import CACHE_DIR
+from varmigrate.model import OutputFormat
 
-from varmigrate.config import ConfigError, Configuration, OutputFormat, Overrides, load_configuration
-from varmigrate.output.console import make_console, print_error
-from varmigrate.output.report import EXIT_ERROR, Report
-from varmigrate.pipeline import Job, Mode, process_bytes, process_files
-from varmigrate.rules import UnknownRuleError
-from varmigrate.sources.discovery import discover
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from varmigrate.cache import Cache
+    from varmigrate.config import Configuration, Overrides
+    from varmigrate.output.console import Stream
+    from varmigrate.output.report import Report
+    from varmigrate.pipeline import Job, Mode
 
 STDIN = "-"
 # More files than this get a progress bar (on a terminal).
@@ -125,7 +128,16 @@ def common_arguments() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="worker processes for large trees (default: one per CPU; 1 to stay in one process)",
+        help="at most this many worker processes, for the files that reach LibCST when they are worth "
+        "it (default: one per CPU; 1 to stay in one process)",
+    )
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"neither read nor write the results cache ({CACHE_DIR}/ in the project's root)",
+    )
+    common.add_argument(
+        "--cache-dir", metavar="PATH", help=f"keep the results cache here instead of in {CACHE_DIR}/"
     )
     common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
     return common
@@ -141,7 +153,7 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="append `# noqa: CODE` to the lines of the findings instead of reporting them",
     )
-    check.set_defaults(handler=lambda args: run(args, Mode.ADD_NOQA if args.add_noqa else Mode.CHECK))
+    check.set_defaults(handler=lambda args: run(args, "add-noqa" if args.add_noqa else "check"))
 
 
 def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,12 +162,21 @@ def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "fix", parents=[common_arguments()], help="apply fixes in place", description="Apply fixes in place."
     )
     fix.add_argument("--diff", action="store_true", help="print a diff of the fixes instead of writing them")
-    fix.set_defaults(handler=lambda args: run(args, Mode.DIFF if args.diff else Mode.FIX))
+    fix.set_defaults(handler=lambda args: run(args, "diff" if args.diff else "fix"))
 
 
-def run(args: argparse.Namespace, mode: Mode) -> int:
+def run(args: argparse.Namespace, mode_name: str) -> int:
     """``varmigrate check [--add-noqa]`` / ``varmigrate fix [--diff]``."""
-    err = make_console(stderr=True, no_color=args.no_color)
+    # Imported when a command runs, so that `--version`, `--help` and `rule` stay cheap.
+    from varmigrate.config import ConfigError, load_configuration
+    from varmigrate.output import EXIT_ERROR
+    from varmigrate.output.console import Stream, print_error
+    from varmigrate.pipeline import Job, Mode, processing
+    from varmigrate.rules import UnknownRuleError
+    from varmigrate.sources.discovery import discover
+
+    mode = Mode(mode_name)
+    err = Stream(stderr=True, no_color=args.no_color)
     try:
         configuration = load_configuration(
             config=args.config, isolated=args.isolated, overrides=overrides(args)
@@ -176,12 +197,12 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
             except OSError as error:
                 print_error(err, f"{args.output_file}: cannot write: {error.strerror or error}")
                 return EXIT_ERROR
-            out = make_console(no_color=True, file=handle)
+            out = Stream(no_color=True, file=handle)
         elif reads_stdin and mode is Mode.FIX:
             # Fixed code read from stdin goes to stdout, so everything else goes to stderr.
             out = err
         else:
-            out = make_console(no_color=args.no_color)
+            out = Stream(no_color=args.no_color)
         report = make_report(args, mode, configuration, out, err)
         job = Job(mode=mode)
         found = discover(
@@ -192,18 +213,34 @@ def run(args: argparse.Namespace, mode: Mode) -> int:
         )
         for missing in found.errors:
             report.error(missing)
+        for skipped in found.warnings:
+            report.warning(skipped)
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
-        with _progress(report, len(found.files), quiet=args.quiet) as advance:
-            for result in process_files(items, workers=args.jobs):
-                report.add(result)
-                advance()
+        cache = None if args.no_cache else _cache(args, configuration)
+        # The worker pool starts before the progress bar's thread: it forks this process.
+        with processing(items, workers=args.jobs, cache=cache) as batch:
+            # Files the first stage settled (most, and all of them on a cached run) need no bar.
+            total = len(found.files) if batch.pending else 0
+            with _progress(report, total, quiet=args.quiet) as advance:
+                for result in batch:
+                    report.add(result)
+                    advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)
         return report.finish()
 
 
+def _cache(args: argparse.Namespace, configuration: Configuration) -> Cache:
+    """The results cache: ``--cache-dir``, else ``.varmigrate_cache/`` in the project's root."""
+    from varmigrate.cache import Cache
+
+    return Cache(Path(args.cache_dir)) if args.cache_dir else Cache.in_project(configuration.root)
+
+
 def overrides(args: argparse.Namespace) -> Overrides:
     """What the command line sets (None where it leaves the configuration alone)."""
+    from varmigrate.config import Overrides
+
     return Overrides(
         select=_flatten(args.select) if args.select is not None else None,
         extend_select=_flatten(args.extend_select),
@@ -223,12 +260,14 @@ def _open_output(path: Path) -> IO[str]:
 
 
 def make_report(
-    args: argparse.Namespace, mode: Mode, configuration: Configuration, out: Console, err: Console
+    args: argparse.Namespace, mode: Mode, configuration: Configuration, out: Stream, err: Stream
 ) -> Report:
     """The Report for this run; the output format defaults to `full` on a terminal, else `concise`."""
     # FORCE_COLOR makes rich call any file a terminal; an output file still gets the concise format.
-    terminal = out.is_terminal and not args.output_file
-    default = OutputFormat.FULL if terminal else OutputFormat.CONCISE
+    # Otherwise the Report asks whether `out` is a terminal when it prints the first finding.
+    from varmigrate.output.report import Report
+
+    default = OutputFormat.CONCISE if args.output_file else None
     return Report(
         mode=mode,
         out=out,
@@ -256,19 +295,21 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
         total <= PROGRESS_THRESHOLD
         or quiet
         or not _isatty(report.err)
-        or (to_terminal and not report.output_format.for_people)
+        or (to_terminal and not report.for_people)
     ):
         yield lambda: None
         return
     # Imported here: only runs on a terminal with many files need it.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from varmigrate.output.console import rich_console
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=report.err,
+        console=rich_console(report.err),
         transient=True,
         redirect_stdout=False,
         redirect_stderr=False,
@@ -284,7 +325,7 @@ def _progress(report: Report, total: int, *, quiet: bool) -> Iterator[Callable[[
             report.out = out
 
 
-def _isatty(console: Console) -> bool:
+def _isatty(console: Stream | Console) -> bool:
     """Whether the console writes to a terminal (whatever FORCE_COLOR says)."""
     isatty = getattr(console.file, "isatty", None)
     return bool(isatty and isatty())
@@ -292,6 +333,8 @@ def _isatty(console: Console) -> bool:
 
 def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration, report: Report) -> None:
     """Check or fix source from stdin; ``fix`` writes the (possibly unchanged) code to stdout."""
+    from varmigrate.pipeline import Mode, process_bytes
+
     data = sys.stdin.buffer.read()
     name = args.stdin_filename or STDIN
     writes_code = job.mode is Mode.FIX

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.text import Text
-
-from varmigrate.output.console import make_console, print_error
-from varmigrate.output.report import EXIT_CLEAN, EXIT_ERROR
-from varmigrate.rules import ALL_RULES, Rule, UnknownRuleError, rule_by_code
+from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
+from varmigrate.output.console import Stream, print_error
+from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, rule_by_code
 
 FIX_AVAILABILITY = {
     "always": "Fix is always available.",
@@ -31,19 +27,17 @@ def add_rule_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 def rule_command(args: argparse.Namespace) -> int:
     """``varmigrate rule CODE`` prints a rule's docs; ``varmigrate rule --all`` lists the rules."""
-    console = make_console(no_color=args.no_color)
+    console = Stream(no_color=args.no_color)
     if args.all:
         _list_rules(console, ALL_RULES)
         return EXIT_CLEAN
     if not args.code:
-        print_error(
-            make_console(stderr=True, no_color=args.no_color), "give a rule code (e.g. VM001) or --all"
-        )
+        print_error(Stream(stderr=True, no_color=args.no_color), "give a rule code (e.g. VM001) or --all")
         return EXIT_ERROR
     try:
         rule = rule_by_code(args.code)
     except UnknownRuleError as unknown:
-        print_error(make_console(stderr=True, no_color=args.no_color), str(unknown))
+        print_error(Stream(stderr=True, no_color=args.no_color), str(unknown))
         return EXIT_ERROR
     doc = rule_markdown(rule)
     if console.is_terminal:
@@ -53,27 +47,33 @@ def rule_command(args: argparse.Namespace) -> int:
         # Markdown lays itself out to the terminal width; soft wrapping would cut list items off.
         console.print(Markdown(doc), soft_wrap=False)
     else:
-        console.out(doc, highlight=False)
+        console.out(doc)
     return EXIT_CLEAN
 
 
-def rule_markdown(rule: type[Rule]) -> str:
+def rule_markdown(rule: RuleSpec) -> str:
     """A rule's documentation as Markdown: title, message, fix availability, then its docstring."""
     return (
         f"# {rule.name()} ({rule.code})\n\n"
         f"Message: {rule.message}\n\n"
         f"{FIX_AVAILABILITY[rule.fix_availability]}\n\n"
-        f"{inspect.cleandoc(rule.__doc__ or '')}\n"
+        f"{rule.doc}\n"
     )
 
 
-def _list_rules(console: Console, rules: Sequence[type[Rule]]) -> None:
+def _list_rules(console: Stream, rules: Sequence[RuleSpec]) -> None:
     width = max((len(rule.name()) for rule in rules), default=0)
     for rule in rules:
+        name, fix = f"  {rule.name():<{width}}  ", f"fix: {rule.fix_availability:<9}"
+        if not console.is_terminal:
+            console.out(f"{rule.code}{name}{fix}  {rule.message}")
+            continue
+        from rich.text import Text
+
         line = Text()
         line.append(rule.code, style="bold red")
-        line.append(f"  {rule.name():<{width}}  ")
+        line.append(name)
         # "fix: sometimes" etc., padded so that the messages line up.
-        line.append(f"fix: {rule.fix_availability:<9}", style="cyan")
+        line.append(fix, style="cyan")
         line.append(f"  {rule.message}")
         console.print(line)

@@ -7,11 +7,16 @@ imports torch (the runs it starts do).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from varmigrate.harness.verify import ERROR, EXIT_CODES, UsageError, VerifyOptions, verify
 from varmigrate.rules import UnknownRuleError, select_rules
+
+if TYPE_CHECKING:
+    from varmigrate.harness.verify import VerifyOptions
 
 
 def add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +45,26 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="compare the working tree as it is against git revision REV (instead of fixing it)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch in both runs")
-    parser.add_argument("--output-format", choices=("full", "json"), default="full")
+    parser.add_argument(
+        "--output-format",
+        choices=("full", "json"),
+        default="full",
+        help="`full`: tables for people (default); `json`: the whole result for programs",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="end a run (and every process it started) after this long; default 1800, 0 for no limit",
+    )
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return number
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +81,9 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> VerifyOptions:
     """Verify's options from a namespace filled by :func:`add_verify_arguments`."""
+    # The harness is imported when verify runs, not when the command line is built.
+    from varmigrate.harness.verify import DEFAULT_TIMEOUT, UsageError, VerifyOptions
+
     targets = list(getattr(args, "targets", None) or [])
     if "--" in targets:
         split = targets.index("--")
@@ -96,14 +123,31 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
         write=bool(args.write),
         baseline=args.baseline,
         seed=int(args.seed),
+        timeout=_timeout(getattr(args, "timeout", None), DEFAULT_TIMEOUT),
         output_format=str(args.output_format),
         cwd=base,
         rules=rules,
     )
 
 
+def _timeout(given: float | None, default: float) -> float | None:
+    """The run time limit: ``--timeout`` if given (0: none), else the default."""
+    if given is None:
+        return default
+    return given or None
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind, so that the runs' processes and the temporary trees are cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     """Run verify from parsed arguments (or options) and print its report; return the exit code."""
+    from varmigrate.harness.verify import ERROR, EXIT_CODES, UsageError, VerifyOptions, verify
     from varmigrate.output.verify_report import print_result, progress_reporter
 
     try:
@@ -111,6 +155,19 @@ def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     except UsageError as error:
         print(f"varmigrate verify: error: {error}", file=sys.stderr)
         return EXIT_CODES[ERROR]
-    result = verify(options, progress=progress_reporter(options))
+    # Signal handlers can only be set in the main thread (an API caller may run verify elsewhere).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        result = verify(options, progress=progress_reporter(options))
+    except KeyboardInterrupt:
+        print("varmigrate verify: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("varmigrate verify: terminated; nothing was written", file=sys.stderr)
+        return 143
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print_result(result)
     return result.exit_code

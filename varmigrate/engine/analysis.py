@@ -11,27 +11,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from varmigrate.engine.outline import Outline, parse_ast
-from varmigrate.engine.parsing import could_match, parse
-from varmigrate.model import Applicability, Diagnostic, Location
+from varmigrate.engine.parsing import parse
+from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.settings import Settings
+from varmigrate.model import Diagnostic
 from varmigrate.noqa import is_suppressed, noqa_lines
-from varmigrate.rules import ALL_RULES, ModuleContext, Rule
-from varmigrate.rules.context import IncompleteModuleError, Partial
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to run and how far fixes may go."""
-
-    rules: tuple[type[Rule], ...] = ALL_RULES
-    unsafe_fixes: bool = False
-    # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
-    # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.
-    verified: frozenset[tuple[str, Location]] = frozenset()
-
-    @property
-    def threshold(self) -> Applicability:
-        """The least trustworthy applicability that may be applied."""
-        return Applicability.UNSAFE if self.unsafe_fixes else Applicability.SAFE
+from varmigrate.rules import RuleSpec
+from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
 
 
 @dataclass(frozen=True)
@@ -56,13 +42,13 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
 
 
 def lint(
-    module: cst.Module, source: str, rules: Sequence[type[Rule]], *, reduce: bool = True
+    module: cst.Module, source: str, rules: Sequence[RuleSpec], *, reduce: bool = True
 ) -> list[Diagnostic]:
     """Findings of ``rules`` in ``module`` (parsed from ``source``), after ``# noqa``, sorted by position."""
     return _findings(ModuleContext.build(module, source, rules if reduce else ()), source, rules)
 
 
-def analyse(source: str, rules: Sequence[type[Rule]], tree: ast.Module | None = None) -> Analysis:
+def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = None) -> Analysis:
     """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
 
     CPython's parser (``tree``, when the caller has it) finds the top-level statements; those that
@@ -90,7 +76,7 @@ def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
 
 
 def _partial_context(
-    outline: Outline, rules: Sequence[type[Rule]]
+    outline: Outline, rules: Sequence[RuleSpec]
 ) -> tuple[ModuleContext, list[int | None]] | None:
     """The context of a module parsed without the statements that cannot matter, or None to parse all.
 
@@ -133,8 +119,8 @@ def parse_partial(
     return module, Partial(stand_ins, codes), positions
 
 
-def _findings(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
-    _visit(ctx, [rule(ctx) for rule in rules])
+def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> list[Diagnostic]:
+    _visit(ctx, [rule.load()(ctx, rule) for rule in rules])
     suppressed = noqa_lines(source)
     found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
     return sorted(found, key=lambda d: (d.start, d.code))

@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.analysis import Analysis, Settings, analyse
+from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.imports import Cleanup, clean_imports
 from varmigrate.engine.outline import LINE as _LINE
 from varmigrate.engine.outline import parse_ast
-from varmigrate.engine.parsing import SourceParseError, could_match, parse
-from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location
+from varmigrate.engine.parsing import parse
+from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.settings import Settings
+from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Edit, Fix, Location, SourceParseError
 from varmigrate.rules import nodes
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
 # reach the fixed point in practice, the bound keeps a misbehaving rule from looping forever.
 MAX_ROUNDS = 8
-INTERNAL_ERROR = "VM900"
 
 
 @dataclass

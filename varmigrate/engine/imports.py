@@ -27,7 +27,8 @@ from libcst.metadata import (
 
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.outline import Outline
-from varmigrate.engine.parsing import SourceParseError, parse
+from varmigrate.engine.parsing import parse
+from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext, children, variable_aliases, walk
 from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE
@@ -589,7 +590,7 @@ def _merge_whitespace_after(
 
 
 def _only_pass(block: cst.BaseSuite) -> bool:
-    """An indented block of nothing but `pass` lines (the engine's `_ONLY_PASS` matcher, as it was)."""
+    """Whether ``block`` is an indented block of statement lines that are each exactly `pass`."""
     return isinstance(block, cst.IndentedBlock) and all(
         isinstance(line, cst.SimpleStatementLine)
         and len(line.body) == 1
@@ -599,18 +600,18 @@ def _only_pass(block: cst.BaseSuite) -> bool:
 
 
 def _is_empty_try(node: cst.CSTNode) -> bool:
-    """A `try` whose every block is only `pass`, without `else` or `finally`."""
+    """A `try` whose body and handlers hold only `pass`, with no `else` or `finally`."""
     return (
         isinstance(node, cst.Try)
-        and _only_pass(node.body)
-        and all(_only_pass(handler.body) for handler in node.handlers)
         and node.orelse is None
         and node.finalbody is None
+        and _only_pass(node.body)
+        and all(_only_pass(handler.body) for handler in node.handlers)
     )
 
 
 def _has_empty_try(node: cst.CSTNode) -> bool:
-    return any(_is_empty_try(child) for child in walk(node)[0])
+    return any(_is_empty_try(found) for found in nodes.descendants(node))
 
 
 def _only_pass_try(node: ast.AST) -> bool:
@@ -627,7 +628,7 @@ class _EmptyTryRemover(cst.CSTTransformer):
     def leave_Try(
         self, original: cst.Try, updated: cst.Try
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
-        if not _is_empty_try(updated) or any(isinstance(n, cst.Comment) for n in walk(updated)[0]):
+        if not _is_empty_try(updated) or nodes.count_comments(updated):
             return updated
         return cst.RemoveFromParent()
 
@@ -752,14 +753,13 @@ def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str
 
 def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
     """The clean-up done by LibCST's own visitors, on the whole module, for what the fast path cannot read."""
-    import libcst.matchers as m
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
     module = parse(source)
     context = CodemodContext()
     scheduled = False
-    for node in m.findall(module, m.ImportFrom() | m.Import()):
+    for node in nodes.descendants(module):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar) and node.module:
             dotted = nodes.code(node.module)
             if node.relative:

@@ -3,48 +3,10 @@
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Iterable
 
 import libcst as cst
 
-from varmigrate.rules import ALL_RULES, Rule
-
-
-class SourceParseError(Exception):
-    """The source is not valid Python 3 (for example Python 2 `print x`)."""
-
-    def __init__(self, message: str, row: int, column: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.row = row
-        self.column = column
-
-    def __str__(self) -> str:
-        return f"{self.row}:{self.column}: {self.message}"
-
-
-# Strings and comments, matched left to right so that a quote in a comment or a `#` in a string is
-# consumed by the construct that starts first. Only used to prefilter: never to decide a finding.
-_STRINGS_AND_COMMENTS = re.compile(
-    r"""(?s)("{3}|'{3}).*?\1|"(?:\\.|[^"\\\r\n])*"|'(?:\\.|[^'\\\r\n])*'|#[^\r\n]*"""
-)
-
-
-def could_match(source: str, rules: Iterable[type[Rule]] = ALL_RULES) -> bool:
-    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
-
-    A plain substring test first (hundreds of MB/s); only text that passes it is stripped of strings
-    and comments and asked again, word by word.
-    """
-    stripped: list[str] = []
-
-    def code() -> str:
-        if not stripped:
-            stripped.append(_STRINGS_AND_COMMENTS.sub(" ", source))
-        return stripped[0]
-
-    return any(rule.could_match(source, code) for rule in rules)
+from varmigrate.model import SourceParseError
 
 
 def parse(source: str) -> cst.Module:

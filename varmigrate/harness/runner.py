@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +34,7 @@ class RunSpec:
     original: Path  # the user's tree: code imported from it means the copy was bypassed
     shared: tuple[Path, ...] = ()  # directories both runs use (linked environments)
     evidence: bool = False  # baseline: count call sites and shim `.data[0]`
+    timeout: float | None = None  # seconds; the command's whole process group is ended past it
 
 
 @dataclass
@@ -103,29 +106,59 @@ def run(spec: RunSpec, environ: Mapping[str, str] | None = None) -> RunOutcome:
     stdout_path = spec.output / "stdout"
     stderr_path = spec.output / "stderr"
     started = time.perf_counter()
+    timed_out = False
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         try:
-            done = subprocess.run(
+            # A session of its own: the command and every process it starts form one group, which
+            # is ended as a whole on a time-out or when verify itself is interrupted.
+            process = subprocess.Popen(
                 list(spec.command),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
-                check=False,
+                start_new_session=True,
             )
         except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
             return RunOutcome(spec, None, _start_error(spec.command, error), b"", b"", 0.0)
+        try:
+            returncode = process.wait(timeout=spec.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            returncode = _end_group(process)
+        except BaseException:
+            _end_group(process)
+            raise
     seconds = time.perf_counter() - started
+    if timed_out:
+        message = f"the {spec.label} timed out after {spec.timeout:g} s (see --timeout)"
+        return RunOutcome(spec, None, message, stdout_path.read_bytes(), stderr_path.read_bytes(), seconds)
     return RunOutcome(
         spec=spec,
-        returncode=done.returncode,
+        returncode=returncode,
         start_error=None,
         stdout=stdout_path.read_bytes(),
         stderr=stderr_path.read_bytes(),
         seconds=seconds,
         processes=read_records(records),
     )
+
+
+# After SIGTERM, how long the command's processes get to end before SIGKILL.
+_GRACE_SECONDS = 5.0
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> int:
+    """End ``process`` and every process of its group (SIGTERM, then SIGKILL); its exit status."""
+    for sig, wait in ((signal.SIGTERM, _GRACE_SECONDS), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            return process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.wait()
 
 
 def _start_error(command: Sequence[str], error: OSError) -> str:

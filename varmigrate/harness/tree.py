@@ -4,6 +4,7 @@ and copies of the tree for the two runs."""
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,10 +89,11 @@ def write_source(path: Path, text: str, encoding: str) -> None:
     write_atomic(path, text.encode(encoding))
 
 
-def copy_tree(source: Path, destination: Path) -> list[Path]:
+def copy_tree(source: Path, destination: Path, special: list[Path] | None = None) -> list[Path]:
     """Copy ``source`` to ``destination`` for a run; environments are linked, not copied.
 
-    Returns the linked directories (resolved), which both runs share.
+    FIFOs, sockets and devices are not copied (copying a FIFO would block); they are appended to
+    ``special`` when given. Returns the linked directories (resolved), which both runs share.
     """
     linked: list[Path] = []
 
@@ -99,6 +101,11 @@ def copy_tree(source: Path, destination: Path) -> list[Path]:
         skipped = {name for name in names if name in _NOT_COPIED}
         for name in names:
             path = Path(directory) / name
+            if name not in skipped and _is_special(path):
+                skipped.add(name)
+                if special is not None:
+                    special.append(path)
+                continue
             if name not in skipped and path.is_dir() and not path.is_symlink() and _is_environment(path):
                 skipped.add(name)
                 target = destination / path.relative_to(source)
@@ -109,6 +116,15 @@ def copy_tree(source: Path, destination: Path) -> list[Path]:
 
     shutil.copytree(source, destination, symlinks=True, ignore=ignore, dirs_exist_ok=True)
     return linked
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` itself (a symlink is not followed) is a FIFO, socket or device."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
 
 
 def add_git_worktree(repository: Path, revision: str, destination: Path) -> list[Path]:

@@ -50,13 +50,17 @@ from varmigrate.harness.tree import (
     write_source,
 )
 from varmigrate.model import Applicability, Diagnostic, Location
-from varmigrate.rules import ALL_RULES, Rule
+from varmigrate.rules import ALL_RULES, RuleSpec
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
 EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
 INSTALL_HINT = (
     "varmigrate verify runs your code with PyTorch: install it with `pip install 'varmigrate[verify]'`"
 )
+
+
+# Generous: a training script may run for a while; a hung one must not hold CI forever.
+DEFAULT_TIMEOUT = 30 * 60.0
 
 
 class UsageError(Exception):
@@ -75,7 +79,9 @@ class VerifyOptions:
     seed: int = 0
     output_format: str = "full"
     cwd: Path | None = None
-    rules: tuple[type[Rule], ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = ALL_RULES
+    # Seconds each run may take; past it the command's process group is ended (None: no limit).
+    timeout: float | None = DEFAULT_TIMEOUT
 
     @property
     def threshold(self) -> Applicability:
@@ -197,14 +203,16 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
             original=root,
             shared=tuple(shared),
             evidence=label == "baseline",
+            timeout=options.timeout,
         )
 
     settings = Settings(rules=options.rules, unsafe_fixes=options.unsafe_fixes)
+    special: list[Path] = []
     if options.baseline is not None:
         shared = add_git_worktree(root, options.baseline, tree)
         cleanup: Callable[[], None] = lambda: remove_git_worktree(root, tree)  # noqa: E731
     else:
-        shared = copy_tree(root, tree)
+        shared = copy_tree(root, tree, special)
         cleanup = lambda: shutil.rmtree(tree)  # noqa: E731
     try:
         diagnostics, sites = _instrument_baseline(tree, files, settings, result)
@@ -217,11 +225,17 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         return
     result.evidence = gather(sites, [p["sites"] for p in baseline.processes])
     shared = copy_tree(root, tree)
+    if special:
+        names = ", ".join(str(path.relative_to(root)) for path in special[:3])
+        more = f" and {len(special) - 3} more" if len(special) > 3 else ""
+        result.notes.append(f"not copied (FIFOs, sockets or devices): {names}{more}")
     if options.baseline is None:
         _fix_candidate(tree, files, diagnostics, settings, result)
-    with step("candidate"):
-        candidate = run(spec("candidate", shared))
-    shutil.rmtree(tree, ignore_errors=True)
+    try:
+        with step("candidate"):
+            candidate = run(spec("candidate", shared))
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
     result.runs.append(candidate)
     if candidate.start_error is not None or _leaked(candidate, result):
         result.failed_run = candidate

@@ -5,26 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
-
-from varmigrate.config import OutputFormat
-from varmigrate.model import Applicability, Diagnostic, FileError
-from varmigrate.output.formats import (
-    json_record,
-    render_concise,
-    render_full,
-    render_github,
-    render_github_error,
-)
-from varmigrate.output.sarif import sarif_log
+from varmigrate.model import Applicability, Diagnostic, FileError, OutputFormat
+from varmigrate.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from varmigrate.pipeline import FileResult, Mode
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from varmigrate.output.console import Stream
 
 
 def plural(count: int, word: str) -> str:
@@ -46,9 +36,11 @@ class Report:
     """Counters for one run, the rendering of each file's result and the summary, and the exit code."""
 
     mode: Mode
-    out: Console
-    err: Console
-    output_format: OutputFormat = OutputFormat.CONCISE
+    out: Stream | Console
+    err: Stream | Console
+    # None: `full` when `out` is a terminal, else `concise` (decided when the first finding is printed,
+    # so that a clean run never asks, and never loads rich).
+    output_format: OutputFormat | None = OutputFormat.CONCISE
     threshold: Applicability = Applicability.SAFE
     quiet: bool = False
     exit_zero: bool = False
@@ -96,7 +88,13 @@ class Report:
 
     def _render(self, result: FileResult) -> None:
         """Print (or keep, for formats printed at the end) the findings of one file."""
+        if not result.diagnostics:
+            return
+        from varmigrate.output.formats import json_record, render_concise, render_full, render_github
+
         path, threshold, found = result.path, self.threshold, result.diagnostics
+        if self.output_format is None:
+            self.output_format = OutputFormat.FULL if self.out.is_terminal else OutputFormat.CONCISE
         if self.output_format is OutputFormat.JSON:
             self._json.extend(json_record(d, path, threshold) for d in found)
         elif self.output_format is OutputFormat.SARIF:
@@ -115,6 +113,11 @@ class Report:
             for d in found:
                 self.out.print(render_concise(d, path, threshold))
 
+    @property
+    def for_people(self) -> bool:
+        """Whether the output is read by people (and so gets the summary and a progress bar)."""
+        return self.output_format is None or self.output_format.for_people
+
     def _print_raw(self, line: str) -> None:
         """Print ``line`` for a program to read: no styling, no wrapping, no highlighting."""
         self.out.out(line, highlight=False)
@@ -132,6 +135,10 @@ class Report:
 
     def error(self, error: FileError) -> None:
         """Count and print (to stderr) a file that could not be processed."""
+        from rich.text import Text
+
+        from varmigrate.output.formats import render_github_error
+
         self.errors += 1
         self._error_list.append(error)
         line = Text()
@@ -144,6 +151,8 @@ class Report:
 
     def warning(self, warning: FileError) -> None:
         """Count and print (to stderr) something the user should know that is not an error."""
+        from rich.text import Text
+
         self.warnings += 1
         line = Text()
         line.append("warning", style="bold yellow")
@@ -165,16 +174,18 @@ class Report:
                 self._print_json(self._json)
             elif fmt is OutputFormat.SARIF:
                 self._print_raw(json.dumps(self.sarif(), indent=2, ensure_ascii=False))
-            if not (fmt.for_people or self.statistics):
+            if not (fmt is None or fmt.for_people or self.statistics):
                 return self.exit_code
         if not self.quiet:
             console = self.err if self.mode is Mode.DIFF else self.out
             for line in self.summary():
-                console.print(Text(line))
+                console.out(line)
         return self.exit_code
 
     def sarif(self) -> dict[str, Any]:
         """The findings and errors of the run as a SARIF log."""
+        from varmigrate.output.sarif import sarif_log
+
         return sarif_log(self._sarif, self._error_list, self.threshold)
 
     def _print_json(self, payload: Sequence[dict[str, Any]], *, lines: bool = False) -> None:
@@ -235,6 +246,8 @@ class Report:
         return EXIT_FINDINGS if self.findings else EXIT_CLEAN
 
     def _print_statistics(self) -> None:
+        from rich.text import Text
+
         rows = sorted(self.by_code.items(), key=lambda item: (-item[1].count, item[0]))
         width = max((len(str(stats.count)) for _, stats in rows), default=1)
         for code, stats in rows:
@@ -253,6 +266,8 @@ class Report:
         ]
 
     def _print_diff(self, diff: str) -> None:
+        from rich.text import Text
+
         if not diff:
             return
         if not (self.out.is_terminal and self.out.color_system):

@@ -14,7 +14,6 @@ regions would not be the file's).
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import urllib.parse
@@ -24,7 +23,7 @@ from typing import Any
 
 from varmigrate._version import INFORMATION_URI, __version__
 from varmigrate.model import Applicability, Diagnostic, FileError, Location
-from varmigrate.rules import ALL_RULES, Rule
+from varmigrate.rules import ALL_RULES, RuleSpec
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 VERSION = "2.1.0"
@@ -74,9 +73,9 @@ def sarif_log(
     }
 
 
-def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
+def rule_descriptor(rule: RuleSpec) -> dict[str, Any]:
     """A rule as a SARIF ``reportingDescriptor``: documentation from its docstring."""
-    doc = inspect.cleandoc(rule.__doc__ or "")
+    doc = rule.doc
     what = _section(doc, "What it does") or rule.message
     return {
         "id": rule.code,

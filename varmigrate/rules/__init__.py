@@ -1,43 +1,176 @@
-"""The rule registry and rule selection by code, code prefix or kebab name."""
+"""The rule catalog: what is known of each rule before any file is parsed, and selection by code or name.
+
+This module imports only the standard library, so that configuration, selection, the text prefilter and
+``varmigrate rule`` cost nothing: a rule's implementation (a LibCST visitor in a module of its own) is
+imported by :meth:`RuleSpec.load` when a file first needs it. A rule's documentation is its class
+docstring, read from the module's source without importing it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules._base import Rule
-from varmigrate.rules.context import ModuleContext
-from varmigrate.rules.data_index_zero import DataIndexZero
-from varmigrate.rules.legacy_variable_annotation import LegacyVariableAnnotation
-from varmigrate.rules.legacy_variable_call import LegacyVariableCall
-from varmigrate.rules.legacy_variable_reference import LegacyVariableReference
-from varmigrate.rules.legacy_variable_type_check import LegacyVariableTypeCheck
-from varmigrate.rules.legacy_volatile import LegacyVolatile
+from varmigrate.rules.torch_api import VOLATILE_MESSAGE
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    LegacyVariableCall,
-    LegacyVolatile,
-    LegacyVariableTypeCheck,
-    LegacyVariableAnnotation,
-    LegacyVariableReference,
-    DataIndexZero,
+if TYPE_CHECKING:
+    from varmigrate.rules._base import Rule
+    from varmigrate.rules.context import ModuleContext
+
+FixAvailability = Literal["always", "sometimes", "never"]
+
+
+def kebab(name: str) -> str:
+    """``LegacyVariableCall`` -> ``legacy-variable-call``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One rule as the catalog knows it: code, name, message, prefilter, and where its visitor lives."""
+
+    code: str
+    # The module and class of the implementation, a `Rule` subclass.
+    module: str
+    class_name: str
+    message: str
+    fix_availability: FixAvailability = "never"
+    # Prefilter, run before any parse: a module can hold a finding only if its text contains every
+    # string in `requires` and, outside strings and comments, one of the words in `triggers`. Every way
+    # of reaching torch's `Variable` spells "autograd" somewhere.
+    requires: tuple[str, ...] = ("torch", "autograd")
+    triggers: tuple[str, ...] = ("Variable",)
+    # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
+    # idioms that f-strings hold as often as code). It also marks the statements to analyse.
+    pattern: str | None = None
+
+    def name(self) -> str:
+        """The rule's kebab-case name, derived from the class name."""
+        return kebab(self.class_name)
+
+    def load(self) -> type[Rule]:
+        """The rule's implementation (imports LibCST on first use)."""
+        implementation: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
+        return implementation
+
+    def could_match(self, source: str, code: Callable[[], str]) -> bool:
+        """Whether ``source`` may hold a finding; ``code()`` is the source without strings and comments."""
+        if not all(required in source for required in self.requires):
+            return False
+        if self.pattern is not None:
+            return re.search(self.pattern, source) is not None
+        if not any(word in source for word in self.triggers):
+            return False
+        return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in self.triggers)
+
+    def statement_pattern(self, ctx: ModuleContext) -> str:
+        """A regular expression found in the code of every top-level statement that may hold a finding."""
+        if self.pattern is not None:
+            return self.pattern
+        words = set(self.triggers)
+        if "Variable" in words:
+            words |= ctx.variable_spellings
+        return r"\b(?:" + "|".join(re.escape(word) for word in sorted(words)) + r")\b"
+
+    @property
+    def doc(self) -> str:
+        """The rule's documentation: its class docstring, read without importing the module."""
+        return _docstring(self.module, self.class_name)
+
+
+@cache
+def _docstring(module: str, class_name: str) -> str:
+    import ast
+    import importlib.util
+    import inspect
+
+    spec = importlib.util.find_spec(module)
+    if spec is not None and spec.origin is not None and spec.origin.endswith(".py"):
+        with open(spec.origin, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == class_name:
+                return ast.get_docstring(node) or ""
+    # Installed without sources (a zipped or compiled package): import it after all.
+    return inspect.cleandoc(getattr(importlib.import_module(module), class_name).__doc__ or "")
+
+
+ALL_RULES: tuple[RuleSpec, ...] = (
+    RuleSpec(
+        "VM001",
+        "varmigrate.rules.legacy_variable_call",
+        "LegacyVariableCall",
+        "`Variable(...)` is deprecated and detaches its argument",
+        fix_availability="sometimes",
+    ),
+    RuleSpec(
+        "VM002",
+        "varmigrate.rules.legacy_volatile",
+        "LegacyVolatile",
+        VOLATILE_MESSAGE,
+        requires=("torch",),
+        triggers=("volatile",),
+    ),
+    RuleSpec(
+        "VM101",
+        "varmigrate.rules.legacy_variable_type_check",
+        "LegacyVariableTypeCheck",
+        "`isinstance(x, Variable)` checks for `torch.Tensor` through a deprecated shim",
+        fix_availability="sometimes",
+    ),
+    RuleSpec(
+        "VM102",
+        "varmigrate.rules.legacy_variable_annotation",
+        "LegacyVariableAnnotation",
+        "`Variable` used as a type: no value has had this type since PyTorch 0.4",
+        fix_availability="always",
+    ),
+    RuleSpec(
+        "VM103",
+        "varmigrate.rules.legacy_variable_reference",
+        "LegacyVariableReference",
+        "`Variable` used as a value: it is a deprecated shim that detaches tensors",
+    ),
+    RuleSpec(
+        "VM201",
+        "varmigrate.rules.data_index_zero",
+        "DataIndexZero",
+        "`.data[0]` raises `IndexError` on a 0-dim tensor: use `.item()`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=(".data",),
+        pattern=r"\.data\s*\[\s*0\s*\]",
+    ),
 )
 
-__all__ = ["ALL_RULES", "ModuleContext", "Rule", "UnknownRuleError", "rule_by_code", "select_rules"]
+__all__ = [
+    "ALL_RULES",
+    "FixAvailability",
+    "RuleSpec",
+    "UnknownRuleError",
+    "kebab",
+    "rule_by_code",
+    "select_rules",
+]
 
 
 class UnknownRuleError(ValueError):
     """A selector that matches no rule."""
 
 
-def _matches(rule: type[Rule], selector: str) -> bool:
+def _matches(rule: RuleSpec, selector: str) -> bool:
     selector = selector.strip()
     if selector.upper() == "ALL":
         return True
     return rule.code.startswith(selector.upper()) or rule.name() == selector.lower()
 
 
-def _expand(selectors: Iterable[str]) -> set[type[Rule]]:
-    chosen: set[type[Rule]] = set()
+def _expand(selectors: Iterable[str]) -> set[RuleSpec]:
+    chosen: set[RuleSpec] = set()
     for selector in selectors:
         found = {rule for rule in ALL_RULES if _matches(rule, selector)}
         if not found:
@@ -46,14 +179,14 @@ def _expand(selectors: Iterable[str]) -> set[type[Rule]]:
     return chosen
 
 
-def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> tuple[type[Rule], ...]:
+def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> tuple[RuleSpec, ...]:
     """The rules chosen by ``select`` (all when None) minus ``ignore``, in code order."""
     chosen = set(ALL_RULES) if select is None else _expand(select)
     chosen -= _expand(ignore)
     return tuple(sorted(chosen, key=lambda rule: rule.code))
 
 
-def rule_by_code(selector: str) -> type[Rule]:
+def rule_by_code(selector: str) -> RuleSpec:
     """The one rule named by a code or kebab name."""
     for rule in ALL_RULES:
         if rule.code == selector.upper() or rule.name() == selector.lower():

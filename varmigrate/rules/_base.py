@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import libcst as cst
 from libcst.metadata import (
@@ -22,7 +21,7 @@ from libcst.metadata import (
 )
 
 from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location, RuntimeCheck
-from varmigrate.rules import nodes
+from varmigrate.rules import RuleSpec, nodes
 from varmigrate.rules.context import ModuleContext
 from varmigrate.rules.torch_api import VARIABLE
 
@@ -44,58 +43,38 @@ class Invalid:
     unsafe: bool = False
 
 
-def kebab(name: str) -> str:
-    """``LegacyVariableCall`` -> ``legacy-variable-call``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
 class Rule(cst.BatchableCSTVisitor):
-    """One kind of finding. Subclasses set ``code``, ``message`` and ``triggers`` and visit nodes.
+    """One kind of finding: a visitor over the module that reports nodes, with ranked fixes.
 
-    The class docstring is the rule's documentation (What it does / Why is this bad? / Example /
-    Use instead / Fix safety / Known problems). All rules of a module run in one batched traversal
-    (a matcher-decorated visitor costs about four times as much per traversal); metadata comes from
-    the shared context, computed only when a rule first asks for it.
+    Code, message and prefilter are the rule's catalog entry (:class:`RuleSpec`, in
+    ``varmigrate.rules``); the class docstring is the rule's documentation (What it does / Why is this
+    bad? / Example / Use instead / Fix safety / Known problems). All rules of a module run in one
+    batched traversal (a matcher-decorated visitor costs about four times as much per traversal);
+    metadata comes from the shared context, computed only when a rule first asks for it.
     """
 
-    code: ClassVar[str]
-    message: ClassVar[str]
-    # Prefilter, run before any parse: a module can hold a finding of this rule only if its text
-    # contains every string in `requires` and, outside strings and comments, one of the words in
-    # `triggers`. Every way of reaching torch's `Variable` spells "autograd" somewhere.
-    requires: ClassVar[tuple[str, ...]] = ("torch", "autograd")
-    triggers: ClassVar[tuple[str, ...]] = ("Variable",)
-    # Whether findings come with a fix that `varmigrate fix` can apply (shown by `varmigrate rule`).
-    fix_availability: ClassVar[Literal["always", "sometimes", "never"]] = "never"
     # The rule's edges as small whole modules, run by the test suite (as Fixit's VALID / INVALID).
     VALID: ClassVar[tuple[Valid, ...]] = ()
     INVALID: ClassVar[tuple[Invalid, ...]] = ()
 
-    @classmethod
-    def could_match(cls, source: str, code: Callable[[], str]) -> bool:
-        """Whether ``source`` may hold a finding; ``code()`` is the source without strings and comments."""
-        if not all(required in source for required in cls.requires):
-            return False
-        if not any(word in source for word in cls.triggers):
-            return False
-        return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in cls.triggers)
-
-    @classmethod
-    def statement_pattern(cls, ctx: ModuleContext) -> str:
-        """A regular expression found in the code of every top-level statement that may hold a finding."""
-        words = set(cls.triggers)
-        if "Variable" in words:
-            words |= ctx.variable_spellings
-        return r"\b(?:" + "|".join(re.escape(word) for word in sorted(words)) + r")\b"
-
-    def __init__(self, ctx: ModuleContext) -> None:
+    def __init__(self, ctx: ModuleContext, spec: RuleSpec) -> None:
         super().__init__()
         self.ctx = ctx
+        self.spec = spec
 
-    @classmethod
-    def name(cls) -> str:
-        """The rule's kebab-case name, derived from the class name."""
-        return kebab(cls.__name__)
+    @property
+    def code(self) -> str:
+        """The rule's code, e.g. ``VM001``."""
+        return self.spec.code
+
+    @property
+    def message(self) -> str:
+        """The rule's default message."""
+        return self.spec.message
+
+    def name(self) -> str:
+        """The rule's kebab-case name."""
+        return self.spec.name()
 
     # -- name resolution -------------------------------------------------------------------------
 

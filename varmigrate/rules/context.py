@@ -33,7 +33,7 @@ from varmigrate.rules import nodes
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
 if TYPE_CHECKING:
-    from varmigrate.rules._base import Rule
+    from varmigrate.rules import RuleSpec
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
@@ -103,7 +103,7 @@ class ModuleContext:
         cls,
         module: cst.Module,
         source: str,
-        rules: Sequence[type[Rule]] = (),
+        rules: Sequence[RuleSpec] = (),
         *,
         partial: Partial | None = None,
     ) -> ModuleContext:
@@ -130,11 +130,11 @@ class ModuleContext:
         ctx.variable_spellings = frozenset({"Variable", *variable_aliases(source)})
         return ctx
 
-    def statement_pattern(self, rules: Sequence[type[Rule]]) -> re.Pattern[str]:
+    def statement_pattern(self, rules: Sequence[RuleSpec]) -> re.Pattern[str]:
         """Found in the code of every top-level statement that may hold a finding of ``rules``."""
         return re.compile("|".join(rule.statement_pattern(self) for rule in rules))
 
-    def reduce(self, rules: Sequence[type[Rule]], partial: Partial | None = None) -> None:
+    def reduce(self, rules: Sequence[RuleSpec], partial: Partial | None = None) -> None:
         """Analyse only the statements that may hold a finding (and the imports that may matter).
 
         Scope analysis costs about ten times the parse and grows with the module; a large module

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
@@ -11,7 +10,6 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 from varmigrate.model import Applicability, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
-from varmigrate.rules.context import ModuleContext
 
 _DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
 NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
@@ -58,12 +56,6 @@ class DataIndexZero(Rule):
     such as `x.data[0] = 1` are not flagged.
     """
 
-    code = "VM201"
-    fix_availability = "sometimes"
-    message = "`.data[0]` raises `IndexError` on a 0-dim tensor: use `.item()`"
-    requires = ("torch",)
-    triggers = (".data",)
-
     VALID = (
         Valid("import torch\ntotal += loss.item()\n"),
         # Another index is another meaning.
@@ -76,16 +68,6 @@ class DataIndexZero(Rule):
             "import torch\ntotal += loss.data[0]\n", fixed="import torch\ntotal += loss.item()\n", unsafe=True
         ),
     )
-
-    @classmethod
-    def could_match(cls, source: str, code: Callable[[], str]) -> bool:
-        """Whether ``source`` has `.data[0]` anywhere, f-strings included (so not only in ``code``)."""
-        return "torch" in source and _DATA_INDEX_ZERO.search(source) is not None
-
-    @classmethod
-    def statement_pattern(cls, ctx: ModuleContext) -> str:
-        """`.data[0]`, anywhere in the statement."""
-        return _DATA_INDEX_ZERO.pattern
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         data = node.value

@@ -53,9 +53,6 @@ class LegacyVariableAnnotation(VariableReferenceRule):
     `Type[torch.Tensor]`, which is what such code meant but not the class `Variable` itself.
     """
 
-    code = "VM102"
-    fix_availability = "always"
-    message = "`Variable` used as a type: no value has had this type since PyTorch 0.4"
     roles = frozenset({Role.ANNOTATION})
 
     VALID = (

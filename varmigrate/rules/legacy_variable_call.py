@@ -72,10 +72,6 @@ class LegacyVariableCall(Rule):
     modules get `device="cpu"` added.
     """
 
-    code = "VM001"
-    message = "`Variable(...)` is deprecated and detaches its argument"
-    fix_availability = "sometimes"
-
     VALID = (
         Valid("import torch\nx = torch.ones(2, requires_grad=True)\n"),
         Valid("import tensorflow as tf\nv = tf.Variable(0.0)\n"),

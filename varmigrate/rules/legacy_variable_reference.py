@@ -44,8 +44,6 @@ class LegacyVariableReference(VariableReferenceRule):
     None known.
     """
 
-    code = "VM103"
-    message = "`Variable` used as a value: it is a deprecated shim that detaches tensors"
     roles = frozenset({Role.VALUE})
 
     VALID = (

@@ -56,9 +56,6 @@ class LegacyVariableTypeCheck(VariableReferenceRule):
     reported without a fix.
     """
 
-    code = "VM101"
-    fix_availability = "sometimes"
-    message = "`isinstance(x, Variable)` checks for `torch.Tensor` through a deprecated shim"
     roles = frozenset({Role.INSTANCE_CHECK, Role.SUBCLASS_CHECK, Role.TYPE_COMPARISON})
 
     VALID = (

@@ -8,7 +8,6 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
-from varmigrate.rules.torch_api import VOLATILE_MESSAGE
 
 READ = "`.volatile` is always False since PyTorch 0.4; use `torch.no_grad()` for inference"
 WRITE = "setting `.volatile` has had no effect since PyTorch 0.4; use `torch.no_grad()`"
@@ -55,11 +54,6 @@ class LegacyVolatile(Rule):
     ## Known problems
     `.volatile` on objects that are not tensors is flagged too, except on a method's own `self`.
     """
-
-    code = "VM002"
-    message = VOLATILE_MESSAGE
-    requires = ("torch",)
-    triggers = ("volatile",)
 
     VALID = (
         Valid("import torch\nwith torch.no_grad():\n    y = model(x)\n"),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
-import libcst.matchers as m
 
 # Expressions that can take `.attr`, `(...)` or `[...]` directly, without parentheses.
 _ATOMS = (
@@ -121,10 +120,8 @@ def without_parens(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def literal_bool(expr: cst.BaseExpression) -> bool | None:
     """``True``/``False`` for a literal flag (bool or small int), ``None`` when known only at run time."""
-    if m.matches(expr, m.Name("True")):
-        return True
-    if m.matches(expr, m.Name("False")):
-        return False
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return expr.value == "True"
     if isinstance(expr, cst.Integer):
         try:
             value = int(expr.evaluated_value)
@@ -137,7 +134,16 @@ def literal_bool(expr: cst.BaseExpression) -> bool | None:
 
 def count_comments(node: cst.CSTNode) -> int:
     """Number of comments inside ``node``."""
-    return len(m.findall(node, m.Comment()))
+    return sum(1 for found in descendants(node) if isinstance(found, cst.Comment))
+
+
+def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and every node under it (depth first; LibCST's matchers cost 0.2 s to import)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
 
 
 def remove_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:

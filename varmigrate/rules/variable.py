@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+import symtable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -150,8 +151,8 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     scope = rule.ctx.metadata(ScopeProvider, name, None)
     if scope is None:
         return None
-    if re.search(rf"\b{re.escape(name.value)}\b", rule.ctx.dropped_code):
-        # Statements left out of the analysis mention the name: it may have other uses or bindings.
+    if _module_name_in(rule.ctx.dropped_code, name.value):
+        # Statements left out of the analysis use or bind the module's name: other uses or bindings.
         return None
     assignments = list(scope.assignments[name.value])
     if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
@@ -179,6 +180,35 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     if _loop_between(rule, assign, use):
         return None
     return assign.value
+
+
+def _module_name_in(code: str, name: str) -> bool:
+    """Whether the statements ``code`` (left out of the analysis) may use or bind the module-level ``name``.
+
+    Mentioning the word is not enough: a method's parameter of the same name is another variable.
+    Python's own symbol tables tell which scope each use belongs to; when the code cannot be read
+    alone (a class body's statements), any mention counts.
+    """
+    if not re.search(rf"\b{re.escape(name)}\b", code):
+        return False
+    try:
+        table = symtable.symtable(code, "<left out>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    pending = [table]
+    while pending:
+        scope = pending.pop()
+        pending.extend(scope.get_children())
+        try:
+            symbol = scope.lookup(name)
+        except KeyError:
+            continue
+        # A global of a function or class body is the module's; a free name is an enclosing
+        # function's (both inside the left-out code), a local or parameter is another variable.
+        module_scope = scope.get_type() == "module" or symbol.is_global()
+        if module_scope and (symbol.is_referenced() or symbol.is_assigned() or symbol.is_imported()):
+            return True
+    return False
 
 
 def _loop_between(rule: Rule, binding: cst.CSTNode, use: cst.CSTNode) -> bool:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from varmigrate.model import FileError
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 NOTEBOOK_SUFFIX = ".ipynb"
 # Suffixes a directory walk picks up. Files passed explicitly are read as Python whatever their suffix,
@@ -43,10 +46,12 @@ DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
 
 @dataclass
 class Discovery:
-    """The files to process, in a stable order, and paths that could not be used."""
+    """The files to process, in a stable order, paths that could not be used, and paths skipped."""
 
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    # Special files (FIFOs, devices, sockets): never read, and said so.
+    warnings: list[FileError] = field(default_factory=list)
 
 
 class Excluder:
@@ -70,12 +75,12 @@ class Excluder:
         self.excluded_dirs = excluded_dirs
         # (directory the patterns are relative to, their spec): ``exclude`` is relative to the working
         # directory, ``anchored`` patterns (a configuration file's) to their own directory.
-        self.groups: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        self.groups: list[tuple[Path, GitIgnoreSpec]] = []
         for root, lines in ((self.cwd, exclude), *anchored):
             patterns = [p for p in (pattern.strip() for pattern in lines) if p]
             if patterns:
-                self.groups.append((Path(os.path.abspath(root)), pathspec.GitIgnoreSpec.from_lines(patterns)))
-        self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+                self.groups.append((Path(os.path.abspath(root)), gitignore_spec(patterns)))
+        self._gitignores: dict[Path, GitIgnoreSpec | None] = {}
 
     def excluded_by_user(self, path: Path, *, is_dir: bool) -> bool:
         """Whether an ``--exclude`` (or configured) pattern matches ``path``."""
@@ -100,10 +105,10 @@ class Excluder:
 
     # .gitignore -------------------------------------------------------------------------------------
 
-    def gitignore_chain(self, directory: Path) -> list[tuple[Path, pathspec.GitIgnoreSpec]]:
+    def gitignore_chain(self, directory: Path) -> list[tuple[Path, GitIgnoreSpec]]:
         """The .gitignore specs that apply inside ``directory``: its own and its ancestors' in the repo."""
         directory = Path(os.path.abspath(directory))
-        chain: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+        chain: list[tuple[Path, GitIgnoreSpec]] = []
         for folder in (directory, *directory.parents):
             spec = self.gitignore(folder)
             if spec is not None:
@@ -120,7 +125,7 @@ class Excluder:
         chain.reverse()
         return chain
 
-    def gitignore(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+    def gitignore(self, directory: Path) -> GitIgnoreSpec | None:
         """The parsed ``directory/.gitignore``, if there is one."""
         if directory not in self._gitignores:
             spec = None
@@ -129,12 +134,12 @@ class Excluder:
             except OSError:
                 pass
             else:
-                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                spec = gitignore_spec(lines)
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
     @staticmethod
-    def ignored(path: Path, chain: Sequence[tuple[Path, pathspec.GitIgnoreSpec]], *, is_dir: bool) -> bool:
+    def ignored(path: Path, chain: Sequence[tuple[Path, GitIgnoreSpec]], *, is_dir: bool) -> bool:
         """Whether the deepest .gitignore that has a say about ``path`` ignores it."""
         absolute = Path(os.path.abspath(path))
         for folder, spec in reversed(chain):
@@ -143,6 +148,19 @@ class Excluder:
             if decision is not None:
                 return bool(decision)
         return False
+
+
+def gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
+    """Patterns in .gitignore syntax, compiled (pathspec is imported on first use: only walks need it)."""
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _spec_of(patterns: Sequence[Any]) -> GitIgnoreSpec:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec(patterns)
 
 
 def relative_to(path: Path, root: Path) -> str:
@@ -155,10 +173,10 @@ def relative_to(path: Path, root: Path) -> str:
         return absolute.as_posix().lstrip("/")
 
 
-def _sparing(spec: pathspec.GitIgnoreSpec, directory: str) -> pathspec.GitIgnoreSpec:
+def _sparing(spec: GitIgnoreSpec, directory: str) -> GitIgnoreSpec:
     """``spec`` without the patterns that ignore ``directory`` (relative, ending in ``/``) or its parents."""
     kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
-    return spec if len(kept) == len(spec.patterns) else pathspec.GitIgnoreSpec(kept)
+    return spec if len(kept) == len(spec.patterns) else _spec_of(kept)
 
 
 def discover(
@@ -181,8 +199,13 @@ def discover(
 
     def add(file: Path) -> None:
         key = Path(os.path.abspath(file))
-        if key not in seen:
-            seen.add(key)
+        if key in seen:
+            return
+        seen.add(key)
+        kind = _special_kind(file)
+        if kind is not None:
+            found.warnings.append(FileError(str(file), f"skipped: a {kind}, not a regular file"))
+        else:
             found.files.append(file)
 
     for path in paths:
@@ -199,11 +222,32 @@ def discover(
     return found
 
 
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` (through symlinks) is when it is not a regular file; None for regular files.
+
+    A FIFO would block a read forever and a device would never end, so they are never read. A path
+    that cannot be looked at is left to the reader, which says why.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
 def _walk(
     root: Path, excluder: Excluder, respect_gitignore: bool, suffixes: tuple[str, ...]
 ) -> Iterator[Path]:
     """Source files under ``root``, pruning excluded directories as early as possible."""
-    chains: dict[str, list[tuple[Path, pathspec.GitIgnoreSpec]]] = {}
+    chains: dict[str, list[tuple[Path, GitIgnoreSpec]]] = {}
     first = True
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
@@ -246,5 +290,6 @@ __all__ = [
     "Discovery",
     "Excluder",
     "discover",
+    "gitignore_spec",
     "relative_to",
 ]

@@ -7,7 +7,9 @@ are atomic and keep the file's permissions.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import errno
 import io
 import os
 import re
@@ -31,20 +33,63 @@ class DecodeError(Exception):
         self.location = location
 
 
+class FileChangedError(OSError):
+    """The file changed on disk between reading it and writing the fix."""
+
+
+# Byte order marks of the wide Unicode encodings, longest first (UTF-32 LE starts like UTF-16 LE).
+# CPython itself reads only UTF-8 (and PEP 263 encodings) as source, but editors save UTF-16 files,
+# and a byte search for "torch" never matches them: they are decoded before any test.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
 @dataclass(frozen=True)
 class DecodedSource:
-    """Text decoded from a file, and the encoding (``utf-8-sig`` when there is a BOM) to write it back."""
+    """Text decoded from a file, and how to write it back: the encoding (``utf-8-sig`` when there is a
+    UTF-8 BOM) and, for UTF-16 and UTF-32, the byte order mark that precedes it."""
 
     text: str
     encoding: str
+    bom: bytes = b""
 
     def encode(self, text: str) -> bytes:
         """``text`` in this file's encoding (BOM included when the file had one)."""
-        return text.encode(self.encoding)
+        return self.bom + text.encode(self.encoding)
+
+
+def wide_encoding(data: bytes) -> tuple[bytes, str] | None:
+    """The BOM and encoding of UTF-16 or UTF-32 ``data``, None for any other file."""
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            return bom, encoding
+    return None
+
+
+def mentions(data: bytes, word: str) -> bool:
+    """Whether the file ``data`` spells ``word`` (ASCII), whatever its encoding: a byte search first."""
+    if word.encode("ascii") in data:
+        return True
+    wide = wide_encoding(data)
+    if wide is None:
+        return False
+    bom, encoding = wide
+    return word.encode(encoding) in data[len(bom) :]
 
 
 def decode(data: bytes) -> DecodedSource:
     """Decode Python source bytes by their BOM or PEP 263 cookie, keeping every newline as it is."""
+    wide = wide_encoding(data)
+    if wide is not None:
+        bom, encoding = wide
+        try:
+            return DecodedSource(data[len(bom) :].decode(encoding), encoding, bom)
+        except UnicodeDecodeError as error:
+            raise DecodeError(f"cannot decode: not valid {encoding} ({error.reason})") from None
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
@@ -68,8 +113,23 @@ def _byte_location(data: bytes, offset: int, encoding: str) -> Location:
     return Location(row, column)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace the contents of ``path`` (through symlinks) atomically, keeping its permissions."""
+def read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at ``path`` (through symlinks). Raises :class:`OSError`, also for
+    FIFOs, devices and sockets, which are never read: a FIFO would block, a device never end."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read()
+
+
+def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+    """Replace the contents of ``path`` (through symlinks) atomically, keeping its permissions.
+
+    With ``expected`` (the bytes the new contents were made from), raise :class:`FileChangedError`
+    instead of writing when the file no longer holds them: an edit made while varmigrate worked is
+    never overwritten. The check is made right before the rename.
+    """
     target = Path(os.path.realpath(path))
     info = target.stat()
     # As root, os.replace would happily rewrite a read-only file; treat the mode as the owner's wish.
@@ -85,6 +145,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         # Only the owner or root may hand a file to another owner; the mode is kept regardless.
         with contextlib.suppress(OSError):
             os.chown(temporary, info.st_uid, info.st_gid)
+        if expected is not None and read_regular(target) != expected:
+            raise FileChangedError(errno.EBUSY, "file changed while fixing; not written")
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -92,4 +154,13 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-__all__ = ["DecodeError", "DecodedSource", "decode", "write_atomic"]
+__all__ = [
+    "DecodeError",
+    "DecodedSource",
+    "FileChangedError",
+    "decode",
+    "mentions",
+    "read_regular",
+    "wide_encoding",
+    "write_atomic",
+]

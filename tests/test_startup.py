@@ -1,0 +1,105 @@
+"""Start-up: `--version`, `--help`, `rule` and a check that no file passes the prefilter import only the
+standard library and the command line's own light modules: no LibCST, rich, pathspec, torch or harness."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# The only modules outside the standard library such a run may load.
+LIGHT = {
+    "varmigrate",
+    "varmigrate._lazy",
+    "varmigrate._version",
+    "varmigrate.cli",
+    "varmigrate.cache",
+    "varmigrate.cli.check_fix",
+    "varmigrate.cli.clean",
+    "varmigrate.cli.rule",
+    "varmigrate.cli.verify",
+    "varmigrate.config",
+    "varmigrate.engine",
+    "varmigrate.engine.prefilter",
+    "varmigrate.engine.settings",
+    "varmigrate.model",
+    "varmigrate.noqa",
+    "varmigrate.output",
+    "varmigrate.output.console",
+    "varmigrate.output.report",
+    "varmigrate.pipeline",
+    "varmigrate.rules",
+    "varmigrate.rules.torch_api",
+    "varmigrate.sources",
+    "varmigrate.sources.discovery",
+    "varmigrate.sources.io",
+}
+
+PROGRAM = """
+import json, sys
+before = set(sys.modules)
+from varmigrate.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+print(json.dumps(sorted(set(sys.modules) - before)), file=sys.stderr)
+raise SystemExit(code)
+"""
+
+
+def _loaded(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """The exit code of ``varmigrate ARGS`` and the modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return done.returncode, set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def _outside_stdlib(loaded: set[str]) -> set[str]:
+    # Editable installs' finders are not ours to judge.
+    return {
+        name
+        for name in loaded
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("__editable__")
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["--help"],
+        ["rule", "VM001"],
+        ["rule", "--all"],
+        ["check", "clean.py"],
+        ["fix", "clean.py"],
+    ],
+    ids=["version", "help", "rule", "rule-all", "check-clean", "fix-clean"],
+)
+def test_a_run_without_candidates_loads_only_light_modules(tmp_path: Path, args: list[str]) -> None:
+    # Modern PyTorch: it mentions torch, so only the text prefilter can turn it away.
+    (tmp_path / "clean.py").write_text(
+        "import torch\n\nx = torch.ones(2, requires_grad=True)\nx.sum().backward()\n"
+    )
+    code, loaded = _loaded(args, tmp_path)
+    assert code == 0
+    outside = _outside_stdlib(loaded)
+    assert outside <= LIGHT, sorted(outside - LIGHT)
+    # Standard, but costly to import and needed only by a pool of workers.
+    assert not {"multiprocessing", "concurrent.futures"} & loaded
+
+
+def test_a_candidate_file_does_load_the_engine(tmp_path: Path) -> None:
+    """The test above can fail: a file with a finding needs LibCST."""
+    (tmp_path / "legacy.py").write_text(
+        "import torch\nfrom torch.autograd import Variable\nv = Variable(x)\n"
+    )
+    code, loaded = _loaded(["check", "legacy.py"], tmp_path)
+    outside = _outside_stdlib(loaded)
+    assert code == 1
+    assert "libcst" in outside
+    assert not outside <= LIGHT

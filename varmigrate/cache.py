@@ -1,0 +1,298 @@
+"""The result cache in ``.varmigrate_cache/``: check results by file content, settings and version.
+
+Layout::
+
+    .varmigrate_cache/
+      .gitignore            "*": git never sees the cache
+      CACHEDIR.TAG          the standard tag (https://bford.info/cachedir/): backup tools skip it
+      <settings>/           one folder per (version, installation, rule codes, unsafe-fixes)
+        <content>.py.pickle   an entry: the check result of a file whose blake2b digest is <content>
+        <content>.py.empty    an entry with no finding and no error: the name says it all, nothing is read
+        <content>.ipynb.*     the same for notebooks (the same bytes read as a notebook give another result)
+
+One small file per entry, written atomically (a temporary file, then ``os.replace``): concurrent runs
+never see half an entry and never lose one to a read-modify-write, and no lock is needed. A run lists
+each settings folder it uses once, so a file whose result is clean (most files of a large tree) costs a
+set lookup, not a read. Entries are never updated, only added: a key names content, so an entry cannot
+go stale; ``varmigrate clean`` removes old ones.
+
+What an entry holds is the pipeline's business (:class:`~varmigrate.pipeline.ResultCache`). It is pickled,
+and read back with an unpickler that builds only the result's own classes, after a checksum over the
+entry's name and bytes: a truncated, corrupt, foreign or renamed entry is a miss, never a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import sys
+from pathlib import Path
+
+from varmigrate import _version
+from varmigrate.pipeline import FileResult, Job
+
+CACHE_DIR = ".varmigrate_cache"
+# https://bford.info/cachedir/: the first line is the standard's signature.
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by varmigrate.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+GITIGNORE = "# Created by varmigrate.\n*\n"
+_ENTRY = ".pickle"
+_EMPTY = ".empty"
+_MAGIC = b"varmigrate-cache-1\n"
+_CHECKSUM_SIZE = 16
+# Everything an entry may contain besides builtins: the result and the model's frozen dataclasses.
+_ALLOWED = frozenset(
+    {
+        ("varmigrate.pipeline", "FileResult"),
+        *(
+            ("varmigrate.model", name)
+            for name in (
+                "Applicability",
+                "Diagnostic",
+                "Edit",
+                "FileError",
+                "Fix",
+                "Location",
+                "RuntimeCheck",
+            )
+        ),
+    }
+)
+
+
+class Cache:
+    """Check results stored under ``directory`` (see the module's docstring); a ResultCache."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._folders: dict[tuple[object, ...], str] = {}
+        self._listings: dict[str, set[str]] = {}
+        self._read: dict[str, FileResult] = {}
+        # Folders known to exist (listed, or made by this run).
+        self._existing: set[str] = set()
+        self._prepared = False
+        # Cleared when a write fails (read-only tree, full disk): the run goes on without storing.
+        self._writable = True
+
+    @classmethod
+    def in_project(cls, root: Path) -> Cache:
+        """The cache of the project rooted at ``root`` (the configuration file's directory)."""
+        return cls(root / CACHE_DIR)
+
+    # -- keys -----------------------------------------------------------------------------------------
+
+    def key(self, data: bytes, job: Job, notebook: bool) -> str | None:
+        """``<settings>/<content>.py`` (or ``.ipynb``); None when the job's results depend on more."""
+        settings = job.settings
+        if settings.verified:
+            # Findings promoted by a run of the program (`varmigrate verify`): not a function of the text.
+            return None
+        facts = (settings.rules, settings.unsafe_fixes)
+        folder = self._folders.get(facts)
+        if folder is None:
+            folder = self._folders[facts] = _settings_digest([rule.code for rule in settings.rules], facts[1])
+        content = hashlib.blake2b(data, digest_size=20).hexdigest()
+        return f"{folder}/{content}{'.ipynb' if notebook else '.py'}"
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> FileResult | None:
+        """The entry stored under ``key``; None when there is none or it cannot be trusted."""
+        found = self._read.get(key)
+        if found is not None:
+            return found
+        folder, name = key.split("/")
+        names = self._listing(folder)
+        if name + _EMPTY in names:
+            found = FileResult("")
+        elif name + _ENTRY in names:
+            found = self._load(folder, name)
+            if found is None:
+                # Rewritten by the next put, which skips names it believes are there.
+                names.discard(name + _ENTRY)
+                with contextlib.suppress(OSError):
+                    os.unlink(self.directory / folder / (name + _ENTRY))
+        if found is not None:
+            self._read[key] = found
+        return found
+
+    def _listing(self, folder: str) -> set[str]:
+        """The entries of ``folder``, listed once per run."""
+        names = self._listings.get(folder)
+        if names is None:
+            try:
+                names = set(os.listdir(self.directory / folder))
+            except OSError:
+                names = set()
+            else:
+                self._existing.add(folder)
+            self._listings[folder] = names
+        return names
+
+    def _load(self, folder: str, name: str) -> FileResult | None:
+        try:
+            with open(self.directory / folder / (name + _ENTRY), "rb") as handle:
+                blob = handle.read()
+        except OSError:
+            return None
+        head = len(_MAGIC) + _CHECKSUM_SIZE
+        if not blob.startswith(_MAGIC) or blob[len(_MAGIC) : head] != _checksum(name, blob[head:]):
+            return None
+        try:
+            result = _Unpickler(io.BytesIO(blob[head:])).load()
+        except Exception:  # anything a damaged pickle raises
+            return None
+        return result if isinstance(result, FileResult) else None
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def put(self, key: str, result: FileResult) -> None:
+        """Store ``result`` under ``key``, unless it is there already or the cache cannot be written."""
+        if not self._writable:
+            return
+        folder, name = key.split("/")
+        names = self._listing(folder)
+        empty = result == FileResult("")
+        file = name + (_EMPTY if empty else _ENTRY)
+        if file in names:
+            return
+        try:
+            self._prepare(folder)
+            path = self.directory / folder / file
+            if empty:
+                # Its name is its content: creating it is atomic already.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+            else:
+                payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                _write_atomic(path, _MAGIC + _checksum(name, payload) + payload)
+        except OSError:
+            self._writable = False
+            return
+        names.add(file)
+        self._read[key] = result
+
+    def _prepare(self, folder: str) -> None:
+        """Create the cache directory (with its .gitignore and CACHEDIR.TAG) and ``folder`` in it."""
+        if not self._prepared:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for name, text in (
+                (".gitignore", "# Created by varmigrate.\n*\n"),
+                ("CACHEDIR.TAG", CACHEDIR_TAG),
+            ):
+                if not (self.directory / name).exists():
+                    _write_atomic(self.directory / name, text.encode())
+            self._prepared = True
+        if folder not in self._existing:
+            (self.directory / folder).mkdir(exist_ok=True)
+            self._existing.add(folder)
+
+
+def remove(directory: Path) -> bool:
+    """Remove the cache at ``directory``; False when there is none. Raises ValueError for a directory
+    that is not a varmigrate cache (no CACHEDIR.TAG of ours), which is left alone."""
+    if not directory.exists():
+        return False
+    try:
+        tag = (directory / "CACHEDIR.TAG").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        tag = ""
+    if tag != CACHEDIR_TAG:
+        raise ValueError(f"{directory} is not a varmigrate cache (no CACHEDIR.TAG written by varmigrate)")
+    shutil.rmtree(directory)
+    return True
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds the result's own classes and builtins' containers, nothing else."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} has no place in a cache entry")
+        return super().find_class(module, name)
+
+
+def _checksum(name: str, payload: bytes) -> bytes:
+    """Ties an entry's bytes to its name: a damaged or misplaced entry fails it."""
+    return hashlib.blake2b(
+        payload, digest_size=_CHECKSUM_SIZE, person=b"varmigrate", key=name.encode()[:64]
+    ).digest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _settings_digest(codes: list[str], unsafe_fixes: bool) -> str:
+    """The folder of one set of settings: everything a result depends on besides the file's bytes."""
+    facts = [
+        f"varmigrate {_version.__version__}",
+        *_installation(),
+        f"rules {','.join(codes)}",
+        f"unsafe-fixes {unsafe_fixes}",
+    ]
+    return hashlib.blake2b("\n".join(facts).encode(), digest_size=12).hexdigest()
+
+
+_INSTALLATION: list[str] = []
+
+
+def _installation() -> list[str]:
+    """The code behind a result: Python, and varmigrate's and LibCST's installed files (size and mtime).
+
+    The version alone would let a changed checkout (or a reinstalled LibCST) reuse results computed by
+    other code. Stat-ing the package's ~80 files costs about a millisecond.
+    """
+    if not _INSTALLATION:
+        package = Path(__file__).parent
+        files = sorted(
+            Path(folder, name)
+            for folder, _, names in os.walk(package)
+            for name in names
+            if name.endswith(".py")
+        )
+        libcst = _package_directory("libcst")
+        if libcst is not None:
+            files += [libcst / "__init__.py", libcst / "_version.py"]
+        _INSTALLATION.append(f"python {sys.version}")
+        _INSTALLATION.extend(_stamp(path) for path in files)
+    return _INSTALLATION
+
+
+def _stamp(path: Path) -> str:
+    """``path size mtime`` (``path missing`` when it cannot be read)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return f"{path} missing"
+    return f"{path} {info.st_size} {info.st_mtime_ns}"
+
+
+def _package_directory(name: str) -> Path | None:
+    """Where the installed package ``name`` lives, without importing it."""
+    module = sys.modules.get(name)
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+    return Path(origin).parent if origin else None
+
+
+__all__ = ["CACHEDIR_TAG", "CACHE_DIR", "Cache", "remove"]
