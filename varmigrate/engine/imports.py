@@ -53,16 +53,18 @@ class Cleanup:
     shift: Shift | None = None
 
 
-def clean_imports(source: str, imports: Iterable[str], analysis: Analysis | None = None) -> Cleanup:
+def clean_imports(
+    source: str, imports: Iterable[str], analysis: Analysis | None = None, tree: ast.Module | None = None
+) -> Cleanup:
     """Remove `Variable` imports (and `torch.autograd` aliases) left unused; add imports fixes need.
 
-    ``analysis`` is the last analysis of ``source``, when there is one.
+    ``analysis`` is the last analysis of ``source`` and ``tree`` CPython's parse of it, when known.
     """
     wanted = sorted(set(imports))
     if analysis is not None and analysis.source != source:
         analysis = None
     outline = analysis.outline if analysis is not None else None
-    outline = outline or outline_of(source)
+    outline = outline or outline_of(source, tree)
     if outline is None:
         return Cleanup(source, _clean_with_codemods(source, wanted))
     names = _candidate_names(outline)
