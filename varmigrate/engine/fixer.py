@@ -116,7 +116,7 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     if result.applied:
         imports = {name for step in rounds for fix in step.applied for name in fix.imports}
         last_analysis = analysis if analysis is not None and analysis.source == current else None
-        cleanup = clean_imports(current, imports, last_analysis)
+        cleanup = clean_imports(current, imports, last_analysis, tree)
     if cleanup.source != linted:
         diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
     result.source = cleanup.source

@@ -53,16 +53,18 @@ class Cleanup:
     shift: Shift | None = None
 
 
-def clean_imports(source: str, imports: Iterable[str], analysis: Analysis | None = None) -> Cleanup:
+def clean_imports(
+    source: str, imports: Iterable[str], analysis: Analysis | None = None, tree: ast.Module | None = None
+) -> Cleanup:
     """Remove `Variable` imports (and `torch.autograd` aliases) left unused; add imports fixes need.
 
-    ``analysis`` is the last analysis of ``source``, when there is one.
+    ``analysis`` is the last analysis of ``source`` and ``tree`` CPython's parse of it, when known.
     """
     wanted = sorted(set(imports))
     if analysis is not None and analysis.source != source:
         analysis = None
     outline = analysis.outline if analysis is not None else None
-    outline = outline or outline_of(source)
+    outline = outline or outline_of(source, tree)
     if outline is None:
         return Cleanup(source, _clean_with_codemods(source, wanted))
     names = _candidate_names(outline)
@@ -110,7 +112,8 @@ def _context(
     they (and the module's imports) are parsed, the rest standing in as one string. Also says where
     each top-level statement is in the module's body (None: left out; no list: all are there).
     """
-    words = re.compile(r"\b(?:__all__|" + "|".join(map(re.escape, sorted(names))) + r")\b|autograd")
+    # Each candidate import mentions the name it binds, so its statement is among them.
+    words = re.compile(r"\b(?:" + "|".join(map(re.escape, ["__all__", *sorted(names)])) + r")\b")
     if analysis is not None and not words.search(analysis.ctx.dropped_code):
         return analysis.ctx, analysis.positions
     left_out = outline.left_out(words)

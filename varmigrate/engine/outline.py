@@ -3,10 +3,11 @@
 LibCST's parse costs about forty times CPython's `ast` parse, and scope analysis about ten times the
 parse. On a large module with a few candidates most statements need neither: :class:`Outline` reads
 the statements' lines from the `ast`, and :meth:`Outline.partial` gives the text LibCST gets, where
-the statements left out are `pass` on as many lines. Every kept line stays where it is, so positions
-and offsets are those of the whole module, and the text of each left-out statement is exactly the
-code LibCST would have given it (comments and blank lines before a statement belong to it; see
-`_Statement`), so the reduction that follows (`ModuleContext.reduce`) sees what it would have seen.
+each run of left-out statements is one stand-in on as many lines. Every kept line stays where it is,
+so positions and offsets are those of the whole module, and the text of each left-out statement is
+exactly the code LibCST would have given it (comments and blank lines before a statement belong to
+it; see `_Statement`), so the reduction that follows (`ModuleContext.reduce`) sees what it would
+have seen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from varmigrate.rules.context import IMPORT, STAR_IMPORT
+from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
 
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _WORD = re.compile(r"\w+")
@@ -38,7 +39,6 @@ _COMPOUND = (
     *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
 )
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
 # Every match of `IMPORT` and `STAR_IMPORT` at the same place, but found some forty times faster (a
 # leading `\b` keeps the regular expression engine from skipping ahead to the literal).
 _LOOSE_IMPORT = re.compile(r"import\b")
@@ -241,7 +241,7 @@ def _may_matter(statement: _Statement, code: str, pattern: re.Pattern[str]) -> b
     if pattern.search(code) or STAR_IMPORT.search(code):
         return True
     if len(statement.nodes) == 1 and isinstance(statement.nodes[0], _SCOPES):
-        return IMPORT.search(code) is not None and _DECLARATION.search(code) is not None
+        return IMPORT.search(code) is not None and DECLARATION.search(code) is not None
     return IMPORT.search(code) is not None
 
 

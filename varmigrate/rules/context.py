@@ -49,7 +49,7 @@ STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
 _LOOSE_STAR_IMPORT = re.compile(r"import[\s\\]*\*")
 # A function or class binds its local imports in its own scope, where nothing outside can see
 # them; only a `global` (or `nonlocal`) declaration carries an import out.
-_DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
+DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
 
 
 class IncompleteModuleError(Exception):
@@ -58,8 +58,7 @@ class IncompleteModuleError(Exception):
 
 @dataclass(frozen=True)
 class Partial:
-    """What the caller left out of a parsed module: it parsed the source with some top-level statements
-    replaced by stand-ins, line for line.
+    """The top-level statements a caller replaced by stand-ins (line for line) before parsing a module.
 
     ``left_out`` maps the index in the module's body of each stand-in to the code of the statements
     it replaces; ``codes`` gives the code of kept top-level statements, where the caller knows it.
@@ -297,7 +296,7 @@ def may_matter(statement: cst.BaseStatement, code: str, pattern: re.Pattern[str]
     if pattern.search(code) or STAR_IMPORT.search(code):
         return True
     if isinstance(statement, cst.FunctionDef | cst.ClassDef):
-        return IMPORT.search(code) is not None and _DECLARATION.search(code) is not None
+        return IMPORT.search(code) is not None and DECLARATION.search(code) is not None
     return IMPORT.search(code) is not None
 
 
