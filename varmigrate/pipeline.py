@@ -12,7 +12,6 @@ are they shared out over worker processes. Nothing here imports LibCST, ``multip
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
 import enum
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+# Settings and the prefilter are standard library only; the rest of the engine loads on first use.
+from varmigrate.engine import Settings, could_match
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
@@ -39,8 +40,6 @@ from varmigrate.sources.io import (
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
-
-    from varmigrate.engine import Settings
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -93,18 +92,11 @@ class Mode(enum.Enum):
         return self in (Mode.FIX, Mode.ADD_NOQA)
 
 
-def _default_settings() -> Settings:
-    # Imported here: the engine brings LibCST, which a run the first stage settles never needs.
-    from varmigrate.engine import Settings
-
-    return Settings()
-
-
 @dataclass(frozen=True)
 class Job:
     """What to do with one file: which rules, and what to do with their findings."""
 
-    settings: Settings = field(default_factory=_default_settings)
+    settings: Settings = field(default_factory=Settings)
     mode: Mode = Mode.CHECK
 
 
@@ -341,8 +333,6 @@ def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
         source = decode(data)
     except DecodeError as error:
         return FileResult(name, errors=[FileError(name, error.message, error.location)])
-    from varmigrate.engine import could_match
-
     return None if could_match(source.text, job.settings.rules) else FileResult(name)
 
 
@@ -475,11 +465,18 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     }
     if text == source.text:
         return result, None
-    broken = _cpython_rejects(text)
+    from varmigrate.engine.parsing import cpython_error
+
+    broken = cpython_error(text)
     if broken is not None:
         # The engine checks every fix; this is the last line of defence: never write what Python rejects.
         result.fixed = result.noqa_added = 0
-        result.errors.append(FileError(name, f"not written: the fixed code does not parse ({broken})"))
+        result.errors.append(
+            FileError(
+                name,
+                f"not written: the fixed code does not parse ({broken if broken.row else broken.message})",
+            )
+        )
         return result, None
     try:
         new_data = source.encode(text)
@@ -561,17 +558,6 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     row = len(_LINE_BREAK.findall(before)) + 1
     line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
     return row, offset - line_start + 1
-
-
-def _cpython_rejects(text: str) -> str | None:
-    """CPython's complaint about ``text`` as a module, None when it compiles to an AST."""
-    try:
-        compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as error:
-        return f"{error.lineno}:{error.offset}: {error.msg}"
-    except (ValueError, RecursionError, MemoryError) as error:
-        return str(error) or type(error).__name__
-    return None
 
 
 def _is_internal(diagnostic: Diagnostic) -> bool:

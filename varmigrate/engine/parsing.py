@@ -28,11 +28,18 @@ def _syntax_error(source: str, message: str, row: int, column: int) -> SourcePar
     LibCST's parser reports column 1 and a long "expected one of ..." list; CPython points at the
     offending token and says e.g. "Missing parentheses in call to 'print'".
     """
+    error = cpython_error(source)
+    if error is not None and error.row:
+        return error
+    return SourceParseError(message, row, column)
+
+
+def cpython_error(source: str) -> SourceParseError | None:
+    """CPython's complaint about ``source`` as a module (row 0 when it names no line), None if it parses."""
     try:
         compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as syntax:
-        if syntax.lineno:
-            return SourceParseError(syntax.msg, syntax.lineno, syntax.offset or 1)
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    return SourceParseError(message, row, column)
+        return SourceParseError(syntax.msg, syntax.lineno or 0, syntax.offset or 1)
+    except (ValueError, RecursionError, MemoryError) as error:
+        return SourceParseError(str(error) or type(error).__name__, 0, 0)
+    return None
