@@ -50,7 +50,7 @@ _CHECKSUM_SIZE = 16
 # Everything an entry may contain besides builtins: the result and the model's frozen dataclasses.
 _ALLOWED = frozenset(
     {
-        ("varmigrate.pipeline", "FileResult"),
+        ("varmigrate.pipeline.job", "FileResult"),
         *(
             ("varmigrate.model", name)
             for name in (

@@ -1,0 +1,84 @@
+"""What the pipeline is asked to do to a file (:class:`Job`, :class:`Mode`) and what it gives back
+(:class:`FileResult`): plain, picklable data that the output layer renders and the cache stores."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from varmigrate.engine.settings import Settings
+from varmigrate.model import Diagnostic, FileError
+
+
+@dataclass
+class FileResult:
+    """What checking or fixing one file found and did. Plain, picklable data."""
+
+    path: str
+    # Findings left in the file (after fixing, when fixing); internal errors are in ``errors``.
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    # Fixes applied (or, with ``diff``, that would be applied).
+    fixed: int = 0
+    # The file's bytes changed (or would change, with ``diff``).
+    changed: bool = False
+    written: bool = False
+    # Unified diff of the fix, when asked for.
+    diff: str = ""
+    # The source lines the diagnostics point at ((cell, row) -> text without its line break; the cell
+    # is None outside notebooks), for display.
+    lines: dict[tuple[int | None, int], str] = field(default_factory=dict)
+    # Lines that got a noqa directive or new codes in one (``check --add-noqa``).
+    noqa_added: int = 0
+    # Things the user should know that are not errors (e.g. a finding no noqa comment fits).
+    warnings: list[FileError] = field(default_factory=list)
+    # Among the errors is a failure of varmigrate itself (a crash, a fix that did not parse): such a
+    # result is never cached, so that the next run (or a fixed varmigrate) tries again.
+    internal_error: bool = False
+
+
+class Mode(enum.Enum):
+    """What a run does to files."""
+
+    CHECK = "check"
+    FIX = "fix"
+    # Fix, but only show the diff: nothing is written.
+    DIFF = "diff"
+    # Suppress the findings with noqa comments on their lines instead of fixing them.
+    ADD_NOQA = "add-noqa"
+
+    @property
+    def fixes(self) -> bool:
+        """Whether the engine applies fixes (written, or shown as a diff)."""
+        return self in (Mode.FIX, Mode.DIFF)
+
+    @property
+    def writes(self) -> bool:
+        """Whether changed files are written back."""
+        return self in (Mode.FIX, Mode.ADD_NOQA)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do with one file: which rules, and what to do with their findings."""
+
+    settings: Settings = field(default_factory=Settings)
+    mode: Mode = Mode.CHECK
+
+
+class ResultCache(Protocol):
+    """Check results by file content and settings (``varmigrate.cache.Cache`` is the one on disk).
+
+    An entry is the result ``check`` gives for the content: path-free (the pipeline names it), with no
+    trace of fixing. Which entries a job may use, and which results may be stored, the pipeline decides.
+    """
+
+    def key(self, data: bytes, job: Job, notebook: bool) -> str | None:
+        """The key of ``data`` processed under ``job`` (None: do not cache)."""
+
+    def get(self, key: str) -> FileResult | None:
+        """The entry stored under ``key``, or None."""
+
+    def put(self, key: str, result: FileResult) -> None:
+        """Store ``result`` under ``key`` (best effort: a cache that cannot be written is skipped)."""

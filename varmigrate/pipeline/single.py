@@ -1,0 +1,189 @@
+"""One file's bytes through the engine (or the notebook layer): :func:`process_bytes`, path-free."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
+from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
+from varmigrate.pipeline.job import FileResult, Job, Mode
+from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
+from varmigrate.sources.io import DecodeError, decode, mentions
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
+    """Check (or fix) source ``data`` shown as ``name``; the fixed bytes when they differ, else None."""
+    result = FileResult(name)
+    # Cheapest prefilter: no rule can fire in a file that never spells `torch`; skip even decoding it.
+    if not mentions(data, "torch"):
+        return result, None
+    if name.endswith(NOTEBOOK_SUFFIX):
+        return _process_notebook(data, name, job)
+    try:
+        source = decode(data)
+    except DecodeError as error:
+        result.errors.append(FileError(name, error.message, error.location))
+        return result, None
+    if "\0" in source.text:
+        # LibCST reads such text, CPython does not: it is not a program, and is never rewritten.
+        row, column = _position(source.text, source.text.index("\0"))
+        message = "cannot parse: source code cannot contain null bytes"
+        result.errors.append(FileError(name, message, Location(row, column)))
+        return result, None
+    try:
+        text, diagnostics, result.fixed = _run_engine(source.text, job)
+    except SourceParseError as error:
+        message, location = error.message, Location(error.row, error.column)
+        result.errors.append(FileError(name, f"cannot parse: {message}", location))
+        return result, None
+    except RecursionError:
+        result.errors.append(FileError(name, "cannot parse: too deeply nested"))
+        return result, None
+    except Exception as error:  # one broken file must never stop the others
+        result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
+        result.internal_error = True
+        return result, None
+    result.diagnostics = [d for d in diagnostics if not _is_internal(d)]
+    result.errors.extend(
+        FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
+    )
+    result.internal_error = len(result.diagnostics) < len(diagnostics)
+    if job.mode is Mode.ADD_NOQA:
+        text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
+        result.warnings.extend(
+            FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
+            for d in result.diagnostics
+        )
+    result.lines = {
+        (None, row): line for row, line in _lines_at(text, {d.start.row for d in result.diagnostics}).items()
+    }
+    if text == source.text:
+        return result, None
+    from varmigrate.engine.parsing import cpython_error
+
+    broken = cpython_error(text)
+    if broken is not None:
+        # The engine checks every fix; this is the last line of defence: never write what Python rejects.
+        result.fixed = result.noqa_added = 0
+        result.errors.append(
+            FileError(
+                name,
+                f"not written: the fixed code does not parse ({broken if broken.row else broken.message})",
+            )
+        )
+        return result, None
+    try:
+        new_data = source.encode(text)
+    except UnicodeEncodeError as error:
+        result.fixed = 0
+        result.errors.append(
+            FileError(name, f"cannot write: the fix is not representable in {error.encoding}")
+        )
+        return result, None
+    result.changed = new_data != data
+    if job.mode is Mode.DIFF and result.changed:
+        result.diff = unified_diff(source.text, text, name)
+    return result, new_data if result.changed else None
+
+
+def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
+    """Check (or fix) the code cells of notebook ``data``; findings and errors carry their cell."""
+    from varmigrate.notebook import NotebookError, NotebookFixResult, check_notebook, fix_notebook
+
+    result = FileResult(name)
+    try:
+        outcome = fix_notebook(data, job.settings) if job.mode.fixes else check_notebook(data, job.settings)
+    except NotebookError as error:
+        result.errors.append(FileError(name, str(error)))
+        return result, None
+    except Exception as error:  # one broken file must never stop the others
+        result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
+        result.internal_error = True
+        return result, None
+    for found in outcome.diagnostics:
+        diagnostic = replace(found.diagnostic, cell=found.cell)
+        if _is_internal(diagnostic):
+            result.internal_error = True
+            result.errors.append(
+                FileError(name, f"{diagnostic.code} {diagnostic.message}", diagnostic.start, found.cell)
+            )
+        else:
+            result.diagnostics.append(diagnostic)
+            result.lines[(found.cell, diagnostic.start.row)] = found.line
+    for bad in outcome.errors:
+        location = Location(bad.row, bad.column)
+        result.errors.append(FileError(name, f"cannot parse: {bad.message}", location, bad.cell))
+    if job.mode is Mode.ADD_NOQA and result.diagnostics:
+        result.warnings.append(
+            FileError(
+                name, f"--add-noqa does not edit notebooks; {plural_findings(result)} left unsuppressed"
+            )
+        )
+    new_data = outcome.data if isinstance(outcome, NotebookFixResult) else None
+    if new_data is None:
+        return result, None
+    assert isinstance(outcome, NotebookFixResult)
+    result.fixed = outcome.applied
+    result.changed = True
+    if job.mode is Mode.DIFF:
+        result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
+    return result, new_data
+
+
+def plural_findings(result: FileResult) -> str:
+    """``1 finding`` / ``3 findings`` in ``result``."""
+    count = len(result.diagnostics)
+    return f"{count} finding{'' if count == 1 else 's'}"
+
+
+def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
+    """The text after the job (fixed, or as it was), its findings, and how many fixes were applied."""
+    from varmigrate.engine import check_source, fix_source
+
+    if job.mode.fixes:
+        fixed = fix_source(text, job.settings)
+        return fixed.source, fixed.diagnostics, fixed.applied
+    return text, check_source(text, job.settings), 0
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based row and column of character ``offset`` in ``text``."""
+    before = text[:offset]
+    row = len(_LINE_BREAK.findall(before)) + 1
+    line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return row, offset - line_start + 1
+
+
+def _is_internal(diagnostic: Diagnostic) -> bool:
+    """Whether ``diagnostic`` reports a varmigrate failure (VM9xx) rather than a finding."""
+    return diagnostic.code.startswith(INTERNAL_ERROR[:3])
+
+
+def _lines_at(text: str, rows: Iterable[int]) -> dict[int, str]:
+    """Row -> line text (without its line break) for ``rows``, numbered as the engine numbers them."""
+    wanted = set(rows)
+    if not wanted:
+        return {}
+    lines = _LINE_BREAK.split(text)
+    return {row: lines[row - 1] for row in sorted(wanted) if 0 < row <= len(lines)}
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    """A unified diff of ``before`` -> ``after`` labelled with ``name``."""
+    diff = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=name,
+        tofile=name,
+    )
+    parts = []
+    for line in diff:
+        if not line.endswith(("\n", "\r")):
+            line += "\n\\ No newline at end of file\n"
+        parts.append(line)
+    return "".join(parts)
