@@ -82,7 +82,7 @@ def run_pipeline(tree: Path, mode: str, workers: int) -> dict[str, Any]:
 
 def test_the_pool_gives_one_process_results_in_the_same_order(tmp_path: Path) -> None:
     tree = legacy_tree(tmp_path)
-    alone = run_pipeline(tree, "check", 1)
+    alone = run_pipeline(tree, "check", 0)
     shared = run_pipeline(tree, "check", 2)
     assert alone["children"] == []
     assert len(shared["children"]) == 2
@@ -94,7 +94,7 @@ def test_the_pool_gives_one_process_results_in_the_same_order(tmp_path: Path) ->
 def test_fixing_in_the_pool_writes_what_one_process_writes(tmp_path: Path) -> None:
     # Fixing costs several times what checking does: a part of the fixtures is enough.
     trees = [legacy_tree(tmp_path / "alone", "VM2*"), legacy_tree(tmp_path / "shared", "VM2*")]
-    alone, shared = run_pipeline(trees[0], "fix", 1), run_pipeline(trees[1], "fix", 2)
+    alone, shared = run_pipeline(trees[0], "fix", 0), run_pipeline(trees[1], "fix", 2)
     assert len(shared["children"]) == 2
     assert shared["results"] == alone["results"]
     written = [Path(result["path"]) for result in alone["results"] if result["written"]]
@@ -130,7 +130,9 @@ def test_the_pool_is_sized_by_the_bytes_that_reach_libcst(tmp_path: Path) -> Non
     assert batch.pending == 3
     assert pool_size(batch, 8, "fork") == 3
     assert pool_size(batch, 2, "fork") == 2
-    assert pool_size(batch, 1, "fork") == 0
+    # One worker whatever the bytes where this process forks: a crash or a hang costs one file only.
+    assert pool_size(batch, 1, "fork") == 1
+    assert pool_size(batch, 0, "fork") == 0
     # Starting a process that must import LibCST first is worth it only for more work.
     assert pool_size(batch, 8, "spawn") == 0
     assert pool_size(batch, 8, "forkserver") == 0

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from varmigrate.cache import CACHE_DIR
-from varmigrate.model import OutputFormat
+from varmigrate.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    positive_int,
+    seconds,
+    sigterm_unwinds,
+    time_limit,
+)
+from varmigrate.model import FileError, OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,13 +35,6 @@ if TYPE_CHECKING:
 STDIN = "-"
 # More files than this get a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 20
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def _comma_list(value: str) -> list[str]:
@@ -125,11 +127,17 @@ def common_arguments() -> argparse.ArgumentParser:
     common.add_argument(
         "-j",
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="at most this many worker processes, for the files that reach LibCST when they are worth "
-        "it (default: one per CPU; 1 to stay in one process)",
+        help="at most this many worker processes for the files that reach LibCST (default: one per CPU)",
+    )
+    common.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="give up a file whose analysis takes longer, as an error (default 60; 0 for no limit)",
     )
     common.add_argument(
         "--no-cache",
@@ -168,15 +176,48 @@ def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 def run(args: argparse.Namespace, mode_name: str) -> int:
     """``varmigrate check [--add-noqa]`` / ``varmigrate fix [--diff]``."""
     # Imported when a command runs, so that `--version`, `--help` and `rule` stay cheap.
-    from varmigrate.config import ConfigError, load_configuration
-    from varmigrate.output import EXIT_ERROR
     from varmigrate.output.console import Stream, print_error
-    from varmigrate.pipeline import Job, Mode, processing
-    from varmigrate.rules import UnknownRuleError
-    from varmigrate.sources.discovery import discover
+    from varmigrate.pipeline import Mode
 
     mode = Mode(mode_name)
     err = Stream(stderr=True, no_color=args.no_color)
+    progress = _Progress()
+    try:
+        with sigterm_unwinds():
+            return _run(args, mode, err, progress)
+    except KeyboardInterrupt:
+        print_error(err, progress.interrupted(mode, "interrupted"))
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print_error(err, progress.interrupted(mode, "terminated"))
+        return EXIT_TERMINATED
+
+
+class _Progress:
+    """How far a run got: what an interruption reports."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.done = 0
+        self.written = 0
+
+    def interrupted(self, mode: Mode, how: str) -> str:
+        """The one line a run ended by a signal prints."""
+        if mode.writes:
+            files = "file" if self.written == 1 else "files"
+            return f"{how}: {self.written} {files} written, the rest untouched"
+        return f"{how}: {self.done} of {self.files} files done; nothing was written"
+
+
+def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress) -> int:
+    from varmigrate.config import ConfigError, load_configuration
+    from varmigrate.output import EXIT_ERROR
+    from varmigrate.output.console import Stream, print_error
+    from varmigrate.pipeline import DEFAULT_TIMEOUT, Job, Mode, processing
+    from varmigrate.rules import UnknownRuleError
+    from varmigrate.sources.discovery import discover
+    from varmigrate.sources.io import remove_stale_temporaries
+
     try:
         configuration = load_configuration(
             config=args.config, isolated=args.isolated, overrides=overrides(args)
@@ -215,15 +256,22 @@ def run(args: argparse.Namespace, mode_name: str) -> int:
             report.error(missing)
         for skipped in found.warnings:
             report.warning(skipped)
+        if mode.writes:
+            for stale in remove_stale_temporaries({path.parent for path in found.files}):
+                report.warning(FileError(str(stale), "removed: a temporary file left by an interrupted run"))
         items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
         cache = None if args.no_cache else _cache(args, configuration)
+        progress.files = len(items)
+        timeout = time_limit(args.timeout, DEFAULT_TIMEOUT)
         # The worker pool starts before the progress bar's thread: it forks this process.
-        with processing(items, workers=args.jobs, cache=cache) as batch:
+        with processing(items, workers=args.jobs, cache=cache, timeout=timeout) as batch:
             # Files the first stage settled (most, and all of them on a cached run) need no bar.
             total = len(found.files) if batch.pending else 0
             with _progress(report, total, quiet=args.quiet) as advance:
                 for result in batch:
                     report.add(result)
+                    progress.done += 1
+                    progress.written += result.written
                     advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)

@@ -7,12 +7,18 @@ imports torch (the runs it starts do).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from varmigrate.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    seconds,
+    sigterm_unwinds,
+    time_limit,
+)
 from varmigrate.rules import UnknownRuleError, select_rules
 
 if TYPE_CHECKING:
@@ -53,18 +59,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=None,
         metavar="SECONDS",
         help="end a run (and every process it started) after this long; default 1800, 0 for no limit",
     )
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return number
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,26 +122,11 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
         write=bool(args.write),
         baseline=args.baseline,
         seed=int(args.seed),
-        timeout=_timeout(getattr(args, "timeout", None), DEFAULT_TIMEOUT),
+        timeout=time_limit(getattr(args, "timeout", None), DEFAULT_TIMEOUT),
         output_format=str(args.output_format),
         cwd=base,
         rules=rules,
     )
-
-
-def _timeout(given: float | None, default: float) -> float | None:
-    """The run time limit: ``--timeout`` if given (0: none), else the default."""
-    if given is None:
-        return default
-    return given or None
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind, so that the runs' processes and the temporary trees are cleaned up."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
@@ -155,19 +139,14 @@ def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     except UsageError as error:
         print(f"varmigrate verify: error: {error}", file=sys.stderr)
         return EXIT_CODES[ERROR]
-    # Signal handlers can only be set in the main thread (an API caller may run verify elsewhere).
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        result = verify(options, progress=progress_reporter(options))
+        with sigterm_unwinds():
+            result = verify(options, progress=progress_reporter(options))
     except KeyboardInterrupt:
         print("varmigrate verify: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Terminated:
         print("varmigrate verify: terminated; nothing was written", file=sys.stderr)
-        return 143
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        return EXIT_TERMINATED
     print_result(result)
     return result.exit_code

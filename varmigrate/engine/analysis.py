@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from varmigrate.engine.outline import Outline, parse_ast
-from varmigrate.engine.parsing import parse
+from varmigrate.engine.parsing import cpython_error, parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.model import Diagnostic
@@ -62,6 +62,12 @@ def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = No
         if found is not None:
             ctx, positions = found
             return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
+    if outline is None:
+        # LibCST's parser must never see what CPython rejects: it can crash on it (2,000 nested brackets
+        # overflow its stack), and CPython's complaint is the one to report anyway.
+        error = cpython_error(source)
+        if error is not None:
+            raise error
     ctx = ModuleContext.build(parse(source), source, rules)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
 

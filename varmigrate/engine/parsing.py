@@ -40,6 +40,36 @@ def cpython_error(source: str) -> SourceParseError | None:
         compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as syntax:
         return SourceParseError(syntax.msg, syntax.lineno or 0, syntax.offset or 1)
-    except (ValueError, RecursionError, MemoryError) as error:
+    except (RecursionError, MemoryError):
+        # "maximum recursion depth exceeded during compilation": Python itself cannot run this file.
+        return SourceParseError(TOO_DEEP, *crowded_statement(source))
+    except ValueError as error:
         return SourceParseError(str(error) or type(error).__name__, 0, 0)
     return None
+
+
+TOO_DEEP = "too deeply nested"
+
+
+def crowded_statement(source: str) -> tuple[int, int]:
+    """Where the statement of the most tokens starts (row, column; 1-based): where a parser's depth
+    limit is likeliest to be hit when it names no place. Row 0 when the source has no statement."""
+    import io
+    import tokenize
+
+    skipped = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+    best, most, start, count = (0, 0), 0, None, 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if start is not None and count > most:
+                    best, most = start, count
+                start = None
+            elif token.type not in skipped:
+                if start is None:
+                    start, count = token.start, 0
+                count += 1
+    except (tokenize.TokenError, SyntaxError):
+        if start is not None and count > most:
+            best = start
+    return (best[0], best[1] + 1) if best[0] else (0, 0)

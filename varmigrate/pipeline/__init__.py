@@ -12,6 +12,7 @@ stage settles starts in milliseconds.
 from __future__ import annotations
 
 from varmigrate.pipeline.batch import (
+    DEFAULT_TIMEOUT,
     POOL_THRESHOLD_BYTES,
     Batch,
     pool_size,
@@ -24,6 +25,7 @@ from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 from varmigrate.pipeline.single import plural_findings, process_bytes, unified_diff
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "POOL_THRESHOLD_BYTES",
     "Batch",
     "FileResult",

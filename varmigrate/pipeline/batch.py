@@ -19,17 +19,22 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
-from varmigrate.pipeline.single import process_bytes
+from varmigrate.pipeline.single import process_bytes, without_torch
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, mentions, read_regular, write_atomic
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.context import DefaultContext
+
+    from varmigrate.pipeline.workers import WorkerPool
+
+# How long one file's analysis may take in a worker process before it is given up (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
 
 
 def process_file(path: Path, job: Job) -> FileResult:
@@ -44,8 +49,10 @@ def process_file(path: Path, job: Job) -> FileResult:
 
 # Below this much source in the second stage, sharing it out costs more than it saves. LibCST takes about
 # 2 CPU s/MB to parse and 20-60 s/MB with the scope analysis candidates get, so 32 kB is 0.5-2 s of work,
-# against about 10 ms of CPU for a pool forked from this process. A spawned worker (or the fork server)
-# imports LibCST first, about a second of CPU each: there the work must be worth several seconds.
+# against about 10 ms of CPU for a worker forked from this process. A spawned worker (or the fork server)
+# imports LibCST first, about a second of CPU each: there the work must be worth several seconds. Where
+# this process forks, one worker is always used, whatever the bytes: a file that crashes the analysis or
+# runs past the time limit then costs only its own result.
 POOL_THRESHOLD_BYTES = {"fork": 32 * 1024, "forkserver": 256 * 1024, "spawn": 256 * 1024}
 
 
@@ -75,7 +82,7 @@ class Batch:
         self.slots = slots
         self.cache = cache
         self.tasks = [slot for slot in slots if isinstance(slot, _Task) and slot.same_as is None]
-        self._futures: dict[int, Future[tuple[FileResult, bytes | None]]] = {}
+        self._pool: WorkerPool[int, tuple[FileResult, bytes | None]] | None = None
 
     @property
     def pending(self) -> int:
@@ -87,10 +94,11 @@ class Batch:
         """The size of those files."""
         return sum(len(task.data) for task in self.tasks)
 
-    def start(self, pool: ProcessPoolExecutor) -> None:
+    def start(self, pool: WorkerPool[int, tuple[FileResult, bytes | None]]) -> None:
         """Hand every task to ``pool``, the largest first (a large file last would keep one worker busy)."""
+        self._pool = pool
         for task in sorted(self.tasks, key=lambda task: len(task.data), reverse=True):
-            self._futures[id(task)] = pool.submit(_second_stage, task.data, task.name, task.job)
+            pool.submit(id(task), task.data, task.name, task.job)
 
     def __iter__(self) -> Iterator[FileResult]:
         for slot in self.slots:
@@ -104,14 +112,16 @@ class Batch:
                 yield slot.result
 
     def _second_stage(self, task: _Task) -> tuple[FileResult, bytes | None]:
-        future = self._futures.pop(id(task), None)
-        if future is None:
+        if self._pool is None:
             return _second_stage(task.data, task.name, task.job)
-        try:
-            return future.result()
-        except Exception as error:  # a worker that died (out of memory, a crash in native code)
-            message = f"internal error: worker process failed: {type(error).__name__}: {error}"
+        from varmigrate.pipeline.workers import WorkerFailure
+
+        outcome = self._pool.result(id(task))
+        if isinstance(outcome, WorkerFailure):
+            # Never cached: a crash or a timeout says nothing about the file that the next run may reuse.
+            message = f"cannot analyse: {outcome.message}"
             return FileResult(task.name, errors=[FileError(task.name, message)], internal_error=True), None
+        return outcome
 
 
 def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None) -> Batch:
@@ -131,9 +141,17 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
 
 @contextlib.contextmanager
 def processing(
-    items: Iterable[tuple[Path, Job]], *, workers: int = 1, cache: ResultCache | None = None
+    items: Iterable[tuple[Path, Job]],
+    *,
+    workers: int = 1,
+    cache: ResultCache | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Iterator[Batch]:
-    """The first stage on ``items``, then (when worth it) a worker pool for the second; yields the Batch.
+    """The first stage on ``items``, then worker processes for the second; yields the Batch.
+
+    ``workers`` bounds the number of worker processes (0: analyse in this process, with no isolation
+    and no time limit); ``timeout`` bounds each file's analysis in a worker (None: no limit). Leaving
+    the block, normally or by an exception (Ctrl-C), ends every worker.
 
     Enter it before starting any thread (a progress bar's): the pool forks this process where the
     platform allows, and a fork must not copy a lock that another thread holds.
@@ -144,13 +162,11 @@ def processing(
     if not size:
         yield batch
         return
-    pool = _start_pool(size, method)
-    try:
+    with _start_pool(size, method, timeout) as pool:
         with _frozen_heap(method == "fork"):
-            batch.start(pool)
+            pool.start()
+        batch.start(pool)
         yield batch
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
@@ -171,10 +187,13 @@ def _frozen_heap(freeze: bool) -> Iterator[None]:
 
 
 def process_files(
-    items: Iterable[tuple[Path, Job]], workers: int = 1, cache: ResultCache | None = None
+    items: Iterable[tuple[Path, Job]],
+    workers: int = 1,
+    cache: ResultCache | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Iterator[FileResult]:
-    """Results for ``(path, job)`` items, in order; a large second stage is shared out over ``workers``."""
-    with processing(items, workers=workers, cache=cache) as batch:
+    """Results for ``(path, job)`` items, in order; the second stage runs in up to ``workers`` processes."""
+    with processing(items, workers=workers, cache=cache, timeout=timeout) as batch:
         yield from batch
 
 
@@ -182,8 +201,11 @@ def pool_size(batch: Batch, workers: int, method: str) -> int:
     """How many worker processes the second stage of ``batch`` is worth (0: none, stay in this process).
 
     Sized by the bytes that reached the second stage: every worker gets at least the threshold's worth.
+    Where this process forks, any second stage gets one worker, for isolation.
     """
     size = min(workers, batch.pending, batch.pending_bytes // POOL_THRESHOLD_BYTES[method])
+    if method == "fork" and workers and batch.pending:
+        return max(size, 1)
     return size if size > 1 else 0
 
 
@@ -199,12 +221,15 @@ def _start_method() -> str:
     return "spawn" if sys.platform == "win32" else "forkserver"
 
 
-def _start_pool(workers: int, method: str) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes started by ``method``."""
+def _start_pool(
+    workers: int, method: str, timeout: float | None
+) -> WorkerPool[int, tuple[FileResult, bytes | None]]:
+    """A pool of ``workers`` processes started by ``method``, each file's analysis bounded by ``timeout``."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context(method)
+    from varmigrate.pipeline.workers import WorkerPool
+
+    context = cast("DefaultContext", multiprocessing.get_context(method))
     # Loaded before forking, so that the workers share one copy instead of each importing LibCST (about
     # a second of CPU); the fork server loads them once for all the workers it forks.
     modules = ["varmigrate.engine", "varmigrate.notebook"]
@@ -212,9 +237,8 @@ def _start_pool(workers: int, method: str) -> ProcessPoolExecutor:
         for module in modules:
             importlib.import_module(module)
     elif method == "forkserver":
-        context.set_forkserver_preload([__name__, *modules])
-    # With fork, the executor forks every worker at the first submit, before it starts its thread.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        context.set_forkserver_preload([__name__, "varmigrate.pipeline.workers", *modules])
+    return WorkerPool(context, workers, _second_stage, timeout)
 
 
 def _first_stage(path: Path, job: Job, cache: ResultCache | None) -> FileResult | _Task:
@@ -226,7 +250,7 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None) -> FileResult 
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
     # Cheapest prefilter: no rule can fire in a file that never spells `torch`; cheaper than hashing.
     if not mentions(data, "torch"):
-        return FileResult(name)
+        return without_torch(data, name)
     notebook = name.endswith(NOTEBOOK_SUFFIX)
     key = cache.key(data, job, notebook) if cache is not None else None
     if cache is not None and key is not None:

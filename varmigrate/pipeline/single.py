@@ -19,9 +19,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
     """Check (or fix) source ``data`` shown as ``name``; the fixed bytes when they differ, else None."""
     result = FileResult(name)
-    # Cheapest prefilter: no rule can fire in a file that never spells `torch`; skip even decoding it.
     if not mentions(data, "torch"):
-        return result, None
+        return without_torch(data, name), None
     if name.endswith(NOTEBOOK_SUFFIX):
         return _process_notebook(data, name, job)
     try:
@@ -42,7 +41,12 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
         return result, None
     except RecursionError:
-        result.errors.append(FileError(name, "cannot parse: too deeply nested"))
+        # Python parses it, but LibCST's tree is too deep for its (recursive) walks.
+        from varmigrate.engine.parsing import TOO_DEEP, crowded_statement
+
+        row, column = crowded_statement(source.text)
+        location = Location(row, column) if row else None
+        result.errors.append(FileError(name, f"cannot analyse: {TOO_DEEP}", location))
         return result, None
     except Exception as error:  # one broken file must never stop the others
         result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
@@ -133,6 +137,20 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     if job.mode is Mode.DIFF:
         result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
     return result, new_data
+
+
+def without_torch(data: bytes, name: str) -> FileResult:
+    """The result of a file that never spells `torch`: no rule can fire in it, so it is not parsed.
+
+    It is still decoded (ASCII needs no look), so that an undecodable file is an error, not a pass.
+    """
+    if data.isascii() or name.endswith(NOTEBOOK_SUFFIX):
+        return FileResult(name)
+    try:
+        decode(data)
+    except DecodeError as error:
+        return FileResult(name, errors=[FileError(name, error.message, error.location)])
+    return FileResult(name)
 
 
 def plural_findings(result: FileResult) -> str:

@@ -15,7 +15,9 @@ import os
 import re
 import stat
 import tempfile
+import time
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +125,43 @@ def read_regular(path: Path) -> bytes:
         return handle.read()
 
 
+# The temporary file a write goes through: `.NAME.varmigrate-XXXXXXXX.tmp` beside the file, renamed over
+# it when complete. Only a process killed at that moment (SIGKILL, a power cut) leaves one behind.
+_TEMPORARY = "varmigrate-"
+_STALE = re.compile(r"\.(?P<name>.+)\.varmigrate-[a-z0-9_]{8}\.tmp")
+# A younger one may belong to a run going on right now (they live for milliseconds).
+STALE_AFTER_SECONDS = 60.0
+
+
+def remove_stale_temporaries(directories: Iterable[Path], now: float | None = None) -> list[Path]:
+    """Remove the temporary files an interrupted write left in ``directories``; the paths removed.
+
+    Only files named as :func:`write_atomic` names them, beside a file of that name, and older than
+    :data:`STALE_AFTER_SECONDS`, are removed.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for directory in directories:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        names = {entry.name for entry in entries}
+        for entry in entries:
+            match = _STALE.fullmatch(entry.name)
+            if match is None or match["name"] not in names:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < STALE_AFTER_SECONDS:
+                    continue
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed
+
+
 def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
     """Replace the contents of ``path`` (through symlinks) atomically, keeping its permissions.
 
@@ -135,7 +174,7 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     # As root, os.replace would happily rewrite a read-only file; treat the mode as the owner's wish.
     if not info.st_mode & stat.S_IWUSR:
         raise PermissionError(f"{path} is read-only")
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{_TEMPORARY}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -161,6 +200,7 @@ __all__ = [
     "decode",
     "mentions",
     "read_regular",
+    "remove_stale_temporaries",
     "wide_encoding",
     "write_atomic",
 ]
