@@ -45,8 +45,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         from varmigrate.engine.parsing import TOO_DEEP, crowded_statement
 
         row, column = crowded_statement(source.text)
-        location = Location(row, column) if row else None
-        result.errors.append(FileError(name, f"cannot analyse: {TOO_DEEP}", location))
+        at = Location(row, column) if row else None
+        result.errors.append(FileError(name, f"cannot analyse: {TOO_DEEP}", at))
         return result, None
     except Exception as error:  # one broken file must never stop the others
         result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
