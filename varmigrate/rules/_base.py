@@ -188,7 +188,7 @@ class Rule(cst.BatchableCSTVisitor):
         start = self.ctx.offset(position.start.line, position.start.column)
         end = self.ctx.offset(position.end.line, position.end.column)
         edit = Edit(
-            content=nodes.code(replacement),
+            content=nodes.code_indented(replacement, self._indentation(node)),
             start=Location(position.start.line, position.start.column + 1),
             end=Location(position.end.line, position.end.column + 1),
             start_offset=start,
@@ -201,6 +201,16 @@ class Rule(cst.BatchableCSTVisitor):
             imports=tuple(imports),
             verified_by=verified_by,
         )
+
+    def _indentation(self, node: cst.CSTNode) -> str:
+        """The indentation of the blocks ``node`` stands in, outermost first."""
+        indents: list[str] = []
+        parent = self.parent(node)
+        while parent is not None:
+            if isinstance(parent, cst.IndentedBlock):
+                indents.append(self.ctx.module.default_indent if parent.indent is None else parent.indent)
+            parent = self.parent(parent)
+        return "".join(reversed(indents))
 
     def _any_expression_fits(self, node: cst.CSTNode) -> bool:
         """Whether any expression (short of a walrus or yield) may stand where ``node`` stands."""
