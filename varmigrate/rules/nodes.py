@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
@@ -83,6 +84,23 @@ def is_atom(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.GeneratorExp):
         return True
     return isinstance(expr, _ATOMS)
+
+
+def breaks_lines_bare(expr: cst.BaseExpression) -> bool:
+    """Whether ``expr`` breaks a line outside its own brackets, as only enclosing brackets allow.
+
+    `x.new()` + newline + `.fill_(0)` parses as an argument, where the call's parentheses hold it, but
+    not as a statement's value. Strings, backslashes and brackets make line breaks an expression may
+    hold anywhere, so CPython's parser decides (only code that spans lines pays for it).
+    """
+    text = code(expr)
+    if "\n" not in text and "\r" not in text:
+        return False
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    return False
 
 
 def parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
