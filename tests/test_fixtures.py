@@ -82,7 +82,7 @@ def _run(path: Path) -> dict[str, Any]:
     """Run ``case()`` from ``path`` with a fixed seed: the loss, leaf gradients, or the error raised."""
     import torch
 
-    from varmigrate.harness.compare import _bits  # noqa: F401  (fails early if torch is unusable)
+    from varmigrate.harness.tensors import _bits  # noqa: F401  (fails early if torch is unusable)
 
     namespace: dict[str, Any] = {"__name__": "fixture_case", "__file__": str(path)}
     torch.manual_seed(0)
@@ -105,7 +105,7 @@ def _run(path: Path) -> dict[str, Any]:
 
 
 def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    from varmigrate.harness.compare import tensor_difference
+    from varmigrate.harness.tensors import tensor_difference
 
     if "error" in before or "error" in after:
         return [] if before == after else [f"{before.get('error')} vs {after.get('error')}"]

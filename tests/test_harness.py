@@ -14,10 +14,11 @@ import pytest
 
 from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
-from varmigrate.harness.compare import compare_runs, stored_difference, tensor_difference
+from varmigrate.harness.compare import compare_runs
 from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
+from varmigrate.harness.tensors import stored_difference, tensor_difference
 from varmigrate.harness.tree import read_source, write_source
 from varmigrate.harness.verify import UsageError
 from varmigrate.model import Location

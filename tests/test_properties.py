@@ -42,12 +42,13 @@ FLAGS = st.sampled_from(
         ", **kw",
     ]
 )
+CHAINED = st.sampled_from([".new().fill_(0)", ".double()", ".sum()"])
 CALLEES = st.sampled_from(["Variable", "V", "ag.Variable", "torch.autograd.Variable"])
 
 
 @st.composite
 def data_expressions(draw: st.DrawFn, depth: int = 0) -> str:
-    choice = draw(st.integers(0, 5 if depth < 2 else 2))
+    choice = draw(st.integers(0, 6 if depth < 2 else 2))
     if choice == 0:
         return draw(NAMES)
     if choice == 1:
@@ -58,6 +59,9 @@ def data_expressions(draw: st.DrawFn, depth: int = 0) -> str:
         return f"{draw(variable_calls(depth + 1))}"
     if choice == 4:
         return f"-{draw(NAMES)}"
+    if choice == 5:
+        # A chain whose line break only the enclosing call's parentheses allow.
+        return f"{draw(st.one_of(NAMES, FACTORIES))}\n        {draw(CHAINED)}"
     return f"({draw(data_expressions(depth + 1))}).cuda()"
 
 

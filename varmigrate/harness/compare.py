@@ -1,7 +1,7 @@
-"""Bitwise comparison of recorded gradients: one implementation for fixtures and `varmigrate verify`.
+"""Comparison of two recorded runs, for `varmigrate verify`.
 
-Tensors compare bit for bit (NaN payloads and the sign of zero included). Two recorded runs compare
-call by call, in order; the first call that differs is the divergence that `verify` reports.
+The runs compare call by call, in order, their tensors bit for bit (`tensors`); the first call that
+differs is the divergence that `verify` reports.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import torch
+from varmigrate.harness.tensors import describe_stored, stored_difference
 
+if TYPE_CHECKING:
     from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
     from varmigrate.harness.runner import RunOutcome
 
@@ -29,99 +29,6 @@ class LeafDifference:
 
     def __str__(self) -> str:
         return f"{self.leaf}: {self.detail}"
-
-
-def _bits(tensor: torch.Tensor) -> torch.Tensor:
-    """A view of ``tensor`` whose equality is bit equality (NaN == NaN, -0.0 != 0.0)."""
-    import torch
-
-    dense = tensor.detach().cpu()
-    if dense.layout != torch.strided:
-        dense = dense.to_dense()
-    dense = dense.contiguous()
-    if dense.is_complex():
-        dense = torch.view_as_real(dense)
-    width = dense.element_size()
-    if dense.is_floating_point():
-        int_type = {2: torch.int16, 4: torch.int32, 8: torch.int64}[width]
-        return dense.view(int_type)
-    return dense
-
-
-def tensor_difference(before: torch.Tensor | None, after: torch.Tensor | None) -> str | None:
-    """Why two tensors are not bitwise identical, or None when they are."""
-    if before is None or after is None:
-        if before is None and after is None:
-            return None
-        return f"{_describe(before)} vs {_describe(after)}"
-    if before.dtype != after.dtype or before.shape != after.shape:
-        return f"{_describe(before)} vs {_describe(after)}"
-    if before.device.type != after.device.type:
-        return f"device {before.device} vs {after.device}"
-    import torch
-
-    if torch.equal(_bits(before), _bits(after)):
-        return None
-    delta = (before.detach().double() - after.detach().double()).abs()
-    finite = delta[torch.isfinite(delta)]
-    worst = float(finite.max()) if finite.numel() else float("nan")
-    return f"values differ (max abs difference {worst:.3g})"
-
-
-def _describe(tensor: torch.Tensor | None) -> str:
-    if tensor is None:
-        return "None"
-    return f"tensor{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
-
-
-# -- recorded tensors ----------------------------------------------------------------------------------
-
-
-def stored_tensor(stored: StoredTensor) -> torch.Tensor:
-    """The tensor a record holds whole (a dense CPU copy)."""
-    import torch
-
-    dtype = getattr(torch, stored["dtype"])
-    data = stored["data"]
-    if data is None:
-        raise ValueError("the record holds only a digest of this tensor")
-    if not data:
-        return torch.empty(stored["shape"], dtype=dtype)
-    return torch.frombuffer(bytearray(data), dtype=dtype).reshape(stored["shape"])
-
-
-def stored_difference(before: StoredTensor | None, after: StoredTensor | None) -> str | None:
-    """Why two recorded tensors are not bitwise identical, or None when they are."""
-    if before is None or after is None:
-        if before is None and after is None:
-            return None
-        return f"{_describe_stored(before)} vs {_describe_stored(after)}"
-    if (before["dtype"], before["shape"]) != (after["dtype"], after["shape"]):
-        return f"{_describe_stored(before)} vs {_describe_stored(after)}"
-    if before["layout"] != after["layout"]:
-        return f"layout {before['layout']} vs {after['layout']}"
-    if before["data"] is not None and after["data"] is not None:
-        if before["data"] == after["data"]:
-            return None
-        return tensor_difference(stored_tensor(before), stored_tensor(after))
-    if before["digest"] is not None and before["digest"] == after["digest"]:
-        return None
-    if before["data"] is None and after["data"] is None:
-        return f"values differ (stored as digests; {_stats(before)} vs {_stats(after)})"
-    return "values differ (one side stored as a digest)"
-
-
-def _describe_stored(stored: StoredTensor | None) -> str:
-    if stored is None:
-        return "None"
-    return f"tensor{tuple(stored['shape'])} {stored['dtype']}"
-
-
-def _stats(stored: StoredTensor) -> str:
-    stats = stored["stats"] or {}
-    return "mean {:.6g}, max |x| {:.6g}".format(
-        stats.get("mean", float("nan")), stats.get("abs_max", float("nan"))
-    )
 
 
 # -- recorded runs -------------------------------------------------------------------------------------
@@ -329,7 +236,7 @@ class _ProcessComparison:
             before_keys.add(key)
             label = _leaf_label(self.before["leaves"].get(uid), uid)
             if key not in after_leaves:
-                found.append(LeafDifference(label, f"{_describe_stored(grad)} vs not reached (candidate)"))
+                found.append(LeafDifference(label, f"{describe_stored(grad)} vs not reached (candidate)"))
                 continue
             other_uid, other_grad = after_leaves[key]
             identity = self._pair(uid, other_uid)
@@ -342,7 +249,7 @@ class _ProcessComparison:
         for key, uid, grad in after["leaves"]:
             if key not in before_keys:
                 label = _leaf_label(self.after["leaves"].get(uid), uid)
-                found.append(LeafDifference(label, f"not reached (baseline) vs {_describe_stored(grad)}"))
+                found.append(LeafDifference(label, f"not reached (baseline) vs {describe_stored(grad)}"))
         return found
 
     def _pair(self, before: int, after: int) -> str | None:

@@ -25,6 +25,19 @@ from varmigrate.rules import RuleSpec, nodes
 from varmigrate.rules.context import ModuleContext
 from varmigrate.rules.torch_api import VARIABLE
 
+# Nodes whose children all stand inside brackets: a call's or class's arguments, a subscript's
+# elements, and the displays and comprehensions in square or curly brackets.
+_BRACKETED = (
+    cst.Arg,
+    cst.SubscriptElement,
+    cst.List,
+    cst.Set,
+    cst.Dict,
+    cst.ListComp,
+    cst.SetComp,
+    cst.DictComp,
+)
+
 
 @dataclass(frozen=True)
 class Valid:
@@ -178,7 +191,7 @@ class Rule(cst.BatchableCSTVisitor):
         is downgraded to DISPLAY_ONLY.
         """
         # The node's own parentheses lie outside its range and stay; inside them anything fits.
-        if not node.lpar and not nodes.is_atom(replacement) and not self._any_expression_fits(node):
+        if not node.lpar and self._needs_parentheses(node, replacement):
             replacement = nodes.parenthesize(replacement)
         # Comments in the node's own parentheses lie outside the edit and survive it.
         if nodes.count_comments(replacement) < nodes.count_comments(nodes.without_parens(node)):
@@ -188,7 +201,7 @@ class Rule(cst.BatchableCSTVisitor):
         start = self.ctx.offset(position.start.line, position.start.column)
         end = self.ctx.offset(position.end.line, position.end.column)
         edit = Edit(
-            content=nodes.code(replacement),
+            content=nodes.code_indented(replacement, self._indentation(node)),
             start=Location(position.start.line, position.start.column + 1),
             end=Location(position.end.line, position.end.column + 1),
             start_offset=start,
@@ -201,6 +214,33 @@ class Rule(cst.BatchableCSTVisitor):
             imports=tuple(imports),
             verified_by=verified_by,
         )
+
+    def _indentation(self, node: cst.CSTNode) -> str:
+        """The indentation of the blocks ``node`` stands in, outermost first."""
+        indents: list[str] = []
+        parent = self.parent(node)
+        while parent is not None:
+            if isinstance(parent, cst.IndentedBlock):
+                indents.append(self.ctx.module.default_indent if parent.indent is None else parent.indent)
+            parent = self.parent(parent)
+        return "".join(reversed(indents))
+
+    def _needs_parentheses(self, node: cst.CSTNode, replacement: cst.BaseExpression) -> bool:
+        """Whether ``replacement`` needs parentheses of its own to stand where ``node`` stands."""
+        if not nodes.is_atom(replacement) and not self._any_expression_fits(node):
+            return True
+        # `Variable(x.new()` + newline + `.fill_(0))`: the line break leans on the call's parentheses,
+        # which the fix removes; it needs new ones unless other brackets around the node hold it.
+        return nodes.breaks_lines_bare(replacement) and not self._within_brackets(node)
+
+    def _within_brackets(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` stands inside brackets of its statement (arguments, subscripts, displays)."""
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, cst.BaseSmallStatement | cst.BaseStatement):
+            if isinstance(parent, _BRACKETED) or getattr(parent, "lpar", None):
+                return True
+            parent = self.parent(parent)
+        return False
 
     def _any_expression_fits(self, node: cst.CSTNode) -> bool:
         """Whether any expression (short of a walrus or yield) may stand where ``node`` stands."""

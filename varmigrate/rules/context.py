@@ -3,23 +3,22 @@
 :meth:`ModuleContext.build` takes a parsed module and gathers what the rules ask of it: offsets for
 edits, how torch is bound, star imports, the spellings of `Variable`, and the metadata (computed lazily,
 only when a rule first asks). It also reduces the module to the statements that may hold a finding, so
-that scope analysis, the costly part, runs over those only.
+that scope analysis, the costly part, runs over those only. How names are bound is read in `_bindings`;
+the walk over the nodes, and their expression contexts, are in `_traversal`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 from libcst._metadata_dependent import LazyValue as _LazyValue
 from libcst.metadata import (
     BaseMetadataProvider,
-    ExpressionContext,
     ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
@@ -29,27 +28,37 @@ from libcst.metadata import (
 )
 
 from varmigrate.model import Diagnostic
-from varmigrate.rules import nodes
-from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
+from varmigrate.rules._bindings import (
+    DECLARATION,
+    IMPORT,
+    STAR_IMPORT,
+    star_imports_variable,
+    torch_binding,
+    variable_aliases,
+)
+from varmigrate.rules._traversal import children, expression_contexts, walk
 
 if TYPE_CHECKING:
     from varmigrate.rules import RuleSpec
 
+# The context's public face: the engine imports these from here, wherever they are defined.
+__all__ = [
+    "DECLARATION",
+    "IMPORT",
+    "STAR_IMPORT",
+    "IncompleteModuleError",
+    "ModuleContext",
+    "Partial",
+    "children",
+    "expression_contexts",
+    "may_matter",
+    "variable_aliases",
+    "walk",
+]
+
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _T = TypeVar("_T")
 _WORD = re.compile(r"\w+")
-# `\bVariable\s+as\s+(\w+)`; the `\b` is checked by hand, since a leading `\b` keeps the regular
-# expression engine from skipping ahead to the literal (some forty times slower on a large module).
-_VARIABLE_ALIAS = re.compile(r"Variable\s+as\s+(\w+)")
-# Every top-level import is analysed: qualified names (of `Variable`, of `typing` generics, of
-# builtins shadowed by an import) depend on them.
-IMPORT = re.compile(r"\bimport\b")
-# A star import, however it is spaced or continued (`from m import *`, `import \` + `*`).
-STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
-_LOOSE_STAR_IMPORT = re.compile(r"import[\s\\]*\*")
-# A function or class binds its local imports in its own scope, where nothing outside can see
-# them; only a `global` (or `nonlocal`) declaration carries an import out.
-DECLARATION = re.compile(r"\b(?:global|nonlocal)\b")
 
 
 class IncompleteModuleError(Exception):
@@ -112,8 +121,8 @@ class ModuleContext:
         (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
         """
         ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True))
-        ctx.star_variable = _star_imports_variable(module, source)
-        ctx.torch_name, ctx.torch_bound = _torch_binding(module)
+        ctx.star_variable = star_imports_variable(module, source)
+        ctx.torch_name, ctx.torch_bound = torch_binding(module)
         if rules:
             ctx.reduce(rules, partial)
         elif partial is not None and partial.left_out:
@@ -321,249 +330,3 @@ def _same_lines(reduced: str, source: str) -> bool:
     if len(mine) != len(theirs):
         return False
     return all(a == b or a.strip() in ("", "pass") for a, b in zip(mine, theirs, strict=True))
-
-
-def _star_imports_variable(module: cst.Module, source: str) -> bool:
-    """Whether a module-level star import from torch.autograd is the last star import in the module."""
-    if not any(_word_starts(source, m.start()) for m in _LOOSE_STAR_IMPORT.finditer(source)):
-        return False
-    result = False
-    for node in walk(module)[0]:
-        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
-            name = _dotted(node.module) if node.module is not None else ""
-            result = not node.relative and name in VARIABLE_STAR_MODULES
-    return result
-
-
-def variable_aliases(source: str) -> list[str]:
-    """The names after `Variable as` in ``source`` (every `as` alias `Variable` may have)."""
-    found: list[str] = []
-    position = 0
-    while (match := _VARIABLE_ALIAS.search(source, position)) is not None:
-        if _word_starts(source, match.start()):
-            found.append(match.group(1))
-            position = match.end()
-        else:
-            position = match.start() + 1
-    return found
-
-
-def _word_starts(text: str, index: int) -> bool:
-    """Whether a word starting at ``index`` starts there (`\b`): no word character before it."""
-    return index == 0 or not (text[index - 1].isalnum() or text[index - 1] == "_")
-
-
-def _dotted(expr: cst.BaseExpression) -> str:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr.value}"
-    return ""
-
-
-def _torch_binding(module: cst.Module) -> tuple[str, bool]:
-    """The module-level name bound to ``torch`` itself, and whether there is one."""
-    found: str | None = None
-    for node in _module_level_statements(module.body):
-        for small in node.body if isinstance(node, cst.SimpleStatementLine) else ():
-            if not isinstance(small, cst.Import):
-                continue
-            for alias in small.names:
-                dotted = nodes.code(alias.name)
-                if alias.asname is not None and dotted == "torch":
-                    asname = alias.asname.name
-                    if isinstance(asname, cst.Name) and found is None:
-                        found = asname.value
-                elif alias.asname is None and (dotted == "torch" or dotted.startswith("torch.")):
-                    return "torch", True
-    return (found, True) if found is not None else ("torch", False)
-
-
-def _module_level_statements(body: Sequence[cst.BaseStatement]) -> Iterable[cst.BaseStatement]:
-    """Statements run at module level: the body, and blocks of `if`/`try`/`with` inside it."""
-    for statement in body:
-        yield statement
-        if isinstance(statement, cst.If | cst.Try | cst.With | cst.TryStar):
-            for block in walk(statement)[0]:
-                if isinstance(block, cst.IndentedBlock):
-                    yield from (s for s in block.body if not isinstance(s, cst.FunctionDef | cst.ClassDef))
-
-
-# -- traversal ---------------------------------------------------------------------------------------
-#
-# A LibCST visitor rebuilds every node it passes (`_visit_and_replace_children` calls the node's
-# constructor, validation included), which makes a walk cost about as much as the parse. Reading the
-# fields instead gives the same nodes in the same order at a fraction of the cost; the order of the
-# fields is LibCST's own, recorded from one node of each type.
-
-_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
-
-
-class _FieldOrder(cst.CSTVisitor):
-    """Records the fields of one node in the order a visitor enters them, without going deeper."""
-
-    def __init__(self, root: cst.CSTNode) -> None:
-        super().__init__()
-        self.root = root
-        self.fields: list[str] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        return node is self.root
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        if node is self.root:
-            self.fields.append(attribute)
-
-
-def _fields(node: cst.CSTNode) -> tuple[str, ...]:
-    """The fields of ``node``'s type in visiting order (a field visited only when set comes last)."""
-    kind = type(node)
-    found = _FIELDS.get(kind)
-    if found is None:
-        recorder = _FieldOrder(node)
-        node.visit(recorder)
-        names = list(dict.fromkeys(recorder.fields))
-        names.extend(f.name for f in dataclasses.fields(node) if f.name not in names)
-        found = _FIELDS[kind] = tuple(names)
-    return found
-
-
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The children of ``node``, in visiting order."""
-    for name in _fields(node):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, tuple | list):
-            yield from (child for child in value if isinstance(child, cst.CSTNode))
-
-
-def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
-    """The nodes under ``root`` (itself first) in visiting order, and each one's parent."""
-    order: list[cst.CSTNode] = []
-    parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        children_ = list(children(node))
-        for child in children_:
-            parents[child] = node
-        children_.reverse()
-        stack.extend(children_)
-    return order, parents
-
-
-# -- expression contexts ------------------------------------------------------------------------------
-#
-# `ExpressionContextVisitor` (libcst/metadata/expression_context_provider.py), restated: the context
-# flows down from the module (LOAD); the nodes below name where it changes and which children they
-# visit at all (a function's type parameters, for one, get no context).
-
-_LOAD, _STORE, _DEL = ExpressionContext.LOAD, ExpressionContext.STORE, ExpressionContext.DEL
-_Visit = list[tuple[cst.CSTNode | None, ExpressionContext]]
-
-
-def _assign(node: cst.Assign, context: ExpressionContext) -> _Visit:
-    return [*((target, _STORE) for target in node.targets), (node.value, context)]
-
-
-def _ann_assign(node: cst.AnnAssign, context: ExpressionContext) -> _Visit:
-    return [(node.target, _STORE), (node.annotation, context), (node.value, context)]
-
-
-def _store_then_value(node: cst.AugAssign | cst.NamedExpr, context: ExpressionContext) -> _Visit:
-    return [(node.target, _STORE), (node.value, context)]
-
-
-def _as_name(node: cst.AsName, context: ExpressionContext) -> _Visit:
-    return [(node.name, _STORE)]
-
-
-def _comp_for(node: cst.CompFor, context: ExpressionContext) -> _Visit:
-    return [
-        (node.target, _STORE),
-        (node.iter, context),
-        *((condition, context) for condition in node.ifs),
-        (node.inner_for_in, context),
-    ]
-
-
-def _for(node: cst.For, context: ExpressionContext) -> _Visit:
-    return [(node.target, _STORE), (node.iter, context), (node.body, context), (node.orelse, context)]
-
-
-def _del(node: cst.Del, context: ExpressionContext) -> _Visit:
-    return [(node.target, _DEL)]
-
-
-def _attribute(node: cst.Attribute, context: ExpressionContext) -> _Visit:
-    return [(node.value, _LOAD)]
-
-
-def _subscript(node: cst.Subscript, context: ExpressionContext) -> _Visit:
-    return [(node.value, _LOAD), *((element, _LOAD) for element in node.slice)]
-
-
-def _class(node: cst.ClassDef, context: ExpressionContext) -> _Visit:
-    return [
-        (node.name, _STORE),
-        (node.body, context),
-        *((base, context) for base in node.bases),
-        *((keyword, context) for keyword in node.keywords),
-        *((decorator, context) for decorator in node.decorators),
-    ]
-
-
-def _function(node: cst.FunctionDef, context: ExpressionContext) -> _Visit:
-    return [
-        (node.name, _STORE),
-        (node.params, context),
-        (node.body, context),
-        *((decorator, context) for decorator in node.decorators),
-        (node.returns, context),
-    ]
-
-
-def _param(node: cst.Param, context: ExpressionContext) -> _Visit:
-    return [(node.name, _STORE), (node.annotation, context), (node.default, context)]
-
-
-_RULES: dict[type[cst.CSTNode], Callable[[Any, ExpressionContext], _Visit]] = {
-    cst.Assign: _assign,
-    cst.AnnAssign: _ann_assign,
-    cst.AugAssign: _store_then_value,
-    cst.NamedExpr: _store_then_value,
-    cst.AsName: _as_name,
-    cst.CompFor: _comp_for,
-    cst.For: _for,
-    cst.Del: _del,
-    cst.Attribute: _attribute,
-    cst.Subscript: _subscript,
-    cst.ClassDef: _class,
-    cst.FunctionDef: _function,
-    cst.Param: _param,
-}
-# Nodes that take the context they are visited in (and pass it on, unless a rule above says otherwise).
-_GIVEN = (cst.Name, cst.Attribute, cst.Subscript, cst.Tuple, cst.List, cst.StarredElement)
-
-
-def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionContext]:
-    """What `ExpressionContextProvider` computes for ``module``: LOAD, STORE or DEL for each expression."""
-    found: dict[cst.CSTNode, ExpressionContext] = {}
-    stack: list[tuple[cst.CSTNode | None, ExpressionContext]] = [(module, _LOAD)]
-    while stack:
-        node, context = stack.pop()
-        if node is None:
-            continue
-        kind = type(node)
-        if kind in _GIVEN:
-            found[node] = context
-            if kind is cst.Name:
-                continue
-        rule = _RULES.get(kind)
-        if rule is not None:
-            stack.extend(rule(node, context))
-        else:
-            stack.extend((child, context) for child in children(node))
-    return found

@@ -7,7 +7,7 @@ import libcst as cst
 from varmigrate.model import Applicability, Fix, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
-from varmigrate.rules.torch_api import TYPED_CONSTRUCTORS, VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import TYPED_CONSTRUCTORS
 from varmigrate.rules.variable import (
     Freshness,
     VariableArgs,
@@ -20,13 +20,18 @@ from varmigrate.rules.variable import (
 )
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
+# `volatile=` inside torch's `Variable(...)` is this rule's: one finding, whose fix removes the keyword
+# with the wrapper. The message is VM001's own, so that it names the rule the finding is filed under.
+VOLATILE_CALL_MESSAGE = "`Variable(...)` is deprecated and detaches its argument; `volatile=` has no effect"
 VOLATILE_AND_GRAD_MESSAGE = "`Variable(..., volatile=..., requires_grad=...)` may raise `ValueError` today"
 
 
 class LegacyVariableCall(Rule):
     """
     ## What it does
-    Flags calls of `torch.autograd.Variable(...)`, however it was imported.
+    Flags calls of `torch.autograd.Variable(...)`, however it was imported. A `volatile=` keyword in
+    the call is part of this finding, and the fix removes it with the wrapper; VM002 flags `volatile`
+    everywhere else.
 
     ## Why is this bad?
     Since PyTorch 0.4 tensors track gradients themselves. `Variable(x, requires_grad=r)` is a shim that
@@ -108,7 +113,7 @@ class LegacyVariableCall(Rule):
         if not self.is_variable(node.func):
             return
         args = parse_variable_args(node)
-        message = self.message if args.volatile is None else VOLATILE_MESSAGE
+        message = self.message if args.volatile is None else VOLATILE_CALL_MESSAGE
         if args.unsupported is not None:
             self.report(
                 node, message=f"`Variable(...)` is deprecated; no automatic fix for {args.unsupported}"

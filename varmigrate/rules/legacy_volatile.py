@@ -16,9 +16,10 @@ WRITE = "setting `.volatile` has had no effect since PyTorch 0.4; use `torch.no_
 class LegacyVolatile(Rule):
     """
     ## What it does
-    Flags `volatile` where VM001 cannot see it: a `volatile=` keyword passed to a call other than
-    torch's `Variable(...)` (typically a helper that forwards it), and reads or writes of a
-    `.volatile` attribute.
+    Flags `volatile` outside torch's `Variable(...)`: a `volatile=` keyword passed to any other call
+    (typically a helper that forwards it), and reads or writes of a `.volatile` attribute. Inside
+    `Variable(x, volatile=True)` the keyword is part of VM001's finding, whose fix removes it: that
+    call is VM001's alone, so `--select VM002` leaves it out and `--ignore VM002` still reports it.
 
     ## Why is this bad?
     `volatile` has had no effect since PyTorch 0.4. Tensors still have a `volatile` property, but

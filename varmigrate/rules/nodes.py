@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
@@ -35,6 +36,42 @@ def code(node: cst.CSTNode) -> str:
     return _EMPTY.code_for_node(node)
 
 
+def code_indented(node: cst.CSTNode, indent: str) -> str:
+    """Source text of ``node`` where it stands in blocks indented by ``indent`` in all.
+
+    A continuation line (inside brackets) that starts with its block's indentation stores only what
+    follows it, and printed on its own would lose the indentation: write it out in full.
+    """
+    text = code(node)
+    if not indent or ("\n" not in text and "\r" not in text):
+        return text
+    spelled = node.visit(_SpellOutIndent(indent))
+    assert isinstance(spelled, cst.CSTNode)
+    return code(spelled)
+
+
+class _SpellOutIndent(cst.CSTTransformer):
+    """Writes the block indentation a continuation or comment line inherits into its own whitespace."""
+
+    def __init__(self, indent: str) -> None:
+        super().__init__()
+        self.indent = indent
+
+    def leave_ParenthesizedWhitespace(
+        self, original_node: cst.ParenthesizedWhitespace, updated_node: cst.ParenthesizedWhitespace
+    ) -> cst.ParenthesizedWhitespace:
+        if not updated_node.indent:
+            return updated_node
+        last_line = cst.SimpleWhitespace(self.indent + updated_node.last_line.value)
+        return updated_node.with_changes(indent=False, last_line=last_line)
+
+    def leave_EmptyLine(self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine) -> cst.EmptyLine:
+        if not updated_node.indent:
+            return updated_node
+        whitespace = cst.SimpleWhitespace(self.indent + updated_node.whitespace.value)
+        return updated_node.with_changes(indent=False, whitespace=whitespace)
+
+
 def is_atom(expr: cst.BaseExpression) -> bool:
     """Whether ``expr`` can be a receiver (``expr.attr``) without being parenthesised."""
     if expr.lpar:
@@ -47,6 +84,23 @@ def is_atom(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.GeneratorExp):
         return True
     return isinstance(expr, _ATOMS)
+
+
+def breaks_lines_bare(expr: cst.BaseExpression) -> bool:
+    """Whether ``expr`` breaks a line outside its own brackets, as only enclosing brackets allow.
+
+    `x.new()` + newline + `.fill_(0)` parses as an argument, where the call's parentheses hold it, but
+    not as a statement's value. Strings, backslashes and brackets make line breaks an expression may
+    hold anywhere, so CPython's parser decides (only code that spans lines pays for it).
+    """
+    text = code(expr)
+    if "\n" not in text and "\r" not in text:
+        return False
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    return False
 
 
 def parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -89,10 +143,18 @@ def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> cst.Call:
     trailing = last.comma if isinstance(last.comma, cst.Comma) else None
     separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     if trailing is not None and _is_multiline(trailing.whitespace_after):
-        # Multi-line call with a magic trailing comma: one argument per line, same indentation.
-        new_args = [*args[:-1], last]
-        for arg in extra:
-            new_args.append(arg.with_changes(comma=trailing))
+        # Multi-line call with a magic trailing comma: the new arguments go where the last one went
+        # (on a line of their own, at its indentation), and the closing bracket stays where it was.
+        before_last = args[-2].comma if len(args) > 1 else None
+        between = (
+            before_last.whitespace_after
+            if isinstance(before_last, cst.Comma)
+            else call.whitespace_before_args
+        )
+        comma = trailing.with_changes(whitespace_after=between)
+        new_args = [*args[:-1], last.with_changes(comma=comma)]
+        new_args += [arg.with_changes(comma=comma) for arg in extra[:-1]]
+        new_args.append(extra[-1].with_changes(comma=trailing))
         return call.with_changes(args=new_args)
     args[-1] = last.with_changes(comma=separator)
     new = [*args, *_without_comma(extra[:-1], separator)]
