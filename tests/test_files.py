@@ -143,11 +143,21 @@ def test_undecodable_file_is_an_error_and_untouched(tmp_path: Path) -> None:
     assert path.read_bytes() == data
 
 
-def test_file_without_torch_is_neither_decoded_nor_parsed(tmp_path: Path) -> None:
-    # Undecodable *and* unparseable, but it cannot hold a finding: the byte prefilter skips it.
-    path = write(tmp_path / "other.py", b"print 'caf\xe9'\n")
+def test_file_without_torch_is_not_parsed(tmp_path: Path) -> None:
+    # Unparseable (Python 2), but it cannot hold a finding: the byte prefilter skips it.
+    path = write(tmp_path / "other.py", b"print 'cafe'\n")
     result = process_file(path, FIX)
     assert (result.errors, result.diagnostics, result.changed) == ([], [], False)
+
+
+def test_file_without_torch_that_cannot_be_decoded_is_an_error(tmp_path: Path) -> None:
+    # Before, it passed unseen: the byte prefilter skipped it before decoding.
+    path = write(tmp_path / "other.py", b"print 'caf\xe9'\n")
+    result = process_file(path, FIX)
+    assert [str(error) for error in result.errors] == [
+        f"{path}: cannot decode: invalid or missing encoding declaration"
+    ]
+    assert not result.changed
 
 
 def test_unchanged_files_keep_their_mtime(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ LIGHT = {
     "varmigrate.cache",
     "varmigrate.cli.check_fix",
     "varmigrate.cli.clean",
+    "varmigrate.cli.common",
     "varmigrate.cli.rule",
     "varmigrate.cli.verify",
     "varmigrate.config",

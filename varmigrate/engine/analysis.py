@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from varmigrate.engine.outline import Outline, parse_ast
-from varmigrate.engine.parsing import cpython_error, parse
+from varmigrate.engine.parsing import DEPTH_ERRORS, MAX_BRACKETS, bracket_depth, cpython_error, parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.model import Diagnostic
@@ -63,10 +63,10 @@ def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = No
             ctx, positions = found
             return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
     if outline is None:
-        # LibCST's parser must never see what CPython rejects: it can crash on it (2,000 nested brackets
-        # overflow its stack), and CPython's complaint is the one to report anyway.
+        # LibCST reads some code CPython rejects (and reports the errors of the rest as CPython does),
+        # but nesting deeper than CPython allows can overflow its native parser's stack: a crash.
         error = cpython_error(source)
-        if error is not None:
+        if error is not None and (error.message in DEPTH_ERRORS or bracket_depth(source) > MAX_BRACKETS):
             raise error
     ctx = ModuleContext.build(parse(source), source, rules)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)

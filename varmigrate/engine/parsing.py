@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -49,6 +50,22 @@ def cpython_error(source: str) -> SourceParseError | None:
 
 
 TOO_DEEP = "too deeply nested"
+# CPython's own limit on nested brackets; its complaints about depth, which LibCST must never be shown.
+MAX_BRACKETS = 200
+DEPTH_ERRORS = frozenset({TOO_DEEP, "too many nested parentheses"})
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
+def bracket_depth(source: str) -> int:
+    """The deepest nesting of brackets in ``source``, strings and comments included (an upper bound)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(source):
+        if match.group() in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def crowded_statement(source: str) -> tuple[int, int]:
