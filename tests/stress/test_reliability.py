@@ -130,3 +130,43 @@ def test_an_edit_made_while_fixing_is_never_overwritten(tmp_path: Path) -> None:
     assert path.read_text() == LEGACY + "print('saved by the editor')\n"
     assert [str(error) for error in result.errors] == [f"{path}: file changed while fixing; not written"]
     assert not result.written
+
+
+# -- links and permissions: one rule each, as the README's reliability section states ------------------
+
+
+def test_a_read_only_directory_is_respected_as_a_read_only_file_is(tmp_path: Path) -> None:
+    # As root, the rename used to go through: the directory's mode was ignored, the file's was not.
+    folder = tmp_path / "locked"
+    path = write(folder / "x.py", LEGACY)
+    folder.chmod(0o555)
+    try:
+        done = varmigrate("fix", "--output-format", "concise", "locked/x.py", cwd=tmp_path)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 2
+    assert "locked/x.py: cannot write: its directory is read-only" in done.stderr
+    assert path.read_text() == LEGACY
+    assert sorted(p.name for p in folder.iterdir()) == ["x.py"]
+
+
+def test_a_hard_linked_file_keeps_its_links(tmp_path: Path) -> None:
+    # The rename used to split the links: the other name kept the legacy code.
+    path = write(tmp_path / "x.py", LEGACY)
+    other = tmp_path / "elsewhere.txt"
+    os.link(path, other)
+    done = varmigrate("fix", "x.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert path.read_text() == other.read_text() == FIXED
+    assert path.stat().st_ino == other.stat().st_ino
+
+
+def test_a_symlink_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    outside = write(tmp_path / "outside" / "real.py", LEGACY)
+    link = tmp_path / "tree" / "link.py"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    done = varmigrate("fix", "link.py", cwd=link.parent)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    assert outside.read_text() == FIXED

@@ -163,7 +163,17 @@ def remove_stale_temporaries(directories: Iterable[Path], now: float | None = No
 
 
 def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
-    """Replace the contents of ``path`` (through symlinks) atomically, keeping its permissions.
+    """Replace the contents of ``path`` atomically, keeping its permissions, owner and links.
+
+    The rules (as ruff and black behave, plus atomicity):
+
+    - A symlink is followed: the file it points to gets the new contents, wherever it lives, and the
+      link stays a link.
+    - The mode bits are the owner's wish, also for root: a file without the owner's write permission,
+      or in a directory without it, is not written (:class:`PermissionError`).
+    - A file with other hard links is rewritten in place, so that every name keeps seeing one file;
+      such a write is not atomic. Any other file is written to a temporary file beside it, which is
+      renamed over it: a reader sees the old contents or the new, never a mixture.
 
     With ``expected`` (the bytes the new contents were made from), raise :class:`FileChangedError`
     instead of writing when the file no longer holds them: an edit made while varmigrate worked is
@@ -171,9 +181,13 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     """
     target = Path(os.path.realpath(path))
     info = target.stat()
-    # As root, os.replace would happily rewrite a read-only file; treat the mode as the owner's wish.
     if not info.st_mode & stat.S_IWUSR:
-        raise PermissionError(f"{path} is read-only")
+        raise PermissionError(errno.EACCES, "the file is read-only")
+    if not target.parent.stat().st_mode & stat.S_IWUSR:
+        raise PermissionError(errno.EACCES, "its directory is read-only")
+    if info.st_nlink > 1:
+        _write_in_place(target, data, expected)
+        return
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{_TEMPORARY}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -184,13 +198,28 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
         # Only the owner or root may hand a file to another owner; the mode is kept regardless.
         with contextlib.suppress(OSError):
             os.chown(temporary, info.st_uid, info.st_gid)
-        if expected is not None and read_regular(target) != expected:
-            raise FileChangedError(errno.EBUSY, "file changed while fixing; not written")
+        _check_unchanged(target, expected)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _write_in_place(target: Path, data: bytes, expected: bytes | None) -> None:
+    """Overwrite ``target`` itself (its inode, so every hard link sees the change)."""
+    _check_unchanged(target, expected)
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _check_unchanged(target: Path, expected: bytes | None) -> None:
+    if expected is not None and read_regular(target) != expected:
+        raise FileChangedError(errno.EBUSY, "file changed while fixing; not written")
 
 
 __all__ = [
