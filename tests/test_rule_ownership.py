@@ -60,3 +60,12 @@ def test_volatile_in_variable_is_selected_as_vm001(
     main(["check", "--output-format", "concise", *argv, "a.py"])
     lines = capsys.readouterr().out.splitlines()
     assert [" ".join(line.split()[:2]) for line in lines if line.startswith("a.py:")] == reported
+
+
+def test_vm201_says_what_it_assumes() -> None:
+    # `pred.data[0]` on a 5x1 tensor is a row, not an error: the message and the unsafe fix say "if 0-dim".
+    from varmigrate.engine import check_source
+
+    (finding,) = check_source("import torch\nfirst = pred.data[0]\n")
+    assert "if the tensor is 0-dim" in finding.message
+    assert [fix.title for fix in finding.fixes] == ["Replace with `.item()` (assumes the tensor is 0-dim)"]

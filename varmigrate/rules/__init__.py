@@ -139,7 +139,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "VM201",
         "varmigrate.rules.data_index_zero",
         "DataIndexZero",
-        "`.data[0]` raises `IndexError` on a 0-dim tensor: use `.item()`",
+        "`.data[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: use `.item()`",
         fix_availability="sometimes",
         requires=("torch",),
         triggers=(".data",),

@@ -12,6 +12,9 @@ from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
 
 _DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
+# The fix is right only for a 0-dim tensor (what the old code meant there); on any other it changes
+# what the line does, and on more than one element `.item()` raises.
+ITEM_TITLE = "Replace with `.item()` (assumes the tensor is 0-dim)"
 NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
 
 
@@ -86,7 +89,7 @@ class DataIndexZero(Rule):
         fix = self.replace_with(
             node,
             item,
-            "Replace with `.item()`",
+            ITEM_TITLE,
             Applicability.UNSAFE,
             verified_by=RuntimeCheck.RECEIVER_IS_ZERO_DIM,
         )
