@@ -143,7 +143,8 @@ def test_documented_examples_run_on_the_public_api(project: Path, capsys: pytest
         "4:5 VM001 `Variable(...)` is deprecated and detaches its argument",
         "2 fixes applied",
         "error: notebooks/demo.ipynb: no such file or directory",
-        "src/data.py:2:5: VM201 `.data[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: use `.item()`",
+        "src/data.py:2:5: VM201 `.data[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: "
+        "use `.item()`",
         "src/model.py:3:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument",
         "src/model.py:4:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument",
     ]

@@ -23,10 +23,8 @@ FIXED_CALL = "torch.ones((2,2), requires_grad=True)"
 DETACH = "import torch\nfrom torch.autograd import Variable\nb = Variable(a)\n"
 # A finding with no fix.
 NAMED = "import torch\nfrom torch.autograd import Variable\nc = Variable(a, name='c')\n"
-# A fix that would drop a comment: shown, never applied.
-COMMENTED = (
-    "import torch\nfrom torch.autograd import Variable\nd = Variable(  # keep me\n    torch.ones(2))\n"
-)
+# A display-only fix: shown, never applied.
+DISPLAY = "import torch\nd = x.volatile\n"
 PY2 = "import torch\nfrom torch.autograd import Variable\nprint Variable(x)\n"
 CLEAN = "import torch\nx = torch.ones(2)\n"
 ANSI = "\x1b["
@@ -87,11 +85,11 @@ def test_check_full_format(project: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_check_full_format_marks_display_only_fixes(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(project / "a.py", COMMENTED)
+    write(project / "a.py", DISPLAY)
     assert main(["check", "--output-format", "full", "a.py"]) == 1
     out = capsys.readouterr().out
-    assert "a.py:3:5: VM001 `Variable(...)`" in out
-    assert "(not applied: it would drop a comment) (display only)" in out
+    assert "a.py:2:5: VM002 `.volatile` is always False" in out
+    assert "= help: Replace with `False` (display only)" in out
     assert "fixable" not in out
 
 

@@ -6,6 +6,8 @@ How many programs are generated is the Hypothesis profile's choice (tests/confte
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,6 +44,7 @@ FLAGS = st.sampled_from(
         ", **kw",
     ]
 )
+COMMENT = re.compile(r"#[^\r\n]*")
 CHAINED = st.sampled_from([".new().fill_(0)", ".double()", ".sum()"])
 CALLEES = st.sampled_from(["Variable", "V", "ag.Variable", "torch.autograd.Variable"])
 
@@ -70,6 +73,9 @@ def variable_calls(draw: st.DrawFn, depth: int = 0) -> str:
     callee = draw(CALLEES)
     if draw(st.integers(0, 9)) == 0:
         return f"{callee}()"
+    if draw(st.integers(0, 4)) == 0:
+        # Comments inside the call, the most common formatting of all: they must survive the fix.
+        return f"{callee}(  # why {depth}\n    {draw(data_expressions(depth))}{draw(FLAGS)}  # how {depth}\n)"
     return f"{callee}({draw(data_expressions(depth))}{draw(FLAGS)})"
 
 
@@ -116,6 +122,8 @@ def test_fix_parses_and_is_idempotent(source: str, unsafe: bool) -> None:
     first = fix_source(source, options)
     parse(first.source)
     assert not [d for d in first.diagnostics if d.code == INTERNAL_ERROR], first.diagnostics
+    # No comment is lost (a removed import's line holds none here).
+    assert sorted(COMMENT.findall(first.source)) == sorted(COMMENT.findall(source))
     second = fix_source(first.source, options)
     assert second.source == first.source
     assert second.applied == 0

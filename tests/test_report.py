@@ -34,7 +34,7 @@ def finding(*fixes: Fix, row: int = 2, column: int = 5, end_column: int = 16) ->
 
 SAFE_FINDING = finding(fix("Replace with `.detach()`", SAFE))
 UNSAFE_ONLY = finding(fix("Remove the `Variable(...)` wrapper", UNSAFE, "x"))
-DISPLAY_ONLY = finding(fix("Remove the wrapper (not applied: it would drop a comment)", DISPLAY))
+DISPLAY_ONLY = finding(fix("Replace with `False`", DISPLAY))
 NO_FIX = finding()
 
 
@@ -77,7 +77,7 @@ def test_full_marks_unsafe_and_display_only_fixes() -> None:
         "help: Remove the `Variable(...)` wrapper (unsafe)"
         in render_full(UNSAFE_ONLY, "a.py", {}, SAFE).plain
     )
-    assert render_full(DISPLAY_ONLY, "a.py", {}, SAFE).plain.endswith("comment) (display only)\n")
+    assert render_full(DISPLAY_ONLY, "a.py", {}, SAFE).plain.endswith("Replace with `False` (display only)\n")
 
 
 def test_full_shows_the_applied_fix_first_then_alternatives() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -187,22 +188,31 @@ class Rule(cst.BatchableCSTVisitor):
     ) -> Fix:
         """A fix that replaces ``node`` with ``replacement``.
 
-        A replacement that needs parentheses in its context gets them; a fix that would drop a comment
-        is downgraded to DISPLAY_ONLY.
+        A replacement that needs parentheses in its context gets them. Comments inside ``node`` that the
+        replacement does not keep move to lines of their own above the statement, in their order.
         """
         # The node's own parentheses lie outside its range and stay; inside them anything fits.
         if not node.lpar and self._needs_parentheses(node, replacement):
             replacement = nodes.parenthesize(replacement)
-        # Comments in the node's own parentheses lie outside the edit and survive it.
-        if nodes.count_comments(replacement) < nodes.count_comments(nodes.without_parens(node)):
-            applicability = Applicability.DISPLAY_ONLY
-            title = f"{title} (not applied: it would drop a comment)"
         position = self.range_of(node)
         start = self.ctx.offset(position.start.line, position.start.column)
         end = self.ctx.offset(position.end.line, position.end.column)
+        content = nodes.code_indented(replacement, self._indentation(node))
+        # Comments in the node's own parentheses lie outside the edit and survive it.
+        lost = _lost_comments(nodes.without_parens(node), replacement)
+        line = position.start.line
+        if lost:
+            line = self.range_of(self._statement(node)).start.line
+            line_start = self.ctx.offset(line, 0)
+            before = self.ctx.source[line_start:start]
+            indent = before[: len(before) - len(before.lstrip(" \t"))]
+            newline = self.ctx.module.default_newline
+            content = "".join(f"{indent}{comment}{newline}" for comment in lost) + before + content
+            start = line_start
+            title = f"{title}; {_moved(lost)} above the statement"
         edit = Edit(
-            content=nodes.code_indented(replacement, self._indentation(node)),
-            start=Location(position.start.line, position.start.column + 1),
+            content=content,
+            start=Location(line, start - self.ctx.offset(line, 0) + 1),
             end=Location(position.end.line, position.end.column + 1),
             start_offset=start,
             end_offset=end,
@@ -214,6 +224,14 @@ class Rule(cst.BatchableCSTVisitor):
             imports=tuple(imports),
             verified_by=verified_by,
         )
+
+    def _statement(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement ``node`` is part of (for a compound statement, the one whose header holds it)."""
+        current: cst.CSTNode = node
+        parent = self.parent(current)
+        while parent is not None and not isinstance(current, _STATEMENTS):
+            current, parent = parent, self.parent(parent)
+        return current
 
     def _indentation(self, node: cst.CSTNode) -> str:
         """The indentation of the blocks ``node`` stands in, outermost first."""
@@ -268,3 +286,23 @@ class Rule(cst.BatchableCSTVisitor):
                 fixes=tuple(fixes),
             )
         )
+
+
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+def _lost_comments(before: cst.CSTNode, after: cst.CSTNode) -> list[str]:
+    """The comments of ``before`` that ``after`` does not hold, in their order."""
+    kept = Counter(comment.value for comment in nodes.descendants(after) if isinstance(comment, cst.Comment))
+    lost = []
+    for comment in nodes.descendants(before):
+        if isinstance(comment, cst.Comment):
+            if kept[comment.value]:
+                kept[comment.value] -= 1
+            else:
+                lost.append(comment.value)
+    return lost
+
+
+def _moved(comments: Sequence[str]) -> str:
+    return "its comment moved" if len(comments) == 1 else "its comments moved"
