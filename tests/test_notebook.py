@@ -530,15 +530,6 @@ def test_one_line_source_grows_in_jupyter_layout() -> None:
     assert fixed == jupyter_format(json.loads(fixed))
 
 
-def test_cell_emptied_by_import_removal() -> None:
-    data = notebook("import torch", "from torch.autograd import Variable", VARIABLE_LINE)
-    fixed = fix_notebook(data).data
-    assert fixed is not None
-    assert code_sources(fixed) == {1: "import torch", 2: "", 3: "v = torch.ones(1)"}
-    assert '"source": []' in fixed.decode("utf-8")
-    assert fixed == jupyter_format(json.loads(fixed))
-
-
 @pytest.mark.parametrize("use", ["%timeit Variable(t)", "Variable?", "!echo {Variable}"])
 def test_import_used_by_ipython_syntax_kept(use: str) -> None:
     data = notebook(PRELUDE, "t = torch.ones(1)\n" + VARIABLE_LINE, use)
@@ -585,3 +576,22 @@ def test_applicability_threshold_respected() -> None:
     assert unsafe.data is not None
     assert "v = h2.detach()" in code_sources(safe.data)[2]
     assert "v = h2\n" in code_sources(unsafe.data)[2]
+
+
+def test_a_cell_the_import_clean_up_would_empty_keeps_its_content() -> None:
+    # Before, both cells became empty: the comment went with the import it described.
+    data = notebook(
+        "import torch",
+        "# import Variable this way\nfrom torch.autograd import Variable",
+        "from torch.autograd import Variable",
+        "x = Variable(torch.ones(2), requires_grad=True)\ny = (x * 2).sum()",
+    )
+    result = fix_notebook(data)
+    assert result.data is not None
+    assert list(code_sources(result.data).values()) == [
+        "import torch",
+        "# import Variable this way",
+        "from torch.autograd import Variable",
+        "x = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()",
+    ]
+    assert fix_notebook(result.data).data is None

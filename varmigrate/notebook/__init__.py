@@ -70,11 +70,30 @@ def fix_notebook(data: bytes, settings: Settings | None = None) -> NotebookFixRe
     if not result.changed:
         return NotebookFixResult(diagnostics, program.errors)
     sources = program.restore(result.source)
-    changed = {cell: text for cell, text in sources.items() if text != notebook.cells[cell].source}
+    changed = {}
+    for cell, text in sources.items():
+        original = notebook.cells[cell].source
+        kept = _not_emptied(original, text)
+        if kept != original:
+            changed[cell] = kept
     if not changed:
         return NotebookFixResult(diagnostics, program.errors)
     new_data = notebook.with_sources(changed)
     return NotebookFixResult(diagnostics, program.errors, data=new_data, applied=result.applied)
+
+
+def _not_emptied(before: str, after: str) -> str:
+    """``after``, unless it empties a cell that had content (an import the fix made unused, say).
+
+    Such a cell keeps its comment lines; a cell without any keeps what it had: a notebook reader
+    should never find an empty cell where there was something.
+    """
+    if after.strip() or not before.strip():
+        return after
+    comments = [line for line in before.splitlines(keepends=True) if line.lstrip().startswith("#")]
+    if not comments:
+        return before
+    return "".join(comments).rstrip("\r\n") if not before.endswith(("\n", "\r")) else "".join(comments)
 
 
 @contextlib.contextmanager
