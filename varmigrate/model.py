@@ -152,3 +152,37 @@ class FileError:
         where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
         where = where if self.location is None else f"{where}:{self.location}"
         return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ProjectImports:
+    """What imports between the modules of a project mean for one of them (the project view).
+
+    Found by ``varmigrate.pipeline.project`` for the files of a run; plain, hashable data that reaches the
+    engine in its settings. Empty for a module looked at alone.
+    """
+
+    # Names that are torch's `Variable` here because imports of the project's own modules bind them, each
+    # with the module whose import of torch's `Variable` they come from (its path, relative to this
+    # module's directory). A bare name is bound by a star import (`from model import *` gives `Variable`);
+    # a dotted one is the qualified name a use of an explicit import has: `model.Variable` after
+    # `from model import Variable` or `import model`, `.model.V` after `from .model import V`.
+    variable: tuple[tuple[str, str], ...] = ()
+    # The words such a name may be written as here (the local names and attributes).
+    spellings: frozenset[str] = frozenset()
+    # torch reaches this module only through the project's modules (a notebook that does `from main
+    # import *`): it may hold findings without spelling `torch` or `autograd`.
+    reaches_torch: bool = False
+    # Names this module binds that other modules of the project import, by name or by a star import:
+    # the import clean-up keeps the imports that bind them.
+    imported_elsewhere: frozenset[str] = frozenset()
+
+    @property
+    def star_variables(self) -> frozenset[str]:
+        """The names star imports of the project's modules bind to torch's `Variable` here."""
+        return frozenset(name for name, _ in self.variable if "." not in name)
+
+    @property
+    def qualified_variables(self) -> frozenset[str]:
+        """The qualified names of explicit imports that are torch's `Variable` here."""
+        return frozenset(name for name, _ in self.variable if "." in name)

@@ -14,7 +14,7 @@ from varmigrate.engine.outline import Outline, parse_ast
 from varmigrate.engine.parsing import DEPTH_ERRORS, MAX_BRACKETS, bracket_depth, cpython_error, parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.model import Diagnostic
+from varmigrate.model import Diagnostic, ProjectImports
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
@@ -38,7 +38,7 @@ def check_source(source: str, settings: Settings | None = None) -> list[Diagnost
     settings = settings or Settings()
     if not could_match(source, settings.rules):
         return []
-    return analyse(source, settings.rules).diagnostics
+    return analyse(source, settings.rules, project=settings.project).diagnostics
 
 
 def lint(
@@ -48,17 +48,24 @@ def lint(
     return _findings(ModuleContext.build(module, source, rules if reduce else ()), source, rules)
 
 
-def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = None) -> Analysis:
+def analyse(
+    source: str,
+    rules: Sequence[RuleSpec],
+    tree: ast.Module | None = None,
+    *,
+    project: ProjectImports | None = None,
+) -> Analysis:
     """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
 
     CPython's parser (``tree``, when the caller has it) finds the top-level statements; those that
     cannot hold a finding nor bind a name the others use reach LibCST as `pass` on as many lines.
     Whenever that is not certain to give what the whole module gives, the whole module is parsed.
+    ``project`` says what imports of the project's other modules bind in the module.
     Raises :class:`SourceParseError`.
     """
     outline = outline_of(source, tree)
     if outline is not None:
-        found = _partial_context(outline, rules)
+        found = _partial_context(outline, rules, project)
         if found is not None:
             ctx, positions = found
             return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
@@ -68,7 +75,7 @@ def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = No
         error = cpython_error(source)
         if error is not None and (error.message in DEPTH_ERRORS or bracket_depth(source) > MAX_BRACKETS):
             raise error
-    ctx = ModuleContext.build(parse(source), source, rules)
+    ctx = ModuleContext.build(parse(source), source, rules, project=project)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
 
 
@@ -82,20 +89,20 @@ def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
 
 
 def _partial_context(
-    outline: Outline, rules: Sequence[RuleSpec]
+    outline: Outline, rules: Sequence[RuleSpec], project: ProjectImports | None
 ) -> tuple[ModuleContext, list[int | None]] | None:
     """The context of a module parsed without the statements that cannot matter, or None to parse all.
 
     Also says where each top-level statement is in the module's body (None: left out).
     """
-    pattern = ModuleContext.for_text(outline.source).statement_pattern(rules)
+    pattern = ModuleContext.for_text(outline.source, project=project).statement_pattern(rules)
     left_out = outline.left_out(pattern)
     parsed = parse_partial(outline, left_out) if left_out else None
     if parsed is None:
         return None
     module, partial, positions = parsed
     try:
-        ctx = ModuleContext.build(module, outline.source, rules, partial=partial)
+        ctx = ModuleContext.build(module, outline.source, rules, partial=partial, project=project)
     except IncompleteModuleError:
         return None
     # The statements were chosen with what the text alone says; the module must say the same.

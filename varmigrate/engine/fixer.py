@@ -71,7 +71,7 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
             break
         if analysis is None or analysis.source != current:
             try:
-                analysis = analyse(current, settings.rules, tree)
+                analysis = analyse(current, settings.rules, tree, project=settings.project)
             except SourceParseError:
                 if not rounds or rounds[-1].checker is _libcst:
                     raise
@@ -116,7 +116,9 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
     if result.applied:
         imports = {name for step in rounds for fix in step.applied for name in fix.imports}
         last_analysis = analysis if analysis is not None and analysis.source == current else None
-        cleanup = clean_imports(current, imports, last_analysis, tree)
+        cleanup = clean_imports(
+            current, imports, last_analysis, tree, keep=settings.project.imported_elsewhere
+        )
     if cleanup.source != linted:
         diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
     result.source = cleanup.source
@@ -175,7 +177,7 @@ def _after_cleanup(
         shifted = [_shifted(d, cleanup.shift) for d in diagnostics]
         if all(d is not None for d in shifted):
             return [d for d in shifted if d is not None]
-    return analyse(cleanup.source, settings.rules).diagnostics
+    return analyse(cleanup.source, settings.rules, project=settings.project).diagnostics
 
 
 def _shifted(diagnostic: Diagnostic, shift: Callable[[int], tuple[int, int] | None]) -> Diagnostic | None:

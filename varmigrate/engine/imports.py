@@ -54,11 +54,17 @@ class Cleanup:
 
 
 def clean_imports(
-    source: str, imports: Iterable[str], analysis: Analysis | None = None, tree: ast.Module | None = None
+    source: str,
+    imports: Iterable[str],
+    analysis: Analysis | None = None,
+    tree: ast.Module | None = None,
+    *,
+    keep: frozenset[str] = frozenset(),
 ) -> Cleanup:
     """Remove `Variable` imports (and `torch.autograd` aliases) left unused; add imports fixes need.
 
     ``analysis`` is the last analysis of ``source`` and ``tree`` CPython's parse of it, when known.
+    Imports of the names in ``keep`` stay, used or not (other modules import them from this one).
     """
     wanted = sorted(set(imports))
     if analysis is not None and analysis.source != source:
@@ -66,19 +72,19 @@ def clean_imports(
     outline = analysis.outline if analysis is not None else None
     outline = outline or outline_of(source, tree)
     if outline is None:
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return Cleanup(source, _clean_with_codemods(source, wanted, keep))
     names = _candidate_names(outline)
     if not names and not wanted:
         return Cleanup(source, source, _identity)
     found = _context(outline, names, analysis)
     if found is None:
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return Cleanup(source, _clean_with_codemods(source, wanted, keep))
     ctx, positions = found
-    plan = _Plan(outline, ctx, positions, reused=analysis is not None and ctx is analysis.ctx)
+    plan = _Plan(outline, ctx, positions, reused=analysis is not None and ctx is analysis.ctx, keep=keep)
     if not plan.schedule() and not wanted:
         return Cleanup(source, source, _identity)
     if not plan.remove() or (wanted and not plan.add(wanted)):
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return Cleanup(source, _clean_with_codemods(source, wanted, keep))
     return plan.result()
 
 
@@ -139,6 +145,8 @@ class _Plan:
     positions: list[int | None] | None
     # Whether ``ctx`` is the last round's (its findings may then move along, see `result`).
     reused: bool
+    # Names whose imports stay, used here or not.
+    keep: frozenset[str] = frozenset()
     # What `RemoveImportsVisitor` was asked to remove: module -> alias, module -> {(object, alias)}.
     modules: dict[str, str | None] = field(default_factory=dict)
     objects: dict[str, set[tuple[str, str | None]]] = field(default_factory=dict)
@@ -237,7 +245,7 @@ class _Plan:
         target = asname.name if asname is not None else alias.name
         assert isinstance(target, cst.Name | cst.Attribute)
         for name in _dotted_names(target):
-            if name in self._exported() or self._in_string_annotation(name):
+            if name in self.keep or name in self._exported() or self._in_string_annotation(name):
                 return False
             for assignment in scope[name]:
                 if isinstance(assignment, ImportAssignment) and len(assignment.references) > 0:
@@ -753,7 +761,7 @@ def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str
     return found
 
 
-def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
+def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[str] = frozenset()) -> str:
     """The clean-up done by LibCST's own visitors, on the whole module, for what the fast path cannot read."""
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
@@ -768,7 +776,9 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
                 continue
             for alias in node.names:
                 full = f"{dotted}.{nodes.code(alias.name)}"
-                if full in VARIABLE or full in AUTOGRAD_MODULES:
+                if (full in VARIABLE or full in AUTOGRAD_MODULES) and (
+                    alias.evaluated_alias or alias.evaluated_name
+                ) not in keep:
                     RemoveImportsVisitor.remove_unused_import(
                         context, dotted, nodes.code(alias.name), _asname(alias)
                     )
@@ -776,7 +786,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
         elif isinstance(node, cst.Import):
             for alias in node.names:
                 dotted = nodes.code(alias.name)
-                if dotted in AUTOGRAD_MODULES and alias.asname is not None:
+                if dotted in AUTOGRAD_MODULES and alias.asname is not None and _asname(alias) not in keep:
                     RemoveImportsVisitor.remove_unused_import(context, dotted, asname=_asname(alias))
                     scheduled = True
     for name in imports:

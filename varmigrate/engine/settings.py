@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from varmigrate.model import Applicability, Location
+from varmigrate.model import Applicability, Location, ProjectImports
 from varmigrate.rules import ALL_RULES, RuleSpec
 
 
@@ -17,8 +17,23 @@ class Settings:
     # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
     # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.
     verified: frozenset[tuple[str, Location]] = frozenset()
+    # What the other modules of the project bind in this one (see `in_project`).
+    project: ProjectImports = field(default_factory=ProjectImports)
 
     @property
     def threshold(self) -> Applicability:
         """The least trustworthy applicability that may be applied."""
         return Applicability.UNSAFE if self.unsafe_fixes else Applicability.SAFE
+
+    def in_project(self, project: ProjectImports) -> Settings:
+        """These settings for a module that ``project`` describes.
+
+        Where torch reaches the module through the project's modules, its rules' prefilter asks the text
+        for neither `torch` nor `autograd`, and takes the names `Variable` has there as its triggers.
+        """
+        if project == self.project:
+            return self
+        rules = self.rules
+        if project.reaches_torch or project.variable:
+            rules = tuple(rule.through_project(project.spellings) for rule in rules)
+        return replace(self, rules=rules, project=project)

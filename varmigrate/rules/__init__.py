@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
@@ -66,6 +66,16 @@ class RuleSpec:
         if not any(word in source for word in self.triggers):
             return False
         return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in self.triggers)
+
+    def through_project(self, spellings: Iterable[str]) -> RuleSpec:
+        """This rule for a module that torch reaches through its project's modules (`from model import *`).
+
+        Its text need spell neither `torch` nor `autograd`, and `Variable` may be written ``spellings``.
+        """
+        triggers = self.triggers
+        if "Variable" in triggers:
+            triggers = tuple(sorted({*triggers, *spellings}))
+        return replace(self, requires=(), triggers=triggers)
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""

@@ -24,7 +24,6 @@ from libcst.metadata import (
 from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location, RuntimeCheck
 from varmigrate.rules import RuleSpec, nodes
 from varmigrate.rules.context import ModuleContext
-from varmigrate.rules.torch_api import VARIABLE
 
 # Nodes whose children all stand inside brackets: a call's or class's arguments, a subscript's
 # elements, and the displays and comprehensions in square or curly brackets.
@@ -108,19 +107,22 @@ class Rule(cst.BatchableCSTVisitor):
         return next(iter(found)) if len(found) == 1 else None
 
     def is_variable(self, node: cst.CSTNode) -> bool:
-        """Whether ``node`` refers to torch's ``Variable`` (by qualified name, star imports included)."""
+        """Whether ``node`` refers to torch's ``Variable`` (by qualified name, star imports included).
+
+        Imports of the project's own modules count (`from model import *`, where `model` imports torch's
+        `Variable`): the engine's settings carry what they bind (`ModuleContext.variable_names`).
+        """
         # Spelling first: only a node that could be `Variable` pays for scope analysis.
         if isinstance(node, cst.Name):
             if node.value not in self.ctx.variable_spellings:
                 return False
-        elif not isinstance(node, cst.Attribute) or node.attr.value != "Variable":
+        elif not isinstance(node, cst.Attribute) or node.attr.value not in self.ctx.variable_spellings:
             return False
-        if self.resolves_to(node, VARIABLE):
+        if self.resolves_to(node, self.ctx.variable_names):
             return True
         return (
-            self.ctx.star_variable
-            and isinstance(node, cst.Name)
-            and node.value == "Variable"
+            isinstance(node, cst.Name)
+            and node.value in self.ctx.star_variables
             and not self.qualified_names(node)
             and self._is_unbound_access(node)
         )

@@ -27,7 +27,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from varmigrate.model import Diagnostic
+from varmigrate.model import Diagnostic, ProjectImports
 from varmigrate.rules._bindings import (
     DECLARATION,
     IMPORT,
@@ -37,6 +37,7 @@ from varmigrate.rules._bindings import (
     variable_aliases,
 )
 from varmigrate.rules._traversal import children, expression_contexts, walk
+from varmigrate.rules.torch_api import VARIABLE
 
 if TYPE_CHECKING:
     from varmigrate.rules import RuleSpec
@@ -89,11 +90,16 @@ class ModuleContext:
     # `import torch as th`), and whether it is bound at all.
     torch_name: str = "torch"
     torch_bound: bool = False
-    # `from torch.autograd import *` is in effect, so an unbound `Variable` is torch's.
-    star_variable: bool = False
+    # Names that, unbound here, are torch's `Variable` by a star import: `Variable` when
+    # `from torch.autograd import *` is in effect, and what star imports of the project's modules give.
+    star_variables: frozenset[str] = frozenset()
+    # The qualified names of torch's `Variable` here: torch's own, and those of imports of the project's
+    # modules that bind it (`model.Variable` after `from model import Variable`).
+    variable_names: frozenset[str] = VARIABLE
     # Legacy constructors ignore `torch.set_default_device`; factories follow it.
     sets_default_device: bool = False
-    # Every spelling a bare name referring to `Variable` can have here (`Variable`, and each `as` alias).
+    # Every spelling a name or attribute referring to `Variable` can have here (`Variable`, each `as`
+    # alias, and the names imports of the project's modules give it).
     variable_spellings: frozenset[str] = frozenset({"Variable"})
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # The code of the top-level statements left out of the analysed module (see `reduce`), if any.
@@ -114,14 +120,17 @@ class ModuleContext:
         rules: Sequence[RuleSpec] = (),
         *,
         partial: Partial | None = None,
+        project: ProjectImports | None = None,
     ) -> ModuleContext:
         """Context for ``module`` parsed from ``source``, analysed for ``rules``.
 
         When the caller parsed only part of ``source`` (``partial``), the module must be reduced
-        (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be.
+        (``rules`` given), and :class:`IncompleteModuleError` says when it cannot be. ``project`` says
+        what imports of the project's other modules bind here.
         """
-        ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True))
-        ctx.star_variable = star_imports_variable(module, source)
+        ctx = cls.for_text(source, MetadataWrapper(module, unsafe_skip_copy=True), project)
+        if star_imports_variable(module, source):
+            ctx.star_variables |= {"Variable"}
         ctx.torch_name, ctx.torch_bound = torch_binding(module)
         if rules:
             ctx.reduce(rules, partial)
@@ -130,12 +139,21 @@ class ModuleContext:
         return ctx
 
     @classmethod
-    def for_text(cls, source: str, wrapper: MetadataWrapper | None = None) -> ModuleContext:
-        """The part of a context that the text alone decides (spellings, offsets), before any parse."""
+    def for_text(
+        cls, source: str, wrapper: MetadataWrapper | None = None, project: ProjectImports | None = None
+    ) -> ModuleContext:
+        """The part of a context that the text alone decides (spellings, offsets), before any parse.
+
+        What imports of the project's other modules bind here (``project``) counts as text.
+        """
         wrapper = wrapper or MetadataWrapper(cst.Module(body=[]), unsafe_skip_copy=True)
         ctx = cls(wrapper=wrapper, source=source, line_starts=[])
         ctx.sets_default_device = "set_default_device" in source
         ctx.variable_spellings = frozenset({"Variable", *variable_aliases(source)})
+        if project is not None and project.variable:
+            ctx.variable_spellings |= project.spellings
+            ctx.star_variables = project.star_variables
+            ctx.variable_names = VARIABLE | project.qualified_variables
         return ctx
 
     def statement_pattern(self, rules: Sequence[RuleSpec]) -> re.Pattern[str]:
