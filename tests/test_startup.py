@@ -36,6 +36,7 @@ LIGHT = {
     "varmigrate.pipeline",
     "varmigrate.pipeline.batch",
     "varmigrate.pipeline.job",
+    "varmigrate.pipeline.project",
     "varmigrate.pipeline.single",
     "varmigrate.rules",
     "varmigrate.rules.torch_api",

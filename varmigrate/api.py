@@ -9,7 +9,7 @@ from pathlib import Path
 
 from varmigrate.config import Overrides, load_configuration
 from varmigrate.model import Applicability, Diagnostic, FileError
-from varmigrate.pipeline import Job, process_file
+from varmigrate.pipeline import Job, prepare
 from varmigrate.sources.discovery import discover
 
 
@@ -65,12 +65,11 @@ def check_paths(
         excluder=configuration.excluder(),
     )
     checked = [CheckedFile(error.path, errors=(error,)) for error in found.errors]
-    for path in found.files:
-        settings = configuration.settings_for(path)
-        result = process_file(path, Job(settings))
-        checked.append(
-            CheckedFile(result.path, tuple(result.diagnostics), tuple(result.errors), settings.threshold)
-        )
+    items = [(path, Job(configuration.settings_for(path))) for path in found.files]
+    # One batch, so that the files see each other's modules (the project view), as the command line does.
+    for (_, job), result in zip(items, prepare(items), strict=True):
+        threshold = job.settings.threshold
+        checked.append(CheckedFile(result.path, tuple(result.diagnostics), tuple(result.errors), threshold))
     return checked
 
 

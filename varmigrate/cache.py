@@ -7,6 +7,7 @@ Layout::
       CACHEDIR.TAG          the standard tag (https://bford.info/cachedir/): backup tools skip it
       <settings>/           one folder per (version, installation, rule codes, unsafe-fixes)
         <content>.py.pickle   an entry: the check result of a file whose blake2b digest is <content>
+                              (of its bytes, and of what other modules of its project bind in it)
         <content>.py.empty    an entry with no finding and no error: the name says it all, nothing is read
         <content>.ipynb.*     the same for notebooks (the same bytes read as a notebook give another result)
 
@@ -98,8 +99,15 @@ class Cache:
         folder = self._folders.get(facts)
         if folder is None:
             folder = self._folders[facts] = _settings_digest([rule.code for rule in settings.rules], facts[1])
-        content = hashlib.blake2b(data, digest_size=20).hexdigest()
-        return f"{folder}/{content}{'.ipynb' if notebook else '.py'}"
+        digest = hashlib.blake2b(data, digest_size=20)
+        project = settings.project
+        if project.variable or project.reaches_torch:
+            # What other modules of the project bind here is part of what the file means: a change in
+            # `model.py` that changes it is a miss for `train.py`. (Which imports other modules need
+            # changes only what `fix` does, never what `check` reports, so it is left out.)
+            imported = (project.variable, sorted(project.spellings), project.reaches_torch)
+            digest.update(b"\0project\0" + repr(imported).encode())
+        return f"{folder}/{digest.hexdigest()}{'.ipynb' if notebook else '.py'}"
 
     # -- reading --------------------------------------------------------------------------------------
 

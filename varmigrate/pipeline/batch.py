@@ -3,10 +3,11 @@
 Path in, result out: what to do comes in a :class:`Job`, what was found and done goes back in a
 :class:`FileResult`, plain picklable data that the output layer renders.
 
-Many files go in two stages. The first runs in this process and reads each file once: the byte
-prefilter, a cache lookup, decoding and the text prefilter, which settle almost every file. Only the
-files that can hold a finding reach the second stage, LibCST, and only when their bytes are worth it
-are they shared out over worker processes. Nothing here imports LibCST, ``multiprocessing`` or
+Many files go in two stages. The first runs in this process and reads each file once: the project
+view (what imports between the files' own modules bind, ``project.py``), the byte prefilter, a cache
+lookup, decoding and the text prefilter, which settle almost every file. Only the files that can hold a
+finding reach the second stage, LibCST, and only when their bytes are worth it are they shared out over
+worker processes. Nothing here imports LibCST, ``multiprocessing`` or
 ``concurrent.futures`` until a file needs it: a run that the first stage settles starts in milliseconds.
 """
 
@@ -24,9 +25,10 @@ from typing import TYPE_CHECKING, cast
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
-from varmigrate.pipeline.single import process_bytes, without_torch
+from varmigrate.pipeline.project import ProjectView, project_view, still_uses, without_names
+from varmigrate.pipeline.single import process_bytes, reaches_torch, without_torch
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
-from varmigrate.sources.io import DecodeError, FileChangedError, decode, mentions, read_regular, write_atomic
+from varmigrate.sources.io import DecodeError, FileChangedError, decode, read_regular, write_atomic
 
 if TYPE_CHECKING:
     from multiprocessing.context import DefaultContext
@@ -38,8 +40,13 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def process_file(path: Path, job: Job) -> FileResult:
-    """Check (or fix) the file at ``path``. Pure apart from writing the fixed file: path in, result out."""
-    slot = _first_stage(path, job, None)
+    """Check (or fix) the file at ``path``. Pure apart from writing the fixed file: path in, result out.
+
+    The file is looked at alone: what other modules of its project bind in it is not known here
+    (:func:`prepare` works that out for many files).
+    """
+    data = _read(path)
+    slot = data if isinstance(data, FileResult) else _first_stage(path, job, None, data)
     if isinstance(slot, FileResult):
         return slot
     return _finish(slot, *_second_stage(slot.data, slot.name, job), None)
@@ -69,6 +76,8 @@ class _Task:
     # An earlier task with the same key (``check`` only): its result serves this file too.
     same_as: _Task | None = None
     result: FileResult | None = None
+    # The file's bytes once the run is done with it (the fixed ones, when written or shown as a diff).
+    final: bytes | None = None
 
 
 class Batch:
@@ -76,13 +85,29 @@ class Batch:
 
     Iterating gives every file's result, in the order the files were given; the second stage runs as
     the iteration reaches it, in this process or in the worker pool :meth:`start` set up.
+
+    A module whose import of torch's `Variable` only files of this run use (``pending``, from the project
+    view) waits for them: the import goes if none of them uses the name once fixed.
     """
 
-    def __init__(self, slots: list[FileResult | _Task], cache: ResultCache | None) -> None:
+    def __init__(
+        self,
+        slots: list[FileResult | _Task],
+        cache: ResultCache | None,
+        pending: dict[str, dict[str, frozenset[str]]] | None = None,
+        settled: dict[str, bytes] | None = None,
+    ) -> None:
         self.slots = slots
         self.cache = cache
         self.tasks = [slot for slot in slots if isinstance(slot, _Task) and slot.same_as is None]
         self._pool: WorkerPool[int, tuple[FileResult, bytes | None]] | None = None
+        self._by_name = {task.name: task for task in self.tasks}
+        # Only modules still waiting for files that are to be analysed (a file the first stage settled
+        # stays as it was).
+        self._pending = {name: users for name, users in (pending or {}).items() if name in self._by_name}
+        # The bytes of files the first stage settled that a pending module waits for.
+        self._settled = settled or {}
+        self._submitted: set[int] = set()
 
     @property
     def pending(self) -> int:
@@ -97,8 +122,15 @@ class Batch:
     def start(self, pool: WorkerPool[int, tuple[FileResult, bytes | None]]) -> None:
         """Hand every task to ``pool``, the largest first (a large file last would keep one worker busy)."""
         self._pool = pool
-        for task in sorted(self.tasks, key=lambda task: len(task.data), reverse=True):
-            pool.submit(id(task), task.data, task.name, task.job)
+        # A pending module is handed out when its users are done.
+        ready = [task for task in self.tasks if task.name not in self._pending]
+        for task in sorted(ready, key=lambda task: len(task.data), reverse=True):
+            self._submit(task)
+
+    def _submit(self, task: _Task) -> None:
+        assert self._pool is not None
+        self._pool.submit(id(task), task.data, task.name, task.job)
+        self._submitted.add(id(task))
 
     def __iter__(self) -> Iterator[FileResult]:
         for slot in self.slots:
@@ -108,14 +140,45 @@ class Batch:
                 assert slot.same_as.result is not None, "a duplicate comes after the file it copies"
                 yield _named(slot.same_as.result, slot.name)
             else:
-                slot.result = _finish(slot, *self._second_stage(slot), self.cache)
-                yield slot.result
+                yield self._result(slot)
+
+    def _result(self, task: _Task) -> FileResult:
+        """``task``'s result, computed (and written) on first use: a pending module asks for its users'."""
+        if task.result is None:
+            users = self._pending.pop(task.name, None)
+            if users is not None:
+                task.job = self._decided(task.job, users)
+            result, new_data = self._second_stage(task)
+            task.result = _finish(task, result, new_data, self.cache)
+            shown = task.result.written or (task.job.mode is Mode.DIFF and task.result.changed)
+            task.final = new_data if new_data is not None and shown else task.data
+        return task.result
+
+    def _decided(self, job: Job, users: dict[str, frozenset[str]]) -> Job:
+        """``job`` without the kept names that no file of the run spells any more, once fixed."""
+        unused = [name for name, files in users.items() if not any(self._uses(file, name) for file in files)]
+        if not unused:
+            return job
+        project = without_names(job.settings.project, unused)
+        return replace(job, settings=replace(job.settings, project=project))
+
+    def _uses(self, name: str, word: str) -> bool:
+        """Whether the file ``name`` may still use ``word`` once the run is done with it."""
+        task = self._by_name.get(name)
+        if task is None:
+            return name not in self._settled or still_uses(Path(name), self._settled[name], word)
+        if task.result is None and task.name in self._pending:
+            return True  # itself waiting: its import of the name may go, or not
+        self._result(task)
+        return task.final is None or still_uses(task.path, task.final, word)
 
     def _second_stage(self, task: _Task) -> tuple[FileResult, bytes | None]:
         if self._pool is None:
             return _second_stage(task.data, task.name, task.job)
         from varmigrate.pipeline.workers import WorkerFailure
 
+        if id(task) not in self._submitted:
+            self._submit(task)
         outcome = self._pool.result(id(task))
         if isinstance(outcome, WorkerFailure):
             # Never cached: a crash or a timeout says nothing about the file that the next run may reuse.
@@ -125,18 +188,44 @@ class Batch:
 
 
 def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None) -> Batch:
-    """Run the first stage on ``(path, job)`` items, reading each file once."""
+    """Run the first stage on ``(path, job)`` items, reading each file once.
+
+    The files are read first, and the project view of all of them tells each file what imports of the
+    others bind in it (its job's settings carry that to the engine).
+    """
+    read = [(path, job, _read(path)) for path, job in items]
+    view = _view(read)
+    users = {str(user) for waiting in view.pending.values() for files in waiting.values() for user in files}
     slots: list[FileResult | _Task] = []
+    settled: dict[str, bytes] = {}
     first_of: dict[str, _Task] = {}
-    for path, job in items:
-        slot = _first_stage(path, job, cache)
+    for path, job, data in read:
+        if isinstance(data, FileResult):
+            slots.append(data)
+            continue
+        facts = view.settings_for(path)
+        if facts is not None:
+            job = replace(job, settings=job.settings.in_project(facts))
+        slot = _first_stage(path, job, cache, data)
         if isinstance(slot, _Task) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
             slot.same_as = first_of.setdefault(slot.key, slot)
             if slot.same_as is slot:
                 slot.same_as = None
+        elif isinstance(slot, FileResult) and slot.path in users:
+            settled[slot.path] = data
         slots.append(slot)
-    return Batch(slots, cache)
+    pending = {
+        str(path): {name: frozenset(map(str, files)) for name, files in waiting.items()}
+        for path, waiting in view.pending.items()
+    }
+    return Batch(slots, cache, pending, settled)
+
+
+def _view(read: list[tuple[Path, Job, bytes | FileResult]]) -> ProjectView:
+    """The project view of the files read (which imports other modules need: only when fixing)."""
+    files = {path: data for path, _, data in read if not isinstance(data, FileResult)}
+    return project_view(files, fixes=any(job.mode.fixes for _, job, _ in read))
 
 
 @contextlib.contextmanager
@@ -241,15 +330,20 @@ def _start_pool(
     return WorkerPool(context, workers, _second_stage, timeout)
 
 
-def _first_stage(path: Path, job: Job, cache: ResultCache | None) -> FileResult | _Task:
-    """Read ``path`` once and settle it without LibCST when possible: the result, else a task."""
-    name = str(path)
+def _read(path: Path) -> bytes | FileResult:
+    """The bytes of ``path``, or the result of a file that cannot be read."""
     try:
-        data = read_regular(path)
+        return read_regular(path)
     except OSError as error:
+        name = str(path)
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
-    # Cheapest prefilter: no rule can fire in a file that never spells `torch`; cheaper than hashing.
-    if not mentions(data, "torch"):
+
+
+def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | _Task:
+    """Settle the file at ``path`` (bytes ``data``) without LibCST if possible: the result, else a task."""
+    name = str(path)
+    # Cheapest prefilter: no rule can fire in a file torch does not reach; cheaper than hashing.
+    if not reaches_torch(data, job):
         return without_torch(data, name)
     notebook = name.endswith(NOTEBOOK_SUFFIX)
     key = cache.key(data, job, notebook) if cache is not None else None

@@ -19,7 +19,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
     """Check (or fix) source ``data`` shown as ``name``; the fixed bytes when they differ, else None."""
     result = FileResult(name)
-    if not mentions(data, "torch"):
+    if not reaches_torch(data, job):
         return without_torch(data, name), None
     if name.endswith(NOTEBOOK_SUFFIX):
         return _process_notebook(data, name, job)
@@ -137,6 +137,12 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     if job.mode is Mode.DIFF:
         result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
     return result, new_data
+
+
+def reaches_torch(data: bytes, job: Job) -> bool:
+    """Whether torch reaches the file ``data``: it spells `torch`, or imports a module of the project that
+    does (the project view says so). No rule can fire in a file that torch does not reach."""
+    return mentions(data, "torch") or job.settings.project.reaches_torch
 
 
 def without_torch(data: bytes, name: str) -> FileResult:

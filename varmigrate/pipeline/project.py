@@ -1,0 +1,676 @@
+"""The project view: what imports between a tree's own modules mean for each of its files.
+
+`model.py` does `from torch.autograd import Variable`; `train.py` does `from model import *` and calls
+`Variable(...)`. Alone, train.py's `Variable` is an unknown name, and once `fix` has rewritten model.py
+its import of `Variable` looks unused. Across the tree, train.py's `Variable` is torch's, and model.py's
+import is what train.py runs on. :func:`project_view` works this out for the files of a run and gives
+each file the facts as a :class:`~varmigrate.model.ProjectImports`, which the engine reads from its
+settings: findings and fixes follow the name into train.py, and the import stays where another module
+needs it.
+
+Cheap by design, since every run of ``check`` pays for it:
+
+- only files that can use such a name are looked at: those whose bytes spell `Variable` (or an alias
+  another module gives it), and those that never spell `torch` but hold another rule's words
+  (`.data[0]`, `volatile`), which torch may reach through a module of the project;
+- of those, only the import statements are read: each line that starts an import, with its
+  continuation lines, is parsed with CPython's parser, never the whole file, and never with LibCST;
+- a module is read (from the run's files, else from disk) only when an import names it, and only once.
+
+How an import is resolved: a relative import from the importer's package, as Python does; an absolute
+one from the importer's directory (a script's `sys.path[0]`), the directory above its top-level package,
+and the directory the run's files have in common. A module's exports are its `__all__` when present,
+else its public top-level names. Names are followed through chains of modules (`from b import *` where b
+does `from a import *`).
+
+Which imports the clean-up keeps (``fix`` only): an import of torch's `Variable` in a module stays when a
+file that uses the name imports it from there, by name or by a star import, directly or through other
+modules. The files looked at are the run's and, on disk, every `.py` file and notebook under the
+directory the module is imported from (above its top-level package, within its repository). Where the
+only such uses are in files of the same run, reached by star imports or attributes of the module
+(`model.Variable`), the import goes when every one of those files is left without the name
+(:attr:`ProjectView.pending`); an import that names it (`from model import Variable`) keeps it for good.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from varmigrate.model import ProjectImports
+from varmigrate.rules.torch_api import VARIABLE, VARIABLE_STAR_MODULES
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX
+
+if TYPE_CHECKING:
+    import ast
+
+# A line that starts an import statement (`from .m import x`, `import a.b`), at any indentation.
+_IMPORT_START = re.compile(r"[ \t]*(?:from[ \t]+[.\w]|import[ \t])")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_ALIAS = re.compile(rb"\bVariable\s+as\s+(\w+)")
+_DATA_INDEX_ZERO = re.compile(rb"\.data\s*\[\s*0\s*\]")
+_F_STRING = re.compile(r"[a-zA-Z]*[fF]")
+# An import statement spans at most this many lines (a long parenthesised list of names).
+_MAX_IMPORT_LINES = 200
+# A repository's files looked at on disk for importers of one module: beyond this, its imports all stay.
+MAX_DISK_FILES = 5000
+_TOP = 0
+
+
+@dataclass(frozen=True)
+class _Import:
+    """One import statement's part: ``from <module> import <names>`` (``star``), or ``import <module>``."""
+
+    module: str
+    level: int
+    # (name, local name) for `from` imports; empty for `import module` and star imports.
+    names: tuple[tuple[str, str], ...] = ()
+    star: bool = False
+    # `import a.b as c`: the local name (None: `import a.b` binds `a`).
+    asname: str | None = None
+    is_from: bool = True
+
+
+@dataclass
+class _Module:
+    """What the project view needs of one file: its imports in order, `__all__`, whether it spells torch."""
+
+    path: Path
+    imports: list[_Import]
+    exports: frozenset[str] | None
+    spells_torch: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class _Use:
+    """A name that is torch's `Variable` in a module, with where it comes from and how it is written."""
+
+    # As `ProjectImports.variable` has it: a bare name from a star import, or a qualified name.
+    name: str
+    origin: Path
+    # The name in the origin module whose import binds it there.
+    exported: str
+    # Written in an import statement here (`from model import Variable`): the importer's import of it
+    # stays whatever is fixed, so the origin's import must stay too.
+    named: bool
+    spellings: tuple[str, ...]
+
+
+@dataclass
+class ProjectView:
+    """The facts :func:`project_view` found, per file of the run (by path as given)."""
+
+    imports: dict[Path, ProjectImports] = field(default_factory=dict)
+    # Modules of the run whose kept names may go after all: name -> the files of the run whose uses
+    # decide (the import goes when none of them uses the name once the run has fixed them).
+    pending: dict[Path, dict[str, frozenset[Path]]] = field(default_factory=dict)
+
+    def settings_for(self, path: Path) -> ProjectImports | None:
+        """The facts for ``path`` (None: nothing beyond the file itself)."""
+        return self.imports.get(path)
+
+
+def project_view(files: Mapping[Path, bytes], *, fixes: bool) -> ProjectView:
+    """The project view of the run whose files (by path as given) hold ``files``.
+
+    With ``fixes``, also which imports of torch's `Variable` other modules need.
+    """
+    project = _Project(files)
+    view = ProjectView()
+    for path in project.candidates():
+        facts = project.facts(path)
+        if facts.variable or facts.reaches_torch:
+            view.imports[path] = facts
+    if fixes:
+        for path, (kept, pending) in project.exporters().items():
+            view.imports[path] = _with_kept(view.imports.get(path), kept | frozenset(pending))
+            if pending:
+                view.pending[path] = pending
+    return view
+
+
+def _with_kept(facts: ProjectImports | None, kept: frozenset[str]) -> ProjectImports:
+    facts = facts or ProjectImports()
+    return ProjectImports(facts.variable, facts.spellings, facts.reaches_torch, kept)
+
+
+def without_names(facts: ProjectImports, names: Iterable[str]) -> ProjectImports:
+    """``facts`` with ``names`` no longer kept for other modules."""
+    kept = facts.imported_elsewhere.difference(names)
+    return ProjectImports(facts.variable, facts.spellings, facts.reaches_torch, kept)
+
+
+def still_uses(path: Path, data: bytes, name: str) -> bool:
+    """Whether the file ``path`` (holding ``data``) may still use ``name``: its code spells it.
+
+    Comments, docstrings and other strings do not count, except f-strings; a text that cannot be read
+    as tokens counts as using it.
+    """
+    if re.search(rb"\b" + re.escape(name.encode()) + rb"\b", data) is None:
+        return False
+    import io
+    import tokenize
+
+    text = _notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NAME and token.string == name:
+                return True
+            if token.type == tokenize.STRING and _F_STRING.match(token.string) and name in token.string:
+                return True
+    except (tokenize.TokenError, SyntaxError):
+        return True
+    return False
+
+
+class _Project:
+    """The run's files, and the modules they import, read on demand."""
+
+    def __init__(self, files: Mapping[Path, bytes]) -> None:
+        self.given = dict(files)
+        self.by_key = {_key(path): path for path in files}
+        self.root = _common_directory(files)
+        self._read: dict[str, bytes | None] = {}
+        self._modules: dict[str, _Module | None] = {}
+        self._variables: dict[str, dict[str, tuple[Path, str]]] = {}
+        self._torch: dict[str, bool] = {}
+        self._exists: dict[str, bool] = {}
+        self._uses: dict[str, list[_Use]] = {}
+        self._aliases: set[str] | None = None
+        self._walks: dict[str, list[Path] | None] = {}
+
+    # -- which files need facts -------------------------------------------------------------------------
+
+    def candidates(self) -> Iterator[Path]:
+        """The run's files that may use a name another module binds (see the module's docstring)."""
+        for path, data in self.given.items():
+            if b"Variable" in data or self._spells_alias(data) or self._other_words(data):
+                yield path
+
+    @staticmethod
+    def _other_words(data: bytes) -> bool:
+        """Whether a file that never spells `torch` holds the words of a rule other than `Variable`'s."""
+        return b"torch" not in data and (b"volatile" in data or _DATA_INDEX_ZERO.search(data) is not None)
+
+    def _spells_alias(self, data: bytes) -> bool:
+        """Whether ``data`` spells a name a module of the run gives `Variable` (`Variable as V`)."""
+        if self._aliases is None:
+            self._aliases = set()
+            for other in self.given.values():
+                if b"Variable as" in other or b"Variable  as" in other:
+                    self._aliases.update(m.decode() for m in _ALIAS.findall(other))
+        return any(alias.encode() in data for alias in self._aliases)
+
+    def facts(self, path: Path) -> ProjectImports:
+        """What imports of the project's modules bind in the file ``path``."""
+        uses = self.uses(path)
+        module = self.module(path)
+        reaches = bool(uses) or (
+            module is not None
+            and not module.spells_torch
+            and any(self._reaches_torch(target) for target in self._targets(module))
+        )
+        variable = tuple(sorted({(use.name, _relative(use.origin, path)) for use in uses}))
+        spellings = frozenset(spelling for use in uses for spelling in use.spellings)
+        return ProjectImports(variable=variable, spellings=spellings, reaches_torch=reaches)
+
+    def uses(self, path: Path) -> list[_Use]:
+        """The names torch's `Variable` has in ``path`` through imports of the project's modules."""
+        key = _key(path)
+        found = self._uses.get(key)
+        if found is None:
+            module = self.module(path)
+            found = self._uses[key] = [] if module is None else list(self._find_uses(module))
+        return found
+
+    def _find_uses(self, module: _Module) -> Iterator[_Use]:
+        star: dict[str, tuple[Path, str] | None] = {}
+        for item in module.imports:
+            target = self.resolve(module.path, item.module, item.level)
+            prefix = "." * item.level + item.module
+            if item.star:
+                if target is not None:
+                    exported = self.variables(target)
+                    given = self.star_names(target)
+                    for name in [*star, *given]:
+                        if name in given:
+                            star[name] = exported[name]
+                        elif self._binds_otherwise(target, name):
+                            star[name] = None
+                elif item.level == 0 and item.module in VARIABLE_STAR_MODULES:
+                    star["Variable"] = None  # the engine knows torch's own star import
+                else:
+                    star.clear()  # a module we cannot see may bind anything
+            elif item.is_from:
+                exported = self.variables(target) if target is not None else {}
+                for name, local in item.names:
+                    star.pop(local, None)
+                    qualified = f"{prefix}.{name}" if item.module else prefix + name
+                    if name in exported:
+                        origin, original = exported[name]
+                        yield _Use(qualified, origin, original, True, (local, name))
+                        continue
+                    # `from pkg import model`: the module's attributes (`model.Variable`).
+                    sub = self.resolve(module.path, f"{item.module}.{name}".lstrip("."), item.level)
+                    if sub is not None:
+                        yield from self._attributes(sub, qualified)
+            else:
+                dotted = item.module
+                prefixes = [dotted] if item.asname else _prefixes(dotted)
+                for part in prefixes:
+                    found = self.resolve(module.path, part, 0)
+                    if found is not None:
+                        yield from self._attributes(found, part)
+        for name, bound in star.items():
+            if bound is not None:
+                yield _Use(name, bound[0], bound[1], False, (name,))
+
+    def _attributes(self, target: Path, qualified: str) -> Iterator[_Use]:
+        """Uses of the module ``target``'s `Variable` names as attributes (`model.Variable`)."""
+        for name, (origin, exported) in self.variables(target).items():
+            yield _Use(f"{qualified}.{name}", origin, exported, False, (name,))
+
+    # -- modules ----------------------------------------------------------------------------------------
+
+    def module(self, path: Path) -> _Module | None:
+        """The imports, `__all__` and torch mention of the file ``path`` (None: it cannot be read)."""
+        key = _key(path)
+        if key in self._modules:
+            return self._modules[key]
+        data = self._data(path)
+        found = None if data is None else _read_module(path, data)
+        self._modules[key] = found
+        return found
+
+    def variables(self, path: Path) -> dict[str, tuple[Path, str]]:
+        """Top-level names of the module ``path`` that are torch's `Variable`.
+
+        Each maps to its origin: the module whose import of torch's `Variable` binds it, and its name there.
+        """
+        key = _key(path)
+        found = self._variables.get(key)
+        if found is not None:
+            return found
+        self._variables[key] = {}  # a cycle of imports ends here
+        found = {}
+        module = self.module(path)
+        for item in module.imports if module is not None else ():
+            if item.level == 0 and item.module in VARIABLE_STAR_MODULES and (item.star or item.names):
+                for name, local in item.names or (("Variable", "Variable"),):
+                    if f"{item.module}.{name}" in VARIABLE:
+                        found[local] = (path, local)
+                    else:
+                        found.pop(local, None)
+                continue
+            if not item.is_from:
+                continue
+            target = self.resolve(path, item.module, item.level)
+            if target is None:
+                for _, local in item.names:
+                    found.pop(local, None)
+            elif item.star:
+                exported = self.variables(target)
+                for name in self.star_names(target):
+                    if name in exported:
+                        found[name] = exported[name]
+            else:
+                exported = self.variables(target)
+                for name, local in item.names:
+                    if name in exported:
+                        found[local] = exported[name]
+                    else:
+                        found.pop(local, None)
+        if module is not None:
+            found = {name: bound for name, bound in found.items() if not _rebinds(module.text, name)}
+        self._variables[key] = found
+        return found
+
+    def star_names(self, path: Path) -> frozenset[str]:
+        """The names of ``path``'s `Variable`s that a star import binds (in `__all__`, else public)."""
+        module = self.module(path)
+        names = self.variables(path).keys()
+        if module is not None and module.exports is not None:
+            return frozenset(names & module.exports)
+        return frozenset(name for name in names if not name.startswith("_"))
+
+    def _binds_otherwise(self, path: Path, name: str) -> bool:
+        """Whether the module ``path`` binds ``name`` to something other than torch's `Variable`."""
+        module = self.module(path)
+        if module is None:
+            return False
+        if module.exports is not None and name not in module.exports:
+            return False
+        imported = any(local == name for item in module.imports for _, local in item.names)
+        return imported or _rebinds(module.text, name)
+
+    def _reaches_torch(self, path: Path, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether the module ``path`` spells torch, or imports a module of the project that does."""
+        key = _key(path)
+        if key in self._torch:
+            return self._torch[key]
+        module = self.module(path)
+        if module is None or key in seen:
+            return False
+        found = module.spells_torch or any(
+            self._reaches_torch(target, seen | {key}) for target in self._targets(module)
+        )
+        self._torch[key] = found
+        return found
+
+    def _targets(self, module: _Module) -> Iterator[Path]:
+        """The project's modules that ``module`` imports."""
+        for item in module.imports:
+            target = self.resolve(module.path, item.module, item.level)
+            if target is not None:
+                yield target
+
+    # -- where modules are --------------------------------------------------------------------------------
+
+    def resolve(self, importer: Path, module: str, level: int) -> Path | None:
+        """The file of the project's module ``module`` (``level`` dots) as ``importer`` imports it."""
+        parts = module.split(".") if module else []
+        if level:
+            base = importer.parent
+            for _ in range(level - 1):
+                base = base.parent
+            return self._module_file(base, parts) if parts else self._package(base)
+        if not parts or parts[0] in ("torch", "__future__"):
+            return None
+        for base in self._bases(importer):
+            found = self._module_file(base, parts)
+            if found is not None:
+                return found
+        return None
+
+    def _package(self, directory: Path) -> Path | None:
+        init = directory / "__init__.py"
+        return init if self._is_file(init) else None
+
+    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+        folder = base.joinpath(*parts)
+        module = folder.with_name(folder.name + ".py")
+        if self._is_file(module):
+            return module
+        return self._package(folder)
+
+    def _bases(self, importer: Path) -> list[Path]:
+        """Where an absolute import of ``importer`` is looked for: its directory, the directory above its
+        top-level package, the run's common directory."""
+        bases = [importer.parent]
+        folder = importer.parent
+        while self._is_file(folder / "__init__.py") and folder.parent != folder:
+            folder = folder.parent
+        if folder not in bases:
+            bases.append(folder)
+        if self.root not in bases and _key(importer).startswith(os.path.join(_key(self.root), "")):
+            bases.append(self.root)
+        return bases
+
+    def _is_file(self, path: Path) -> bool:
+        key = _key(path)
+        if key in self.by_key:
+            return True
+        found = self._exists.get(key)
+        if found is None:
+            found = self._exists[key] = os.path.isfile(path)
+        return found
+
+    def _data(self, path: Path) -> bytes | None:
+        key = _key(path)
+        given = self.by_key.get(key)
+        if given is not None:
+            return self.given[given]
+        if key not in self._read:
+            try:
+                with open(path, "rb") as handle:
+                    self._read[key] = handle.read()
+            except OSError:
+                self._read[key] = None
+        return self._read[key]
+
+    # -- which imports other modules need ---------------------------------------------------------------
+
+    def exporters(self) -> dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]]:
+        """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
+        for good, and those that may go once the given files (of the run) no longer spell them."""
+        found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
+        for path, data in self.given.items():
+            if b"autograd" not in data or path.name.endswith(NOTEBOOK_SUFFIX):
+                continue
+            own = {name for name, (origin, _) in self.variables(path).items() if _key(origin) == _key(path)}
+            if own:
+                kept, pending = self._needed(path, own)
+                if kept or pending:
+                    found[path] = (kept, pending)
+        return found
+
+    def _needed(self, origin: Path, names: set[str]) -> tuple[frozenset[str], dict[str, frozenset[Path]]]:
+        kept: set[str] = set()
+        users: dict[str, set[Path]] = {}
+        files = self._importers(origin, names)
+        if files is None:
+            return frozenset(names), {}
+        for path, given in files:
+            for use in self.uses(path):
+                if _key(use.origin) != _key(origin) or use.exported not in names:
+                    continue
+                if use.named or given is None:
+                    kept.add(use.exported)
+                else:
+                    users.setdefault(use.exported, set()).add(given)
+        pending = {name: frozenset(paths) for name, paths in users.items() if name not in kept}
+        return frozenset(kept), pending
+
+    def _importers(self, origin: Path, names: set[str]) -> list[tuple[Path, Path | None]] | None:
+        """Other files that spell one of ``names``: (path, the run's path for it, None when only on disk).
+
+        Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
+        there are more than `MAX_DISK_FILES` of them).
+        """
+        words = [name.encode() for name in names]
+        disk = self._disk_files(self._search_root(origin))
+        if disk is None:
+            return None
+        found: list[tuple[Path, Path | None]] = [
+            (path, path) for path, data in self.given.items() if any(word in data for word in words)
+        ]
+        for path in disk:
+            data = self._data(path)
+            if data is not None and any(word in data for word in words):
+                found.append((path, None))
+        return [(path, given) for path, given in found if _key(path) != _key(origin)]
+
+    def _search_root(self, path: Path) -> Path:
+        """Where importers of ``path`` may be: its repository (the nearest directory above with `.git`),
+        else the directory it is imported from (above its top-level package)."""
+        here = path.parent.absolute()
+        for folder in (here, *here.parents):
+            if os.path.exists(folder / ".git"):
+                return folder
+        folder = path.parent
+        while self._is_file(folder / "__init__.py") and folder.parent != folder:
+            folder = folder.parent
+        return folder
+
+    def _disk_files(self, root: Path) -> list[Path] | None:
+        """The files under ``root`` that are not the run's (None: more than `MAX_DISK_FILES`)."""
+        key = _key(root)
+        if key not in self._walks:
+            found: list[Path] | None = []
+            for path in _walk(root):
+                if _key(path) in self.by_key:
+                    continue
+                assert found is not None
+                found.append(path)
+                if len(found) > MAX_DISK_FILES:
+                    found = None
+                    break
+            self._walks[key] = found
+        return self._walks[key]
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """The `.py` files and notebooks under ``root`` (not in VCS data, environments or caches)."""
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in DEFAULT_EXCLUDED_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith((".py", NOTEBOOK_SUFFIX)):
+                yield Path(directory, name)
+
+
+# -- reading one file --------------------------------------------------------------------------------------
+
+
+def _read_module(path: Path, data: bytes) -> _Module:
+    """The imports of ``data`` (a module, or a notebook's code cells), its `__all__` and torch mention."""
+    text = _notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
+    imports = [item for node in _import_statements(text) for item in _imports(node)]
+    return _Module(path, imports, _exports(text), "torch" in text, text)
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return ""  # pragma: no cover (latin-1 decodes anything)
+
+
+def _notebook_code(data: bytes) -> str:
+    """The code cells of a notebook, one after another (nbformat 4, and 3's worksheets)."""
+    import json
+
+    try:
+        content = json.loads(data)
+    except ValueError:
+        return ""
+    if not isinstance(content, dict):
+        return ""
+    cells = content.get("cells")
+    if not isinstance(cells, list):
+        sheets = content.get("worksheets")
+        cells = (
+            [c for s in sheets if isinstance(s, dict) for c in s.get("cells", [])]
+            if isinstance(sheets, list)
+            else []
+        )
+    sources = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", cell.get("input", ""))
+        sources.append("".join(source) if isinstance(source, list) else str(source))
+    return "\n".join(sources)
+
+
+def _import_statements(text: str) -> Iterator[ast.stmt]:
+    """The import statements of ``text``: each line that starts one, with its continuation lines, parsed."""
+    import ast
+
+    position = 0
+    while (found := text.find("import", position)) >= 0:
+        start = max(text.rfind("\n", 0, found), text.rfind("\r", 0, found)) + 1
+        position = found + len("import")
+        if not _IMPORT_START.match(text, start):
+            continue
+        end = _statement_end(text, start)
+        code = text[start:end].lstrip(" \t")
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # the next lines may still start imports (an unclosed parenthesis took them)
+        position = max(position, end)
+        yield from tree.body
+
+
+def _statement_end(text: str, start: int) -> int:
+    """Where the logical line that starts at ``start`` ends (parentheses and backslashes continue it)."""
+    depth = 0
+    position = start
+    for _ in range(_MAX_IMPORT_LINES):
+        match = _NEWLINE.search(text, position)
+        end = match.start() if match else len(text)
+        code = text[position:end].split("#", 1)[0]
+        depth += code.count("(") - code.count(")")
+        position = match.end() if match else len(text)
+        if match is None or (depth <= 0 and not code.rstrip().endswith("\\")):
+            break
+    return position
+
+
+def _imports(node: ast.stmt) -> Iterator[_Import]:
+    import ast
+
+    if isinstance(node, ast.ImportFrom):
+        module = node.module or ""
+        if any(alias.name == "*" for alias in node.names):
+            yield _Import(module, node.level, star=True)
+        else:
+            yield _Import(module, node.level, tuple((a.name, a.asname or a.name) for a in node.names))
+    elif isinstance(node, ast.Import):
+        for alias in node.names:
+            yield _Import(alias.name, 0, asname=alias.asname, is_from=False)
+
+
+def _exports(text: str) -> frozenset[str] | None:
+    """The names in `__all__` when the module sets it with literals at its top level; else None."""
+    if "__all__" not in text:
+        return None
+    import ast
+
+    names: set[str] = set()
+    for match in re.finditer(r"^__all__\b", text, re.MULTILINE):
+        code = text[match.start() : _statement_end(text, match.start())]
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        for node in tree.body:
+            value = node.value if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) else None
+            if not isinstance(value, ast.List | ast.Tuple):
+                return None
+            strings = [
+                e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            ]
+            if len(strings) != len(value.elts):
+                return None
+            names.update(strings)
+    return frozenset(names)
+
+
+def _rebinds(text: str, name: str) -> bool:
+    """Whether the module binds ``name`` at its top level otherwise than by an import (`def`, `=`)."""
+    word = re.escape(name)
+    pattern = rf"^(?:(?:async[ \t]+)?def|class)[ \t]+{word}\b|^{word}[ \t]*(?::[^=\n]*)?=(?!=)"
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def _prefixes(dotted: str) -> list[str]:
+    """`a.b.c` -> `a`, `a.b`, `a.b.c`: the modules `import a.b.c` makes reachable from its name."""
+    parts = dotted.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)
+
+
+def _relative(origin: Path, importer: Path) -> str:
+    """``origin`` relative to ``importer``'s directory, with forward slashes."""
+    return os.path.relpath(os.path.abspath(origin), os.path.abspath(importer.parent)).replace(os.sep, "/")
+
+
+def _common_directory(files: Iterable[Path]) -> Path:
+    directories = {os.path.dirname(os.path.abspath(path)) for path in files}
+    if not directories:
+        return Path(os.getcwd())
+    try:
+        return Path(os.path.commonpath(sorted(directories)))
+    except ValueError:  # paths on different drives
+        return Path(os.getcwd())
