@@ -8,7 +8,8 @@ Layout::
       <settings>/           one folder per (version, installation, rule codes, unsafe-fixes)
         <content>.py.pickle   an entry: the check result of a file whose blake2b digest is <content>
         <content>.py.empty    an entry with no finding and no error: the name says it all, nothing is read
-        <content>.ipynb.*     the same for notebooks (the same bytes read as a notebook give another result)
+        <content>.ipynb.*     the same for notebooks, .md.* and .rst.* for documents (the same bytes read
+                              as another kind of file give another result)
 
 One small file per entry, written atomically (a temporary file, then ``os.replace``): concurrent runs
 never see half an entry and never lose one to a read-modify-write, and no lock is needed. A run lists
@@ -88,8 +89,9 @@ class Cache:
 
     # -- keys -----------------------------------------------------------------------------------------
 
-    def key(self, data: bytes, job: Job, notebook: bool) -> str | None:
-        """``<settings>/<content>.py`` (or ``.ipynb``); None when the job's results depend on more."""
+    def key(self, data: bytes, job: Job, kind: str) -> str | None:
+        """``<settings>/<content><kind>`` (``kind``: how the file is read, ``.py``, ``.ipynb``, ``.md`` or
+        ``.rst``: the same bytes read otherwise give another result); None when the results depend on more."""
         settings = job.settings
         if settings.verified:
             # Findings promoted by a run of the program (`varmigrate verify`): not a function of the text.
@@ -99,7 +101,7 @@ class Cache:
         if folder is None:
             folder = self._folders[facts] = _settings_digest([rule.code for rule in settings.rules], facts[1])
         content = hashlib.blake2b(data, digest_size=20).hexdigest()
-        return f"{folder}/{content}{'.ipynb' if notebook else '.py'}"
+        return f"{folder}/{content}{kind}"
 
     # -- reading --------------------------------------------------------------------------------------
 

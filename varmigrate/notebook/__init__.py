@@ -73,9 +73,12 @@ def check_cells(cells: Mapping[int, SourceCell], settings: Settings) -> Notebook
 
 
 def fix_cells(
-    cells: Mapping[int, SourceCell], settings: Settings
+    cells: Mapping[int, SourceCell], settings: Settings, *, emptiable: frozenset[int] = frozenset()
 ) -> tuple[NotebookFixResult, dict[int, str]]:
-    """Fix ``cells`` as one module: what is left (no ``data``), and the new text of each changed cell."""
+    """Fix ``cells`` as one module: what is left (no ``data``), and the new text of each changed cell.
+
+    A cell the fix would empty keeps its comments (or its content), unless it is ``emptiable``.
+    """
     program = Program.build(cells, settings)
     if program is None:
         return NotebookFixResult(), {}
@@ -87,7 +90,7 @@ def fix_cells(
     changed = {}
     for cell, text in program.restore(result.source).items():
         original = cells[cell].source
-        kept = _not_emptied(original, text)
+        kept = text if cell in emptiable else _not_emptied(original, text)
         if kept != original:
             changed[cell] = kept
     applied = result.applied if changed else 0

@@ -25,7 +25,7 @@ from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 from varmigrate.pipeline.single import process_bytes, without_torch
-from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
+from varmigrate.sources.discovery import NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, mentions, read_regular, write_atomic
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class _Task:
 
     path: Path
     name: str
-    notebook: bool
+    kind: str  # how the file is read: `sources.discovery.file_kind`
     data: bytes
     job: Job
     key: str | None
@@ -232,7 +232,7 @@ def _start_pool(
     context = cast("DefaultContext", multiprocessing.get_context(method))
     # Loaded before forking, so that the workers share one copy instead of each importing LibCST (about
     # a second of CPU); the fork server loads them once for all the workers it forks.
-    modules = ["varmigrate.engine", "varmigrate.notebook"]
+    modules = ["varmigrate.engine", "varmigrate.notebook", "varmigrate.documents"]
     if method == "fork":
         for module in modules:
             importlib.import_module(module)
@@ -251,16 +251,16 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None) -> FileResult 
     # Cheapest prefilter: no rule can fire in a file that never spells `torch`; cheaper than hashing.
     if not mentions(data, "torch"):
         return without_torch(data, name)
-    notebook = name.endswith(NOTEBOOK_SUFFIX)
-    key = cache.key(data, job, notebook) if cache is not None else None
+    kind = file_kind(name)
+    key = cache.key(data, job, kind) if cache is not None else None
     if cache is not None and key is not None:
         entry = cache.get(key)
         if entry is not None and _reusable(entry, job):
             return _named(entry, name)
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
-    screened = None if notebook else _screen(data, name, job)
+    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
     if screened is None:
-        return _Task(path, name, notebook, data, job, key)
+        return _Task(path, name, kind, data, job, key)
     if cache is not None and key is not None:
         _store(cache, key, screened, job)
     return screened
@@ -287,7 +287,7 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
             result.written = True
     if cache is not None and task.key is not None:
         # A written file is cached under its new content: what the next run reads.
-        key = cache.key(new_data, task.job, task.notebook) if result.written and new_data else task.key
+        key = cache.key(new_data, task.job, task.kind) if result.written and new_data else task.key
         if key is not None:
             _store(cache, key, result, task.job)
     return result

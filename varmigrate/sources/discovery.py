@@ -16,9 +16,23 @@ if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
 NOTEBOOK_SUFFIX = ".ipynb"
+# Documents whose Python code blocks are checked: Markdown (MyST, Quarto too) and reStructuredText.
+MARKDOWN_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".qmd")
+RST_SUFFIXES: tuple[str, ...] = (".rst",)
+DOCUMENT_SUFFIXES: tuple[str, ...] = MARKDOWN_SUFFIXES + RST_SUFFIXES
 # Suffixes a directory walk picks up. Files passed explicitly are read as Python whatever their suffix,
-# except notebooks, which are read as notebooks.
-SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX)
+# except notebooks and documents, which are read as what they are.
+SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX, *DOCUMENT_SUFFIXES)
+
+
+def file_kind(name: str) -> str:
+    """How a file is read, by its name: ``.ipynb``, ``.md`` (any Markdown), ``.rst``, else ``.py``."""
+    if name.endswith(NOTEBOOK_SUFFIX):
+        return NOTEBOOK_SUFFIX
+    if name.endswith(MARKDOWN_SUFFIXES):
+        return ".md"
+    return ".rst" if name.endswith(RST_SUFFIXES) else ".py"
+
 
 # Directory names never walked into (unless passed explicitly): VCS data, environments, caches, builds.
 DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
@@ -285,11 +299,15 @@ def _walk(
 
 __all__ = [
     "DEFAULT_EXCLUDED_DIRS",
+    "DOCUMENT_SUFFIXES",
+    "MARKDOWN_SUFFIXES",
     "NOTEBOOK_SUFFIX",
+    "RST_SUFFIXES",
     "SOURCE_SUFFIXES",
     "Discovery",
     "Excluder",
     "discover",
+    "file_kind",
     "gitignore_spec",
     "relative_to",
 ]
