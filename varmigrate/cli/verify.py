@@ -7,13 +7,9 @@ imports torch (the runs it starts do).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from varmigrate.rules import UnknownRuleError, select_rules
 
 if TYPE_CHECKING:
     from varmigrate.harness.verify import VerifyOptions
@@ -111,6 +107,8 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
             )
     if args.write and args.baseline:
         raise UsageError("--write cannot be used with --baseline (the working tree is the candidate)")
+    from varmigrate.rules import UnknownRuleError, select_rules
+
     try:
         # Rule selection, when the command line that hosts verify offers it.
         rules = select_rules(getattr(args, "select", None), getattr(args, "ignore", None) or ())
@@ -147,6 +145,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     """Run verify from parsed arguments (or options) and print its report; return the exit code."""
+    import signal
+    import threading
+
     from varmigrate.harness.verify import ERROR, EXIT_CODES, UsageError, VerifyOptions, verify
     from varmigrate.output.verify_report import print_result, progress_reporter
 
