@@ -36,8 +36,8 @@ try:  # hashlib's own blake2b (it is the same function), without loading OpenSSL
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-# The pipeline, pickle and shutil are imported where they are used: `clean` and a `--no-cache` run need
-# none of them, and a clean file's entry is only a name, never unpickled.
+# The pipeline, pickle and shutil are imported where they are used: `clean` needs none of them, and a
+# clean file's entry is only a name, never pickled or unpickled.
 if TYPE_CHECKING:
     from varmigrate.pipeline import FileResult, Job
 
