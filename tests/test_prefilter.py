@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from varmigrate.engine.prefilter import _STRINGS_AND_COMMENTS, could_match
+from varmigrate.engine.prefilter import could_match, strings_and_comments
 from varmigrate.rules import ALL_RULES, RuleSpec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -78,7 +78,7 @@ RULE_SETS = st.lists(st.sampled_from([*ALL_RULES, *ODD_WORDS]), max_size=4, uniq
 @example(source='"""a""""')
 @example(source="'a\\\nb' # c\n'''")
 def test_strings_and_comments_are_those_of_the_reference(source: str) -> None:
-    assert [m.span() for m in _STRINGS_AND_COMMENTS.finditer(source)] == [
+    assert [m.span() for m in strings_and_comments().finditer(source)] == [
         m.span() for m in REFERENCE.finditer(source)
     ]
 

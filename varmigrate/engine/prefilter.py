@@ -15,51 +15,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 
 from varmigrate.rules import ALL_RULES, RuleSpec
 
-# Strings and comments, matched left to right so that a quote in a comment or a `#` in a string is
-# consumed by the construct that starts first. Only used to prefilter: never to decide a finding.
-# A triple-quoted string runs to the first closing triple quote, backslashes or not; a one-quoted one to
-# its closing quote on the same line, over escapes; a comment to the end of the line. Written as
-# unrolled loops (runs of ordinary characters between the special ones), each character has one way to
-# be consumed: the same matches as the lazy `("{3}|'{3}).*?\1`, about five times as fast.
-_STRINGS_AND_COMMENTS = re.compile(
-    "|".join(
-        (
-            r'"""[^"]*(?:"(?!"")[^"]*)*"""',
-            r"'''[^']*(?:'(?!'')[^']*)*'''",
-            r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"',
-            r"'[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*'",
-            r"#[^\r\n]*",
-        )
-    ),
-    re.DOTALL,
-)
-
-
-@dataclass(frozen=True)
-class _Test:
-    """What one or more rules need of a text: all of ``requires``, then ``pattern`` or one of ``words``."""
-
-    requires: tuple[str, ...]
-    pattern: re.Pattern[str] | None
-    words: tuple[str, ...]
+# What one or more rules need of a text: all of the strings (`requires`), then a match of the pattern or,
+# when there is none, one of the words outside strings and comments.
+_Test = tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]
+_WORD = re.compile(r"\w+")
 
 
 def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
     """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``."""
     words: set[str] = set()
-    for test in _tests(tuple(rules)):
-        if not all(required in source for required in test.requires):
+    for requires, pattern, triggers in _tests(tuple(rules)):
+        if not all(required in source for required in requires):
             continue
-        if test.pattern is not None:
-            if test.pattern.search(source):
+        if pattern is not None:
+            if pattern.search(source):
                 return True
         else:
-            words.update(word for word in test.words if word in source)
+            words.update(word for word in triggers if word in source)
     return bool(words) and _word_in_code(source, frozenset(words))
 
 
@@ -71,7 +47,7 @@ def _tests(rules: tuple[RuleSpec, ...]) -> tuple[_Test, ...]:
         for rule in rules
     }
     return tuple(
-        _Test(requires, None if pattern is None else re.compile(pattern), words)
+        (requires, None if pattern is None else re.compile(pattern), words)
         for requires, pattern, words in tests
     )
 
@@ -86,12 +62,12 @@ def _word_in_code(source: str, words: frozenset[str]) -> bool:
     """
     plain = tuple(sorted(word for word in words if _WORD.fullmatch(word)))
     others = tuple(sorted(words.difference(plain)))
-    if others and _bounded(others).search(_STRINGS_AND_COMMENTS.sub(" ", source)):
+    if others and _bounded(others).search(strings_and_comments().sub(" ", source)):
         return True
     if not plain:
         return False
     bounded = _bounded(plain)
-    hidden = _STRINGS_AND_COMMENTS.finditer(source)
+    hidden = strings_and_comments().finditer(source)
     # The first string or comment that ends after the start of the occurrence being looked at.
     hidden_start = hidden_end = -1
     # A literal search finds every occurrence that can be a word: one it steps over starts inside an
@@ -110,7 +86,29 @@ def _word_in_code(source: str, words: frozenset[str]) -> bool:
     return False
 
 
-_WORD = re.compile(r"\w+")
+@cache
+def strings_and_comments() -> re.Pattern[str]:
+    """Strings and comments, matched left to right (compiled on first use: most files need no scan).
+
+    A quote in a comment or a `#` in a string is consumed by the construct that starts first. A
+    triple-quoted string runs to the first closing triple quote, backslashes or not; a one-quoted one to
+    its closing quote on the same line, over escapes; a comment to the end of the line. Written as
+    unrolled loops (runs of ordinary characters between the special ones), every character has one way
+    to be consumed: the matches of the lazy `("{3}|'{3}).*?\\1`, about five times as fast. Only used to
+    prefilter, never to decide a finding.
+    """
+    return re.compile(
+        "|".join(
+            (
+                r'"""[^"]*(?:"(?!"")[^"]*)*"""',
+                r"'''[^']*(?:'(?!'')[^']*)*'''",
+                r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"',
+                r"'[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*'",
+                r"#[^\r\n]*",
+            )
+        ),
+        re.DOTALL,
+    )
 
 
 @cache
