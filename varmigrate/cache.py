@@ -25,16 +25,22 @@ entry's name and bytes: a truncated, corrupt, foreign or renamed entry is a miss
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import os
-import pickle
-import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from varmigrate import _version
-from varmigrate.pipeline import FileResult, Job
+
+try:  # hashlib's own blake2b (it is the same function), without loading OpenSSL for it: 3-4 ms
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
+# The pipeline, pickle and shutil are imported where they are used: `clean` needs none of them, and a
+# clean file's entry is only a name, never pickled or unpickled.
+if TYPE_CHECKING:
+    from varmigrate.pipeline import FileResult, Job
 
 CACHE_DIR = ".varmigrate_cache"
 # https://bford.info/cachedir/: the first line is the standard's signature.
@@ -100,7 +106,7 @@ class Cache:
         folder = self._folders.get(facts)
         if folder is None:
             folder = self._folders[facts] = _settings_digest([rule.code for rule in settings.rules], facts[1])
-        content = hashlib.blake2b(data, digest_size=20).hexdigest()
+        content = blake2b(data, digest_size=20).hexdigest()
         return f"{folder}/{content}{kind}"
 
     # -- reading --------------------------------------------------------------------------------------
@@ -113,7 +119,7 @@ class Cache:
         folder, name = key.split("/")
         names = self._listing(folder)
         if name + _EMPTY in names:
-            found = FileResult("")
+            found = _clean_result()
         elif name + _ENTRY in names:
             found = self._load(folder, name)
             if found is None:
@@ -139,6 +145,8 @@ class Cache:
         return names
 
     def _load(self, folder: str, name: str) -> FileResult | None:
+        from varmigrate.pipeline import FileResult
+
         try:
             with open(self.directory / folder / (name + _ENTRY), "rb") as handle:
                 blob = handle.read()
@@ -148,7 +156,7 @@ class Cache:
         if not blob.startswith(_MAGIC) or blob[len(_MAGIC) : head] != _checksum(name, blob[head:]):
             return None
         try:
-            result = _Unpickler(io.BytesIO(blob[head:])).load()
+            result = _unpickle(blob[head:])
         except Exception:  # anything a damaged pickle raises
             return None
         return result if isinstance(result, FileResult) else None
@@ -161,7 +169,7 @@ class Cache:
             return
         folder, name = key.split("/")
         names = self._listing(folder)
-        empty = result == FileResult("")
+        empty = result == _clean_result()
         file = name + (_EMPTY if empty else _ENTRY)
         if file in names:
             return
@@ -172,6 +180,8 @@ class Cache:
                 # Its name is its content: creating it is atomic already.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
             else:
+                import pickle
+
                 payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
                 _write_atomic(path, _MAGIC + _checksum(name, payload) + payload)
         except OSError:
@@ -207,24 +217,36 @@ def remove(directory: Path) -> bool:
         tag = ""
     if tag != CACHEDIR_TAG:
         raise ValueError(f"{directory} is not a varmigrate cache (no CACHEDIR.TAG written by varmigrate)")
+    import shutil
+
     shutil.rmtree(directory)
     return True
 
 
-class _Unpickler(pickle.Unpickler):
-    """Builds the result's own classes and builtins' containers, nothing else."""
+def _clean_result() -> FileResult:
+    """The result of a file with no finding and no error: what an entry that is only a name holds."""
+    from varmigrate.pipeline import FileResult
 
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} has no place in a cache entry")
-        return super().find_class(module, name)
+    return FileResult("")
+
+
+def _unpickle(payload: bytes) -> object:
+    """``payload`` unpickled into the result's own classes and builtins' containers, nothing else."""
+    import io
+    import pickle
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            if (module, name) not in _ALLOWED:
+                raise pickle.UnpicklingError(f"{module}.{name} has no place in a cache entry")
+            return super().find_class(module, name)
+
+    return Unpickler(io.BytesIO(payload)).load()
 
 
 def _checksum(name: str, payload: bytes) -> bytes:
     """Ties an entry's bytes to its name: a damaged or misplaced entry fails it."""
-    return hashlib.blake2b(
-        payload, digest_size=_CHECKSUM_SIZE, person=b"varmigrate", key=name.encode()[:64]
-    ).digest()
+    return blake2b(payload, digest_size=_CHECKSUM_SIZE, person=b"varmigrate", key=name.encode()[:64]).digest()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -248,7 +270,7 @@ def _settings_digest(codes: list[str], unsafe_fixes: bool) -> str:
         f"rules {','.join(codes)}",
         f"unsafe-fixes {unsafe_fixes}",
     ]
-    return hashlib.blake2b("\n".join(facts).encode(), digest_size=12).hexdigest()
+    return blake2b("\n".join(facts).encode(), digest_size=12).hexdigest()
 
 
 _INSTALLATION: list[str] = []

@@ -15,7 +15,6 @@ ignores, and ``--select`` starts afresh, dropping the file's selection and ignor
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -30,11 +29,6 @@ from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitign
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 # Searched in this order in each directory; the first that applies wins (ruff's order).
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
@@ -158,6 +152,12 @@ _KEYS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: a run without a configuration file (or with --isolated) parses no TOML.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
@@ -198,6 +198,8 @@ def read_options(path: Path) -> FileOptions:
 def _hint(path: Path, key: str) -> str:
     if key == TABLE[0] and path.name != PYPROJECT:
         return f" ({path.name} takes the keys at the top level, without [tool.varmigrate])"
+    import difflib
+
     close = difflib.get_close_matches(key, list(_KEYS), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from varmigrate.output.console import Stream
+
+
+def _dumps(payload: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """``payload`` as JSON text (json is imported when a format for programs first prints)."""
+    import json
+
+    return json.dumps(payload, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
 
 
 def plural(count: int, word: str) -> str:
@@ -102,7 +108,7 @@ class Report:
         elif self.output_format is OutputFormat.JSON_LINES:
             for d in found:
                 record = json_record(d, path, threshold)
-                self._print_raw(json.dumps(record, sort_keys=True, ensure_ascii=False))
+                self._print_raw(_dumps(record, sort_keys=True))
         elif self.output_format is OutputFormat.GITHUB:
             for d in found:
                 self._print_raw(render_github(d, path))
@@ -173,7 +179,7 @@ class Report:
             elif fmt is OutputFormat.JSON:
                 self._print_json(self._json)
             elif fmt is OutputFormat.SARIF:
-                self._print_raw(json.dumps(self.sarif(), indent=2, ensure_ascii=False))
+                self._print_raw(_dumps(self.sarif(), indent=2))
             if not (fmt is None or fmt.for_people or self.statistics):
                 return self.exit_code
         if not self.quiet:
@@ -191,9 +197,9 @@ class Report:
     def _print_json(self, payload: Sequence[dict[str, Any]], *, lines: bool = False) -> None:
         if lines:
             for item in payload:
-                self._print_raw(json.dumps(item, sort_keys=True, ensure_ascii=False))
+                self._print_raw(_dumps(item, sort_keys=True))
         else:
-            self._print_raw(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+            self._print_raw(_dumps(payload, indent=2, sort_keys=True))
 
     def summary(self) -> list[str]:
         """The closing lines, e.g. ``Found 3 findings in 2 files.``."""

@@ -157,6 +157,10 @@ def processing(
     platform allows, and a fork must not copy a lock that another thread holds.
     """
     batch = prepare(items, cache)
+    if not batch.pending:
+        # Nothing for LibCST: no pool to size (nor `threading` to import to choose how to start one).
+        yield batch
+        return
     method = _start_method()
     size = pool_size(batch, workers, method)
     if not size:

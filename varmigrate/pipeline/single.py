@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import replace
 
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
-from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 from varmigrate.pipeline.job import FileResult, Job, Mode
 from varmigrate.sources.discovery import DOCUMENT_SUFFIXES, NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodedSource, DecodeError, decode, mentions
@@ -60,6 +58,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     )
     result.internal_error = len(result.diagnostics) < len(diagnostics)
     if job.mode is Mode.ADD_NOQA:
+        from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
+
         text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
         result.warnings.extend(
             FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
@@ -243,6 +243,8 @@ def _lines_at(text: str, rows: Iterable[int]) -> dict[int, str]:
 
 def unified_diff(before: str, after: str, name: str) -> str:
     """A unified diff of ``before`` -> ``after`` labelled with ``name``."""
+    import difflib
+
     diff = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Literal
@@ -56,16 +56,6 @@ class RuleSpec:
         """The rule's implementation (imports LibCST on first use)."""
         implementation: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
         return implementation
-
-    def could_match(self, source: str, code: Callable[[], str]) -> bool:
-        """Whether ``source`` may hold a finding; ``code()`` is the source without strings and comments."""
-        if not all(required in source for required in self.requires):
-            return False
-        if self.pattern is not None:
-            return re.search(self.pattern, source) is not None
-        if not any(word in source for word in self.triggers):
-            return False
-        return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in self.triggers)
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""

@@ -209,14 +209,15 @@ def discover(
     """
     excluder = excluder or Excluder(exclude)
     found = Discovery()
-    seen: set[Path] = set()
+    # Absolute paths as strings: a tree's worth of Path objects costs more than the walk that found them.
+    seen: set[str] = set()
 
     def add(file: Path) -> None:
-        key = Path(os.path.abspath(file))
+        key = os.path.abspath(file)
         if key in seen:
             return
         seen.add(key)
-        kind = _special_kind(file)
+        kind = _special_kind(key)
         if kind is not None:
             found.warnings.append(FileError(str(file), f"skipped: a {kind}, not a regular file"))
         else:
@@ -236,7 +237,7 @@ def discover(
     return found
 
 
-def _special_kind(path: Path) -> str | None:
+def _special_kind(path: str | os.PathLike[str]) -> str | None:
     """What ``path`` (through symlinks) is when it is not a regular file; None for regular files.
 
     A FIFO would block a read forever and a device would never end, so they are never read. A path
