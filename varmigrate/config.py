@@ -123,6 +123,20 @@ def _per_file_ignores(name: str, value: object) -> tuple[PerFileIgnore, ...]:
     )
 
 
+def _command_line_ignores(entries: Sequence[str]) -> tuple[PerFileIgnore, ...]:
+    """``--per-file-ignores PATTERN:RULES`` entries; raises :class:`ValueError` for a malformed one."""
+    found = []
+    for entry in entries:
+        pattern, colon, rules = entry.rpartition(":")
+        if not colon or not pattern or not rules.strip():
+            raise ConfigError(
+                f"--per-file-ignores: expected PATTERN:RULES (e.g. 'tests/**:VM201'), not {entry!r}"
+            )
+        selectors = [rule.strip() for rule in rules.split(",") if rule.strip()]
+        found.append(PerFileIgnore.build(pattern, frozenset(select_rules(selectors))))
+    return tuple(found)
+
+
 def _describe(value: object) -> str:
     """The TOML type of ``value`` (and the value, when short), for error messages."""
     if isinstance(value, bool):
@@ -242,6 +256,8 @@ class Overrides:
     output_format: OutputFormat | None = None
     respect_gitignore: bool | None = None
     force_exclude: bool | None = None
+    # `PATTERN:RULES` entries (`--per-file-ignores 'tests/**:VM201'`), added to the configured ones.
+    per_file_ignores: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -316,7 +332,7 @@ def resolve(options: FileOptions | None, overrides: Overrides = Overrides()) -> 
         path=options.path if options else None,
         root=file.root,
         rules=rules,
-        per_file_ignores=file.per_file_ignores,
+        per_file_ignores=(*file.per_file_ignores, *_command_line_ignores(overrides.per_file_ignores)),
         unsafe_fixes=pick(overrides.unsafe_fixes, file.unsafe_fixes, False),
         output_format=pick(overrides.output_format, file.output_format, None),
         respect_gitignore=pick(overrides.respect_gitignore, file.respect_gitignore, True),

@@ -49,7 +49,13 @@ class Report:
     output_format: OutputFormat | None = OutputFormat.CONCISE
     threshold: Applicability = Applicability.SAFE
     quiet: bool = False
+    # Print nothing at all (`--silent`); the exit code still tells.
+    silent: bool = False
     exit_zero: bool = False
+    # Fix, and neither report nor exit 1 for what is left (`--fix-only`).
+    fix_only: bool = False
+    # Exit 1 when a file was fixed (`--exit-non-zero-on-fix`).
+    exit_non_zero_on_fix: bool = False
     statistics: bool = False
 
     files: int = 0
@@ -89,7 +95,7 @@ class Report:
             self._count(diagnostic)
         if self.mode is Mode.DIFF:
             self._print_diff(result.diff)
-        elif not self.statistics:
+        elif not (self.statistics or self.fix_only):
             self._render(result)
 
     def _render(self, result: FileResult) -> None:
@@ -209,6 +215,10 @@ class Report:
             if self.errors:
                 lines.append(f"{plural(self.errors, 'error')} (see above).")
             return lines
+        if self.fix_only and self.mode is Mode.FIX:
+            lines += [f"Fixed {plural(self.fixed, 'finding')}."] if self.fixed else []
+            lines += [f"{plural(self.errors, 'error')} (see above)."] if self.errors else []
+            return lines
         found = f"{plural(self.findings, 'finding')} in {plural(self.files_with_findings, 'file')}"
         if self.mode is Mode.CHECK:
             if self.findings:
@@ -218,8 +228,10 @@ class Report:
             if self.fixable:
                 lines.append(f"[*] {self.fixable} fixable with `{self._fix_command}`.")
         elif self.mode is Mode.FIX:
-            if self.fixed or self.findings:
+            if self.fixed:
                 lines.append(f"Fixed {plural(self.fixed, 'finding')} ({self.findings} remaining).")
+            elif self.findings:
+                lines.append(f"Found {found}; none could be fixed.")
             elif not self.errors:
                 lines.append("All checks passed!")
         elif self.fixed:
@@ -245,7 +257,9 @@ class Report:
         """2 on any error; else 1 when findings remain (or ``--diff`` would change a file); else 0."""
         if self.errors:
             return EXIT_ERROR
-        if self.exit_zero or self.mode is Mode.ADD_NOQA:
+        if self.exit_non_zero_on_fix and self.changed_files and self.mode is not Mode.DIFF:
+            return EXIT_FINDINGS
+        if self.exit_zero or self.fix_only or self.mode is Mode.ADD_NOQA:
             return EXIT_CLEAN
         if self.mode is Mode.DIFF:
             return EXIT_FINDINGS if self.changed_files else EXIT_CLEAN

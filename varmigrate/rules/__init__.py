@@ -29,6 +29,10 @@ def kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+# The published documentation of every rule: `varmigrate rule --all`, kept in docs/rules.md.
+RULES_DOCS_URL = "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md"
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     """One rule as the catalog knows it: code, name, message, prefilter, and where its visitor lives."""
@@ -51,6 +55,11 @@ class RuleSpec:
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
         return kebab(self.class_name)
+
+    @property
+    def url(self) -> str:
+        """Where the rule's documentation is published (``docs/rules.md``, by its heading)."""
+        return f"{RULES_DOCS_URL}#{self.name()}-{self.code.lower()}"
 
     def load(self) -> type[Rule]:
         """The rule's implementation (imports LibCST on first use)."""
@@ -139,6 +148,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
 
 __all__ = [
     "ALL_RULES",
+    "RULES_DOCS_URL",
     "FixAvailability",
     "RuleSpec",
     "UnknownRuleError",
