@@ -130,6 +130,7 @@ def find_torchfix(python: str, given: str | None) -> list[str] | None:
 class Tools:
     python: str
     varmigrate: list[str]
+    script: list[str] | None  # the console script pip made beside the python, when there is one
     ruff: list[str] | None
     torchfix: list[str] | None
     varmigrate_cache: bool  # `check --no-cache` exists, so there is a cache to measure
@@ -148,6 +149,7 @@ def find_tools(python: str, torchfix: str | None) -> Tools:
     return Tools(
         python=python,
         varmigrate=varmigrate,
+        script=[found] if (found := beside(python, "varmigrate")) else None,
         ruff=find_ruff(python),
         torchfix=find_torchfix(python, torchfix),
         varmigrate_cache="--no-cache" in check_help.stdout,
@@ -578,7 +580,7 @@ def _absent(path: Path) -> list[str]:
 
 def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
     check, fix = argv.varmigrate("check"), argv.varmigrate("fix")
-    ruff = tools.ruff
+    ruff, script = tools.ruff, tools.script
     version_peer = (
         Command("ruff --version", lambda _: [*ruff, "--version"])
         if ruff
@@ -594,6 +596,18 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
             [version_peer],
             [Target("≤ 0.060 s wall", "wall", 0.060)],
             small=True,
+        ),
+        Case(
+            "version-script",
+            "`--version`, console script",
+            "clean-file",
+            Command("varmigrate --version", lambda _: [*script, "--version"])
+            if script
+            else Command("varmigrate: no console script", _absent),
+            [version_peer],
+            [Target("≤ 0.060 s wall", "wall", 0.060)],
+            small=True,
+            note="" if script else "skipped: no console script beside the python",
         ),
         Case(
             "clean-file",
@@ -867,6 +881,7 @@ def to_json(
 
 NAMES = (
     "version",
+    "version-script",
     "clean-file",
     "legacy-file",
     "fix-legacy-file",

@@ -24,6 +24,7 @@ from varmigrate.cli import main
 from varmigrate.config import load_configuration
 from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location
 from varmigrate.pipeline import FileResult, Job, Mode
+from varmigrate.sources.discovery import file_kind
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 LEGACY = (
@@ -55,7 +56,7 @@ def plant(root: Path, path: Path, *, fix: Applicability | None = None, mode: Mod
         fixes = (Fix("Plant", fix, (edit,)),)
     finding = Diagnostic("VM999", "planted", PLANTED, Location(1, 1), Location(1, 2), fixes)
     cache = Cache.in_project(root)
-    key = cache.key(path.read_bytes(), Job(settings, mode), path.suffix == ".ipynb")
+    key = cache.key(path.read_bytes(), Job(settings, mode), file_kind(path.name))
     assert key is not None
     cache.put(key, FileResult("", diagnostics=[finding], lines={(None, 1): "import torch"}))
 
@@ -230,7 +231,7 @@ def test_fix_caches_the_content_it_wrote(project: Path, capsys: pytest.CaptureFi
     assert run("fix", "a.py", capsys=capsys)[0] == 1  # the unsafe .data[0] is left
     fixed = path.read_bytes()
     cache = Cache.in_project(project)
-    key = cache.key(fixed, Job(load_configuration(isolated=True).settings_for(path)), False)
+    key = cache.key(fixed, Job(load_configuration(isolated=True).settings_for(path)), ".py")
     assert key is not None
     assert cache.get(key) is not None
     assert run("check", "a.py", capsys=capsys) == run("check", "a.py", "--no-cache", capsys=capsys)

@@ -126,7 +126,12 @@ def test_check_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
             }
         ],
     }
-    assert (second["filename"], second["fix"], second["url"], second["noqa_row"]) == ("b.py", None, None, 3)
+    assert (second["filename"], second["fix"], second["noqa_row"]) == ("b.py", None, 3)
+    # Never null: where the rule's documentation is published (`varmigrate rule --all`, docs/rules.md).
+    assert (
+        second["url"]
+        == "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md#legacy-variable-call-vm001"
+    )
 
 
 def test_check_json_fix_follows_unsafe_fixes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -451,8 +456,8 @@ def test_rule_prints_the_docs(selector: str, capsys: pytest.CaptureFixture[str])
     assert "## Fix safety\n" in out
 
 
-def test_rule_all_lists_rules(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rule", "--all"]) == 0
+def test_rule_list_lists_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rule", "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == [rule.code for rule in ALL_RULES]
     assert lines[0].split(None, 4) == [
@@ -462,6 +467,29 @@ def test_rule_all_lists_rules(capsys: pytest.CaptureFixture[str]) -> None:
         "sometimes",
         "`Variable(...)` is deprecated and detaches its argument",
     ]
+
+
+def test_rule_all_prints_every_rules_documentation_as_published(capsys: pytest.CaptureFixture[str]) -> None:
+    # As `ruff rule --all`; docs/rules.md is that output, and the JSON `url`s point into it.
+    assert main(["rule", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("# ")] == [
+        f"# {rule.name()} ({rule.code})" for rule in ALL_RULES
+    ]
+    assert out == (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+
+
+def test_rule_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rule", "VM201", "--output-format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["code"] == "VM201"
+    assert (
+        record["url"]
+        == "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md#data-index-zero-vm201"
+    )
+    assert record["explanation"].startswith("## What it does")
+    assert main(["rule", "--all", "--output-format", "json"]) == 0
+    assert [r["code"] for r in json.loads(capsys.readouterr().out)] == [rule.code for rule in ALL_RULES]
 
 
 def test_rule_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -553,7 +553,7 @@ def test_placeholder_names_cannot_collide() -> None:
 
 def test_code_moved_between_cells_is_refused() -> None:
     notebook_ = NotebookFile(notebook(PRELUDE, VARIABLE_LINE, VARIABLE_LINE))
-    program = Program.build(notebook_, Settings())
+    program = Program.build(notebook_.cells, Settings())
     assert program is not None
     lost_marker = re.sub(r"^__vm_cell1__\(\)\n", "", program.source, flags=re.MULTILINE)
     with pytest.raises(NotebookError, match="cannot map the fixed code back to its cells"):
@@ -561,7 +561,7 @@ def test_code_moved_between_cells_is_refused() -> None:
 
 
 def test_lost_ipython_line_is_refused() -> None:
-    program = Program.build(NotebookFile(notebook(PRELUDE, "%time 1\n" + VARIABLE_LINE)), Settings())
+    program = Program.build(NotebookFile(notebook(PRELUDE, "%time 1\n" + VARIABLE_LINE)).cells, Settings())
     assert program is not None
     lost = re.sub(r"^__vm_0__\(time\)\n", "", program.source, flags=re.MULTILINE)
     with pytest.raises(NotebookError, match="cell 2: IPython syntax was lost"):

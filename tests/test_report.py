@@ -133,7 +133,7 @@ def test_json_record_uses_ruff_field_names() -> None:
             ],
         },
         "noqa_row": 2,
-        "url": None,
+        "url": "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md#legacy-variable-call-vm001",
     }
     assert json_record(NO_FIX, "a.py", SAFE)["fix"] is None
     unsafe_fix = json_record(UNSAFE_ONLY, "a.py", SAFE)["fix"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
-from typing import Any
+# `typing` and `collections.abc` cost milliseconds at start-up; only mypy needs them (it reads the block).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 
 def lazy_getattr(package: str, exports: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
@@ -17,6 +19,8 @@ def lazy_getattr(package: str, exports: Mapping[str, str], namespace: dict[str, 
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
         value = getattr(importlib.import_module(module), name)
         namespace[name] = value
         return value

@@ -9,7 +9,8 @@ Layout::
         <content>.py.pickle   an entry: the check result of a file whose blake2b digest is <content>
                               (of its bytes, and of what other modules of its project bind in it)
         <content>.py.empty    an entry with no finding and no error: the name says it all, nothing is read
-        <content>.ipynb.*     the same for notebooks (the same bytes read as a notebook give another result)
+        <content>.ipynb.*     the same for notebooks, .md.* and .rst.* for documents (the same bytes read
+                              as another kind of file give another result)
 
 One small file per entry, written atomically (a temporary file, then ``os.replace``): concurrent runs
 never see half an entry and never lose one to a read-modify-write, and no lock is needed. A run lists
@@ -25,16 +26,22 @@ entry's name and bytes: a truncated, corrupt, foreign or renamed entry is a miss
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import os
-import pickle
-import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from varmigrate import _version
-from varmigrate.pipeline import FileResult, Job
+
+try:  # hashlib's own blake2b (it is the same function), without loading OpenSSL for it: 3-4 ms
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
+# The pipeline, pickle and shutil are imported where they are used: `clean` needs none of them, and a
+# clean file's entry is only a name, never pickled or unpickled.
+if TYPE_CHECKING:
+    from varmigrate.pipeline import FileResult, Job
 
 CACHE_DIR = ".varmigrate_cache"
 # https://bford.info/cachedir/: the first line is the standard's signature.
@@ -89,8 +96,9 @@ class Cache:
 
     # -- keys -----------------------------------------------------------------------------------------
 
-    def key(self, data: bytes, job: Job, notebook: bool) -> str | None:
-        """``<settings>/<content>.py`` (or ``.ipynb``); None when the job's results depend on more."""
+    def key(self, data: bytes, job: Job, kind: str) -> str | None:
+        """``<settings>/<content><kind>`` (``kind``: how the file is read, ``.py``, ``.ipynb``, ``.md`` or
+        ``.rst``: the same bytes read otherwise give another result); None when the results depend on more."""
         settings = job.settings
         if settings.verified:
             # Findings promoted by a run of the program (`varmigrate verify`): not a function of the text.
@@ -99,7 +107,7 @@ class Cache:
         folder = self._folders.get(facts)
         if folder is None:
             folder = self._folders[facts] = _settings_digest([rule.code for rule in settings.rules], facts[1])
-        digest = hashlib.blake2b(data, digest_size=20)
+        digest = blake2b(data, digest_size=20)
         project = settings.project
         if project.variable or project.reaches_torch:
             # What other modules of the project bind here is part of what the file means: a change in
@@ -107,7 +115,7 @@ class Cache:
             # changes only what `fix` does, never what `check` reports, so it is left out.)
             imported = (project.variable, sorted(project.spellings), project.reaches_torch)
             digest.update(b"\0project\0" + repr(imported).encode())
-        return f"{folder}/{digest.hexdigest()}{'.ipynb' if notebook else '.py'}"
+        return f"{folder}/{digest.hexdigest()}{kind}"
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -119,7 +127,7 @@ class Cache:
         folder, name = key.split("/")
         names = self._listing(folder)
         if name + _EMPTY in names:
-            found = FileResult("")
+            found = _clean_result()
         elif name + _ENTRY in names:
             found = self._load(folder, name)
             if found is None:
@@ -145,6 +153,8 @@ class Cache:
         return names
 
     def _load(self, folder: str, name: str) -> FileResult | None:
+        from varmigrate.pipeline import FileResult
+
         try:
             with open(self.directory / folder / (name + _ENTRY), "rb") as handle:
                 blob = handle.read()
@@ -154,7 +164,7 @@ class Cache:
         if not blob.startswith(_MAGIC) or blob[len(_MAGIC) : head] != _checksum(name, blob[head:]):
             return None
         try:
-            result = _Unpickler(io.BytesIO(blob[head:])).load()
+            result = _unpickle(blob[head:])
         except Exception:  # anything a damaged pickle raises
             return None
         return result if isinstance(result, FileResult) else None
@@ -167,7 +177,7 @@ class Cache:
             return
         folder, name = key.split("/")
         names = self._listing(folder)
-        empty = result == FileResult("")
+        empty = result == _clean_result()
         file = name + (_EMPTY if empty else _ENTRY)
         if file in names:
             return
@@ -178,6 +188,8 @@ class Cache:
                 # Its name is its content: creating it is atomic already.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
             else:
+                import pickle
+
                 payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
                 _write_atomic(path, _MAGIC + _checksum(name, payload) + payload)
         except OSError:
@@ -213,24 +225,36 @@ def remove(directory: Path) -> bool:
         tag = ""
     if tag != CACHEDIR_TAG:
         raise ValueError(f"{directory} is not a varmigrate cache (no CACHEDIR.TAG written by varmigrate)")
+    import shutil
+
     shutil.rmtree(directory)
     return True
 
 
-class _Unpickler(pickle.Unpickler):
-    """Builds the result's own classes and builtins' containers, nothing else."""
+def _clean_result() -> FileResult:
+    """The result of a file with no finding and no error: what an entry that is only a name holds."""
+    from varmigrate.pipeline import FileResult
 
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} has no place in a cache entry")
-        return super().find_class(module, name)
+    return FileResult("")
+
+
+def _unpickle(payload: bytes) -> object:
+    """``payload`` unpickled into the result's own classes and builtins' containers, nothing else."""
+    import io
+    import pickle
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            if (module, name) not in _ALLOWED:
+                raise pickle.UnpicklingError(f"{module}.{name} has no place in a cache entry")
+            return super().find_class(module, name)
+
+    return Unpickler(io.BytesIO(payload)).load()
 
 
 def _checksum(name: str, payload: bytes) -> bytes:
     """Ties an entry's bytes to its name: a damaged or misplaced entry fails it."""
-    return hashlib.blake2b(
-        payload, digest_size=_CHECKSUM_SIZE, person=b"varmigrate", key=name.encode()[:64]
-    ).digest()
+    return blake2b(payload, digest_size=_CHECKSUM_SIZE, person=b"varmigrate", key=name.encode()[:64]).digest()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -254,7 +278,7 @@ def _settings_digest(codes: list[str], unsafe_fixes: bool) -> str:
         f"rules {','.join(codes)}",
         f"unsafe-fixes {unsafe_fixes}",
     ]
-    return hashlib.blake2b("\n".join(facts).encode(), digest_size=12).hexdigest()
+    return blake2b("\n".join(facts).encode(), digest_size=12).hexdigest()
 
 
 _INSTALLATION: list[str] = []

@@ -15,7 +15,6 @@ ignores, and ``--select`` starts afresh, dropping the file's selection and ignor
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -30,11 +29,6 @@ from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitign
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 # Searched in this order in each directory; the first that applies wins (ruff's order).
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
@@ -129,6 +123,20 @@ def _per_file_ignores(name: str, value: object) -> tuple[PerFileIgnore, ...]:
     )
 
 
+def _command_line_ignores(entries: Sequence[str]) -> tuple[PerFileIgnore, ...]:
+    """``--per-file-ignores PATTERN:RULES`` entries; raises :class:`ValueError` for a malformed one."""
+    found = []
+    for entry in entries:
+        pattern, colon, rules = entry.rpartition(":")
+        if not colon or not pattern or not rules.strip():
+            raise ConfigError(
+                f"--per-file-ignores: expected PATTERN:RULES (e.g. 'tests/**:VM201'), not {entry!r}"
+            )
+        selectors = [rule.strip() for rule in rules.split(",") if rule.strip()]
+        found.append(PerFileIgnore.build(pattern, frozenset(select_rules(selectors))))
+    return tuple(found)
+
+
 def _describe(value: object) -> str:
     """The TOML type of ``value`` (and the value, when short), for error messages."""
     if isinstance(value, bool):
@@ -158,6 +166,12 @@ _KEYS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: a run without a configuration file (or with --isolated) parses no TOML.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
@@ -198,6 +212,8 @@ def read_options(path: Path) -> FileOptions:
 def _hint(path: Path, key: str) -> str:
     if key == TABLE[0] and path.name != PYPROJECT:
         return f" ({path.name} takes the keys at the top level, without [tool.varmigrate])"
+    import difflib
+
     close = difflib.get_close_matches(key, list(_KEYS), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -240,6 +256,8 @@ class Overrides:
     output_format: OutputFormat | None = None
     respect_gitignore: bool | None = None
     force_exclude: bool | None = None
+    # `PATTERN:RULES` entries (`--per-file-ignores 'tests/**:VM201'`), added to the configured ones.
+    per_file_ignores: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -314,7 +332,7 @@ def resolve(options: FileOptions | None, overrides: Overrides = Overrides()) -> 
         path=options.path if options else None,
         root=file.root,
         rules=rules,
-        per_file_ignores=file.per_file_ignores,
+        per_file_ignores=(*file.per_file_ignores, *_command_line_ignores(overrides.per_file_ignores)),
         unsafe_fixes=pick(overrides.unsafe_fixes, file.unsafe_fixes, False),
         output_format=pick(overrides.output_format, file.output_format, None),
         respect_gitignore=pick(overrides.respect_gitignore, file.respect_gitignore, True),

@@ -1,31 +1,48 @@
-"""The command line: ``varmigrate check | fix | verify | rule``.
+"""The command line: ``varmigrate check | fix | verify | rule | clean``.
 
 Each subcommand lives in a module of its own and registers its parser with a ``handler``; ``main``
-parses and hands the namespace to it.
+parses and hands the namespace to it. Start-up is most of what a run that no file gets past the
+prefilter costs, so only the module of the subcommand being run is imported (every one only for
+``--help`` or an unknown command), and ``--version`` alone builds no parser at all.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from varmigrate._version import __version__
-from varmigrate.cli.check_fix import add_check_parser, add_fix_parser
-from varmigrate.cli.clean import add_clean_parser
-from varmigrate.cli.rule import add_rule_parser
-from varmigrate.cli.verify import add_verify_parser
-from varmigrate.output import EXIT_ERROR
+from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
 
-# The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (add_check_parser, add_fix_parser, add_verify_parser, add_rule_parser, add_clean_parser)
+# `typing` costs milliseconds to import and nothing here needs it at run time (mypy reads the block).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+# The subcommands, in the order `--help` lists them: name -> (module, the function that adds its parser).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("varmigrate.cli.check_fix", "add_check_parser"),
+    "fix": ("varmigrate.cli.check_fix", "add_fix_parser"),
+    "verify": ("varmigrate.cli.verify", "add_verify_parser"),
+    "rule": ("varmigrate.cli.rule", "add_rule_parser"),
+    "clean": ("varmigrate.cli.clean", "add_clean_parser"),
+}
+VERSION = f"varmigrate {__version__}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run varmigrate with ``argv`` (default: the process's arguments) and return the exit code."""
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:
+        # What argparse's version action prints.
+        print(VERSION)
+        return EXIT_CLEAN
+    # Options cannot come before the subcommand (the parser itself has only --help and --version), so
+    # the first argument names the one parser that parsing needs.
+    command = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
+    parser = build_parser(command)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_:
         # argparse exits for --help, --version and bad arguments; callers (and tests) get a code back.
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
@@ -36,16 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: with every subcommand, or with ``command``'s only."""
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="varmigrate",
         description="Find and fix Variable-era PyTorch code.",
     )
-    parser.add_argument("--version", action="version", version=f"varmigrate {__version__}")
+    parser.add_argument("--version", action="version", version=VERSION)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        add(commands)
+    for name, (module, function) in SUBCOMMANDS.items():
+        if command is None or name == command:
+            getattr(importlib.import_module(module), function)(commands)
     return parser
 
 

@@ -83,11 +83,20 @@ def common_arguments() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--exclude",
+        "--extend-exclude",
+        dest="exclude",
         type=_comma_list,
         action="append",
         metavar="GLOB",
         help="skip paths matching these .gitignore-style patterns (relative to the working directory), "
         "in addition to the configured ones",
+    )
+    common.add_argument(
+        "--per-file-ignores",
+        action="append",
+        metavar="GLOB:RULES",
+        help="skip these rules in the files a pattern matches (`tests/**:VM201`), in addition to the "
+        "configured ones",
     )
     common.add_argument(
         "--force-exclude",
@@ -123,7 +132,28 @@ def common_arguments() -> argparse.ArgumentParser:
         "--stdin-filename", metavar="PATH", help="the name to show for source read from stdin"
     )
     common.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
-    common.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    common.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 when a file was fixed, even if no findings remain",
+    )
+    common.add_argument(
+        "--fix-only",
+        action="store_true",
+        help="apply fixes, report neither the findings left nor exit 1 for them (implies --fix)",
+    )
+    common.add_argument(
+        "--show-files", action="store_true", help="list the files that would be checked, and exit"
+    )
+    common.add_argument("--show-settings", action="store_true", help="print the resolved settings, and exit")
+    verbosity = common.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    verbosity.add_argument(
+        "-s", "--silent", action="store_true", help="print nothing; the exit code still tells"
+    )
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="also say which configuration and files are used"
+    )
     common.add_argument(
         "-j",
         "--jobs",
@@ -161,7 +191,12 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="append `# noqa: CODE` to the lines of the findings instead of reporting them",
     )
-    check.set_defaults(handler=lambda args: run(args, "add-noqa" if args.add_noqa else "check"))
+    # As in ruff: `check --fix` is `fix`, `check --diff` is `fix --diff`.
+    check.add_argument("--fix", action="store_true", help="apply fixes in place (as `varmigrate fix`)")
+    check.add_argument(
+        "--diff", action="store_true", help="print a diff of the fixes instead of writing them"
+    )
+    check.set_defaults(handler=lambda args: run(args, _check_mode(args)))
 
 
 def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -171,6 +206,15 @@ def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     fix.add_argument("--diff", action="store_true", help="print a diff of the fixes instead of writing them")
     fix.set_defaults(handler=lambda args: run(args, "diff" if args.diff else "fix"))
+
+
+def _check_mode(args: argparse.Namespace) -> str:
+    """What ``check`` does with its flags: report, add noqa comments, or fix (as ruff's ``check``)."""
+    if args.add_noqa:
+        return "add-noqa"
+    if args.diff:
+        return "diff"
+    return "fix" if args.fix or args.fix_only else "check"
 
 
 def run(args: argparse.Namespace, mode_name: str) -> int:
@@ -211,7 +255,7 @@ class _Progress:
 
 def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress) -> int:
     from varmigrate.config import ConfigError, load_configuration
-    from varmigrate.output import EXIT_ERROR
+    from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
     from varmigrate.output.console import Stream, print_error
     from varmigrate.pipeline import DEFAULT_TIMEOUT, Job, Mode, processing
     from varmigrate.rules import UnknownRuleError
@@ -231,6 +275,9 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
     if reads_stdin and mode is Mode.ADD_NOQA:
         print_error(err, "--add-noqa edits files in place; it cannot read stdin")
         return EXIT_ERROR
+    if args.show_settings:
+        Stream(no_color=True).out(_settings_text(configuration, args))
+        return EXIT_CLEAN
     with contextlib.ExitStack() as stack:
         if args.output_file:
             try:
@@ -244,6 +291,9 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
             out = err
         else:
             out = Stream(no_color=args.no_color)
+        if args.silent:
+            quiet = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+            out = err = Stream(no_color=True, file=quiet)
         report = make_report(args, mode, configuration, out, err)
         job = Job(mode=mode)
         found = discover(
@@ -252,6 +302,13 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
             respect_gitignore=configuration.respect_gitignore,
             excluder=configuration.excluder(),
         )
+        if args.show_files:
+            for path in found.files:
+                out.out(str(path))
+            return EXIT_CLEAN
+        if args.verbose:
+            for line in _verbose(configuration, len(found.files)):
+                err.out(line)
         for missing in found.errors:
             report.error(missing)
         for skipped in found.warnings:
@@ -298,7 +355,41 @@ def overrides(args: argparse.Namespace) -> Overrides:
         output_format=OutputFormat(args.output_format) if args.output_format else None,
         respect_gitignore=args.respect_gitignore,
         force_exclude=args.force_exclude,
+        per_file_ignores=args.per_file_ignores or (),
     )
+
+
+def _verbose(configuration: Configuration, files: int) -> list[str]:
+    """What ``--verbose`` adds: where the settings come from and what is checked."""
+    source = configuration.path or "none (defaults and flags)"
+    return [
+        f"configuration: {source}",
+        f"rules: {', '.join(rule.code for rule in configuration.rules)}",
+        f"files: {files}",
+    ]
+
+
+def _settings_text(configuration: Configuration, args: argparse.Namespace) -> str:
+    """``--show-settings``: the resolved settings, one per line, in the configuration file's terms."""
+    ignores = [
+        f"{entry.pattern} = [{', '.join(sorted(rule.code for rule in entry.rules))}]"
+        for entry in configuration.per_file_ignores
+    ]
+    lines = [
+        f"configuration file: {configuration.path or 'none'}",
+        f"root: {configuration.root}",
+        f"select: [{', '.join(rule.code for rule in configuration.rules)}]",
+        f"unsafe-fixes: {str(configuration.unsafe_fixes).lower()}",
+        f"output-format: {configuration.output_format.value if configuration.output_format else 'default'}",
+        f"respect-gitignore: {str(configuration.respect_gitignore).lower()}",
+        f"force-exclude: {str(configuration.force_exclude).lower()}",
+        f"exclude: [{', '.join([*configuration.exclude, *configuration.extra_exclude])}]",
+        f"per-file-ignores: {{{', '.join(ignores)}}}",
+        f"jobs: {args.jobs}",
+        f"timeout: {args.timeout if args.timeout is not None else 'default (60 s)'}",
+        f"cache: {'off' if args.no_cache else args.cache_dir or 'in the project root'}",
+    ]
+    return "\n".join(lines)
 
 
 def _open_output(path: Path) -> IO[str]:
@@ -323,7 +414,10 @@ def make_report(
         output_format=configuration.output_format or default,
         threshold=configuration.settings_for(None).threshold,
         quiet=args.quiet,
+        silent=args.silent,
         exit_zero=args.exit_zero,
+        fix_only=args.fix_only,
+        exit_non_zero_on_fix=args.exit_non_zero_on_fix,
         statistics=args.statistics,
     )
 

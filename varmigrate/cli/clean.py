@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from varmigrate.cache import CACHE_DIR, remove
-from varmigrate.config import ConfigError, find_config_file
 from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
 from varmigrate.output.console import Stream, print_error
 
@@ -31,6 +30,9 @@ def add_clean_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def clean_command(args: argparse.Namespace) -> int:
     """Remove the cache; say what was removed."""
+    # Imported here: `--help` builds this parser too, and needs no configuration.
+    from varmigrate.config import ConfigError
+
     err = Stream(stderr=True, no_color=args.no_color)
     try:
         directory = cache_directory(args)
@@ -43,7 +45,7 @@ def clean_command(args: argparse.Namespace) -> int:
         print_error(err, str(error))
         return EXIT_ERROR
     if not args.quiet:
-        err.print(f"Removed {_display(directory)}" if removed else f"No cache at {_display(directory)}")
+        err.out(f"Removed {_display(directory)}" if removed else f"No cache at {_display(directory)}")
     return EXIT_CLEAN
 
 
@@ -57,6 +59,8 @@ def cache_directory(args: argparse.Namespace) -> Path:
         return Path(args.cache_dir)
     if args.isolated:
         return Path.cwd() / CACHE_DIR
+    from varmigrate.config import find_config_file
+
     config = Path(args.config) if args.config else find_config_file()
     root = Path(os.path.abspath(config)).parent if config is not None else Path.cwd()
     return root / CACHE_DIR

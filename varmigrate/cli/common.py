@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
-import threading
 from collections.abc import Iterator
 
 
@@ -47,6 +45,9 @@ def sigterm_unwinds() -> Iterator[None]:
     Signal handlers can only be set in the main thread: elsewhere (an API caller's thread) SIGTERM
     keeps its handler.
     """
+    import signal
+    import threading
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -19,7 +19,6 @@ from varmigrate.cli.common import (
     sigterm_unwinds,
     time_limit,
 )
-from varmigrate.rules import UnknownRuleError, select_rules
 
 if TYPE_CHECKING:
     from varmigrate.harness.verify import VerifyOptions
@@ -110,6 +109,8 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
             )
     if args.write and args.baseline:
         raise UsageError("--write cannot be used with --baseline (the working tree is the candidate)")
+    from varmigrate.rules import UnknownRuleError, select_rules
+
     try:
         # Rule selection, when the command line that hosts verify offers it.
         rules = select_rules(getattr(args, "select", None), getattr(args, "ignore", None) or ())

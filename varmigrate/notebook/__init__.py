@@ -26,10 +26,10 @@ written the way the file writes strings (``ensure_ascii`` or raw UTF-8, raw cont
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
-from varmigrate.notebook.cells import Program
+from varmigrate.notebook.cells import Program, SourceCell
 from varmigrate.notebook.ipython import PYTHON_CELL_MAGICS
 from varmigrate.notebook.json_spans import NotebookFile
 from varmigrate.notebook.results import (
@@ -47,12 +47,7 @@ def check_notebook(data: bytes, settings: Settings | None = None) -> NotebookRes
     notebook = NotebookFile(data)
     if notebook.skipped is not None:
         return NotebookResult(skipped=notebook.skipped)
-    program = Program.build(notebook, settings)
-    if program is None:
-        return NotebookResult()
-    with _joined():
-        found = check_source(program.source, settings)
-    return NotebookResult(program.map_diagnostics(program.source, found), program.errors)
+    return check_cells(notebook.cells, settings)
 
 
 def fix_notebook(data: bytes, settings: Settings | None = None) -> NotebookFixResult:
@@ -61,25 +56,45 @@ def fix_notebook(data: bytes, settings: Settings | None = None) -> NotebookFixRe
     notebook = NotebookFile(data)
     if notebook.skipped is not None:
         return NotebookFixResult(skipped=notebook.skipped)
-    program = Program.build(notebook, settings)
+    result, changed = fix_cells(notebook.cells, settings)
+    if changed:
+        result.data = notebook.with_sources(changed)
+    return result
+
+
+def check_cells(cells: Mapping[int, SourceCell], settings: Settings) -> NotebookResult:
+    """Findings in ``cells`` (cell number -> cell), analysed as one module."""
+    program = Program.build(cells, settings)
     if program is None:
-        return NotebookFixResult()
+        return NotebookResult()
+    with _joined():
+        found = check_source(program.source, settings)
+    return NotebookResult(program.map_diagnostics(program.source, found), program.errors)
+
+
+def fix_cells(
+    cells: Mapping[int, SourceCell], settings: Settings, *, emptiable: frozenset[int] = frozenset()
+) -> tuple[NotebookFixResult, dict[int, str]]:
+    """Fix ``cells`` as one module: what is left (no ``data``), and the new text of each changed cell.
+
+    A cell the fix would empty keeps its comments (or its content), unless it is ``emptiable``.
+    """
+    program = Program.build(cells, settings)
+    if program is None:
+        return NotebookFixResult(), {}
     with _joined():
         result = fix_source(program.source, settings)
     diagnostics = program.map_diagnostics(result.source, result.diagnostics)
     if not result.changed:
-        return NotebookFixResult(diagnostics, program.errors)
-    sources = program.restore(result.source)
+        return NotebookFixResult(diagnostics, program.errors), {}
     changed = {}
-    for cell, text in sources.items():
-        original = notebook.cells[cell].source
-        kept = _not_emptied(original, text)
+    for cell, text in program.restore(result.source).items():
+        original = cells[cell].source
+        kept = text if cell in emptiable else _not_emptied(original, text)
         if kept != original:
             changed[cell] = kept
-    if not changed:
-        return NotebookFixResult(diagnostics, program.errors)
-    new_data = notebook.with_sources(changed)
-    return NotebookFixResult(diagnostics, program.errors, data=new_data, applied=result.applied)
+    applied = result.applied if changed else 0
+    return NotebookFixResult(diagnostics, program.errors, applied=applied), changed
 
 
 def _not_emptied(before: str, after: str) -> str:
@@ -112,6 +127,8 @@ __all__ = [
     "NotebookError",
     "NotebookFixResult",
     "NotebookResult",
+    "check_cells",
     "check_notebook",
+    "fix_cells",
     "fix_notebook",
 ]

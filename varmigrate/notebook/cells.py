@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from varmigrate.engine import Settings, SourceParseError, could_match, parse
 from varmigrate.model import Diagnostic, Edit, Location
 from varmigrate.notebook.ipython import Masker, Unit, unique_prefix
-from varmigrate.notebook.json_spans import NotebookFile
 from varmigrate.notebook.results import CellDiagnostic, CellError, NotebookError
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LOST_CELLS = "cannot map the fixed code back to its cells; notebook left unchanged"
+
+
+class SourceCell(Protocol):
+    """A code cell (of a notebook, or a code block of a document): its number and its text."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def source(self) -> str: ...
 
 
 @dataclass
@@ -75,9 +85,9 @@ class Program:
     source: str = ""  # the joined module: the units with a marker statement between each two
 
     @classmethod
-    def build(cls, notebook: NotebookFile, settings: Settings) -> Program | None:
+    def build(cls, code_cells: Mapping[int, SourceCell], settings: Settings) -> Program | None:
         """Mask and parse every code cell; None when no cell can hold a finding of the selected rules."""
-        cells = list(notebook.cells.values())
+        cells = list(code_cells.values())
         masker = Masker(unique_prefix([cell.source for cell in cells]))
         units = [unit for cell in cells if (unit := masker.mask(cell.index, cell.source)) is not None]
         if not could_match("".join(unit.text for unit in units), settings.rules):
@@ -90,7 +100,7 @@ class Program:
             except SourceParseError as error:
                 program.errors.append(CellError(unit.cell, error.message, error.row, error.column))
                 # The cell is left alone, but the names it mentions must keep their imports.
-                names = masker.names(notebook.cells[unit.cell].source)
+                names = masker.names(code_cells[unit.cell].source)
                 if names:
                     text = f"{masker.prefix}uses__({', '.join(names)})\n"
                     unparsed.append(Unit(unit.cell, unit.source, text, analysed=False))

@@ -148,5 +148,15 @@ def json_record(diagnostic: Diagnostic, path: str, threshold: Applicability) -> 
             "edits": [_edit_json(edit) for edit in fix.edits],
         },
         "noqa_row": diagnostic.start.row,
-        "url": None,
+        "url": _url(diagnostic.code),
     }
+
+
+def _url(code: str) -> str | None:
+    """The documentation of the rule ``code`` (None for varmigrate's own errors, which have none)."""
+    from varmigrate.rules import UnknownRuleError, rule_by_code
+
+    try:
+        return rule_by_code(code).url
+    except UnknownRuleError:
+        return None

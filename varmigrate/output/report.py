@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from varmigrate.output.console import Stream
+
+
+def _dumps(payload: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """``payload`` as JSON text (json is imported when a format for programs first prints)."""
+    import json
+
+    return json.dumps(payload, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
 
 
 def plural(count: int, word: str) -> str:
@@ -43,7 +49,13 @@ class Report:
     output_format: OutputFormat | None = OutputFormat.CONCISE
     threshold: Applicability = Applicability.SAFE
     quiet: bool = False
+    # Print nothing at all (`--silent`); the exit code still tells.
+    silent: bool = False
     exit_zero: bool = False
+    # Fix, and neither report nor exit 1 for what is left (`--fix-only`).
+    fix_only: bool = False
+    # Exit 1 when a file was fixed (`--exit-non-zero-on-fix`).
+    exit_non_zero_on_fix: bool = False
     statistics: bool = False
 
     files: int = 0
@@ -83,7 +95,7 @@ class Report:
             self._count(diagnostic)
         if self.mode is Mode.DIFF:
             self._print_diff(result.diff)
-        elif not self.statistics:
+        elif not (self.statistics or self.fix_only):
             self._render(result)
 
     def _render(self, result: FileResult) -> None:
@@ -102,7 +114,7 @@ class Report:
         elif self.output_format is OutputFormat.JSON_LINES:
             for d in found:
                 record = json_record(d, path, threshold)
-                self._print_raw(json.dumps(record, sort_keys=True, ensure_ascii=False))
+                self._print_raw(_dumps(record, sort_keys=True))
         elif self.output_format is OutputFormat.GITHUB:
             for d in found:
                 self._print_raw(render_github(d, path))
@@ -173,7 +185,7 @@ class Report:
             elif fmt is OutputFormat.JSON:
                 self._print_json(self._json)
             elif fmt is OutputFormat.SARIF:
-                self._print_raw(json.dumps(self.sarif(), indent=2, ensure_ascii=False))
+                self._print_raw(_dumps(self.sarif(), indent=2))
             if not (fmt is None or fmt.for_people or self.statistics):
                 return self.exit_code
         if not self.quiet:
@@ -191,9 +203,9 @@ class Report:
     def _print_json(self, payload: Sequence[dict[str, Any]], *, lines: bool = False) -> None:
         if lines:
             for item in payload:
-                self._print_raw(json.dumps(item, sort_keys=True, ensure_ascii=False))
+                self._print_raw(_dumps(item, sort_keys=True))
         else:
-            self._print_raw(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+            self._print_raw(_dumps(payload, indent=2, sort_keys=True))
 
     def summary(self) -> list[str]:
         """The closing lines, e.g. ``Found 3 findings in 2 files.``."""
@@ -202,6 +214,10 @@ class Report:
             lines.append(f"Added {plural(self.noqa_added, 'noqa directive')}.")
             if self.errors:
                 lines.append(f"{plural(self.errors, 'error')} (see above).")
+            return lines
+        if self.fix_only and self.mode is Mode.FIX:
+            lines += [f"Fixed {plural(self.fixed, 'finding')}."] if self.fixed else []
+            lines += [f"{plural(self.errors, 'error')} (see above)."] if self.errors else []
             return lines
         found = f"{plural(self.findings, 'finding')} in {plural(self.files_with_findings, 'file')}"
         if self.mode is Mode.CHECK:
@@ -212,8 +228,10 @@ class Report:
             if self.fixable:
                 lines.append(f"[*] {self.fixable} fixable with `{self._fix_command}`.")
         elif self.mode is Mode.FIX:
-            if self.fixed or self.findings:
+            if self.fixed:
                 lines.append(f"Fixed {plural(self.fixed, 'finding')} ({self.findings} remaining).")
+            elif self.findings:
+                lines.append(f"Found {found}; none could be fixed.")
             elif not self.errors:
                 lines.append("All checks passed!")
         elif self.fixed:
@@ -239,7 +257,9 @@ class Report:
         """2 on any error; else 1 when findings remain (or ``--diff`` would change a file); else 0."""
         if self.errors:
             return EXIT_ERROR
-        if self.exit_zero or self.mode is Mode.ADD_NOQA:
+        if self.exit_non_zero_on_fix and self.changed_files and self.mode is not Mode.DIFF:
+            return EXIT_FINDINGS
+        if self.exit_zero or self.fix_only or self.mode is Mode.ADD_NOQA:
             return EXIT_CLEAN
         if self.mode is Mode.DIFF:
             return EXIT_FINDINGS if self.changed_files else EXIT_CLEAN

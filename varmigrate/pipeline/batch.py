@@ -27,7 +27,7 @@ from varmigrate.model import FileError
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 from varmigrate.pipeline.project import ProjectView, project_view, still_uses, without_names
 from varmigrate.pipeline.single import process_bytes, reaches_torch, without_torch
-from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
+from varmigrate.sources.discovery import NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, read_regular, write_atomic
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class _Task:
 
     path: Path
     name: str
-    notebook: bool
+    kind: str  # how the file is read: `sources.discovery.file_kind`
     data: bytes
     job: Job
     key: str | None
@@ -246,6 +246,10 @@ def processing(
     platform allows, and a fork must not copy a lock that another thread holds.
     """
     batch = prepare(items, cache)
+    if not batch.pending:
+        # Nothing for LibCST: no pool to size (nor `threading` to import to choose how to start one).
+        yield batch
+        return
     method = _start_method()
     size = pool_size(batch, workers, method)
     if not size:
@@ -321,7 +325,7 @@ def _start_pool(
     context = cast("DefaultContext", multiprocessing.get_context(method))
     # Loaded before forking, so that the workers share one copy instead of each importing LibCST (about
     # a second of CPU); the fork server loads them once for all the workers it forks.
-    modules = ["varmigrate.engine", "varmigrate.notebook"]
+    modules = ["varmigrate.engine", "varmigrate.notebook", "varmigrate.documents"]
     if method == "fork":
         for module in modules:
             importlib.import_module(module)
@@ -345,16 +349,16 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
     # Cheapest prefilter: no rule can fire in a file torch does not reach; cheaper than hashing.
     if not reaches_torch(data, job):
         return without_torch(data, name)
-    notebook = name.endswith(NOTEBOOK_SUFFIX)
-    key = cache.key(data, job, notebook) if cache is not None else None
+    kind = file_kind(name)
+    key = cache.key(data, job, kind) if cache is not None else None
     if cache is not None and key is not None:
         entry = cache.get(key)
         if entry is not None and _reusable(entry, job):
             return _named(entry, name)
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
-    screened = None if notebook else _screen(data, name, job)
+    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
     if screened is None:
-        return _Task(path, name, notebook, data, job, key)
+        return _Task(path, name, kind, data, job, key)
     if cache is not None and key is not None:
         _store(cache, key, screened, job)
     return screened
@@ -381,7 +385,7 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
             result.written = True
     if cache is not None and task.key is not None:
         # A written file is cached under its new content: what the next run reads.
-        key = cache.key(new_data, task.job, task.notebook) if result.written and new_data else task.key
+        key = cache.key(new_data, task.job, task.kind) if result.written and new_data else task.key
         if key is not None:
             _store(cache, key, result, task.job)
     return result

@@ -74,8 +74,8 @@ class ResultCache(Protocol):
     trace of fixing. Which entries a job may use, and which results may be stored, the pipeline decides.
     """
 
-    def key(self, data: bytes, job: Job, notebook: bool) -> str | None:
-        """The key of ``data`` processed under ``job`` (None: do not cache)."""
+    def key(self, data: bytes, job: Job, kind: str) -> str | None:
+        """The key of ``data`` read as ``kind`` (a suffix) under ``job`` (None: do not cache)."""
 
     def get(self, key: str) -> FileResult | None:
         """The entry stored under ``key``, or None."""

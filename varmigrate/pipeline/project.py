@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from varmigrate.model import ProjectImports
 from varmigrate.rules.torch_api import VARIABLE, VARIABLE_STAR_MODULES
-from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
 
 if TYPE_CHECKING:
     import ast
@@ -479,7 +479,8 @@ class _Project:
         found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
         # A removable import of `Variable` names it (a star import is never removed).
         for path, data in self.given.items():
-            if path not in self.mentions or b"autograd" not in data or path.name.endswith(NOTEBOOK_SUFFIX):
+            # Only a module can be imported (not a notebook, nor a document's code blocks).
+            if path not in self.mentions or b"autograd" not in data or file_kind(path.name) != ".py":
                 continue
             own = {name for name, (origin, _) in self.variables(path).items() if _key(origin) == _key(path)}
             if own:

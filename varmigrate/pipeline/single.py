@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import replace
 
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
-from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 from varmigrate.pipeline.job import FileResult, Job, Mode
-from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
-from varmigrate.sources.io import DecodeError, decode, mentions
+from varmigrate.sources.discovery import DOCUMENT_SUFFIXES, NOTEBOOK_SUFFIX, file_kind
+from varmigrate.sources.io import DecodedSource, DecodeError, decode, mentions
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -34,6 +32,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         message = "cannot parse: source code cannot contain null bytes"
         result.errors.append(FileError(name, message, Location(row, column)))
         return result, None
+    if name.endswith(DOCUMENT_SUFFIXES):
+        return _process_document(source, data, name, job)
     try:
         text, diagnostics, result.fixed = _run_engine(source.text, job)
     except SourceParseError as error:
@@ -58,6 +58,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     )
     result.internal_error = len(result.diagnostics) < len(diagnostics)
     if job.mode is Mode.ADD_NOQA:
+        from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
+
         text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
         result.warnings.extend(
             FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
@@ -139,6 +141,54 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     return result, new_data
 
 
+def _process_document(
+    source: DecodedSource, data: bytes, name: str, job: Job
+) -> tuple[FileResult, bytes | None]:
+    """Check (or fix) the Python code blocks of a Markdown or reStructuredText document."""
+    from varmigrate.documents import check_document, fix_document
+    from varmigrate.notebook import NotebookError
+
+    result = FileResult(name)
+    kind = file_kind(name)
+    try:
+        if job.mode.fixes:
+            outcome = fix_document(source.text, kind, job.settings)
+        else:
+            outcome = check_document(source.text, kind, job.settings)
+    except NotebookError as error:
+        result.errors.append(FileError(name, str(error)))
+        return result, None
+    except Exception as error:  # one broken file must never stop the others
+        result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
+        result.internal_error = True
+        return result, None
+    for diagnostic in outcome.diagnostics:
+        if _is_internal(diagnostic):
+            result.internal_error = True
+            result.errors.append(FileError(name, f"{diagnostic.code} {diagnostic.message}", diagnostic.start))
+        else:
+            result.diagnostics.append(diagnostic)
+    result.errors += [
+        FileError(name, f"cannot parse: {bad.message}", Location(bad.row, bad.column))
+        for bad in outcome.errors
+    ]
+    result.lines = {(None, row): line for row, line in outcome.lines.items()}
+    if job.mode is Mode.ADD_NOQA and result.diagnostics:
+        result.warnings.append(
+            FileError(
+                name, f"--add-noqa does not edit documents; {plural_findings(result)} left unsuppressed"
+            )
+        )
+    if outcome.text is None:
+        return result, None
+    new_data = source.encode(outcome.text)
+    result.fixed = outcome.applied
+    result.changed = new_data != data
+    if job.mode is Mode.DIFF and result.changed:
+        result.diff = unified_diff(source.text, outcome.text, name)
+    return result, new_data if result.changed else None
+
+
 def reaches_torch(data: bytes, job: Job) -> bool:
     """Whether torch reaches the file ``data``: it spells `torch`, or imports a module of the project that
     does (the project view says so). No rule can fire in a file that torch does not reach."""
@@ -199,6 +249,8 @@ def _lines_at(text: str, rows: Iterable[int]) -> dict[int, str]:
 
 def unified_diff(before: str, after: str, name: str) -> str:
     """A unified diff of ``before`` -> ``after`` labelled with ``name``."""
+    import difflib
+
     diff = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),

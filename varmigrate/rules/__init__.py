@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
@@ -27,6 +27,10 @@ FixAvailability = Literal["always", "sometimes", "never"]
 def kebab(name: str) -> str:
     """``LegacyVariableCall`` -> ``legacy-variable-call``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+# The published documentation of every rule: `varmigrate rule --all`, kept in docs/rules.md.
+RULES_DOCS_URL = "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md"
 
 
 @dataclass(frozen=True)
@@ -52,20 +56,15 @@ class RuleSpec:
         """The rule's kebab-case name, derived from the class name."""
         return kebab(self.class_name)
 
+    @property
+    def url(self) -> str:
+        """Where the rule's documentation is published (``docs/rules.md``, by its heading)."""
+        return f"{RULES_DOCS_URL}#{self.name()}-{self.code.lower()}"
+
     def load(self) -> type[Rule]:
         """The rule's implementation (imports LibCST on first use)."""
         implementation: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
         return implementation
-
-    def could_match(self, source: str, code: Callable[[], str]) -> bool:
-        """Whether ``source`` may hold a finding; ``code()`` is the source without strings and comments."""
-        if not all(required in source for required in self.requires):
-            return False
-        if self.pattern is not None:
-            return re.search(self.pattern, source) is not None
-        if not any(word in source for word in self.triggers):
-            return False
-        return any(re.search(rf"\b{re.escape(word)}\b", code()) for word in self.triggers)
 
     def through_project(self, spellings: Iterable[str]) -> RuleSpec:
         """This rule for a module that torch reaches through its project's modules (`from model import *`).
@@ -159,6 +158,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
 
 __all__ = [
     "ALL_RULES",
+    "RULES_DOCS_URL",
     "FixAvailability",
     "RuleSpec",
     "UnknownRuleError",

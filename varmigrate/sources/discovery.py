@@ -16,9 +16,23 @@ if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
 NOTEBOOK_SUFFIX = ".ipynb"
+# Documents whose Python code blocks are checked: Markdown (MyST, Quarto too) and reStructuredText.
+MARKDOWN_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".qmd")
+RST_SUFFIXES: tuple[str, ...] = (".rst",)
+DOCUMENT_SUFFIXES: tuple[str, ...] = MARKDOWN_SUFFIXES + RST_SUFFIXES
 # Suffixes a directory walk picks up. Files passed explicitly are read as Python whatever their suffix,
-# except notebooks, which are read as notebooks.
-SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX)
+# except notebooks and documents, which are read as what they are.
+SOURCE_SUFFIXES: tuple[str, ...] = (".py", NOTEBOOK_SUFFIX, *DOCUMENT_SUFFIXES)
+
+
+def file_kind(name: str) -> str:
+    """How a file is read, by its name: ``.ipynb``, ``.md`` (any Markdown), ``.rst``, else ``.py``."""
+    if name.endswith(NOTEBOOK_SUFFIX):
+        return NOTEBOOK_SUFFIX
+    if name.endswith(MARKDOWN_SUFFIXES):
+        return ".md"
+    return ".rst" if name.endswith(RST_SUFFIXES) else ".py"
+
 
 # Directory names never walked into (unless passed explicitly): VCS data, environments, caches, builds.
 DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
@@ -195,14 +209,15 @@ def discover(
     """
     excluder = excluder or Excluder(exclude)
     found = Discovery()
-    seen: set[Path] = set()
+    # Absolute paths as strings: a tree's worth of Path objects costs more than the walk that found them.
+    seen: set[str] = set()
 
     def add(file: Path) -> None:
-        key = Path(os.path.abspath(file))
+        key = os.path.abspath(file)
         if key in seen:
             return
         seen.add(key)
-        kind = _special_kind(file)
+        kind = _special_kind(key)
         if kind is not None:
             found.warnings.append(FileError(str(file), f"skipped: a {kind}, not a regular file"))
         else:
@@ -222,7 +237,7 @@ def discover(
     return found
 
 
-def _special_kind(path: Path) -> str | None:
+def _special_kind(path: str | os.PathLike[str]) -> str | None:
     """What ``path`` (through symlinks) is when it is not a regular file; None for regular files.
 
     A FIFO would block a read forever and a device would never end, so they are never read. A path
@@ -285,11 +300,15 @@ def _walk(
 
 __all__ = [
     "DEFAULT_EXCLUDED_DIRS",
+    "DOCUMENT_SUFFIXES",
+    "MARKDOWN_SUFFIXES",
     "NOTEBOOK_SUFFIX",
+    "RST_SUFFIXES",
     "SOURCE_SUFFIXES",
     "Discovery",
     "Excluder",
     "discover",
+    "file_kind",
     "gitignore_spec",
     "relative_to",
 ]

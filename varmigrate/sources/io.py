@@ -14,7 +14,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import time
 import tokenize
 from collections.abc import Iterable
@@ -188,6 +187,8 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     if info.st_nlink > 1:
         _write_in_place(target, data, expected)
         return
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{_TEMPORARY}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
