@@ -15,10 +15,10 @@ def test_a_fix_libcst_cannot_read_is_checked_again_with_libcst(monkeypatch: pyte
     """If the next round's LibCST parse fails on what CPython accepted, the fix is dropped as before."""
 
     def rejecting(function):  # type: ignore[no-untyped-def]
-        def wrapper(source: str, *args: object) -> object:
+        def wrapper(source: str, *args: object, **kwargs: object) -> object:
             if "hidden.detach()" in source:
                 raise SourceParseError("LibCST says no", 3, 1)
-            return function(source, *args)
+            return function(source, *args, **kwargs)
 
         return wrapper
 
