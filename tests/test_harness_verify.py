@@ -80,6 +80,19 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
 
 
 @pytest.mark.slow
+def test_modules_that_import_each_other_are_fixed_as_one_project(tmp_path):
+    """train.py's `Variable` comes from model.py's star import: the candidate must keep it working."""
+    folder = tmp_path / "two_modules"
+    shutil.copytree(CASES.parent / "projects" / "two_modules" / "before", folder)
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder))
+    assert result.verdict == IDENTICAL, result.message
+    assert {rewrite.file for rewrite in result.rewrites} == {"model.py", "train.py"}
+    # verify does not wait for train.py's uses: model.py's import of `Variable` stays.
+    fixed = {entry.file: entry.fixed for entry in result.files}
+    assert "from torch.autograd import Variable" in fixed["model.py"]
+
+
+@pytest.mark.slow
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
     folder = copy_case("legacy_loss_data", tmp_path)
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001,)))

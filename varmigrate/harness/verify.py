@@ -50,6 +50,7 @@ from varmigrate.harness.tree import (
     write_source,
 )
 from varmigrate.model import Applicability, Diagnostic, Location
+from varmigrate.pipeline.project import project_view
 from varmigrate.rules import ALL_RULES, RuleSpec
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
@@ -206,7 +207,7 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
             timeout=options.timeout,
         )
 
-    settings = Settings(rules=options.rules, unsafe_fixes=options.unsafe_fixes)
+    settings = _in_project(root, files, Settings(rules=options.rules, unsafe_fixes=options.unsafe_fixes))
     special: list[Path] = []
     if options.baseline is not None:
         shared = add_git_worktree(root, options.baseline, tree)
@@ -260,8 +261,25 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         _write(result)
 
 
+def _in_project(root: Path, files: Sequence[Path], settings: Settings) -> dict[Path, Settings]:
+    """Each file's settings, with what imports of the project's other modules bind in it (the project
+    view, as `fix` has it; an import another file uses is kept, since verify never waits for the users)."""
+    readable = {}
+    for file in files:
+        try:
+            readable[root / file] = (root / file).read_bytes()
+        except OSError:
+            continue
+    view = project_view(readable, fixes=True)
+    found = {}
+    for file in files:
+        facts = view.settings_for(root / file)
+        found[file] = settings if facts is None else settings.in_project(facts)
+    return found
+
+
 def _instrument_baseline(
-    tree: Path, files: Sequence[Path], settings: Settings, result: VerifyResult
+    tree: Path, files: Sequence[Path], settings: dict[Path, Settings], result: VerifyResult
 ) -> tuple[dict[Path, list[Diagnostic]], list[Site]]:
     """Instrument the baseline copy's files; return each file's findings and all sites."""
     diagnostics: dict[Path, list[Diagnostic]] = {}
@@ -272,7 +290,7 @@ def _instrument_baseline(
             continue  # --baseline: the file is new in the working tree
         source = read_source(path)
         try:
-            found = check_source(source.text, settings)
+            found = check_source(source.text, settings[file])
             instrumented = instrument(file.as_posix(), source.text, found, first_id=len(sites) + 1)
         except SourceParseError as error:
             result.notes.append(f"{file.as_posix()}:{error}: not instrumented (does not parse)")
@@ -314,13 +332,14 @@ def _fix_candidate(
     tree: Path,
     files: Sequence[Path],
     diagnostics: dict[Path, list[Diagnostic]],
-    settings: Settings,
+    settings_of: dict[Path, Settings],
     result: VerifyResult,
 ) -> None:
     """Apply the fixes (SAFE, UNSAFE when asked, and those the baseline's evidence verified)."""
     for file in files:
         if file not in diagnostics or not diagnostics[file]:
             continue
+        settings = settings_of[file]
         assert result.root is not None
         original = read_source(result.root / file)
         name = file.as_posix()
