@@ -3,6 +3,7 @@ which imports other modules need, and what `check` and `fix` make of it."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,17 @@ def test_the_cache_follows_the_module_it_imports(project: Path, capsys: pytest.C
     write(project / "model.py", MODEL)
     assert main(check) == 1
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_stdin_with_a_file_name_sees_the_modules_beside_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "model.py", MODEL)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(TRAIN.encode())))
+    assert (
+        main(["check", "--no-cache", "--quiet", "--output-format", "concise", "--stdin-filename", "train.py"])
+        == 1
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        "train.py:4:5: VM001 [*] `Variable(...)` is deprecated and detaches its argument"
+    ]

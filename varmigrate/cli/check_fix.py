@@ -475,7 +475,7 @@ def _isatty(console: Stream | Console) -> bool:
 
 def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration, report: Report) -> None:
     """Check or fix source from stdin; ``fix`` writes the (possibly unchanged) code to stdout."""
-    from varmigrate.pipeline import Mode, process_bytes
+    from varmigrate.pipeline import Mode, in_project, process_bytes
 
     data = sys.stdin.buffer.read()
     name = args.stdin_filename or STDIN
@@ -486,6 +486,8 @@ def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration,
             _write_stdout(data)
         return
     settings = configuration.settings_for(args.stdin_filename)
+    if args.stdin_filename:
+        settings = in_project(Path(args.stdin_filename), data, settings, fixes=job.mode.fixes)
     result, new_data = process_bytes(data, name, replace(job, settings=settings))
     if writes_code:
         _write_stdout(data if new_data is None else new_data)

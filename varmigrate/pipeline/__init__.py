@@ -22,6 +22,7 @@ from varmigrate.pipeline.batch import (
     processing,
 )
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
+from varmigrate.pipeline.project import in_project
 from varmigrate.pipeline.single import plural_findings, process_bytes, unified_diff
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Job",
     "Mode",
     "ResultCache",
+    "in_project",
     "plural_findings",
     "pool_size",
     "prepare",

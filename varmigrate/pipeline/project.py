@@ -49,6 +49,8 @@ from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX,
 if TYPE_CHECKING:
     import ast
 
+    from varmigrate.engine.settings import Settings
+
 # A line that starts an import statement (`from .m import x`, `import a.b`), at any indentation.
 _IMPORT_START = re.compile(r"[ \t]*(?:from[ \t]+[.\w]|import[ \t])")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -137,6 +139,13 @@ def project_view(files: Mapping[Path, bytes], *, fixes: bool) -> ProjectView:
             if pending:
                 view.pending[path] = pending
     return view
+
+
+def in_project(path: Path, data: bytes, settings: Settings, *, fixes: bool) -> Settings:
+    """``settings`` for the file ``path`` holding ``data`` (source read from stdin, say), in the project
+    the modules beside it on disk make (an import other files use is kept: nothing waits for them)."""
+    facts = project_view({path: data}, fixes=fixes).settings_for(path)
+    return settings if facts is None else settings.in_project(facts)
 
 
 def _with_kept(facts: ProjectImports | None, kept: frozenset[str]) -> ProjectImports:
