@@ -185,6 +185,20 @@ def test_nobody_importing_it_leaves_the_clean_up_alone(tmp_path: Path) -> None:
     assert view.pending == {}
 
 
+def test_an_alias_of_torch_autograd_that_others_use_is_kept(project: Path) -> None:
+    model = "import torch\nimport torch.autograd as ag\nfrom torch import autograd\n\n\ndef f(x):\n"
+    model += "    return ag.Variable(x) + autograd.Variable(x)\n"
+    train = "from model import *\n\ng = ag.grad\n"
+    _tree(project, {"model.py": model, "train.py": train})
+    main(["fix", "--no-cache", "--quiet", "."])
+    fixed = (project / "model.py").read_text()
+    # train.py still uses `ag` (it came with the star import); nobody uses `autograd`.
+    assert (
+        fixed
+        == "import torch\nimport torch.autograd as ag\n\n\ndef f(x):\n    return x.detach() + x.detach()\n"
+    )
+
+
 def test_only_code_counts_as_a_use() -> None:
     path = Path("a.py")
     assert not still_uses(

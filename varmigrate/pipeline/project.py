@@ -23,13 +23,14 @@ and the directory the run's files have in common. A module's exports are its `__
 else its public top-level names. Names are followed through chains of modules (`from b import *` where b
 does `from a import *`).
 
-Which imports the clean-up keeps (``fix`` only): an import of torch's `Variable` in a module stays when a
-file that uses the name imports it from there, by name or by a star import, directly or through other
-modules. The files looked at are the run's and, on disk, every `.py` file and notebook under the
-directory the module is imported from (above its top-level package, within its repository). Where the
-only such uses are in files of the same run, reached by star imports or attributes of the module
-(`model.Variable`), the import goes when every one of those files is left without the name
-(:attr:`ProjectView.pending`); an import that names it (`from model import Variable`) keeps it for good.
+Which imports the clean-up keeps (``fix`` only): an import of torch's `Variable` in a module (or of
+`torch.autograd` under an alias, which the clean-up removes too) stays when a file that uses the name
+imports it from there, by name or by a star import, directly or through other modules. The files looked
+at are the run's and, on disk, every `.py` file and notebook of the module's repository (below the
+nearest `.git`, else the directory above its top-level package). Where the only such uses are in files
+of the same run, reached by star imports or attributes of the module (`model.Variable`), the import
+goes when every one of those files is left without the name (:attr:`ProjectView.pending`); an import
+that names it (`from model import Variable`) keeps it for good.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from varmigrate.model import ProjectImports
-from varmigrate.rules.torch_api import VARIABLE, VARIABLE_STAR_MODULES
+from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE, VARIABLE_STAR_MODULES
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _ALIAS = re.compile(rb"Variable\s+as\s+(\w+)")
 _DATA_INDEX_ZERO = re.compile(rb"data\s*\[\s*0\s*\]")
 _F_STRING = re.compile(r"[a-zA-Z]*[fF]")
+_AUTOGRAD_ALIAS = re.compile(
+    rb"import\s+torch\.autograd(?:\.variable)?\s+as\s+(\w+)"
+    rb"|\bimport\b[^\n]*?\b(autograd|variable)\b(?:\s+as\s+(\w+))?"
+)
 _STAR = re.compile(rb"\bimport[\s\\]*\*")
 # An import statement spans at most this many lines (a long parenthesised list of names).
 _MAX_IMPORT_LINES = 200
@@ -106,6 +111,20 @@ class _Use:
     # stays whatever is fixed, so the origin's import must stay too.
     named: bool
     spellings: tuple[str, ...]
+    # Not `Variable` but `torch.autograd` itself (`import torch.autograd as ag` in the origin), which the
+    # clean-up removes as well when its module no longer uses it.
+    module: bool = False
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a top-level name that the clean-up may remove comes from."""
+
+    # The module whose import binds it, and its name there.
+    path: Path
+    name: str
+    # `torch.autograd` itself, not `Variable`.
+    module: bool = False
 
 
 @dataclass
@@ -127,7 +146,7 @@ def project_view(files: Mapping[Path, bytes], *, fixes: bool) -> ProjectView:
 
     With ``fixes``, also which imports of torch's `Variable` other modules need.
     """
-    project = _Project(files)
+    project = _Project(files, fixes=fixes)
     view = ProjectView()
     for path in project.candidates():
         facts = project.facts(path)
@@ -185,11 +204,12 @@ def still_uses(path: Path, data: bytes, name: str) -> bool:
 class _Project:
     """The run's files, and the modules they import, read on demand."""
 
-    def __init__(self, files: Mapping[Path, bytes]) -> None:
+    def __init__(self, files: Mapping[Path, bytes], *, fixes: bool = False) -> None:
         self.given = dict(files)
+        self.fixes = fixes
         self._read: dict[str, bytes | None] = {}
         self._modules: dict[str, _Module | None] = {}
-        self._variables: dict[str, dict[str, tuple[Path, str]]] = {}
+        self._bindings: dict[str, dict[str, _Origin]] = {}
         self._torch: dict[str, bool] = {}
         self._exists: dict[str, bool] = {}
         self._uses: dict[str, list[_Use]] = {}
@@ -197,6 +217,11 @@ class _Project:
         self.mentions = {path for path, data in files.items() if _spells_variable(data)}
         aliases = {alias for path in self.mentions for alias in _aliases(files[path])}
         self.words = frozenset({"Variable", *aliases})
+        # With fixes, also the names `torch.autograd` has (`import torch.autograd as ag`), which the
+        # clean-up removes too: a module that uses one through a star import needs it kept.
+        self.autograd = {path for path, data in files.items() if fixes and b"autograd" in data}
+        modules = {alias for path in self.autograd for alias in _autograd_aliases(files[path])}
+        self.names = self.words | modules
         self._walks: dict[str, list[Path] | None] = {}
         self._spells: dict[tuple[frozenset[str], str], list[Path]] = {}
 
@@ -230,7 +255,7 @@ class _Project:
 
     def facts(self, path: Path) -> ProjectImports:
         """What imports of the project's modules bind in the file ``path``."""
-        uses = self.uses(path)
+        uses = [use for use in self.uses(path) if not use.module]
         module = self.module(path)
         reaches = bool(uses) or (
             module is not None
@@ -251,13 +276,13 @@ class _Project:
         return found
 
     def _find_uses(self, module: _Module) -> Iterator[_Use]:
-        star: dict[str, tuple[Path, str] | None] = {}
+        star: dict[str, _Origin | None] = {}
         for item in module.imports:
             prefix = "." * item.level + item.module
             if item.star:
                 target = self.resolve(module.path, item.module, item.level)
                 if target is not None:
-                    exported = self.variables(target)
+                    exported = self.bindings(target)
                     given = self.star_names(target)
                     for name in [*star, *given]:
                         if name in given:
@@ -271,14 +296,14 @@ class _Project:
             elif item.is_from:
                 for _, local in item.names:
                     star.pop(local, None)
-                named = [(name, local) for name, local in item.names if name in self.words]
+                named = [(name, local) for name, local in item.names if name in self.names]
                 target = self.resolve(module.path, item.module, item.level) if named else None
-                exported = self.variables(target) if target is not None else {}
+                exported = self.bindings(target) if target is not None else {}
                 for name, local in item.names:
                     qualified = f"{prefix}.{name}" if item.module else prefix + name
                     if name in exported:
-                        origin, original = exported[name]
-                        yield _Use(qualified, origin, original, True, (local, name))
+                        bound = exported[name]
+                        yield _Use(qualified, bound.path, bound.name, True, (local, name), bound.module)
                     elif self._writes_attribute(module, local):
                         # `from pkg import model`: the module's attributes (`model.Variable`).
                         sub = self.resolve(module.path, f"{item.module}.{name}".lstrip("."), item.level)
@@ -292,9 +317,9 @@ class _Project:
                     )
                     if found is not None:
                         yield from self._attributes(module, found, part, local)
-        for name, bound in star.items():
-            if bound is not None:
-                yield _Use(name, bound[0], bound[1], False, (name,))
+        for name, origin in star.items():
+            if origin is not None:
+                yield _Use(name, origin.path, origin.name, False, (name,), origin.module)
 
     def _writes_attribute(self, module: _Module, local: str) -> bool:
         """Whether ``module`` writes `<local>.Variable` (or an alias): only then is `local` looked up."""
@@ -311,9 +336,9 @@ class _Project:
     def _attributes(self, module: _Module, target: Path, qualified: str, local: str) -> Iterator[_Use]:
         """The module ``target``'s `Variable` names that ``module`` writes as its attributes (`model.Variable`
         where ``local`` is `model`); ``qualified`` is the target's qualified name there."""
-        for name, (origin, exported) in self.variables(target).items():
+        for name, bound in self.variables(target).items():
             if re.search(rf"\b{re.escape(local)}\s*\.\s*{re.escape(name)}\b", module.text):
-                yield _Use(f"{qualified}.{name}", origin, exported, False, (name,))
+                yield _Use(f"{qualified}.{name}", bound.path, bound.name, False, (name,))
 
     # -- modules ----------------------------------------------------------------------------------------
 
@@ -327,32 +352,37 @@ class _Project:
         self._modules[key] = found
         return found
 
-    def variables(self, path: Path) -> dict[str, tuple[Path, str]]:
-        """Top-level names of the module ``path`` that are torch's `Variable`.
+    def variables(self, path: Path) -> dict[str, _Origin]:
+        """Top-level names of the module ``path`` that are torch's `Variable`, with where they come from."""
+        return {name: bound for name, bound in self.bindings(path).items() if not bound.module}
 
-        Each maps to its origin: the module whose import of torch's `Variable` binds it, and its name there.
-        """
+    def bindings(self, path: Path) -> dict[str, _Origin]:
+        """Top-level names of the module ``path`` bound to torch's `Variable` (or, when fixing, to
+        `torch.autograd`), each with its origin: the module whose import binds it, and its name there."""
         key = _key(path)
-        found = self._variables.get(key)
+        found = self._bindings.get(key)
         if found is not None:
             return found
-        self._variables[key] = {}  # a cycle of imports ends here
+        self._bindings[key] = {}  # a cycle of imports ends here
         found = {}
         data = self._data(path)
-        if data is None or not (any(word.encode() in data for word in self.words) or _STAR.search(data)):
+        if data is None or not (
+            any(word.encode() in data for word in self.names) or _STAR.search(data) or path in self.autograd
+        ):
             return found  # it imports none of the names by name, nor anything by a star import
         module = self.module(path)
         for item in module.imports if module is not None else ():
-            if item.level == 0 and item.module in VARIABLE_STAR_MODULES and (item.star or item.names):
-                for name, local in item.names or (("Variable", "Variable"),):
-                    if f"{item.module}.{name}" in VARIABLE:
-                        found[local] = (path, local)
-                    else:
+            torch_names = _torch_bindings(item, modules=self.fixes)
+            if torch_names is not None:
+                for local, variable in torch_names.items():
+                    if variable is None:
                         found.pop(local, None)
+                    else:
+                        found[local] = _Origin(path, local, module=not variable)
                 continue
             if not item.is_from:
                 continue
-            if not item.star and not any(name in self.words for name, _ in item.names):
+            if not item.star and not any(name in self.names for name, _ in item.names):
                 for _, local in item.names:
                     found.pop(local, None)
                 continue
@@ -361,12 +391,11 @@ class _Project:
                 for _, local in item.names:
                     found.pop(local, None)
             elif item.star:
-                exported = self.variables(target)
+                exported = self.bindings(target)
                 for name in self.star_names(target):
-                    if name in exported:
-                        found[name] = exported[name]
+                    found[name] = exported[name]
             else:
-                exported = self.variables(target)
+                exported = self.bindings(target)
                 for name, local in item.names:
                     if name in exported:
                         found[local] = exported[name]
@@ -374,13 +403,13 @@ class _Project:
                         found.pop(local, None)
         if module is not None:
             found = {name: bound for name, bound in found.items() if not _rebinds(module.text, name)}
-        self._variables[key] = found
+        self._bindings[key] = found
         return found
 
     def star_names(self, path: Path) -> frozenset[str]:
         """The names of ``path``'s `Variable`s that a star import binds (in `__all__`, else public)."""
         module = self.module(path)
-        names = self.variables(path).keys()
+        names = self.bindings(path).keys()
         if module is not None and module.exports is not None:
             return frozenset(names & module.exports)
         return frozenset(name for name in names if not name.startswith("_"))
@@ -486,12 +515,13 @@ class _Project:
         """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
         for good, and those that may go once the given files (of the run) no longer spell them."""
         found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
-        # A removable import of `Variable` names it (a star import is never removed).
-        for path, data in self.given.items():
+        # A removable import names `autograd` (`from torch.autograd import Variable`, `import torch.autograd
+        # as ag`); a star import is never removed.
+        for path in self.given:
             # Only a module can be imported (not a notebook, nor a document's code blocks).
-            if path not in self.mentions or b"autograd" not in data or file_kind(path.name) != ".py":
+            if path not in self.autograd or file_kind(path.name) != ".py":
                 continue
-            own = {name for name, (origin, _) in self.variables(path).items() if _key(origin) == _key(path)}
+            own = {name for name, bound in self.bindings(path).items() if _key(bound.path) == _key(path)}
             if own:
                 kept, pending = self._needed(path, own)
                 if kept or pending:
@@ -723,6 +753,35 @@ def _spells_variable(data: bytes) -> bool:
             return True
         position = data.find(b"V", position + 1)
     return False
+
+
+def _torch_bindings(item: _Import, *, modules: bool) -> dict[str, bool | None] | None:
+    """What an import from torch binds that the clean-up may remove: local name -> True for `Variable`,
+    False for `torch.autograd` itself (only with ``modules``), None for other names; None when the import
+    is not one of torch's that matter."""
+    if not item.is_from:
+        if modules and item.asname is not None and item.module in AUTOGRAD_MODULES:
+            return {item.asname: False}
+        return None
+    if item.level or item.module not in {"torch", *VARIABLE_STAR_MODULES}:
+        return None
+    if item.star:
+        return {"Variable": True} if item.module in VARIABLE_STAR_MODULES else None
+    found: dict[str, bool | None] = {}
+    for name, local in item.names:
+        full = f"{item.module}.{name}"
+        found[local] = True if full in VARIABLE else False if modules and full in AUTOGRAD_MODULES else None
+    return found
+
+
+def _autograd_aliases(data: bytes) -> set[str]:
+    """The names `torch.autograd` may have in ``data`` (`import torch.autograd as ag`, `from torch import
+    autograd`): a superset, to know which imported names are worth looking at."""
+    found: set[str] = set()
+    for match in _AUTOGRAD_ALIAS.finditer(data):
+        alias, default = match.group(1) or match.group(3), match.group(2)
+        found.add((alias or default or b"autograd").decode())
+    return found
 
 
 def _aliases(data: bytes) -> set[str]:
