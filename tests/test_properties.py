@@ -6,12 +6,16 @@ How many programs are generated is the Hypothesis profile's choice (tests/confte
 
 from __future__ import annotations
 
+import ast
 import re
+import tempfile
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from varmigrate.engine import INTERNAL_ERROR, Settings, check_source, fix_source, lint, parse
+from varmigrate.pipeline import Job, Mode, prepare
 
 NAMES = st.sampled_from(["x", "h", "images", "self.weight", "batch[0]", "out.data"])
 FACTORIES = st.sampled_from(
@@ -132,6 +136,49 @@ def test_fix_parses_and_is_idempotent(source: str, unsafe: bool) -> None:
     assert lint(module, source, options.rules) == lint(module, source, options.rules, reduce=False)
     # Whatever is left is reported, and a check of the fixed code agrees with what fix reported.
     assert check_source(first.source, options) == [d for d in first.diagnostics if d.code != INTERNAL_ERROR]
+
+
+# Imports of Variable that a star import hands to another module.
+STAR_NAMES = ("Variable", "V", "ag")
+
+
+@st.composite
+def star_importers(draw: st.DrawFn) -> str:
+    body = draw(st.lists(statements(), min_size=1, max_size=3))
+    return "import torch\nfrom model import *\n" + "\n".join(body) + "\n"
+
+
+@given(model=programs(), train=star_importers(), unsafe=st.booleans())
+def test_two_modules_fixed_as_one_project_keep_what_the_importer_uses(
+    model: str, train: str, unsafe: bool
+) -> None:
+    """`train.py` gets `Variable`, `V` and `ag` from `from model import *`. After `fix` over both, every one
+    of them train.py still uses is still bound in model.py, the code parses, and a second fix is a no-op."""
+    settings = Settings(unsafe_fixes=unsafe)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "model.py").write_bytes(model.encode())
+        (root / "train.py").write_bytes(train.encode())
+        items = [(root / "model.py", Job(settings, Mode.FIX)), (root / "train.py", Job(settings, Mode.FIX))]
+        results = list(prepare(items))
+        assert not [e for r in results for e in r.errors], [e for r in results for e in r.errors]
+        fixed = {name: (root / name).read_text() for name in ("model.py", "train.py")}
+        trees = {name: ast.parse(text) for name, text in fixed.items()}
+        bound = {
+            alias.asname or alias.name
+            for node in trees["model.py"].body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        used = {
+            node.id
+            for node in ast.walk(trees["train.py"])
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in STAR_NAMES
+        }
+        assert used <= bound, (used - bound, fixed)
+        again = list(prepare(items))
+        assert [r.fixed for r in again] == [0, 0]
+        assert {name: (root / name).read_text() for name in fixed} == fixed
 
 
 # Found by the property test. `x` is bound once at module level and used only in `Variable(x)`: the
