@@ -18,11 +18,11 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.imports import Cleanup, clean_imports
-from varmigrate.engine.outline import LINE as _LINE
 from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
+from varmigrate.engine.splice import LINE as _LINE
 from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Edit, Fix, Location, SourceParseError
 from varmigrate.rules import nodes
 

@@ -1,0 +1,131 @@
+"""`fix` changes the fixed spans and nothing else: every other byte of the file is written back as it was.
+
+LibCST does not print every module back as it parsed it (form feeds in indentation, a lone carriage
+return at the end, a byte order mark...); the engine splices what it prints into the original text,
+maps LibCST's positions into it, and refuses to write a file whose other bytes would change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge
+
+HEADER = "import torch\nfrom torch.autograd import Variable\n"
+# The example of issue 12: a form feed that starts a top-level line after a block, and one in a block.
+FORM_FEED_AFTER_BLOCK = (
+    HEADER
+    + "\ndef f():\n    a = 1\n\x0cb = Variable(torch.ones(2))\nclass C:\n    x = 1\n    \x0c\n    y = 2\n"
+)
+
+# name -> (file text, arguments after `fix`, fixed text)
+CASES = {
+    "lone_cr": (
+        "import torch\rfrom torch.autograd import Variable\rx = Variable(torch.ones(2))\ry = x * 2\r",
+        [],
+        "import torch\rx = torch.ones(2)\ry = x * 2\r",
+    ),
+    "crlf_and_lone_cr": (
+        "import torch\r\nfrom torch.autograd import Variable\rx = Variable(torch.ones(2))\r\ny = x * 2\r",
+        [],
+        "import torch\r\nx = torch.ones(2)\r\ny = x * 2\r",
+    ),
+    "form_feed_top_level": (
+        HEADER + "\x0cx = Variable(torch.ones(2))\n",
+        [],
+        "import torch\n\x0cx = torch.ones(2)\n",
+    ),
+    "form_feed_before_dedent": (
+        FORM_FEED_AFTER_BLOCK,
+        [],
+        FORM_FEED_AFTER_BLOCK.replace("from torch.autograd import Variable\n", "").replace(
+            "Variable(torch.ones(2))", "torch.ones(2)"
+        ),
+    ),
+    "form_feed_in_block": (
+        HEADER + "\ndef f():\n    a = 1\n\x0c    b = Variable(torch.ones(2))\n    return b\n",
+        [],
+        "import torch\n\ndef f():\n    a = 1\n\x0c    b = torch.ones(2)\n    return b\n",
+    ),
+    # LibCST takes the first line's indentation (form feed included) for every line of the block.
+    "form_feed_starts_a_block": (
+        HEADER + "\ndef f(x):\n  \x0c    y = 1\n    x = Variable(x)\n    return x * y\n",
+        ["--unsafe-fixes"],
+        "import torch\n\ndef f(x):\n  \x0c    y = 1\n    return x * y\n",
+    ),
+    # The removed statement goes; the page break that preceded it stays where it was.
+    "form_feed_before_removed_statement": (
+        HEADER + "\ndef f(x):\n    y = 1\n\x0c    x = Variable(x)\n    return x * y\n",
+        ["--unsafe-fixes"],
+        "import torch\n\ndef f(x):\n    y = 1\n\x0c    return x * y\n",
+    ),
+    "form_feed_before_removed_import": (
+        "import torch\n\x0cfrom torch.autograd import Variable\nx = Variable(torch.ones(2))\n",
+        [],
+        "import torch\n\x0cx = torch.ones(2)\n",
+    ),
+    "vertical_tab_and_form_feed_in_comments": (
+        HEADER
+        + "x = Variable(torch.ones(2))  # a\x0bb\x0cc\n\x0c# page\ndef f():\n    \x0c# note\n    pass\n",
+        [],
+        "import torch\nx = torch.ones(2)  # a\x0bb\x0cc\n\x0c# page\ndef f():\n    \x0c# note\n    pass\n",
+    ),
+    "no_final_newline": (
+        HEADER + "x = Variable(torch.ones(2))",
+        [],
+        "import torch\nx = torch.ones(2)",
+    ),
+    "whitespace_last_line_without_newline": (
+        HEADER + "x = Variable(torch.ones(2))\n  ",
+        [],
+        "import torch\nx = torch.ones(2)\n  ",
+    ),
+    "backslash_line": (
+        "import torch\n\\\nfrom torch.autograd import Variable\nx = Variable(torch.ones(2))\n",
+        [],
+        "import torch\n\\\nx = torch.ones(2)\n",
+    ),
+}
+
+
+# -- the parts --------------------------------------------------------------------------------------------
+
+
+def test_may_differ_finds_what_libcst_prints_differently() -> None:
+    for name, (text, _, _) in CASES.items():
+        assert may_differ(text) == (name != "no_final_newline"), name
+    assert not may_differ(HEADER + "x = Variable(y)  # comment\n")
+    assert not may_differ("x = 1 + \\\n    2\n")
+
+
+def test_merge_keeps_what_only_the_original_has() -> None:
+    original = "\ufeffa = 1\n\x0cb = 2\nc = 3\r"
+    base = "a = 1\nb = 2\nc = 3"
+    merged = merge(original, base, "a = 1\nb = 20\nc = 3")
+    assert merged.text == "\ufeffa = 1\n\x0cb = 20\nc = 3\r"
+    assert merged.changes == [(13, 13, "0")]
+
+
+def test_merge_keeps_a_page_break_before_a_removed_line() -> None:
+    merged = merge("a = 1\n\x0cb = 2\nc = 3\n", "a = 1\nb = 2\nc = 3\n", "a = 1\nc = 3\n")
+    assert merged.text == "a = 1\n\x0cc = 3\n"
+
+
+def test_merge_refuses_a_change_outside_the_regions() -> None:
+    with pytest.raises(UnpreservedText):
+        merge("a = 1\nb = 2\n", "a = 1\nb = 2\n", "a = 10\nb = 20\n", regions=[(6, 12)])
+    within = merge("a = 1\nb = 2\n", "a = 1\nb = 2\n", "a = 1\nb = 20\n", regions=[(6, 12)])
+    assert within.text == "a = 1\nb = 20\n"
+
+
+def test_alignment_maps_printed_offsets_into_the_text() -> None:
+    alignment = Alignment("x = 1\nb = f(x)\n", "x = 1\n\x0cb = f(x)\n")
+    assert (alignment.start(6), alignment.start(10), alignment.end(14)) == (7, 11, 15)
+
+
+def test_ledger_tracks_the_kept_pieces() -> None:
+    ledger = Ledger("abcdef")
+    ledger.apply([(1, 2, "XY")])
+    ledger.apply([(0, 1, ""), (4, 6, "")])
+    assert ledger.text == "XYcf"
+    assert ledger.original_offset(2) == 2
