@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from varmigrate.engine import check_source
 from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge
+from varmigrate.model import Location
 
 HEADER = "import torch\nfrom torch.autograd import Variable\n"
 # The example of issue 12: a form feed that starts a top-level line after a block, and one in a block.
@@ -86,6 +88,24 @@ CASES = {
         "import torch\n\\\nx = torch.ones(2)\n",
     ),
 }
+
+
+def test_positions_count_a_form_feed_as_a_character() -> None:
+    """CPython's `col_offset` and ruff count the form feed, as an editor does: the call is at column 6."""
+    [finding] = check_source(FORM_FEED_AFTER_BLOCK)
+    assert (finding.start, finding.end) == (Location(6, 6), Location(6, 29))
+    [edit] = finding.fixes[0].edits
+    assert FORM_FEED_AFTER_BLOCK[edit.start_offset : edit.end_offset] == "Variable(torch.ones(2))"
+    assert (edit.start, edit.end) == (Location(6, 6), Location(6, 29))
+
+
+def test_positions_after_a_backslash_line_are_the_files() -> None:
+    """LibCST prints a line that is only a backslash continuation as nothing: the rows after it move."""
+    source = "import torch\n\\\nfrom torch.autograd import Variable\nx = Variable(torch.ones(2))\n"
+    [finding] = check_source(source)
+    assert finding.start == Location(4, 5)
+    [edit] = finding.fixes[0].edits
+    assert source[edit.start_offset : edit.end_offset] == "Variable(torch.ones(2))"
 
 
 # -- the parts --------------------------------------------------------------------------------------------
