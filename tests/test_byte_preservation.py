@@ -7,11 +7,15 @@ maps LibCST's positions into it, and refuses to write a file whose other bytes w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from varmigrate.engine import check_source
+from varmigrate.cli import main
+from varmigrate.engine import check_source, fix_source
+from varmigrate.engine import fixer as fixer_module
 from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge
-from varmigrate.model import Location
+from varmigrate.model import FIX_REFUSED, Location
 
 HEADER = "import torch\nfrom torch.autograd import Variable\n"
 # The example of issue 12: a form feed that starts a top-level line after a block, and one in a block.
@@ -90,6 +94,32 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fix_changes_only_the_fixed_spans(name: str, project: Path) -> None:
+    text, flags, fixed = CASES[name]
+    path = project / "a.py"
+    path.write_bytes(text.encode())
+    assert main(["fix", *flags, "a.py"]) == 0
+    assert path.read_bytes() == fixed.encode()
+    assert main(["fix", *flags, "a.py"]) == 0
+    assert path.read_bytes() == fixed.encode()
+
+
+def test_a_file_with_a_byte_order_mark_keeps_it(project: Path) -> None:
+    path = project / "a.py"
+    source = b"from torch.autograd import Variable\nimport torch\n\x0cx = Variable(torch.ones(2))\n"
+    path.write_bytes(b"\xef\xbb\xbf" + source)
+    assert main(["fix", "a.py"]) == 0
+    assert path.read_bytes() == b"\xef\xbb\xbfimport torch\n\x0cx = torch.ones(2)\n"
+
+
+def test_fix_source_keeps_a_byte_order_mark_in_the_text() -> None:
+    source = "\ufefffrom torch.autograd import Variable\nimport torch\nx = Variable(torch.ones(2))\n"
+    result = fix_source(source)
+    assert result.source == "\ufeffimport torch\nx = torch.ones(2)\n"
+    assert fix_source(result.source).source == result.source
+
+
 def test_positions_count_a_form_feed_as_a_character() -> None:
     """CPython's `col_offset` and ruff count the form feed, as an editor does: the call is at column 6."""
     [finding] = check_source(FORM_FEED_AFTER_BLOCK)
@@ -106,6 +136,46 @@ def test_positions_after_a_backslash_line_are_the_files() -> None:
     assert finding.start == Location(4, 5)
     [edit] = finding.fixes[0].edits
     assert source[edit.start_offset : edit.end_offset] == "Variable(torch.ones(2))"
+
+
+def test_a_statement_libcst_cannot_read_may_still_be_left_out() -> None:
+    """Only what LibCST parses must print back exactly: a function it rejects is left out as before."""
+    rejected = "def g(x):\n    # c\n\x0c    if x:\n        return 1\n    return 2\n"
+    source = HEADER + "\n\n" + rejected + "\n\nx = Variable(torch.ones(2))\n"
+    assert fix_source(source).source == "import torch\n\n\n" + rejected + "\n\nx = torch.ones(2)\n"
+
+
+def test_a_change_outside_the_fixed_spans_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a step gets wrong, the file is not written: its findings stay, with the reason."""
+    source = HEADER + "x = Variable(torch.ones(2))\ny = 1\n"
+    real = fixer_module.clean_imports
+
+    def sloppy(*args: object, **kwargs: object) -> object:
+        cleanup = real(*args, **kwargs)  # type: ignore[arg-type]
+        return type(cleanup)(cleanup.before, cleanup.source.replace("y = 1", "y = 2"), None, cleanup.changes)
+
+    monkeypatch.setattr(fixer_module, "clean_imports", sloppy)
+    result = fix_source(source)
+    assert result.source == source
+    assert result.applied == 0
+    assert [d.code for d in result.diagnostics] == ["VM001", FIX_REFUSED]
+    refusal = result.diagnostics[1]
+    assert refusal.start == Location(4, 5)
+    assert "outside the fixed code" in refusal.message
+
+
+def test_the_command_line_refuses_and_writes_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refusing(source: str, *args: object) -> object:
+        raise UnpreservedText(source, len(HEADER))
+
+    monkeypatch.setattr(fixer_module, "clean_imports", refusing)
+    path = project / "a.py"
+    path.write_bytes((HEADER + "x = Variable(torch.ones(2))\n").encode())
+    assert main(["fix", "a.py"]) == 2
+    assert path.read_bytes() == (HEADER + "x = Variable(torch.ones(2))\n").encode()
+    assert f"{FIX_REFUSED} fixes not applied" in capsys.readouterr().err
 
 
 # -- the parts --------------------------------------------------------------------------------------------

@@ -4,11 +4,15 @@ Each round analyses the text once (`analyse`: CPython's parser finds the stateme
 parses those). Applied fixes are checked with CPython's parser, which also gives the next round its
 statements; the round that finds nothing to apply describes the text, so its findings are the result
 unless import clean-up changes the text in a way they could depend on.
+
+Every step says what it changed (`splice.Change`); at the end the changes, made to the original, must
+give the fixed text: no byte outside them may differ from the original's (else nothing is applied).
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +26,27 @@ from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.engine.splice import LINE as _LINE
-from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Edit, Fix, Location, SourceParseError
+from varmigrate.engine.splice import (
+    LINE,
+    Alignment,
+    Change,
+    Ledger,
+    UnpreservedText,
+    common_prefix,
+    line_starts,
+    may_differ,
+    merge,
+)
+from varmigrate.model import (
+    FIX_REFUSED,
+    INTERNAL_ERROR,
+    Applicability,
+    Diagnostic,
+    Edit,
+    Fix,
+    Location,
+    SourceParseError,
+)
 from varmigrate.rules import nodes
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
@@ -53,8 +76,24 @@ _Parser = Callable[[str], "ast.Module | bool | None"]
 
 
 def fix_source(source: str, settings: Settings | None = None) -> FixResult:
-    """Apply the allowed fixes to ``source`` until nothing more applies. Raises :class:`SourceParseError`."""
+    """Apply the allowed fixes to ``source`` until nothing more applies. Raises :class:`SourceParseError`.
+
+    Fixes that would change the text anywhere but where they (and the import clean-up) meant to are
+    not applied at all: the result is then ``source`` with its findings and a `FIX_REFUSED` error.
+    """
     settings = settings or Settings()
+    try:
+        result, ledger = _fix(source, settings)
+    except UnpreservedText as error:
+        offset = error.offset if error.text == source else Alignment(error.text, source).start(error.offset)
+        return _refused(source, settings, offset)
+    if result.source != source and (kept := ledger.text) != result.source:
+        return _refused(source, settings, ledger.original_offset(common_prefix(kept, result.source)))
+    return result
+
+
+def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
+    """`fix_source`, and its changes in a ledger of ``source``."""
     threshold = settings.threshold
     current = source
     tree: ast.Module | None = None  # CPython's parse of `current`, once known
@@ -121,7 +160,29 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
         diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
     result.source = cleanup.source
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
-    return result
+    ledger = Ledger(source)
+    for changes in [*(changes for step in rounds for changes in step.changes), cleanup.changes]:
+        ledger.apply(changes)
+    return result, ledger
+
+
+def _refused(source: str, settings: Settings, offset: int) -> FixResult:
+    """The result of not fixing ``source``: its findings, and an error at ``offset`` that says why."""
+    findings = analyse(source, settings.rules).diagnostics if could_match(source, settings.rules) else []
+    starts = line_starts(source)
+    row = bisect.bisect_right(starts, offset)
+    where = Location(row, offset - starts[row - 1] + 1)
+    error = Diagnostic(
+        code=FIX_REFUSED,
+        name="fix-refused",
+        message=(
+            "fixes not applied: the fixed file would also change here, outside the fixed code "
+            "(LibCST does not print every file back as it read it)"
+        ),
+        start=where,
+        end=where,
+    )
+    return FixResult(source=source, diagnostics=sorted([*findings, error], key=lambda d: (d.start, d.code)))
 
 
 @dataclass
@@ -135,21 +196,27 @@ class _Round:
     checker: _Parser
     applied: list[Fix] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    # What the round changed: its fixes' edits, then what removing self-assignments changed after them.
+    changes: list[list[Change]] = field(default_factory=list)
 
 
 def _step(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
     """Apply the round's fixes (those that break the module become errors); the new text and its parse."""
-    new_source, new_tree, errors = _apply_checked(step.before, step.chosen, step.checker)
+    new_source, new_tree, step.applied, errors = _apply_checked(step.before, step.chosen, step.checker)
     for bad in errors:
         code = next(d.code for d in step.diagnostics if bad in d.fixes)
         rejected.add((code, _key(bad)))
         error = _internal_error(code, bad)
         step.errors.append(error)
         result.diagnostics.append(error)
-    step.applied = [fix for fix in step.chosen if fix not in errors]
     if not step.applied:
+        step.changes = []
         return step.before, None
-    return _remove_self_assignments(new_source, new_tree, step.applied)
+    edits = sorted((e for f in step.applied for e in f.edits), key=lambda e: e.start_offset)
+    step.changes = [[(e.start_offset, e.end_offset, e.content) for e in edits]]
+    new, tree, removed = _remove_self_assignments(new_source, new_tree, step.applied)
+    step.changes.append(removed)
+    return new, tree
 
 
 def _redo(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
@@ -289,15 +356,16 @@ def _libcst(source: str) -> bool:
 
 def _apply_checked(
     source: str, fixes: list[Fix], parses: _Parser
-) -> tuple[str, ast.Module | None, list[Fix]]:
+) -> tuple[str, ast.Module | None, list[Fix], list[Fix]]:
     """Apply ``fixes``; those that would make the module unparseable are returned as errors, not applied.
 
-    Also returns CPython's parse of the new text when ``parses`` is CPython's parser.
+    Returns the new text, CPython's parse of it when ``parses`` is CPython's parser, the fixes
+    applied and the errors.
     """
     new = _apply(source, fixes)
     checked = parses(new)
     if checked:
-        return new, _tree(checked), []
+        return new, _tree(checked), fixes, []
     bad = [fix for fix in fixes if not parses(_apply(source, [fix]))]
     good = [fix for fix in fixes if fix not in bad]
     new = _apply(source, good)
@@ -307,7 +375,7 @@ def _apply_checked(
         good = good[:1]
         new = _apply(source, good)
         checked = parses(new)
-    return new, _tree(checked), bad
+    return new, _tree(checked), good, bad
 
 
 def _tree(checked: ast.Module | bool | None) -> ast.Module | None:
@@ -320,21 +388,25 @@ _NORMALIZE = re.compile(r"[\s()]")
 
 def _remove_self_assignments(
     source: str, tree: ast.Module | None, applied: Sequence[Fix]
-) -> tuple[str, ast.Module | None]:
+) -> tuple[str, ast.Module | None, list[Change]]:
     """Remove statements that a fix turned into ``x = x`` / ``a, b = a, b``, keeping their comments.
 
-    Returns the new text and CPython's parse of it (``tree`` when nothing changed). CPython's parse
-    rules most statements out before LibCST is asked (see `_maybe_self_assignment`).
+    Returns the new text, CPython's parse of it (``tree`` when nothing changed) and the changes.
+    CPython's parse rules most statements out before LibCST is asked (see `_maybe_self_assignment`).
+    LibCST's printing of the result is merged into ``source`` (see `splice.merge`).
     """
     if not any(_PLAIN.fullmatch(edit.content) for fix in applied for edit in fix.edits):
-        return source, tree
+        return source, tree, []
     # Edited spans in the new source's rows: a self-assignment counts only if a fix touched it.
     touched = _edited_rows(source, applied)
     if tree is not None and not _maybe_self_assignment(source, tree, touched):
-        return source, tree
+        return source, tree, []
     wrapper = MetadataWrapper(parse(source), unsafe_skip_copy=True)
+    base = wrapper.module.code if may_differ(source) else source
+    row = _row_in(base, source)
     positions = wrapper.resolve(PositionProvider)
     doomed: set[int] = set()
+    regions: list[tuple[int, int]] = []
     collector = _Collector()
     wrapper.module.visit(collector)
     for node in collector.assignments:
@@ -342,13 +414,36 @@ def _remove_self_assignments(
         assert isinstance(assign, cst.Assign)
         value = _normalized(assign.value)
         position = positions[node]
-        rows = set(range(position.start.line, position.end.line + 1))
+        rows = set(range(row(position.start.line), row(position.end.line) + 1))
         if rows & touched and all(_normalized(t.target) == value for t in assign.targets):
             doomed.add(id(node))
+            regions.append(_region(base, position.start.line - len(node.leading_lines), position.end.line))
     if not doomed:
-        return source, tree
-    new = wrapper.module.visit(_StatementRemover(doomed)).code
-    return new, parse_ast(new) if tree is not None else None
+        return source, tree, []
+    merged = merge(source, base, wrapper.module.visit(_StatementRemover(doomed)).code, regions)
+    return merged.text, parse_ast(merged.text) if tree is not None else None, merged.changes
+
+
+def _row_in(printed: str, source: str) -> Callable[[int], int]:
+    """Rows of LibCST's printing of ``source`` -> rows of ``source``."""
+    if printed == source:
+        return lambda row: row
+    alignment = Alignment(printed, source)
+    printed_starts, starts = line_starts(printed), line_starts(source)
+    return lambda row: bisect.bisect_right(starts, alignment.start(printed_starts[row - 1]))
+
+
+def _region(printed: str, first: int, last: int) -> tuple[int, int]:
+    """Offsets of rows ``first``-``last`` of ``printed`` and the blank and comment lines after them.
+
+    Removing a statement moves its comments to what follows; an emptied block gets a `pass` after
+    its trailing comments.
+    """
+    lines = LINE.findall(printed)
+    while last < len(lines) and (not lines[last].strip() or lines[last].lstrip(" \t\x0c").startswith("#")):
+        last += 1
+    starts = line_starts(printed)
+    return starts[first - 1], (starts[last] if last < len(starts) else len(printed))
 
 
 class _Collector(cst.CSTVisitor):
@@ -371,7 +466,7 @@ def _maybe_self_assignment(source: str, tree: ast.Module, touched: set[int]) -> 
     """
     if "\r" in source and source.count("\r") != source.count("\r\n"):
         return True  # CPython and LibCST count lines differently
-    lines = _LINE.findall(source)
+    lines = LINE.findall(source)
     for node in _assignments_on(tree.body, touched):
         if "#" in "".join(lines[node.lineno - 1 : node.end_lineno]):
             return True

@@ -5,12 +5,14 @@ rules are restated below, with the places they come from), at a fraction of the 
 walk the whole module (removal computes scope analysis over all of it), while the statements an
 unused import could be used in are the statements that mention its name. The last round's analysis
 (`Analysis`) usually holds all of them, with its scope analysis done; otherwise those statements
-alone are parsed. The changes are spliced into the text statement by statement.
+alone are parsed. The changes are spliced into the text statement by statement, each merged into the
+statement's text where LibCST does not print it as the text has it (`splice.merge`).
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from libcst.metadata import (
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
+from varmigrate.engine.splice import Change, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext, children, variable_aliases, walk
@@ -51,6 +54,8 @@ class Cleanup:
     source: str
     # None when the findings of ``before`` may not carry over (an import was added, ...).
     shift: Shift | None = None
+    # What changed, in ``before``'s offsets.
+    changes: Sequence[Change] = ()
 
 
 def clean_imports(
@@ -66,20 +71,25 @@ def clean_imports(
     outline = analysis.outline if analysis is not None else None
     outline = outline or outline_of(source, tree)
     if outline is None:
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return _with_codemods(source, wanted)
     names = _candidate_names(outline)
     if not names and not wanted:
         return Cleanup(source, source, _identity)
     found = _context(outline, names, analysis)
     if found is None:
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return _with_codemods(source, wanted)
     ctx, positions = found
     plan = _Plan(outline, ctx, positions, reused=analysis is not None and ctx is analysis.ctx)
     if not plan.schedule() and not wanted:
         return Cleanup(source, source, _identity)
     if not plan.remove() or (wanted and not plan.add(wanted)):
-        return Cleanup(source, _clean_with_codemods(source, wanted))
+        return _with_codemods(source, wanted)
     return plan.result()
+
+
+def _with_codemods(source: str, wanted: Sequence[str]) -> Cleanup:
+    merged = _clean_with_codemods(source, wanted)
+    return Cleanup(source, merged.text, None, merged.changes)
 
 
 def _identity(row: int) -> tuple[int, int] | None:
@@ -197,10 +207,15 @@ class _Plan:
             gone = isinstance(new, cst.RemovalSentinel) or (
                 isinstance(new, cst.SimpleStatementLine) and not new.body
             )
-            self.replaced[index] = "" if gone else self.ctx.module.code_for_node(new)  # type: ignore[arg-type]
-        if all(self.replaced.get(index) == "" for index in statements):
-            return False  # LibCST prints an empty module as one newline
-        return not self._touches_unterminated_end()
+            code = "" if gone else self.ctx.module.code_for_node(new)  # type: ignore[arg-type]
+            start, stop = self._lines_of(index)
+            if stop <= self.outline.statements[index].last:
+                return False  # LibCST prints the statement on fewer lines (it drops backslash lines)
+            text = "".join(self.outline.lines[start:stop])
+            printed = self.ctx.module.code_for_node(statements[index])  # type: ignore[arg-type]
+            self.replaced[index] = code if printed == text else merge(text, printed, code).text
+        # LibCST prints an empty module as one newline.
+        return not all(self.replaced.get(index) == "" for index in statements)
 
     def _scheduled(self) -> Iterator[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom]]:
         """The import aliases the removal is asked for (whether they are used is still open)."""
@@ -274,13 +289,6 @@ class _Plan:
             if _has_empty_try(module):
                 return True
         return False
-
-    def _touches_unterminated_end(self) -> bool:
-        """Whether a change reaches the end of a text without a final newline (LibCST drops one more)."""
-        source = self.outline.source
-        if source.endswith(("\n", "\r")) or not source:
-            return False
-        return any(self._lines_of(index)[1] >= len(self.outline.lines) for index in self.replaced)
 
     def _node(self, index: int) -> cst.BaseStatement | None:
         """Top-level statement ``index`` in ``ctx.module`` (None when a stand-in replaces it)."""
@@ -389,6 +397,7 @@ class _Plan:
         edits.extend((line, line, text) for line, text in self.inserted.items())
         edits.sort(key=lambda edit: (edit[0], edit[1]))
         lines = self.outline.lines
+        offsets = [0, *itertools.accumulate(map(len, lines))]
         parts: list[str] = []
         position = 0
         for start, stop, text in edits:
@@ -398,7 +407,8 @@ class _Plan:
         parts.extend(lines[position:])
         source = "".join(parts)
         shift = _shift(lines, edits) if self._findings_carry_over(source) else None
-        return Cleanup(self.outline.source, source, shift)
+        changes = [(offsets[start], offsets[stop], text) for start, stop, text in edits]
+        return Cleanup(self.outline.source, source, shift, changes)
 
     def _findings_carry_over(self, source: str) -> bool:
         """Whether the findings of the text before are those of ``source``, moved.
@@ -753,12 +763,19 @@ def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str
     return found
 
 
-def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
-    """The clean-up done by LibCST's own visitors, on the whole module, for what the fast path cannot read."""
+def _clean_with_codemods(source: str, imports: Sequence[str]) -> Merged:
+    """The clean-up done by LibCST's own visitors, on the whole module, for what the fast path cannot read.
+
+    What they print is merged into ``source``; a change anywhere but in a statement that mentions
+    `import` or between top-level statements raises `UnpreservedText`.
+    """
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
     module = parse(source)
+    if module.default_indent.strip(" \t"):
+        # A form feed in the first indentation: `AddImportsVisitor` cannot parse its import with it.
+        module = module.with_changes(default_indent=module.default_indent.replace("\x0c", "") or "    ")
     context = CodemodContext()
     scheduled = False
     for node in nodes.descendants(module):
@@ -783,10 +800,28 @@ def _clean_with_codemods(source: str, imports: Sequence[str]) -> str:
         AddImportsVisitor.add_needed_import(context, name)
         scheduled = True
     if not scheduled:
-        return source
+        return Merged(source, [])
+    base = module.code if may_differ(source) else source
     cleaned = RemoveImportsVisitor(context).transform_module(module)
     if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.
         cleaned = cleaned.visit(_EmptyTryRemover())
-    return AddImportsVisitor(context).transform_module(cleaned).code
+    new = AddImportsVisitor(context).transform_module(cleaned).code
+    return merge(source, base, new, _import_regions(module, len(base)))
+
+
+def _import_regions(module: cst.Module, length: int) -> list[tuple[int, int]]:
+    """Where in LibCST's printing of ``module`` (``length`` long) the clean-up may change it.
+
+    Imports are removed from the statements that mention `import` and added between top-level
+    statements.
+    """
+    offset = sum(len(module.code_for_node(line)) for line in module.header)
+    regions = [(offset, offset)]
+    for statement in module.body:
+        code = module.code_for_node(statement)
+        end = min(offset + len(code), length)  # the last line may have no newline
+        regions.append((offset, end) if "import" in code else (end, end))
+        offset = end
+    return regions
