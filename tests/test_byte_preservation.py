@@ -7,12 +7,15 @@ maps LibCST's positions into it, and refuses to write a file whose other bytes w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from varmigrate.cli import main
-from varmigrate.engine import check_source, fix_source
+from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
 from varmigrate.engine import fixer as fixer_module
 from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge
 from varmigrate.model import FIX_REFUSED, Location
@@ -219,3 +222,58 @@ def test_ledger_tracks_the_kept_pieces() -> None:
     ledger.apply([(0, 1, ""), (4, 6, "")])
     assert ledger.text == "XYcf"
     assert ledger.original_offset(2) == 2
+
+
+# -- the property ---------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+LEGACY_SOURCES = sorted(
+    text
+    for path in FIXTURES.glob("VM*/*/input.py")
+    if "\r" not in (text := path.read_bytes().decode()) and "\x0c" not in text and "Variable" in text
+)
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
+@st.composite
+def noisy_sources(draw: st.DrawFn) -> tuple[str, str]:
+    """A legacy fixture, and the same with form feeds at some line starts and lone CRs ending some lines."""
+    clean = draw(st.sampled_from(LEGACY_SOURCES))
+    lines = _LINE.findall(clean)
+    indices = st.integers(0, len(lines) - 1)
+    feeds = draw(st.sets(indices, max_size=4))
+    returns = draw(st.sets(indices, max_size=3))
+    noisy = []
+    for index, line in enumerate(lines):
+        if index in feeds:
+            line = "\x0c" + line
+        # (Not before an empty line: the two would read as one CRLF.)
+        if index in returns and line.endswith("\n") and lines[index + 1 : index + 2] != ["\n"]:
+            line = line[:-1] + "\r"
+        noisy.append(line)
+    return clean, "".join(noisy)
+
+
+@given(sources=noisy_sources(), unsafe=st.booleans())
+def test_form_feeds_and_lone_crs_survive_a_fix(sources: tuple[str, str], unsafe: bool) -> None:
+    clean, noisy = sources
+    settings = Settings(unsafe_fixes=unsafe)
+    expected = fix_source(clean, settings)
+    try:
+        result = fix_source(noisy, settings)
+    except SourceParseError:
+        # LibCST's tokenizer rejects a form feed before the first statement of a block after a comment.
+        assume(False)
+        raise
+    assert not [d for d in result.diagnostics if d.code in (INTERNAL_ERROR, FIX_REFUSED)], result.diagnostics
+    assert result.source.replace("\x0c", "").replace("\r", "\n") == expected.source
+    assert result.applied == expected.applied
+    # Findings are where they were, a form feed at the start of their line counted.
+    lines = _LINE.findall(result.source.replace("\r", "\n"))
+    moved = [
+        (d.code, d.start.row, d.start.column - lines[d.start.row - 1].startswith("\x0c"))
+        for d in result.diagnostics
+    ]
+    assert moved == [(d.code, d.start.row, d.start.column) for d in expected.diagnostics]
+    again = fix_source(result.source, settings)
+    assert (again.source, again.applied) == (result.source, 0)
