@@ -21,7 +21,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from varmigrate.engine.analysis import Analysis, analyse
-from varmigrate.engine.imports import Cleanup, clean_imports
+from varmigrate.engine.import_plan import Cleanup
+from varmigrate.engine.imports import clean_imports
 from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
