@@ -23,7 +23,7 @@ from difflib import SequenceMatcher
 # feeds, vertical tabs, file separators, U+2028...).
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_BACKSLASH_LINE = re.compile(r"(?:^|[\r\n])[ \t\x0c]*\\(?:\r|\n)")
+_CONTINUATION = re.compile(r"\\[\r\n]")
 
 # (start, end, text): replace ``text[start:end]`` of the text a change applies to with ``text``.
 Change = tuple[int, int, str]
@@ -49,8 +49,19 @@ def may_differ(source: str) -> bool:
         "\x0c" in source
         or source.startswith("\ufeff")
         or source.endswith(("\r", " ", "\t"))
-        or (("\\\n" in source or "\\\r" in source) and _BACKSLASH_LINE.search(source) is not None)
+        or ("\\" in source and _has_backslash_line(source))
     )
+
+
+def _has_backslash_line(source: str) -> bool:
+    """Whether a line of ``source`` is only whitespace and a backslash continuation."""
+    for match in _CONTINUATION.finditer(source):
+        position = match.start()
+        while position and source[position - 1] in " \t\x0c":
+            position -= 1
+        if not position or source[position - 1] in "\r\n":
+            return True
+    return False
 
 
 def line_starts(text: str) -> list[int]:
