@@ -68,12 +68,14 @@ def analyse(source: str, rules: Sequence[RuleSpec], tree: ast.Module | None = No
             return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
     module = parse(source)
     if may_differ(source) and (printed := module.code) != source:
-        return _analyse_printed(source, printed, module, rules)
+        return _analyse_printed(source, printed, module, rules, outline)
     ctx = ModuleContext.build(module, source, rules)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
 
 
-def _analyse_printed(source: str, printed: str, module: cst.Module, rules: Sequence[RuleSpec]) -> Analysis:
+def _analyse_printed(
+    source: str, printed: str, module: cst.Module, rules: Sequence[RuleSpec], outline: Outline | None
+) -> Analysis:
     """The analysis of ``printed``, LibCST's printing of ``source`` (its ``module``), placed in ``source``.
 
     Its context and positions are the printing's; the findings and their edits are moved to where
@@ -81,7 +83,7 @@ def _analyse_printed(source: str, printed: str, module: cst.Module, rules: Seque
     """
     ctx = ModuleContext.build(module, printed, rules)
     place = _Placing(Alignment(printed, source), line_starts(printed), line_starts(source))
-    return Analysis(source, [place.diagnostic(d) for d in _findings(ctx, printed, rules)], ctx, None)
+    return Analysis(source, [place.diagnostic(d) for d in _findings(ctx, printed, rules)], ctx, outline)
 
 
 @dataclass(frozen=True)
