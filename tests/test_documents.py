@@ -34,17 +34,42 @@ def fixed(text: str, suffix: str = ".md", **settings: bool) -> str | None:
 # -- the tutorial fixture ------------------------------------------------------------------------------
 
 
-def test_the_tutorial_is_checked_and_fixed_as_its_fixture_says() -> None:
-    source = (TUTORIAL / "input.md").read_text()
-    result = check_document(source, ".md")
-    rendered = [
-        f"{d.start}: {d.code}{' [*]' if d.fix_for(Settings().threshold) else ''} {d.message}"
+DOCUMENTS = sorted(path.parent.name for path in (TUTORIAL.parent).glob("*/input.*"))
+
+
+def _case(name: str) -> tuple[Path, Path]:
+    (source,) = (TUTORIAL.parent / name).glob("input.*")
+    return source, source.with_name(f"expected{source.suffix}")
+
+
+def test_every_document_fixture_folder_is_a_case() -> None:
+    kinds = {"tutorial", "quarto_page", "myst_notebook", "sphinx_page_crlf", "other_libraries"}
+    assert kinds <= set(DOCUMENTS)
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_document_fixtures(name: str, update_fixtures: bool) -> None:
+    """Each folder: input.<ext>; diagnostics.txt (what check reports); expected.<ext> (absent: fix changes
+    nothing); a second fix changes nothing."""
+    source, expected_path = _case(name)
+    text = source.read_bytes().decode()
+    result = check_document(text, source.suffix, Settings())
+    rendered = "".join(
+        f"{d.start}: {d.code}{' [*]' if d.fix_for(Settings().threshold) else ''} {d.message}\n"
         for d in result.diagnostics
-    ]
-    assert rendered == (TUTORIAL / "diagnostics.txt").read_text().splitlines()
-    expected = (TUTORIAL / "expected.md").read_text()
-    assert fixed(source) == expected
-    assert fixed(expected) is None
+    ) + "".join(f"{e.row}:{e.column}: error: {e.message}\n" for e in result.errors)
+    diagnostics = source.with_name("diagnostics.txt")
+    new = fixed(text, source.suffix)
+    if update_fixtures:
+        diagnostics.write_text(rendered)
+        if new is not None:
+            expected_path.write_bytes(new.encode())
+    assert rendered == (diagnostics.read_text() if diagnostics.exists() else "")
+    if expected_path.exists():
+        assert new == expected_path.read_bytes().decode()
+        assert fixed(new, source.suffix) is None
+    else:
+        assert new is None
 
 
 def python_blocks(text: str) -> str:

@@ -61,7 +61,7 @@ def _sources() -> list[tuple[str, tuple[str, ...]]]:
 
 @pytest.mark.parametrize(("source", "needed"), _sources())
 def test_clean_up_matches_libcsts_visitors(source: str, needed: tuple[str, ...]) -> None:
-    expected = _clean_with_codemods(source, list(needed))
+    expected = _clean_with_codemods(source, list(needed)).text
     assert clean_imports(source, needed).source == expected
     analysis = analyse(source, ALL_RULES)
     assert clean_imports(source, needed, analysis).source == expected

@@ -120,3 +120,28 @@ def test_verbose_says_which_configuration_and_how_many_files(
         "rules: VM001, VM002, VM101, VM102, VM103, VM201",
         "files: 1",
     ]
+
+
+def test_mistakes_get_the_subcommands_usage_and_a_hint(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "a.py", LEGACY)
+    code, _, err = run(capsys, "check", "--fxi", "a.py")
+    assert code == 2
+    assert err.startswith("usage: varmigrate check ")
+    assert err.endswith("varmigrate check: error: unrecognized arguments: --fxi (did you mean '--fix'?)\n")
+    code, _, err = run(capsys, "chek", "a.py")
+    assert (code, err.splitlines()[-1]) == (
+        2,
+        "varmigrate: error: unknown command 'chek' (did you mean 'check'?)",
+    )
+    assert run(capsys, "check", "--select", "VM0001", "a.py") == (
+        2,
+        "",
+        "error: unknown rule selector: 'VM0001' (did you mean VM001?)\n",
+    )
+    assert run(capsys, "rule", "legacy-variabel-call")[2] == (
+        "error: unknown rule: 'legacy-variabel-call' (did you mean legacy-variable-call?)\n"
+    )
+    # Nothing close: no guess.
+    assert run(capsys, "rule", "VM999")[2] == "error: unknown rule: 'VM999'\n"

@@ -123,6 +123,9 @@ class OutputFormat(str, enum.Enum):
 
 # The code of a finding that reports varmigrate's own failure (a fix that would break the module).
 INTERNAL_ERROR = "VM900"
+# The code of the error that says a file's fixes were not applied because the fixed text would also
+# differ elsewhere (text LibCST does not print back as it read it, that the engine could not keep).
+FIX_REFUSED = "VM901"
 
 
 class SourceParseError(Exception):

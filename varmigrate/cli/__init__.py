@@ -42,7 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
     parser = build_parser(command)
     try:
-        args = parser.parse_args(arguments)
+        if command is None and arguments and not arguments[0].startswith("-"):
+            parser.error(f"unknown command {arguments[0]!r}{_hint(arguments[0], list(SUBCOMMANDS))}")
+        args, unknown = parser.parse_known_args(arguments)
+        if unknown:
+            # The subcommand's usage, not the top level's: `check --fxi` is a mistake in `check`.
+            subparser = _subparser(parser, command) if command else parser
+            options = [o for action in subparser._actions for o in action.option_strings]
+            first = next((word for word in unknown if word.startswith("-")), unknown[0])
+            hint = _hint(first.split("=")[0], options)
+            subparser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     except SystemExit as exit_:
         # argparse exits for --help, --version and bad arguments; callers (and tests) get a code back.
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
@@ -51,6 +60,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     code: int = args.handler(args)
     return code
+
+
+def _hint(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'check'?)`` when one of ``choices`` is close to ``word``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of the subcommand ``command`` inside ``parser``."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return parser
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from varmigrate._lazy import lazy_getattr
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.model import INTERNAL_ERROR, SourceParseError
+from varmigrate.model import FIX_REFUSED, INTERNAL_ERROR, SourceParseError
 
 if TYPE_CHECKING:
     from varmigrate.engine.analysis import check_source, lint
@@ -33,6 +33,7 @@ __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
+    "FIX_REFUSED",
     "INTERNAL_ERROR",
     "MAX_ROUNDS",
     "FixResult",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -14,7 +15,8 @@ from varmigrate.engine.outline import Outline, parse_ast
 from varmigrate.engine.parsing import DEPTH_ERRORS, MAX_BRACKETS, bracket_depth, cpython_error, parse
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.model import Diagnostic, ProjectImports
+from varmigrate.engine.splice import Alignment, line_starts, may_differ
+from varmigrate.model import Diagnostic, Edit, Location, ProjectImports
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
@@ -60,7 +62,9 @@ def analyse(
     CPython's parser (``tree``, when the caller has it) finds the top-level statements; those that
     cannot hold a finding nor bind a name the others use reach LibCST as `pass` on as many lines.
     Whenever that is not certain to give what the whole module gives, the whole module is parsed.
-    ``project`` says what imports of the project's other modules bind in the module.
+    LibCST's positions are in its printing of what it parsed: when that may differ from the text
+    (`may_differ`) and does, the findings are those of the whole module's printing, placed in
+    ``source``. ``project`` says what imports of the project's other modules bind in the module.
     Raises :class:`SourceParseError`.
     """
     outline = outline_of(source, tree)
@@ -75,8 +79,54 @@ def analyse(
         error = cpython_error(source)
         if error is not None and (error.message in DEPTH_ERRORS or bracket_depth(source) > MAX_BRACKETS):
             raise error
-    ctx = ModuleContext.build(parse(source), source, rules, project=project)
+    module = parse(source)
+    if may_differ(source) and (printed := module.code) != source:
+        return _analyse_printed(source, printed, module, rules, outline, project)
+    ctx = ModuleContext.build(module, source, rules, project=project)
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+
+
+def _analyse_printed(
+    source: str,
+    printed: str,
+    module: cst.Module,
+    rules: Sequence[RuleSpec],
+    outline: Outline | None,
+    project: ProjectImports | None,
+) -> Analysis:
+    """The analysis of ``printed``, LibCST's printing of ``source`` (its ``module``), placed in ``source``.
+
+    Its context and positions are the printing's; the findings and their edits are moved to where
+    their characters are in ``source`` (an edit leaves out what only ``source`` has at its ends).
+    """
+    ctx = ModuleContext.build(module, printed, rules, project=project)
+    place = _Placing(Alignment(printed, source), line_starts(printed), line_starts(source))
+    return Analysis(source, [place.diagnostic(d) for d in _findings(ctx, printed, rules)], ctx, outline)
+
+
+@dataclass(frozen=True)
+class _Placing:
+    """Positions in LibCST's printing of a text -> positions in the text."""
+
+    alignment: Alignment
+    printed_lines: list[int]  # where each line of the printing starts
+    lines: list[int]  # and of the text
+
+    def diagnostic(self, diagnostic: Diagnostic) -> Diagnostic:
+        start, end = self.alignment.span(self._offset(diagnostic.start), self._offset(diagnostic.end))
+        fixes = tuple(replace(fix, edits=tuple(map(self._edit, fix.edits))) for fix in diagnostic.fixes)
+        return replace(diagnostic, start=self._location(start), end=self._location(end), fixes=fixes)
+
+    def _edit(self, edit: Edit) -> Edit:
+        start, end = self.alignment.span(edit.start_offset, edit.end_offset)
+        return Edit(edit.content, self._location(start), self._location(end), start, end)
+
+    def _offset(self, location: Location) -> int:
+        return self.printed_lines[location.row - 1] + location.column - 1
+
+    def _location(self, offset: int) -> Location:
+        row = bisect.bisect_right(self.lines, offset)
+        return Location(row, offset - self.lines[row - 1] + 1)
 
 
 def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
@@ -97,7 +147,7 @@ def _partial_context(
     """
     pattern = ModuleContext.for_text(outline.source, project=project).statement_pattern(rules)
     left_out = outline.left_out(pattern)
-    parsed = parse_partial(outline, left_out) if left_out else None
+    parsed = parse_partial(outline, left_out, exact=True) if left_out else None
     if parsed is None:
         return None
     module, partial, positions = parsed
@@ -110,14 +160,20 @@ def _partial_context(
 
 
 def parse_partial(
-    outline: Outline, left_out: Mapping[int, str]
+    outline: Outline, left_out: Mapping[int, str], *, exact: bool = False
 ) -> tuple[cst.Module, Partial, list[int | None]] | None:
-    """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects)."""
+    """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects).
+
+    ``exact``: None too when LibCST does not print the text it parsed back as it is (its positions
+    would not be the text's).
+    """
     text, positions, stand_ins = outline.partial(left_out)
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
         # The whole module is parsed instead, and reports the error as it always has.
+        return None
+    if exact and may_differ(text) and module.code != text:
         return None
     if len(module.body) != len(stand_ins) + sum(p is not None for p in positions):
         return None

@@ -4,27 +4,44 @@ Each round analyses the text once (`analyse`: CPython's parser finds the stateme
 parses those). Applied fixes are checked with CPython's parser, which also gives the next round its
 statements; the round that finds nothing to apply describes the text, so its findings are the result
 unless import clean-up changes the text in a way they could depend on.
+
+Every step says what it changed (`splice.Change`); at the end the changes, made to the original, must
+give the fixed text: no byte outside them may differ from the original's (else nothing is applied).
 """
 
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Callable, Iterator, Sequence
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
 from varmigrate.engine.analysis import Analysis, analyse
-from varmigrate.engine.imports import Cleanup, clean_imports
-from varmigrate.engine.outline import LINE as _LINE
+from varmigrate.engine.import_plan import Cleanup
+from varmigrate.engine.imports import clean_imports
 from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.self_assignments import _remove_self_assignments
 from varmigrate.engine.settings import Settings
-from varmigrate.model import INTERNAL_ERROR, Applicability, Diagnostic, Edit, Fix, Location, SourceParseError
-from varmigrate.rules import nodes
+from varmigrate.engine.splice import (
+    Alignment,
+    Change,
+    Ledger,
+    UnpreservedText,
+    common_prefix,
+    line_starts,
+)
+from varmigrate.model import (
+    FIX_REFUSED,
+    INTERNAL_ERROR,
+    Applicability,
+    Diagnostic,
+    Edit,
+    Fix,
+    Location,
+    SourceParseError,
+)
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
 # reach the fixed point in practice, the bound keeps a misbehaving rule from looping forever.
@@ -53,8 +70,24 @@ _Parser = Callable[[str], "ast.Module | bool | None"]
 
 
 def fix_source(source: str, settings: Settings | None = None) -> FixResult:
-    """Apply the allowed fixes to ``source`` until nothing more applies. Raises :class:`SourceParseError`."""
+    """Apply the allowed fixes to ``source`` until nothing more applies. Raises :class:`SourceParseError`.
+
+    Fixes that would change the text anywhere but where they (and the import clean-up) meant to are
+    not applied at all: the result is then ``source`` with its findings and a `FIX_REFUSED` error.
+    """
     settings = settings or Settings()
+    try:
+        result, ledger = _fix(source, settings)
+    except UnpreservedText as error:
+        offset = error.offset if error.text == source else Alignment(error.text, source).start(error.offset)
+        return _refused(source, settings, offset)
+    if result.source != source and (kept := ledger.text) != result.source:
+        return _refused(source, settings, ledger.original_offset(common_prefix(kept, result.source)))
+    return result
+
+
+def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
+    """`fix_source`, and its changes in a ledger of ``source``."""
     threshold = settings.threshold
     current = source
     tree: ast.Module | None = None  # CPython's parse of `current`, once known
@@ -123,7 +156,31 @@ def fix_source(source: str, settings: Settings | None = None) -> FixResult:
         diagnostics = _after_cleanup(cleanup, linted, diagnostics, settings)
     result.source = cleanup.source
     result.diagnostics = sorted([*diagnostics, *result.diagnostics], key=lambda d: (d.start, d.code))
-    return result
+    ledger = Ledger(source)
+    for changes in [*(changes for step in rounds for changes in step.changes), cleanup.changes]:
+        ledger.apply(changes)
+    return result, ledger
+
+
+def _refused(source: str, settings: Settings, offset: int) -> FixResult:
+    """The result of not fixing ``source``: its findings, and an error at ``offset`` that says why."""
+    project = settings.project
+    matches = could_match(source, settings.rules)
+    findings = analyse(source, settings.rules, project=project).diagnostics if matches else []
+    starts = line_starts(source)
+    row = bisect.bisect_right(starts, offset)
+    where = Location(row, offset - starts[row - 1] + 1)
+    error = Diagnostic(
+        code=FIX_REFUSED,
+        name="fix-refused",
+        message=(
+            "fixes not applied: the fixed file would also change here, outside the fixed code "
+            "(LibCST does not print every file back as it read it)"
+        ),
+        start=where,
+        end=where,
+    )
+    return FixResult(source=source, diagnostics=sorted([*findings, error], key=lambda d: (d.start, d.code)))
 
 
 @dataclass
@@ -137,21 +194,27 @@ class _Round:
     checker: _Parser
     applied: list[Fix] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    # What the round changed: its fixes' edits, then what removing self-assignments changed after them.
+    changes: list[list[Change]] = field(default_factory=list)
 
 
 def _step(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
     """Apply the round's fixes (those that break the module become errors); the new text and its parse."""
-    new_source, new_tree, errors = _apply_checked(step.before, step.chosen, step.checker)
+    new_source, new_tree, step.applied, errors = _apply_checked(step.before, step.chosen, step.checker)
     for bad in errors:
         code = next(d.code for d in step.diagnostics if bad in d.fixes)
         rejected.add((code, _key(bad)))
         error = _internal_error(code, bad)
         step.errors.append(error)
         result.diagnostics.append(error)
-    step.applied = [fix for fix in step.chosen if fix not in errors]
     if not step.applied:
+        step.changes = []
         return step.before, None
-    return _remove_self_assignments(new_source, new_tree, step.applied)
+    edits = sorted((e for f in step.applied for e in f.edits), key=lambda e: e.start_offset)
+    step.changes = [[(e.start_offset, e.end_offset, e.content) for e in edits]]
+    new, tree, removed = _remove_self_assignments(new_source, new_tree, step.applied)
+    step.changes.append(removed)
+    return new, tree
 
 
 def _redo(step: _Round, rejected: set[tuple[str, str]], result: FixResult) -> tuple[str, ast.Module | None]:
@@ -291,15 +354,16 @@ def _libcst(source: str) -> bool:
 
 def _apply_checked(
     source: str, fixes: list[Fix], parses: _Parser
-) -> tuple[str, ast.Module | None, list[Fix]]:
+) -> tuple[str, ast.Module | None, list[Fix], list[Fix]]:
     """Apply ``fixes``; those that would make the module unparseable are returned as errors, not applied.
 
-    Also returns CPython's parse of the new text when ``parses`` is CPython's parser.
+    Returns the new text, CPython's parse of it when ``parses`` is CPython's parser, the fixes
+    applied and the errors.
     """
     new = _apply(source, fixes)
     checked = parses(new)
     if checked:
-        return new, _tree(checked), []
+        return new, _tree(checked), fixes, []
     bad = [fix for fix in fixes if not parses(_apply(source, [fix]))]
     good = [fix for fix in fixes if fix not in bad]
     new = _apply(source, good)
@@ -309,175 +373,8 @@ def _apply_checked(
         good = good[:1]
         new = _apply(source, good)
         checked = parses(new)
-    return new, _tree(checked), bad
+    return new, _tree(checked), good, bad
 
 
 def _tree(checked: ast.Module | bool | None) -> ast.Module | None:
     return checked if isinstance(checked, ast.Module) else None
-
-
-_PLAIN = re.compile(r"[\w.]+")
-_NORMALIZE = re.compile(r"[\s()]")
-
-
-def _remove_self_assignments(
-    source: str, tree: ast.Module | None, applied: Sequence[Fix]
-) -> tuple[str, ast.Module | None]:
-    """Remove statements that a fix turned into ``x = x`` / ``a, b = a, b``, keeping their comments.
-
-    Returns the new text and CPython's parse of it (``tree`` when nothing changed). CPython's parse
-    rules most statements out before LibCST is asked (see `_maybe_self_assignment`).
-    """
-    if not any(_PLAIN.fullmatch(edit.content) for fix in applied for edit in fix.edits):
-        return source, tree
-    # Edited spans in the new source's rows: a self-assignment counts only if a fix touched it.
-    touched = _edited_rows(source, applied)
-    if tree is not None and not _maybe_self_assignment(source, tree, touched):
-        return source, tree
-    wrapper = MetadataWrapper(parse(source), unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    doomed: set[int] = set()
-    collector = _Collector()
-    wrapper.module.visit(collector)
-    for node in collector.assignments:
-        assign = node.body[0]
-        assert isinstance(assign, cst.Assign)
-        value = _normalized(assign.value)
-        position = positions[node]
-        rows = set(range(position.start.line, position.end.line + 1))
-        if rows & touched and all(_normalized(t.target) == value for t in assign.targets):
-            doomed.add(id(node))
-    if not doomed:
-        return source, tree
-    new = wrapper.module.visit(_StatementRemover(doomed)).code
-    return new, parse_ast(new) if tree is not None else None
-
-
-class _Collector(cst.CSTVisitor):
-    """Statement lines that are one assignment, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.assignments: list[cst.SimpleStatementLine] = []
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        if len(node.body) == 1 and isinstance(node.body[0], cst.Assign):
-            self.assignments.append(node)
-
-
-def _maybe_self_assignment(source: str, tree: ast.Module, touched: set[int]) -> bool:
-    """Whether an assignment on a ``touched`` row may read ``x = x`` once whitespace and parentheses go.
-
-    LibCST's text of a target or value is CPython's segment plus parentheses, whitespace and the
-    comments among them; without a comment in the statement, equal segments are what it takes.
-    """
-    if "\r" in source and source.count("\r") != source.count("\r\n"):
-        return True  # CPython and LibCST count lines differently
-    lines = _LINE.findall(source)
-    for node in _assignments_on(tree.body, touched):
-        if "#" in "".join(lines[node.lineno - 1 : node.end_lineno]):
-            return True
-        value = _segment(lines, node.value)
-        if all(_segment(lines, target) == value for target in node.targets):
-            return True
-    return False
-
-
-def _assignments_on(body: Sequence[ast.stmt], touched: set[int]) -> Iterator[ast.Assign]:
-    """The assignments in ``body`` (at any depth) on a ``touched`` row."""
-    for node in body:
-        if not any(row in touched for row in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
-            continue
-        if isinstance(node, ast.Assign):
-            yield node
-        for block in _blocks(node):
-            yield from _assignments_on(block, touched)
-
-
-def _blocks(node: ast.stmt) -> Iterator[list[ast.stmt]]:
-    for name in ("body", "orelse", "finalbody"):
-        block = getattr(node, name, None)
-        if isinstance(block, list):
-            yield block
-    for part in [*getattr(node, "handlers", ()), *getattr(node, "cases", ())]:
-        yield part.body
-
-
-def _segment(lines: Sequence[str], node: ast.expr) -> str:
-    """The text of ``node`` without whitespace and parentheses (CPython's columns count UTF-8 bytes)."""
-    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-    chunk = [line.encode() for line in lines[first : last + 1]]
-    if node.end_col_offset is not None:
-        chunk[-1] = chunk[-1][: node.end_col_offset]
-    chunk[0] = chunk[0][node.col_offset :]
-    return _NORMALIZE.sub("", b"".join(chunk).decode(errors="replace"))
-
-
-def _edited_rows(source: str, applied: Sequence[Fix]) -> set[int]:
-    """Rows of ``source`` (after applying ``applied``) that an edit wrote to."""
-    rows: set[int] = set()
-    shift = 0
-    for edit in sorted((e for f in applied for e in f.edits), key=lambda e: e.start_offset):
-        start = edit.start_offset + shift
-        first = _row_of(source, start)
-        rows.update(range(first, first + edit.content.count("\n") + 1))
-        shift += len(edit.content) - (edit.end_offset - edit.start_offset)
-    return rows
-
-
-def _row_of(source: str, offset: int) -> int:
-    prefix = source[:offset]
-    return len(re.findall(r"\r\n|\r|\n", prefix)) + 1
-
-
-def _normalized(node: cst.CSTNode) -> str:
-    return _NORMALIZE.sub("", nodes.code(node))
-
-
-class _StatementRemover(cst.CSTTransformer):
-    """Drop marked statements; their comments move to the next statement (or the block's end)."""
-
-    def __init__(self, doomed: set[int]) -> None:
-        super().__init__()
-        self.doomed = doomed
-
-    def leave_IndentedBlock(
-        self, original: cst.IndentedBlock, updated: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        body, footer = self._rebuild(original.body, updated.body, updated.footer)
-        if not body:
-            body = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=footer)]
-            footer = []
-        return updated.with_changes(body=body, footer=footer)
-
-    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body, footer = self._rebuild(original.body, updated.body, updated.footer)
-        return updated.with_changes(body=body, footer=footer)
-
-    def _rebuild(
-        self,
-        original: Sequence[cst.BaseStatement],
-        updated: Sequence[cst.BaseStatement],
-        footer: Sequence[cst.EmptyLine],
-    ) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
-        kept: list[cst.BaseStatement] = []
-        pending: list[cst.EmptyLine] = []
-        for before, after in zip(original, updated, strict=True):
-            if id(before) in self.doomed and isinstance(after, cst.SimpleStatementLine):
-                pending.extend(after.leading_lines)
-                comment = after.trailing_whitespace.comment
-                if comment is not None:
-                    pending.append(cst.EmptyLine(comment=comment))
-                continue
-            if pending:
-                after = _with_leading_lines(after, pending)
-                pending = []
-            kept.append(after)
-        return kept, [*pending, *footer]
-
-
-def _with_leading_lines(statement: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
-    """``statement`` with ``lines`` (comments of a removed statement) placed before it."""
-    if isinstance(statement, cst.SimpleStatementLine | cst.BaseCompoundStatement):
-        return statement.with_changes(leading_lines=[*lines, *statement.leading_lines])
-    return statement

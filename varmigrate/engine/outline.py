@@ -20,9 +20,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from varmigrate.engine.splice import LINE
 from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
 
-LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _WORD = re.compile(r"\w+")
 _COMPOUND = (
     ast.FunctionDef,

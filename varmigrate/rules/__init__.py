@@ -184,7 +184,7 @@ def _expand(selectors: Iterable[str]) -> set[RuleSpec]:
     for selector in selectors:
         found = {rule for rule in ALL_RULES if _matches(rule, selector)}
         if not found:
-            raise UnknownRuleError(f"unknown rule selector: {selector!r}")
+            raise UnknownRuleError(f"unknown rule selector: {selector!r}{_closest(selector)}")
         chosen |= found
     return chosen
 
@@ -201,4 +201,15 @@ def rule_by_code(selector: str) -> RuleSpec:
     for rule in ALL_RULES:
         if rule.code == selector.upper() or rule.name() == selector.lower():
             return rule
-    raise UnknownRuleError(f"unknown rule: {selector!r}")
+    raise UnknownRuleError(f"unknown rule: {selector!r}{_closest(selector)}")
+
+
+def _closest(selector: str) -> str:
+    """`` (did you mean VM001?)`` when a rule's code or name is close to ``selector``."""
+    import difflib
+
+    names = {rule.code: rule.code for rule in ALL_RULES} | {rule.name(): rule.name() for rule in ALL_RULES}
+    guess = selector.strip()
+    close = difflib.get_close_matches(guess.upper(), list(names), n=1, cutoff=0.7)
+    close = close or difflib.get_close_matches(guess.lower(), list(names), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -1,0 +1,153 @@
+"""What removing an import does to its statement: `RemoveImportsVisitor`'s edits, and an emptied `try`."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+
+import libcst as cst
+from libcst.helpers import get_absolute_module_from_package_for_import
+
+from varmigrate.rules import nodes
+
+
+def _asname(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is None:
+        return None
+    name = alias.asname.name
+    return name.value if isinstance(name, cst.Name) else None
+
+
+class _Remover(cst.CSTTransformer):
+    """`RemoveImportsVisitor.leave_Import` / `leave_ImportFrom`, for the aliases found unused."""
+
+    def __init__(
+        self,
+        modules: Mapping[str, str | None],
+        objects: Mapping[str, set[tuple[str, str | None]]],
+        unused: set[int],
+    ) -> None:
+        super().__init__()
+        self.modules = modules
+        self.objects = objects
+        self.unused = unused
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import | cst.RemovalSentinel:
+        keep = []
+        for alias in original.names:
+            name = alias.evaluated_name
+            if (
+                name not in self.modules
+                or alias.evaluated_alias != self.modules[name]
+                or id(alias) not in self.unused
+            ):
+                keep.append(alias)
+        if keep == list(original.names):
+            return updated
+        if not keep:
+            return cst.RemoveFromParent()
+        if keep[-1] is not original.names[-1]:
+            keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=keep)
+
+    def leave_ImportFrom(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
+        names = original.names
+        if isinstance(names, cst.ImportStar):
+            return updated
+        module = get_absolute_module_from_package_for_import(None, updated)
+        if module is None or module not in self.objects:
+            return updated
+        wanted = self.objects[module]
+        keep: list[cst.ImportAlias] = []
+        lpar = updated.lpar
+        for alias in names:  # `_process_importfrom_aliases`
+            if (alias.evaluated_name, alias.evaluated_alias) not in wanted or id(alias) not in self.unused:
+                keep.append(alias)
+                continue
+            # The comments after the removed alias's comma move to the previous alias (or the paren).
+            comma = alias.comma
+            if not isinstance(comma, cst.Comma):
+                continue
+            if keep:
+                previous = keep[-1]
+                if isinstance(previous.comma, cst.Comma):
+                    previous = previous.with_deep_changes(
+                        previous.comma,
+                        whitespace_after=_merge_whitespace_after(
+                            previous.comma.whitespace_after, comma.whitespace_after
+                        ),
+                    )
+                else:
+                    previous = previous.with_changes(comma=comma)
+                keep[-1] = previous
+            elif isinstance(updated.lpar, cst.LeftParen):
+                lpar = updated.lpar.with_changes(
+                    whitespace_after=_merge_whitespace_after(
+                        updated.lpar.whitespace_after, comma.whitespace_after
+                    )
+                )
+        if keep == list(names) and lpar is updated.lpar:
+            return updated
+        if not keep:
+            return cst.RemoveFromParent()
+        if keep[-1] is not names[-1]:
+            keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=keep, lpar=lpar)
+
+
+def _merge_whitespace_after(
+    left: cst.BaseParenthesizableWhitespace, right: cst.BaseParenthesizableWhitespace
+) -> cst.BaseParenthesizableWhitespace:
+    if not isinstance(right, cst.ParenthesizedWhitespace):
+        return left
+    if not isinstance(left, cst.ParenthesizedWhitespace):
+        return right
+    return left.with_changes(
+        empty_lines=tuple(line for line in right.empty_lines if line.comment is not None)
+    )
+
+
+def _only_pass(block: cst.BaseSuite) -> bool:
+    """Whether ``block`` is an indented block of statement lines that are each exactly `pass`."""
+    return isinstance(block, cst.IndentedBlock) and all(
+        isinstance(line, cst.SimpleStatementLine)
+        and len(line.body) == 1
+        and isinstance(line.body[0], cst.Pass)
+        for line in block.body
+    )
+
+
+def _is_empty_try(node: cst.CSTNode) -> bool:
+    """A `try` whose body and handlers hold only `pass`, with no `else` or `finally`."""
+    return (
+        isinstance(node, cst.Try)
+        and node.orelse is None
+        and node.finalbody is None
+        and _only_pass(node.body)
+        and all(_only_pass(handler.body) for handler in node.handlers)
+    )
+
+
+def _has_empty_try(node: cst.CSTNode) -> bool:
+    return any(_is_empty_try(found) for found in nodes.descendants(node))
+
+
+def _only_pass_try(node: ast.AST) -> bool:
+    """CPython's view of `_EMPTY_TRY` (LibCST's has the last word: `pass; pass` is not one)."""
+    if not isinstance(node, ast.Try) or node.orelse or node.finalbody:
+        return False
+    blocks = [node.body, *(handler.body for handler in node.handlers)]
+    return all(isinstance(statement, ast.Pass) for block in blocks for statement in block)
+
+
+class _EmptyTryRemover(cst.CSTTransformer):
+    """Remove `try` statements whose every block is only `pass` (those with a comment stay)."""
+
+    def leave_Try(
+        self, original: cst.Try, updated: cst.Try
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        if not _is_empty_try(updated) or nodes.count_comments(updated):
+            return updated
+        return cst.RemoveFromParent()
