@@ -170,7 +170,7 @@ def test_a_change_outside_the_fixed_spans_is_refused(monkeypatch: pytest.MonkeyP
 def test_the_command_line_refuses_and_writes_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def refusing(source: str, *args: object) -> object:
+    def refusing(source: str, *args: object, **kwargs: object) -> object:
         raise UnpreservedText(source, len(HEADER))
 
     monkeypatch.setattr(fixer_module, "clean_imports", refusing)
