@@ -277,3 +277,11 @@ def test_form_feeds_and_lone_crs_survive_a_fix(sources: tuple[str, str], unsafe:
     assert moved == [(d.code, d.start.row, d.start.column) for d in expected.diagnostics]
     again = fix_source(result.source, settings)
     assert (again.source, again.applied) == (result.source, 0)
+
+
+def test_noqa_counts_rows_as_the_findings_do_after_a_lone_cr() -> None:
+    # Found by the property above: the directives' rows ended only at LF, so after a lone CR they
+    # suppressed the line above them.
+    head = "import torch\rfrom torch.autograd import Variable\n"
+    source = head + "a = Variable(x)\nb = Variable(y)  # noqa: VM001\n"
+    assert fix_source(source).source == head + "a = x.detach()\nb = Variable(y)  # noqa: VM001\n"

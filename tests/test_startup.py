@@ -22,6 +22,7 @@ HELP = RULE | {
     "varmigrate.cli.check_fix",
     "varmigrate.cli.clean",
     "varmigrate.cli.common",
+    "varmigrate.cli.presentation",
     "varmigrate.cli.verify",
     "varmigrate.model",
 }
@@ -32,6 +33,7 @@ CHECK = (
         "varmigrate.cache",
         "varmigrate.cli.check_fix",
         "varmigrate.cli.common",
+        "varmigrate.cli.presentation",
         "varmigrate.config",
         "varmigrate.engine",
         "varmigrate.engine.prefilter",

@@ -43,7 +43,9 @@ def noqa_lines(source: str) -> dict[int, frozenset[str] | None]:
         return {}
     lines: dict[int, frozenset[str] | None] = {}
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        # Rows end at CRLF, LF and a lone CR, as everywhere else; the tokenizer ends them only at LF.
+        text = source.replace("\r\n", "\n").replace("\r", "\n")
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type != tokenize.COMMENT:
                 continue
             match = NOQA.search(token.string)
@@ -109,7 +111,9 @@ def _scan(source: str) -> tuple[set[int], dict[int, _Directive]]:
     commentable: set[int] = set()
     directives: dict[int, _Directive] = {}
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        # Rows end at CRLF, LF and a lone CR, as everywhere else; the tokenizer ends them only at LF.
+        text = source.replace("\r\n", "\n").replace("\r", "\n")
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
             # A line ends in code (not in a string, not continued by a backslash) exactly when the
             # tokenizer emits NEWLINE or NL for it, or it already ends in a comment.
             if token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT):

@@ -94,7 +94,7 @@ def test_a_read_only_file_reports_its_findings_as_remaining(tmp_path: Path) -> N
     done = varmigrate("fix", "ro.py", cwd=tmp_path)
     assert done.returncode == 2
     assert "cannot write" in done.stderr
-    assert "(1 remaining)" in done.stdout
+    assert "Found 1 finding in 1 file; none could be fixed." in done.stdout
     assert path.read_text() == LEGACY
 
 

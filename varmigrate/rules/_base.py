@@ -207,7 +207,8 @@ class Rule(cst.BatchableCSTVisitor):
             line = self.range_of(self._statement(node)).start.line
             line_start = self.ctx.offset(line, 0)
             before = self.ctx.source[line_start:start]
-            indent = before[: len(before) - len(before.lstrip(" \t"))]
+            # The statement's indentation (a form feed in it is a page break, not indentation).
+            indent = before[: len(before) - len(before.lstrip(" \t\f"))].replace("\f", "")
             newline = self.ctx.module.default_newline
             content = "".join(f"{indent}{comment}{newline}" for comment in lost) + before + content
             start = line_start
