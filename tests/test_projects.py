@@ -1,11 +1,11 @@
 """Trees of modules that import each other (fixtures/projects/<case>/): findings, fixes, and the program.
 
-A case is a folder with ``before/`` (the tree as written), ``after/`` (what ``varmigrate fix`` over the
-whole tree makes of it, every file), ``diagnostics.txt`` (what ``varmigrate check`` reports, one concise
-line per finding) and ``case.toml``: ``run``, the arguments of the Python process that runs the program
-in the tree (a script, ``-m package.module``), or ``notebook``, a notebook whose code cells are run in
-order; and optionally ``alone``, the error the program ends in when each file is fixed on its own, as a
-module-by-module fix did before the project view.
+A case is a folder with ``before/`` (the tree as written), ``after/`` (the files ``varmigrate fix`` over
+the whole tree changes, as it leaves them; a file not there must not change), ``diagnostics.txt`` (what
+``varmigrate check`` reports, one concise line per finding) and ``case.toml``: ``run``, the arguments of
+the Python process that runs the program in the tree (a script, ``-m package.module``), or ``notebook``,
+a notebook whose code cells are run in order; and optionally ``alone``, the error the program ends in
+when each file is fixed on its own, as a module-by-module fix did before the project view.
 """
 
 from __future__ import annotations
@@ -82,10 +82,18 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _copy(case: ProjectCase, tmp_path: Path) -> Path:
+def _copy(case: ProjectCase, tmp_path: Path, *, fixed: bool = False) -> Path:
+    """A copy of the case's tree as written (with ``fixed``: as `fix` leaves it, after/ laid over it)."""
     tree = tmp_path / case.id
     shutil.copytree(case.before, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    if fixed:
+        shutil.copytree(case.after, tree, dirs_exist_ok=True)
     return tree
+
+
+def _expected(case: ProjectCase) -> dict[str, bytes]:
+    """Every file of the tree as `fix` must leave it."""
+    return {**_files(case.before), **_files(case.after)}
 
 
 def _run(command: list[str], tree: Path) -> subprocess.CompletedProcess[str]:
@@ -98,6 +106,9 @@ def test_every_project_case_is_complete() -> None:
         assert {path.name for path in case.folder.iterdir()} == CASE_FILES, case.id
         assert set(case.settings) <= CASE_SETTINGS, case.id
         assert ("run" in case.settings) != ("notebook" in case.settings), case.id
+        before = _files(case.before)
+        unchanged = [name for name, data in _files(case.after).items() if before.get(name) == data]
+        assert not unchanged, f"{case.id}: after/ holds files the fix leaves alone: {unchanged}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
@@ -126,10 +137,14 @@ def test_fix_gives_the_after_tree(
     main(["fix", "--isolated", "--no-cache", "--quiet", "."])
     if update_fixtures:
         shutil.rmtree(case.after, ignore_errors=True)
-        shutil.copytree(tree, case.after, ignore=shutil.ignore_patterns("__pycache__"))
-    assert _files(tree) == _files(case.after)
+        before = _files(case.before)
+        for name, data in _files(tree).items():
+            if before.get(name) != data:
+                (case.after / name).parent.mkdir(parents=True, exist_ok=True)
+                (case.after / name).write_bytes(data)
+    assert _files(tree) == _expected(case)
     main(["fix", "--isolated", "--no-cache", "--quiet", "."])
-    assert _files(tree) == _files(case.after), "a second fix changed the tree again"
+    assert _files(tree) == _expected(case), "a second fix changed the tree again"
 
 
 @pytest.mark.slow
@@ -155,8 +170,7 @@ def test_fix_then_run_prints_the_same(
 def test_the_after_tree_prints_the_same(case: ProjectCase, tmp_path: Path) -> None:
     """The committed after/ tree runs too, and prints what before/ prints."""
     before = _run(case.command(), _copy(case, tmp_path / "before"))
-    shutil.copytree(case.after, tmp_path / "after")
-    after = _run(case.command(), tmp_path / "after")
+    after = _run(case.command(), _copy(case, tmp_path / "after", fixed=True))
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
 
