@@ -29,7 +29,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Sequence
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 if TYPE_CHECKING:
     import importlib.machinery
@@ -217,7 +217,6 @@ class Recorder:
 
     def __init__(self, config: _Config) -> None:
         self.config = config
-        self.lock = threading.RLock()
         self.local = threading.local()
         self._reset()
         self.torch: Any = None
@@ -228,6 +227,8 @@ class Recorder:
         self._names: dict[int, tuple[weakref.ref[Any], str]] = {}
 
     def _reset(self) -> None:
+        # Also the fork child's start: another thread may have held the lock at the fork.
+        self.lock = threading.RLock()
         self.pid = os.getpid()
         self.parent = os.getppid()
         self.started_ns = time.time_ns()
@@ -268,7 +269,25 @@ class Recorder:
         sys.excepthook = excepthook
         atexit.register(self.write)
         os.register_at_fork(after_in_child=self._reset)
+        self._write_before_os_exit()
         return self
+
+    def _write_before_os_exit(self) -> None:
+        """Write the record from ``os._exit`` too: it skips atexit hooks.
+
+        A process started by ``multiprocessing`` with fork (or forkserver) ends through ``os._exit``
+        once its target returns (multiprocessing/popen_fork.py), as do hand-forked children.
+        """
+        exit_now = os._exit
+
+        def _exit(status: int) -> NoReturn:
+            try:
+                self.write()
+            except BaseException as error:  # the program asked to end now: end, whatever happened
+                print(f"varmigrate: the gradient recorder could not write: {error!r}", file=sys.stderr)
+            exit_now(status)
+
+        os._exit = _exit
 
     def _on_numpy(self, numpy: ModuleType) -> None:
         try:

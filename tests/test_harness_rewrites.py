@@ -1,0 +1,93 @@
+"""Hand rewrites checked by `varmigrate verify --baseline HEAD`: real torch scripts, real subprocesses.
+
+Each case commits a small training script, overwrites it with a rewrite of it, and expects the verdict
+(and, for a divergence, the kind of difference) that the rewrite deserves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult, verify
+
+PYTHON = sys.executable
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        capture_output=True,
+        check=True,
+    )
+
+
+def verify_rewrite(tmp_path: Path, before: str, after: str) -> VerifyResult:
+    """Commit ``before`` as train.py, rewrite it to ``after``, and verify the rewrite against HEAD."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    script = repo / "train.py"
+    script.write_text(textwrap.dedent(before), encoding="utf-8")
+    _git(repo, "add", "train.py")
+    _git(repo, "commit", "-qm", "before")
+    rewritten = textwrap.dedent(after)
+    assert rewritten != script.read_text(encoding="utf-8")
+    script.write_text(rewritten, encoding="utf-8")
+    return verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=repo, baseline="HEAD"))
+
+
+# -- forked children ------------------------------------------------------------------------------------
+
+HOGWILD = """\
+import torch
+import torch.multiprocessing as mp
+import torch.nn as nn
+
+
+def train(model, seed):
+    torch.manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(16, 4)
+    for _ in range(3):
+        optimizer.zero_grad()
+        target = (model(x) * 0.5).detach()
+        loss = ((model(x) - target) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    model = nn.Linear(4, 1)
+    model.share_memory()
+    workers = [mp.Process(target=train, args=(model, rank)) for rank in range(2)]
+    for worker in workers:
+        worker.start()
+        worker.join()  # one after the other: Hogwild's races would make the runs differ
+    print("done")
+"""
+
+
+@pytest.mark.slow
+def test_a_wrong_rewrite_inside_a_forked_worker_diverges(tmp_path):
+    after = HOGWILD.replace("(model(x) * 0.5).detach()", "model(x) * 0.5")
+    result = verify_rewrite(tmp_path, HOGWILD, after)
+    assert result.verdict == DIVERGED, result.comparison
+    divergence = result.comparison.divergence
+    assert (divergence.kind, divergence.call) == ("gradients", 0)
+    assert divergence.baseline_site == "train.py:train:14"
+    assert not any("no backward" in note for note in result.notes)
+
+
+@pytest.mark.slow
+def test_forked_workers_of_a_correct_rewrite_are_compared_and_identical(tmp_path):
+    after = HOGWILD.replace("(model(x) * 0.5).detach()", "model(x).detach() * 0.5")
+    result = verify_rewrite(tmp_path, HOGWILD, after)
+    assert result.verdict == IDENTICAL, result.comparison
+    assert result.comparison.calls == 6  # 3 in each worker
+    assert not any("no backward" in note for note in result.notes)
