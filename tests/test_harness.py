@@ -169,7 +169,7 @@ def test_sparse_and_strided_views_are_stored_by_value():
 # -- comparing runs ---------------------------------------------------------------------------------------
 
 
-def _call(seq, uid, grad, line=10, occurrence=None):
+def _call(seq, uid, grad, line=10, occurrence=None, roots=()):
     return {
         "seq": seq,
         "kind": "backward",
@@ -178,6 +178,7 @@ def _call(seq, uid, grad, line=10, occurrence=None):
         "line": line,
         "occurrence": seq if occurrence is None else occurrence,
         "depth": 0,
+        "roots": list(roots),
         "leaves": [("0:SumBackward0/0:AccumulateGrad", uid, grad)],
         "retained": [],
         "results": [],
@@ -229,6 +230,23 @@ def test_identical_runs_count_what_was_compared():
     comparison = compare_runs(baseline, candidate)
     assert comparison.identical
     assert (comparison.processes, comparison.calls, comparison.tensors, comparison.leaves) == (1, 2, 2, 2)
+
+
+def test_a_loss_value_that_differs_is_named_when_the_gradients_agree():
+    import torch
+
+    grad, loss, other = store(torch.ones(2)), store(torch.tensor(0.5)), store(torch.tensor(0.25))
+    baseline = _outcome([_call(0, 0, grad, roots=[loss])])
+    divergence = compare_runs(baseline, _outcome([_call(0, 0, grad, roots=[other])], "candidate")).divergence
+    assert (divergence.kind, divergence.summary) == (
+        "loss value",
+        "call 0 (backward at train.py:<module>:10): loss values differ",
+    )
+    assert [str(d) for d in divergence.leaves] == ["loss value 0: values differ (max abs difference 0.25)"]
+    changed = _outcome([_call(0, 0, store(torch.zeros(2)), roots=[other])], "candidate")
+    divergence = compare_runs(baseline, changed).divergence
+    assert divergence.kind == "gradients"
+    assert [d.leaf for d in divergence.leaves] == ["loss value 0", "leaf #0 (2,) float32"]
 
 
 def test_a_call_from_another_place_is_a_divergence():

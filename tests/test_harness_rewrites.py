@@ -91,3 +91,34 @@ def test_forked_workers_of_a_correct_rewrite_are_compared_and_identical(tmp_path
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.calls == 6  # 3 in each worker
     assert not any("no backward" in note for note in result.notes)
+
+
+# -- loss values ----------------------------------------------------------------------------------------
+
+# The entropy of the fixed target distribution is a constant term: it changes the loss, not one gradient.
+CONSTANT_TERM = """\
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 3)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x, p = torch.randn(8, 4), torch.softmax(torch.randn(8, 3), dim=1)
+for step in range(3):
+    optimizer.zero_grad()
+    log_q = torch.log_softmax(model(x), dim=1)
+    loss = (p * (torch.log(p) - log_q)).sum(dim=1).mean()
+    loss.backward()
+    optimizer.step()
+    print(step, loss.item())
+"""
+
+
+@pytest.mark.slow
+def test_a_rewrite_that_changes_only_the_loss_value_diverges_on_it(tmp_path):
+    after = CONSTANT_TERM.replace("torch.log(p)", "torch.log(p + 1e-6)")
+    result = verify_rewrite(tmp_path, CONSTANT_TERM, after)
+    assert result.verdict == DIVERGED, result.comparison
+    divergence = result.comparison.divergence
+    assert (divergence.kind, divergence.call) == ("loss value", 0)
+    assert divergence.summary == "call 0 (backward at train.py:<module>:11): loss values differ"
+    assert [leaf.leaf for leaf in divergence.leaves] == ["loss value 0"]

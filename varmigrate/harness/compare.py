@@ -38,7 +38,7 @@ class LeafDifference:
 class Divergence:
     """The first way the candidate run differs from the baseline run."""
 
-    # call-site, gradients, aliasing, missing-call, extra-call, process, exception, exit-status
+    # call-site, loss value, gradients, aliasing, missing-call, extra-call, process, exception, exit-status
     kind: str
     summary: str
     call: int | None = None  # the call number (0-based, per process, in call order)
@@ -209,15 +209,22 @@ class _ProcessComparison:
                     f"{after['kind']} at {_site(after)} in the candidate",
                 )
             )
+        losses = self._keyed("loss value", list(enumerate(before["roots"])), list(enumerate(after["roots"])))
         differences = self._leaves(before, after)
         aliasing = any(d.detail.startswith("leaf identity") for d in differences)
         differences += self._keyed("retained", before["retained"], after["retained"])
         differences += self._keyed(
             "result", list(enumerate(before["results"])), list(enumerate(after["results"]))
         )
-        if differences:
+        if losses and not differences:
+            # A changed loss whose gradients agree (a constant term in it, a clamp that never bites):
+            # what the program reports or schedules on changed all the same.
+            kind, what = "loss value", "loss values"
+        else:
             kind = "aliasing" if aliasing else "gradients"
             what = "leaf identity (aliasing) and gradients" if aliasing else "gradients"
+        differences = losses + differences
+        if differences:
             raise _Diverged(
                 replace(
                     divergence,

@@ -97,6 +97,7 @@ class CallRecord(TypedDict):
     line: int
     occurrence: int  # how many calls this (file, function) made before this one
     depth: int  # > 0: re-entrant (a backward inside a backward, e.g. reentrant checkpoint)
+    roots: list[StoredTensor | None]  # the values the call starts from (the loss); None: a GradientEdge
     leaves: list[tuple[str, int, StoredTensor | None]]  # (structural key, leaf uid, .grad after)
     retained: list[tuple[str, StoredTensor | None]]  # retain_grad() non-leaves, by structural key
     results: list[StoredTensor | None]  # what autograd.grad returned
@@ -386,6 +387,7 @@ class Recorder:
                 line=line,
                 occurrence=occurrence,
                 depth=depth,
+                roots=self._roots(tensors),
                 leaves=[],
                 retained=[],
                 results=[],
@@ -410,6 +412,10 @@ class Recorder:
                 call["seq"] = len(self.calls)
                 self.calls.append(call)
         return result
+
+    def _roots(self, tensors: Sequence[Any]) -> list[StoredTensor | None]:
+        edge_type = self.torch.autograd.graph.GradientEdge
+        return [None if isinstance(t, edge_type) else self._store(t) for t in tensors]
 
     def _caller(self) -> tuple[str, str, int]:
         """The first frame outside torch and this module: (file relative to the root, function, line)."""
