@@ -203,6 +203,7 @@ def _outcome(calls, label="baseline", returncode=0, stdout=b""):
         "sites": {},
         "leaked": [],
         "errors": [],
+        "end_state": {},
     }
     spec = RunSpec(label, ("python",), Path(), Path(), Path(), 0, Path())
     return RunOutcome(spec, returncode, None, stdout, b"", 0.0, [process])

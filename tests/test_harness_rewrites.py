@@ -122,3 +122,72 @@ def test_a_rewrite_that_changes_only_the_loss_value_diverges_on_it(tmp_path):
     assert (divergence.kind, divergence.call) == ("loss value", 0)
     assert divergence.summary == "call 0 (backward at train.py:<module>:11): loss values differ"
     assert [leaf.leaf for leaf in divergence.leaves] == ["loss value 0"]
+
+
+# -- end state ------------------------------------------------------------------------------------------
+
+BEST_WEIGHTS = """\
+import torch
+
+w = torch.randn(3, requires_grad=True)
+x, y = torch.randn(16, 3), torch.randn(16)
+best = None
+for step in range(6):
+    loss = ((x @ w - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= 0.05 * w.grad
+        w.grad.zero_()
+    if step == 2:  # the weights after the warm-up
+        best = w.data.clone()
+torch.save(best, "best.pt")
+print(best)
+"""
+
+
+@pytest.mark.slow
+def test_a_snapshot_turned_into_an_alias_diverges_on_the_end_state(tmp_path):
+    after = BEST_WEIGHTS.replace("best = w.data.clone()", "best = w.detach()")
+    result = verify_rewrite(tmp_path, BEST_WEIGHTS, after)
+    assert result.verdict == DIVERGED, result.comparison
+    divergence = result.comparison.divergence
+    assert divergence.kind == "end state"
+    assert [leaf.leaf for leaf in divergence.leaves] == ["global best", "saved #0 best.pt"]
+    assert divergence.leaves[0].detail.startswith("values differ (max abs difference")
+
+
+MODEL_AND_OPTIMIZER = """\
+import copy
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+x, y = torch.randn(32, 4), torch.randn(32, 1)
+for step in range(3):
+    optimizer.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+    if step == 0:
+        snapshot = copy.deepcopy(model)
+model.eval()
+with torch.no_grad():
+    print(float(((model(x) - y) ** 2).mean()))
+"""
+
+
+@pytest.mark.slow
+def test_module_buffers_and_optimizer_state_are_compared_at_exit(tmp_path):
+    # A forward pass after the last backward, outside no_grad, in train mode: the running statistics
+    # of BatchNorm move, no gradient does.
+    after = MODEL_AND_OPTIMIZER.replace("model.eval()\n", "model(x)\nmodel.eval()\n")
+    result = verify_rewrite(tmp_path, MODEL_AND_OPTIMIZER, after)
+    assert result.verdict == DIVERGED, result.comparison
+    divergence = result.comparison.divergence
+    assert divergence.kind == "end state"
+    assert [leaf.leaf for leaf in divergence.leaves] == [
+        "module Sequential#0.1.running_mean",
+        "module Sequential#0.1.running_var",
+        "module Sequential#0.1.num_batches_tracked",
+    ]

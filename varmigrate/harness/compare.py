@@ -80,10 +80,17 @@ def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
     """Compare two recorded runs call by call; stop at the first divergence."""
     comparison = Comparison()
     try:
-        for before, after in _pair_processes(baseline.processes, candidate.processes):
+        pairs = [
+            _ProcessComparison(*pair, comparison)
+            for pair in _pair_processes(baseline.processes, candidate.processes)
+        ]
+        for pair in pairs:
             comparison.processes += 1
-            comparison.leaves += len(before["leaves"])
-            _ProcessComparison(before, after, comparison).run()
+            comparison.leaves += len(pair.before["leaves"])
+            pair.run()
+        # After every call of every process: a gradient that differs is the better first divergence.
+        for pair in pairs:
+            pair.compare_end_state()
         _compare_exit_status(baseline, candidate)
     except _Diverged as diverged:
         comparison.divergence = diverged.divergence
@@ -175,6 +182,22 @@ class _ProcessComparison:
                     "exception",
                     f"uncaught exception in `{_argv(self.before)}`: {before_error or 'none'} (baseline) vs "
                     f"{after_error or 'none'} (candidate)",
+                )
+            )
+
+    def compare_end_state(self) -> None:
+        """Modules, optimizers, leaf flags and saved tensors as the process left them."""
+        before, after = self.before["end_state"], self.after["end_state"]
+        differences = self._keyed("", list(before.items()), list(after.items()))
+        if differences:
+            raise _Diverged(
+                Divergence(
+                    "end state",
+                    f"`{_argv(self.before)}` ended with {len(differences)} different "
+                    f"entr{'ies' if len(differences) != 1 else 'y'} (parameters, buffers, optimizer state, "
+                    "leaf flags, saved or global tensors)",
+                    leaves=tuple(differences[:MAX_LEAVES]),
+                    more_leaves=max(0, len(differences) - MAX_LEAVES),
                 )
             )
 
@@ -278,23 +301,34 @@ class _ProcessComparison:
     def _keyed(
         self,
         what: str,
-        before: Sequence[tuple[object, StoredTensor | None]],
-        after: Sequence[tuple[object, StoredTensor | None]],
+        before: Sequence[tuple[object, StoredTensor | str | None]],
+        after: Sequence[tuple[object, StoredTensor | str | None]],
     ) -> list[LeafDifference]:
         found = []
         after_map = dict(after)
         before_map = dict(before)
         for key in [k for k, _ in before] + [k for k, _ in after if k not in before_map]:
-            label = f"{what} {key}"
+            label = f"{what} {key}".strip()
             if key not in after_map or key not in before_map:
                 side = "baseline" if key in before_map else "candidate"
                 found.append(LeafDifference(label, f"only in the {side}"))
                 continue
             self.comparison.tensors += 1
-            detail = stored_difference(before_map[key], after_map[key])
+            detail = _difference(before_map[key], after_map[key])
             if detail is not None:
                 found.append(LeafDifference(label, detail))
         return found
+
+
+def _difference(before: StoredTensor | str | None, after: StoredTensor | str | None) -> str | None:
+    """Why two recorded values (tensors, or the repr of anything else) differ, or None."""
+    if isinstance(before, str) or isinstance(after, str):
+        return None if before == after else f"{_shown(before)} vs {_shown(after)}"
+    return stored_difference(before, after)
+
+
+def _shown(value: StoredTensor | str | None) -> str:
+    return value[:60] if isinstance(value, str) else describe_stored(value)
 
 
 def _leaf_label(info: LeafInfo | None, uid: int) -> str:

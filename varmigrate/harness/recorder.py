@@ -27,7 +27,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
@@ -119,6 +119,8 @@ class ProcessRecord(TypedDict):
     sites: dict[int, dict[str, int]]
     leaked: list[str]  # modules imported from the user's tree instead of the run's copy
     errors: list[str]
+    # At exit (processes that made a call): what the training left behind, by a stable name.
+    end_state: dict[str, StoredTensor | str]
 
 
 class _Config:
@@ -223,7 +225,10 @@ class Recorder:
         self.torch: Any = None
         self._torch_dir = ""
         self._paths: dict[str, str] = {}
-        self._modules: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Live modules and optimizers, each with its creation number (the end state lists them in order).
+        self._modules: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._created = 0
         self._modules_changed = False
         self._names: dict[int, tuple[weakref.ref[Any], str]] = {}
 
@@ -243,6 +248,7 @@ class Recorder:
         self.next_uid = 0
         self.stored_bytes = 0
         self.retained: dict[int, weakref.ref[Any]] = {}
+        self.saved: dict[str, StoredTensor | str] = {}
         self.written = False
 
     # -- installation -----------------------------------------------------------------------------
@@ -316,15 +322,52 @@ class Recorder:
             original_retain(tensor)
 
         torch.Tensor.retain_grad = retain_grad
-        original_init = torch.nn.Module.__init__
-        modules = self._modules
+        module = torch.nn.Module
+        # Modules made by copy.deepcopy or unpickling skip __init__ and go through __setstate__.
+        module.__init__ = self._tracking(module.__init__, self._modules)
+        module.__setstate__ = self._tracking(module.__setstate__, self._modules)
+        torch.optim.Optimizer.__init__ = self._tracking(torch.optim.Optimizer.__init__, self._optimizers)
+        original_save = torch.save
 
-        def module_init(module: Any, *args: Any, **kwargs: Any) -> None:
-            original_init(module, *args, **kwargs)
-            modules.add(module)
-            self._modules_changed = True
+        def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                where = os.path.basename(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
+                self._saved(f"saved #{len(self.saved)} {where}", obj, 0)
+            except Exception as error:
+                self.errors.append(f"recording torch.save: {error!r}")
+            return original_save(obj, f, *args, **kwargs)
 
-        torch.nn.Module.__init__ = module_init
+        self.torch.save = save
+
+    def _tracking(
+        self, method: Callable[..., None], table: weakref.WeakKeyDictionary[Any, int]
+    ) -> Callable[..., None]:
+        """``method`` (an ``__init__`` or ``__setstate__``) that also enters its object in ``table``."""
+
+        def tracked(obj: Any, *args: Any, **kwargs: Any) -> None:
+            method(obj, *args, **kwargs)
+            if obj not in table:
+                table[obj] = self._created
+                self._created += 1
+                self._modules_changed = True
+
+        return tracked
+
+    def _saved(self, key: str, obj: Any, depth: int) -> None:
+        """Store the tensors of what ``torch.save`` writes (containers walked, modules by state_dict)."""
+        torch = self.torch
+        if isinstance(obj, torch.nn.Module):
+            obj = obj.state_dict()
+        if isinstance(obj, torch.Tensor):
+            self.saved[key] = self._stored(obj)
+        elif isinstance(obj, dict) and depth < 4:
+            for name, value in obj.items():
+                self._saved(f"{key}.{name}", value, depth + 1)
+        elif isinstance(obj, (list, tuple)) and depth < 4:
+            for index, value in enumerate(obj):
+                self._saved(f"{key}.{index}", value, depth + 1)
+        elif isinstance(obj, (int, float, str, bool)) or obj is None:
+            self.saved[key] = repr(obj)
 
     # -- evidence (baseline only) -------------------------------------------------------------------
 
@@ -549,7 +592,7 @@ class Recorder:
 
     def _name_parameters(self) -> None:
         self._modules_changed = False
-        modules = list(self._modules)
+        modules = list(self._modules.keys())
         children = {id(child) for module in modules for child in module.children()}
         roots = [module for module in modules if id(module) not in children]
         bindings = _bindings(sys._getframe(1), {id(root) for root in roots})
@@ -616,7 +659,56 @@ class Recorder:
             sites={site: dict(counts) for site, counts in self.sites.items()},
             leaked=self._leaks(),
             errors=list(self.errors),
+            end_state=self._end_state() if self.calls else {},
         )
+
+    def _end_state(self) -> dict[str, StoredTensor | str]:
+        """Parameters and buffers of live modules, optimizer state, leaf flags, `__main__`'s tensors."""
+        state: dict[str, StoredTensor | str] = {}
+        try:
+            self._end_modules(state)
+            self._end_optimizers(state)
+            for uid, ref in sorted((uid, ref) for ref, uid in self.uids.values()):
+                leaf = ref()
+                if leaf is not None:
+                    name = self.leaf_info[uid]["name"] or f"#{uid}"
+                    state[f"leaf {name}"] = f"requires_grad={leaf.requires_grad}, is_leaf={leaf.is_leaf}"
+            main = sys.modules.get("__main__")
+            for name, value in sorted(vars(main).items() if main is not None else ()):
+                if isinstance(value, self.torch.Tensor):
+                    state[f"global {name}"] = self._stored(value)
+            state.update(self.saved)
+        except Exception as error:
+            self.errors.append(f"recording the end state: {error!r}")
+        return state
+
+    def _end_modules(self, state: dict[str, StoredTensor | str]) -> None:
+        """Each root module's parameters and buffers, as ``module Linear#0.weight``."""
+        modules = sorted(self._modules.items(), key=lambda item: item[1])
+        children = {id(child) for module, _ in modules for child in module.children()}
+        for prefix, root in _numbered(module for module, _ in modules if id(module) not in children):
+            for name, tensor in (*root.named_parameters(), *root.named_buffers()):
+                state[f"module {prefix}.{name}"] = self._stored(tensor)
+
+    def _end_optimizers(self, state: dict[str, StoredTensor | str]) -> None:
+        """Each optimizer's ``state_dict``: per-parameter state and hyperparameters."""
+        optimizers = sorted(self._optimizers.items(), key=lambda item: item[1])
+        for prefix, optimizer in _numbered(o for o, _ in optimizers):
+            saved = optimizer.state_dict()
+            for index, entries in sorted(saved["state"].items()):
+                for name, value in sorted(entries.items()):
+                    state[f"optimizer {prefix}.state.{index}.{name}"] = self._stored(value)
+            for number, group in enumerate(saved["param_groups"]):
+                for name, value in sorted(group.items()):
+                    state[f"optimizer {prefix}.param_groups.{number}.{name}"] = self._stored(value)
+
+    def _stored(self, value: Any) -> StoredTensor | str:
+        """A tensor stored, anything else as its repr."""
+        if isinstance(value, self.torch.Tensor):
+            stored = self._store(value)
+            assert stored is not None
+            return stored
+        return repr(value)
 
     def write(self) -> None:
         """Write the record (once, and only from the process that made it)."""
@@ -688,6 +780,15 @@ def _argv_item(item: str, root: str) -> str:
     if real.startswith(root + os.sep):
         return "<root>" + real[len(root) :]
     return item
+
+
+def _numbered(objects: Iterable[Any]) -> Iterator[tuple[str, Any]]:
+    """``("Linear#0", obj)``, ``("Linear#1", obj)``: each object named by its class and its rank in it."""
+    seen: dict[str, int] = {}
+    for obj in objects:
+        kind = type(obj).__name__
+        seen[kind] = seen.get(kind, -1) + 1
+        yield f"{kind}#{seen[kind]}", obj
 
 
 # Names that say nothing about which model a parameter belongs to.
