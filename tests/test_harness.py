@@ -18,7 +18,7 @@ from varmigrate.harness.compare import compare_runs
 from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
-from varmigrate.harness.tensors import stored_difference, tensor_difference
+from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import read_source, write_source
 from varmigrate.harness.verify import UsageError
 from varmigrate.model import Location
@@ -141,6 +141,20 @@ def test_stored_tensors_compare_bit_for_bit():
     assert stored_difference(store(torch.tensor(1.5)), store(torch.tensor(1.0))) == tensor_difference(
         torch.tensor(1.5), torch.tensor(1.0)
     )
+
+
+def test_signs_of_zero_are_told_apart_from_other_differences():
+    import torch
+
+    zero, negative_zero = torch.tensor([0.0, 1.0]), torch.tensor([-0.0, 1.0])
+    assert only_signs_of_zero_differ(store(zero), store(negative_zero))
+    assert only_signs_of_zero_differ(
+        store(zero.to(torch.complex64)), store(negative_zero.to(torch.complex64))
+    )
+    assert not only_signs_of_zero_differ(store(zero), store(torch.tensor([0.0, 2.0])))
+    nan, other_nan = torch.tensor([float("nan"), 0.0]), torch.tensor([-float("nan"), -0.0])
+    assert not only_signs_of_zero_differ(store(nan), store(other_nan))  # NaN payloads still count
+    assert not only_signs_of_zero_differ(store(zero, full_bytes=0), store(negative_zero, full_bytes=0))
 
 
 def test_large_tensors_are_stored_as_digests():

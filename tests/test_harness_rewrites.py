@@ -191,3 +191,29 @@ def test_module_buffers_and_optimizer_state_are_compared_at_exit(tmp_path):
         "module Sequential#0.1.running_var",
         "module Sequential#0.1.num_batches_tracked",
     ]
+
+
+# -- no false alarms --------------------------------------------------------------------------------------
+
+# The gradient of `w` holds -0.0 (`1.0 * -0.0`): accumulated onto a zeroed `.grad` it becomes +0.0.
+ZEROED_GRAD = """\
+import torch
+
+w = torch.ones(3, requires_grad=True)
+x = torch.tensor([-0.0, 1.0, 2.0])
+for step in range(3):
+    loss = (w * x).sum()
+    loss.backward()
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+    w.grad.data.zero_()
+"""
+
+
+@pytest.mark.slow
+def test_a_gradient_set_to_none_instead_of_zeroed_is_identical_with_a_note(tmp_path):
+    after = ZEROED_GRAD.replace("w.grad.data.zero_()", "w.grad = None")
+    result = verify_rewrite(tmp_path, ZEROED_GRAD, after)
+    assert result.verdict == IDENTICAL, result.comparison
+    assert result.comparison.signed_zeros == 2  # the 2nd and 3rd calls
+    assert any("differed only in the sign of zeros" in note for note in result.notes)

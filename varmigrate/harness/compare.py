@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from varmigrate.harness.tensors import describe_stored, stored_difference
+from varmigrate.harness.tensors import describe_stored, only_signs_of_zero_differ, stored_difference
 
 if TYPE_CHECKING:
     from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
@@ -59,6 +59,7 @@ class Comparison:
     calls: int = 0
     leaves: int = 0
     tensors: int = 0
+    signed_zeros: int = 0  # tensors equal but for +0.0 vs -0.0 somewhere, counted as equal
     divergence: Divergence | None = None
     # Printed output is compared but does not decide the verdict: programs print timings (pytest's
     # summary line, "epoch took 3.2s"), which would make every run diverge.
@@ -272,8 +273,7 @@ class _ProcessComparison:
             identity = self._pair(uid, other_uid)
             if identity is not None:
                 found.append(LeafDifference(label, identity))
-            self.comparison.tensors += 1
-            detail = stored_difference(grad, other_grad)
+            detail = self._difference(grad, other_grad)
             if detail is not None:
                 found.append(LeafDifference(label, detail))
         for key, uid, grad in after["leaves"]:
@@ -298,6 +298,17 @@ class _ProcessComparison:
             )
         return None
 
+    def _difference(self, before: StoredTensor | str | None, after: StoredTensor | str | None) -> str | None:
+        """Why two recorded values (tensors, or the repr of anything else) differ, or None."""
+        self.comparison.tensors += 1
+        if isinstance(before, str) or isinstance(after, str):
+            return None if before == after else f"{_shown(before)} vs {_shown(after)}"
+        detail = stored_difference(before, after)
+        if detail is not None and only_signs_of_zero_differ(before, after):
+            self.comparison.signed_zeros += 1
+            return None
+        return detail
+
     def _keyed(
         self,
         what: str,
@@ -313,18 +324,10 @@ class _ProcessComparison:
                 side = "baseline" if key in before_map else "candidate"
                 found.append(LeafDifference(label, f"only in the {side}"))
                 continue
-            self.comparison.tensors += 1
-            detail = _difference(before_map[key], after_map[key])
+            detail = self._difference(before_map[key], after_map[key])
             if detail is not None:
                 found.append(LeafDifference(label, detail))
         return found
-
-
-def _difference(before: StoredTensor | str | None, after: StoredTensor | str | None) -> str | None:
-    """Why two recorded values (tensors, or the repr of anything else) differ, or None."""
-    if isinstance(before, str) or isinstance(after, str):
-        return None if before == after else f"{_shown(before)} vs {_shown(after)}"
-    return stored_difference(before, after)
 
 
 def _shown(value: StoredTensor | str | None) -> str:

@@ -251,6 +251,11 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             result.notes.append(f"the recorder failed in the {outcome.label}: {problems[0]}{more}")
+    if result.comparison.signed_zeros:
+        result.notes.append(
+            f"{result.comparison.signed_zeros} tensor(s) differed only in the sign of zeros (+0.0 vs -0.0, "
+            "e.g. `grad.zero_()` replaced by `grad = None`): counted as equal"
+        )
     if baseline.calls == 0 and candidate.calls == 0:  # over every process of both trees
         result.notes.append(
             "the command made no backward / autograd.grad call in any process: "
