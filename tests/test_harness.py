@@ -264,6 +264,21 @@ def test_a_loss_value_that_differs_is_named_when_the_gradients_agree():
     assert [d.leaf for d in divergence.leaves] == ["loss value 0", "leaf #0 (2,) float32"]
 
 
+def test_leaves_that_moved_in_the_graph_pair_up_and_their_gradients_still_count():
+    import torch
+
+    grad = store(torch.ones(2))
+    moved = _call(0, 0, grad)
+    moved["leaves"] = [("0:SumBackward0/0:ExpandBackward0/0:AccumulateGrad", 0, grad)]
+    comparison = compare_runs(_outcome([_call(0, 0, grad)]), _outcome([moved], "candidate"))
+    assert (comparison.identical, comparison.graphs_changed) == (True, 1)
+    moved["leaves"] = [("0:SumBackward0/0:ExpandBackward0/0:AccumulateGrad", 0, store(torch.zeros(2)))]
+    divergence = compare_runs(_outcome([_call(0, 0, grad)]), _outcome([moved], "candidate")).divergence
+    assert [str(d) for d in divergence.leaves] == [
+        "leaf #0 (2,) float32: values differ (max abs difference 1)"
+    ]
+
+
 def test_a_call_from_another_place_is_a_divergence():
     import torch
 

@@ -217,3 +217,41 @@ def test_a_gradient_set_to_none_instead_of_zeroed_is_identical_with_a_note(tmp_p
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.signed_zeros == 2  # the 2nd and 3rd calls
     assert any("differed only in the sign of zeros" in note for note in result.notes)
+
+
+AFFINE = """\
+import torch
+import torch.nn as nn
+
+
+class Affine(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3))
+        self.bias = nn.Parameter(torch.randn(3))
+
+    def forward(self, x):
+        h = x @ self.weight
+        return h + self.bias.expand_as(h)
+
+
+model = Affine()
+shift = torch.randn(3, requires_grad=True)
+optimizer = torch.optim.SGD([*model.parameters(), shift], lr=0.1)
+x = torch.randn(8, 4)
+for step in range(3):
+    optimizer.zero_grad()
+    out = model(x)
+    loss = ((out + shift.expand_as(out)) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+@pytest.mark.slow
+def test_a_rewrite_that_reshapes_the_graph_but_no_gradient_is_identical_with_a_note(tmp_path):
+    after = AFFINE.replace("self.bias.expand_as(h)", "self.bias").replace("shift.expand_as(out)", "shift")
+    result = verify_rewrite(tmp_path, AFFINE, after)
+    assert result.verdict == IDENTICAL, result.comparison
+    assert result.comparison.graphs_changed == 3
+    assert any("the autograd graph changed shape at 3 call(s)" in note for note in result.notes)

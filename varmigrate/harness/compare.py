@@ -6,7 +6,8 @@ differs is the divergence that `verify` reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ from varmigrate.harness.tensors import describe_stored, only_signs_of_zero_diffe
 if TYPE_CHECKING:
     from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
     from varmigrate.harness.runner import RunOutcome
+
+# A call's leaf as recorded: (path through the graph, leaf uid, .grad after the call).
+_Leaf = tuple[str, int, "StoredTensor | None"]
 
 # How many differing leaves of the first diverging call are listed.
 MAX_LEAVES = 8
@@ -60,6 +64,7 @@ class Comparison:
     leaves: int = 0
     tensors: int = 0
     signed_zeros: int = 0  # tensors equal but for +0.0 vs -0.0 somewhere, counted as equal
+    graphs_changed: int = 0  # calls whose leaves moved in the graph, every gradient equal
     divergence: Divergence | None = None
     # Printed output is compared but does not decide the verdict: programs print timings (pytest's
     # summary line, "epoch took 3.2s"), which would make every run diverge.
@@ -261,26 +266,71 @@ class _ProcessComparison:
 
     def _leaves(self, before: CallRecord, after: CallRecord) -> list[LeafDifference]:
         found: list[LeafDifference] = []
-        after_leaves = {key: (uid, grad) for key, uid, grad in after["leaves"]}
-        before_keys = set()
-        for key, uid, grad in before["leaves"]:
-            before_keys.add(key)
+        pairs, only_before, only_after = self._match_leaves(before["leaves"], after["leaves"])
+        reshaped = False
+        for (key, uid, grad), (other_key, other_uid, other_grad) in pairs:
+            reshaped = reshaped or key != other_key
             label = _leaf_label(self.before["leaves"].get(uid), uid)
-            if key not in after_leaves:
-                found.append(LeafDifference(label, f"{describe_stored(grad)} vs not reached (candidate)"))
-                continue
-            other_uid, other_grad = after_leaves[key]
             identity = self._pair(uid, other_uid)
             if identity is not None:
                 found.append(LeafDifference(label, identity))
             detail = self._difference(grad, other_grad)
             if detail is not None:
                 found.append(LeafDifference(label, detail))
-        for key, uid, grad in after["leaves"]:
-            if key not in before_keys:
-                label = _leaf_label(self.after["leaves"].get(uid), uid)
-                found.append(LeafDifference(label, f"not reached (baseline) vs {describe_stored(grad)}"))
+        for _, uid, grad in only_before:
+            label = _leaf_label(self.before["leaves"].get(uid), uid)
+            found.append(LeafDifference(label, f"{describe_stored(grad)} vs not reached (candidate)"))
+        for _, uid, grad in only_after:
+            label = _leaf_label(self.after["leaves"].get(uid), uid)
+            found.append(LeafDifference(label, f"not reached (baseline) vs {describe_stored(grad)}"))
+        if reshaped and not found:
+            self.comparison.graphs_changed += 1
         return found
+
+    def _match_leaves(
+        self, before: Sequence[_Leaf], after: Sequence[_Leaf]
+    ) -> tuple[list[tuple[_Leaf, _Leaf]], list[_Leaf], list[_Leaf]]:
+        """Pair a call's leaves by identity before shape: module parameter name, the pairing of earlier
+        calls, the path through the graph, and last the order in which the rest first appeared.
+
+        A rewrite that reshapes the graph (`x + b.expand_as(x)` -> `x + b`) changes a leaf's path, not
+        which tensor it is.
+        """
+        pairs: list[tuple[_Leaf, _Leaf]] = []
+        left_before, left_after = list(before), list(after)
+
+        def match(key_before: Callable[[_Leaf], object], key_after: Callable[[_Leaf], object]) -> None:
+            nonlocal left_before, left_after
+            wanted = Counter(key_before(leaf) for leaf in left_before)
+            offered = Counter(key_after(leaf) for leaf in left_after)
+            # Only keys that name one leaf on each side pair up.
+            waiting = {key_after(leaf): leaf for leaf in left_after if offered[key_after(leaf)] == 1}
+            kept = []
+            for leaf in left_before:
+                key = key_before(leaf)
+                if key is not None and wanted[key] == 1 and key in waiting:
+                    pairs.append((leaf, waiting.pop(key)))
+                else:
+                    kept.append(leaf)
+            taken = {id(other) for _, other in pairs}
+            left_before, left_after = kept, [leaf for leaf in left_after if id(leaf) not in taken]
+
+        match(lambda leaf: self._name(self.before, leaf), lambda leaf: self._name(self.after, leaf))
+        match(lambda leaf: self.forward.get(leaf[1]), lambda leaf: leaf[1])
+        match(lambda leaf: leaf[0], lambda leaf: leaf[0])
+        if len(left_before) == len(left_after):
+            ranked = list(zip(sorted(left_before, key=_uid), sorted(left_after, key=_uid), strict=True))
+            if all(_shape(self.before, b) == _shape(self.after, a) for b, a in ranked):
+                pairs.extend(ranked)
+                left_before, left_after = [], []
+        return pairs, left_before, left_after
+
+    @staticmethod
+    def _name(process: ProcessRecord, leaf: _Leaf) -> str | None:
+        info = process["leaves"].get(leaf[1])
+        if info is None or not info["name"]:
+            return None
+        return info["name"]
 
     def _pair(self, before: int, after: int) -> str | None:
         """Why pairing baseline leaf ``before`` with candidate leaf ``after`` breaks the bijection."""
@@ -332,6 +382,15 @@ class _ProcessComparison:
 
 def _shown(value: StoredTensor | str | None) -> str:
     return value[:60] if isinstance(value, str) else describe_stored(value)
+
+
+def _uid(leaf: _Leaf) -> int:
+    return leaf[1]
+
+
+def _shape(process: ProcessRecord, leaf: _Leaf) -> tuple[object, ...] | None:
+    info = process["leaves"].get(leaf[1])
+    return None if info is None else (tuple(info["shape"]), info["dtype"])
 
 
 def _leaf_label(info: LeafInfo | None, uid: int) -> str:

@@ -251,6 +251,11 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             result.notes.append(f"the recorder failed in the {outcome.label}: {problems[0]}{more}")
+    if result.comparison.graphs_changed and result.verdict == IDENTICAL:
+        result.notes.append(
+            f"the autograd graph changed shape at {result.comparison.graphs_changed} call(s); leaves were "
+            "paired by parameter name and order of first use, and every gradient is bitwise equal"
+        )
     if result.comparison.signed_zeros:
         result.notes.append(
             f"{result.comparison.signed_zeros} tensor(s) differed only in the sign of zeros (+0.0 vs -0.0, "
