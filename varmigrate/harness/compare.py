@@ -1,7 +1,9 @@
 """Comparison of two recorded runs, for `varmigrate verify`.
 
-The runs compare call by call, in order, their tensors bit for bit (`tensors`); the first call that
-differs is the divergence that `verify` reports.
+The runs compare call by call, in order, their tensors bit for bit (`tensors`): the loss each call
+starts from, the gradients of its leaves (paired by identity before graph shape), retained tensors and
+`autograd.grad` results; then the end state of each process. The first difference is the divergence
+that `verify` reports.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@
    fixes applied: SAFE ones, UNSAFE ones with ``--unsafe-fixes``, and the UNSAFE fixes that the
    baseline's evidence made exact (*verified*). With ``--baseline`` the candidate is the working tree
    as it is.
-3. The records are compared call by call (:mod:`.compare`); the first divergence is reported. Exit
-   status and uncaught exceptions count too; stdout is compared and reported, but does not decide the
-   verdict (programs print timings). With ``--write`` and an identical verdict, the candidate's files
+3. The records are compared call by call — loss values, gradients, leaf identity — then by the end
+   state each process left (:mod:`.compare`); the first divergence is reported. Exit status and
+   uncaught exceptions count too; stdout is compared and reported, but does not decide the verdict
+   (programs print timings). With ``--write`` and an identical verdict, the candidate's files
    are written to the working tree.
 
 Exit codes: 0 identical, 1 diverged, 2 could not compare.
