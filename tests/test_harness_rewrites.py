@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from varmigrate.harness.compare import Divergence
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult, verify
 
 PYTHON = sys.executable
@@ -26,19 +26,29 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def verify_rewrite(tmp_path: Path, before: str, after: str) -> VerifyResult:
-    """Commit ``before`` as train.py, rewrite it to ``after``, and verify the rewrite against HEAD."""
+def verify_rewrite(tmp_path: Path, before: str, *edits: tuple[str, str]) -> VerifyResult:
+    """Commit ``before`` as train.py, rewrite it by ``edits`` (old, new), verify the rewrite against HEAD."""
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "-q")
     script = repo / "train.py"
-    script.write_text(textwrap.dedent(before), encoding="utf-8")
+    script.write_text(before, encoding="utf-8")
     _git(repo, "add", "train.py")
     _git(repo, "commit", "-qm", "before")
-    rewritten = textwrap.dedent(after)
-    assert rewritten != script.read_text(encoding="utf-8")
-    script.write_text(rewritten, encoding="utf-8")
+    after = before
+    for old, new in edits:
+        assert old in after
+        after = after.replace(old, new)
+    script.write_text(after, encoding="utf-8")
     return verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=repo, baseline="HEAD"))
+
+
+def divergence_of(result: VerifyResult) -> Divergence:
+    """The first divergence of a verify that must have diverged."""
+    assert result.verdict == DIVERGED, result.comparison
+    assert result.comparison is not None
+    assert result.comparison.divergence is not None
+    return result.comparison.divergence
 
 
 # -- forked children ------------------------------------------------------------------------------------
@@ -75,10 +85,8 @@ if __name__ == "__main__":
 
 @pytest.mark.slow
 def test_a_wrong_rewrite_inside_a_forked_worker_diverges(tmp_path):
-    after = HOGWILD.replace("(model(x) * 0.5).detach()", "model(x) * 0.5")
-    result = verify_rewrite(tmp_path, HOGWILD, after)
-    assert result.verdict == DIVERGED, result.comparison
-    divergence = result.comparison.divergence
+    result = verify_rewrite(tmp_path, HOGWILD, ("(model(x) * 0.5).detach()", "model(x) * 0.5"))
+    divergence = divergence_of(result)
     assert (divergence.kind, divergence.call) == ("gradients", 0)
     assert divergence.baseline_site == "train.py:train:14"
     assert not any("no backward" in note for note in result.notes)
@@ -86,8 +94,7 @@ def test_a_wrong_rewrite_inside_a_forked_worker_diverges(tmp_path):
 
 @pytest.mark.slow
 def test_forked_workers_of_a_correct_rewrite_are_compared_and_identical(tmp_path):
-    after = HOGWILD.replace("(model(x) * 0.5).detach()", "model(x).detach() * 0.5")
-    result = verify_rewrite(tmp_path, HOGWILD, after)
+    result = verify_rewrite(tmp_path, HOGWILD, ("(model(x) * 0.5).detach()", "model(x).detach() * 0.5"))
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.calls == 6  # 3 in each worker
     assert not any("no backward" in note for note in result.notes)
@@ -115,10 +122,8 @@ for step in range(3):
 
 @pytest.mark.slow
 def test_a_rewrite_that_changes_only_the_loss_value_diverges_on_it(tmp_path):
-    after = CONSTANT_TERM.replace("torch.log(p)", "torch.log(p + 1e-6)")
-    result = verify_rewrite(tmp_path, CONSTANT_TERM, after)
-    assert result.verdict == DIVERGED, result.comparison
-    divergence = result.comparison.divergence
+    result = verify_rewrite(tmp_path, CONSTANT_TERM, ("torch.log(p)", "torch.log(p + 1e-6)"))
+    divergence = divergence_of(result)
     assert (divergence.kind, divergence.call) == ("loss value", 0)
     assert divergence.summary == "call 0 (backward at train.py:<module>:11): loss values differ"
     assert [leaf.leaf for leaf in divergence.leaves] == ["loss value 0"]
@@ -147,10 +152,8 @@ print(best)
 
 @pytest.mark.slow
 def test_a_snapshot_turned_into_an_alias_diverges_on_the_end_state(tmp_path):
-    after = BEST_WEIGHTS.replace("best = w.data.clone()", "best = w.detach()")
-    result = verify_rewrite(tmp_path, BEST_WEIGHTS, after)
-    assert result.verdict == DIVERGED, result.comparison
-    divergence = result.comparison.divergence
+    result = verify_rewrite(tmp_path, BEST_WEIGHTS, ("best = w.data.clone()", "best = w.detach()"))
+    divergence = divergence_of(result)
     assert divergence.kind == "end state"
     assert [leaf.leaf for leaf in divergence.leaves] == ["global best", "saved #0 best.pt"]
     assert divergence.leaves[0].detail.startswith("values differ (max abs difference")
@@ -181,10 +184,8 @@ with torch.no_grad():
 def test_module_buffers_and_optimizer_state_are_compared_at_exit(tmp_path):
     # A forward pass after the last backward, outside no_grad, in train mode: the running statistics
     # of BatchNorm move, no gradient does.
-    after = MODEL_AND_OPTIMIZER.replace("model.eval()\n", "model(x)\nmodel.eval()\n")
-    result = verify_rewrite(tmp_path, MODEL_AND_OPTIMIZER, after)
-    assert result.verdict == DIVERGED, result.comparison
-    divergence = result.comparison.divergence
+    result = verify_rewrite(tmp_path, MODEL_AND_OPTIMIZER, ("model.eval()\n", "model(x)\nmodel.eval()\n"))
+    divergence = divergence_of(result)
     assert divergence.kind == "end state"
     assert [leaf.leaf for leaf in divergence.leaves] == [
         "module Sequential#0.1.running_mean",
@@ -212,8 +213,7 @@ for step in range(3):
 
 @pytest.mark.slow
 def test_a_gradient_set_to_none_instead_of_zeroed_is_identical_with_a_note(tmp_path):
-    after = ZEROED_GRAD.replace("w.grad.data.zero_()", "w.grad = None")
-    result = verify_rewrite(tmp_path, ZEROED_GRAD, after)
+    result = verify_rewrite(tmp_path, ZEROED_GRAD, ("w.grad.data.zero_()", "w.grad = None"))
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.signed_zeros == 2  # the 2nd and 3rd calls
     assert any("differed only in the sign of zeros" in note for note in result.notes)
@@ -250,8 +250,9 @@ for step in range(3):
 
 @pytest.mark.slow
 def test_a_rewrite_that_reshapes_the_graph_but_no_gradient_is_identical_with_a_note(tmp_path):
-    after = AFFINE.replace("self.bias.expand_as(h)", "self.bias").replace("shift.expand_as(out)", "shift")
-    result = verify_rewrite(tmp_path, AFFINE, after)
+    result = verify_rewrite(
+        tmp_path, AFFINE, ("self.bias.expand_as(h)", "self.bias"), ("shift.expand_as(out)", "shift")
+    )
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.graphs_changed == 3
     assert any("the autograd graph changed shape at 3 call(s)" in note for note in result.notes)
