@@ -378,6 +378,26 @@ def test_recorder_seeds_every_process_identically(tmp_path):
     assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
 
 
+DETERMINISM = """\
+import sys
+import torch
+
+print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+print("torch._inductor.config" in sys.modules)
+import torch._inductor.config
+
+print(torch._inductor.config.deterministic)
+"""
+
+
+@pytest.mark.slow
+def test_determinism_is_set_without_importing_inductor_until_the_program_does(tmp_path):
+    (tmp_path / "show.py").write_text(DETERMINISM)
+    spec = RunSpec("baseline", (sys.executable, "show.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    outcome = run(spec)
+    assert (outcome.returncode, outcome.stdout) == (0, b"True True\nFalse\nTrue\n"), outcome.stderr_tail()
+
+
 @pytest.mark.slow
 def test_the_users_own_sitecustomize_still_runs(tmp_path):
     user_site = tmp_path / "site"

@@ -307,8 +307,7 @@ class Recorder:
         self.torch = torch
         self._torch_dir = os.path.dirname(os.path.abspath(torch.__file__ or "")) + os.sep
         torch.manual_seed(self.config.seed)
-        # warn_only: an op without a deterministic kernel warns instead of failing the run.
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic(torch)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
         variable = sys.modules["torch.autograd.variable"].Variable
@@ -770,6 +769,30 @@ def store(tensor: Any, full_bytes: int = FULL_BYTES) -> StoredTensor:
             "nonfinite": float(number.numel() - finite.numel()),
         }
     return stored
+
+
+def _deterministic(torch: ModuleType) -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without importing inductor now.
+
+    The public function imports ``torch._inductor.config`` (about a second per process) only to set its
+    ``deterministic`` flag, which matters to ``torch.compile`` alone (torch/__init__.py, torch 2.13); the
+    flag is set when the program itself imports that config.
+    """
+    # warn_only: an op without a deterministic kernel warns instead of failing the run.
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    setter(True, warn_only=True)
+
+    def inductor(config: Any) -> None:
+        config.deterministic = True
+
+    name = "torch._inductor.config"
+    if name in sys.modules:
+        inductor(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _ImportWatcher({name: inductor}))
 
 
 def _argv_item(item: str, root: str) -> str:
