@@ -256,3 +256,16 @@ def test_a_rewrite_that_reshapes_the_graph_but_no_gradient_is_identical_with_a_n
     assert result.verdict == IDENTICAL, result.comparison
     assert result.comparison.graphs_changed == 3
     assert any("the autograd graph changed shape at 3 call(s)" in note for note in result.notes)
+
+
+@pytest.mark.slow
+def test_the_exception_that_ends_a_forked_worker_is_reported(tmp_path):
+    result = verify_rewrite(
+        tmp_path, HOGWILD, ("loss.backward()\n", "loss.backward()\n        loss.backward()\n")
+    )
+    divergence = divergence_of(result)
+    assert (divergence.kind, divergence.call) == ("missing-call", 1)
+    assert divergence.detail.startswith(
+        "the candidate raised RuntimeError: Trying to backward through the graph a second time"
+    )
+    assert divergence.detail.endswith(" at train.py:train:15")

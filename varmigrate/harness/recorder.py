@@ -257,7 +257,12 @@ class Recorder:
         """Seed the process, watch for torch and numpy, and arrange for the record to be written."""
         random.seed(self.config.seed)
         callbacks: dict[str, Callable[[ModuleType], None]] = {}
-        for name, callback in (("torch", self._on_torch), ("numpy", self._on_numpy)):
+        watched = (
+            ("torch", self._on_torch),
+            ("numpy", self._on_numpy),
+            ("multiprocessing.process", self._on_multiprocessing),
+        )
+        for name, callback in watched:
             if name in sys.modules:
                 callback(sys.modules[name])
             else:
@@ -295,6 +300,30 @@ class Recorder:
             exit_now(status)
 
         os._exit = _exit
+
+    def _on_multiprocessing(self, process: ModuleType) -> None:
+        """Note the exception that ends a ``multiprocessing`` child's ``run()``.
+
+        ``BaseProcess._bootstrap`` catches it, prints it and exits with status 1, so neither
+        ``sys.excepthook`` nor the parent sees it (multiprocessing/process.py).
+        """
+        bootstrap = process.BaseProcess._bootstrap
+        note = self.note_exception
+
+        def _bootstrap(child: Any, *args: Any, **kwargs: Any) -> Any:
+            run = child.run
+
+            def noted_run() -> None:
+                try:
+                    run()
+                except Exception as error:
+                    note(error)
+                    raise
+
+            child.run = noted_run  # on the instance: subclasses override run()
+            return bootstrap(child, *args, **kwargs)
+
+        process.BaseProcess._bootstrap = _bootstrap
 
     def _on_numpy(self, numpy: ModuleType) -> None:
         try:
