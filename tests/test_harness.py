@@ -19,7 +19,7 @@ from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, veri
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
-from varmigrate.harness.tree import read_source, write_source
+from varmigrate.harness.tree import changed_lines, read_source, write_source
 from varmigrate.harness.verify import UsageError
 from varmigrate.model import Location
 
@@ -470,3 +470,19 @@ def test_timeout_defaults_to_half_an_hour_and_zero_means_no_limit():
     assert _parse("train.py").timeout == 1800
     assert _parse("--timeout", "2.5", "train.py").timeout == 2.5
     assert _parse("--timeout", "0", "train.py").timeout is None
+
+
+@pytest.mark.slow
+def test_changed_lines_are_the_work_trees_side_of_each_hunk(tmp_path):
+    run_git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*run_git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("".join(f"line{n}\n" for n in range(1, 11)))
+    subprocess.run([*run_git, "add", "a.py"], check=True)
+    subprocess.run([*run_git, "commit", "-qm", "a"], check=True)
+    lines = [f"line{n}\n" for n in range(1, 11)]
+    lines[1] = "changed\n"  # line 2
+    del lines[5]  # line 6 deleted: the hunk is shown at the line after it
+    lines[7:7] = ["new\n", "new\n"]  # lines 8-9 of the new file
+    (tmp_path / "a.py").write_text("".join(lines))
+    assert changed_lines(tmp_path, "HEAD", "a.py") == [(2, 2), (6, 6), (8, 9)]
+    assert changed_lines(tmp_path, "no-such-revision", "a.py") == []

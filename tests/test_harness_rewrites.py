@@ -6,14 +6,17 @@ Each case commits a small training script, overwrites it with a rewrite of it, a
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from varmigrate.harness.compare import Divergence
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult, verify
+from varmigrate.output.verify_report import print_result
 
 PYTHON = sys.executable
 
@@ -127,6 +130,10 @@ def test_a_rewrite_that_changes_only_the_loss_value_diverges_on_it(tmp_path):
     assert (divergence.kind, divergence.call) == ("loss value", 0)
     assert divergence.summary == "call 0 (backward at train.py:<module>:11): loss values differ"
     assert [leaf.leaf for leaf in divergence.leaves] == ["loss value 0"]
+    assert result.changed == [(10, 10)]  # the lines of train.py changed since HEAD
+    with redirect_stdout(io.StringIO()) as out:
+        print_result(result)
+    assert "  lines changed since HEAD in train.py: 10\n" in out.getvalue()
 
 
 # -- end state ------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from varmigrate.harness.tree import (
     SourceFile,
     TreeError,
     add_git_worktree,
+    changed_lines,
     copy_tree,
     project_root,
     python_files,
@@ -134,6 +135,8 @@ class VerifyResult:
     files: list[FileFix] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # With --baseline: the lines of the diverging call's file changed since the revision.
+    changed: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -244,6 +247,9 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         return
     result.comparison = compare_runs(baseline, candidate)
     result.verdict = IDENTICAL if result.comparison.identical else DIVERGED
+    divergence = result.comparison.divergence
+    if options.baseline is not None and divergence is not None and divergence.file:
+        result.changed = changed_lines(root, options.baseline, divergence.file)
     for outcome in (baseline, candidate):
         problems = [e for p in outcome.processes for e in p["errors"]]
         problems += [
