@@ -14,7 +14,7 @@ import pytest
 
 from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
-from varmigrate.harness.compare import compare_runs
+from varmigrate.harness.compare import compare_runs, mask_stdout
 from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
@@ -302,6 +302,36 @@ def test_exit_status_decides_the_verdict_and_stdout_is_reported():
     assert comparison.stdout_difference == "stdout differs at line 2: 'b' (baseline) vs 'c' (candidate)"
 
 
+@pytest.mark.parametrize(
+    ("printed", "masked"),
+    [
+        (b"epoch 3 took 2.41s, loss 0.125\n", b"epoch 3 took <duration>, loss 0.125\n"),
+        (b"=== 4 passed in 12.03 seconds ===", b"=== 4 passed in <duration> ==="),
+        (b"100%|####| 50/50 [00:03<00:00, 15.2it/s]", b"100%|####| 50/50 [<clock><<clock>, <rate>]"),
+        (b"2026-12-01 11:42:07,123 INFO step 5", b"<timestamp> INFO step 5"),
+        (b"<Net object at 0x7f3a9c2b1d90>", b"<Net object at <address>>"),
+        (b"lr 1e-3 step 10 loss 3.5", b"lr 1e-3 step 10 loss 3.5"),
+    ],
+    ids=["duration", "pytest-summary", "tqdm", "logging", "address", "numbers-kept"],
+)
+def test_stdout_masks_timings_and_keeps_the_numbers_a_program_computes(printed, masked):
+    assert mask_stdout(printed) == masked
+
+
+def test_stdout_decides_the_verdict_only_when_asked():
+    baseline = _outcome([], stdout=b"loss 0.5 in 1.2s\n")
+    timing_only = _outcome([], "candidate", stdout=b"loss 0.5 in 1.9s\n")
+    assert compare_runs(baseline, timing_only, compare_stdout=True).stdout_difference is None
+    changed = _outcome([], "candidate", stdout=b"loss 0.25 in 1.9s\n")
+    assert compare_runs(baseline, changed).identical
+    divergence = compare_runs(baseline, changed, compare_stdout=True).divergence
+    assert (divergence.kind, divergence.summary) == (
+        "stdout",
+        "stdout differs at line 1: 'loss 0.5 in <duration>' (baseline) "
+        "vs 'loss 0.25 in <duration>' (candidate)",
+    )
+
+
 # -- the recorder in a real process -------------------------------------------------------------------------
 
 RECORDED = textwrap.dedent(
@@ -441,6 +471,8 @@ def test_paths_and_options_before_and_after_them_and_a_command_after_the_double_
     assert options.paths == ("src", "lib")
     assert options.command == ("pytest", "-q", "--seed", "9")
     assert (options.seed, options.unsafe_fixes, options.write) == (3, True, False)
+    assert not options.compare_stdout
+    assert _parse("--compare-stdout", "train.py").compare_stdout
 
 
 @pytest.mark.parametrize(

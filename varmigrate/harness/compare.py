@@ -8,6 +8,7 @@ that `verify` reports.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +45,8 @@ class LeafDifference:
 class Divergence:
     """The first way the candidate run differs from the baseline run."""
 
-    # call-site, loss value, gradients, aliasing, missing-call, extra-call, process, exception, exit-status
+    # call-site, loss value, gradients, aliasing, end state, stdout, missing-call, extra-call, process,
+    # exception, exit-status
     kind: str
     summary: str
     call: int | None = None  # the call number (0-based, per process, in call order)
@@ -68,8 +70,8 @@ class Comparison:
     signed_zeros: int = 0  # tensors equal but for +0.0 vs -0.0 somewhere, counted as equal
     graphs_changed: int = 0  # calls whose leaves moved in the graph, every gradient equal
     divergence: Divergence | None = None
-    # Printed output is compared but does not decide the verdict: programs print timings (pytest's
-    # summary line, "epoch took 3.2s"), which would make every run diverge.
+    # Printed output, timings masked (STDOUT_MASKS), decides the verdict only with --compare-stdout:
+    # what else a program prints per run (a temporary path, a count of threads) would make runs diverge.
     stdout_difference: str | None = None
 
     @property
@@ -84,8 +86,11 @@ class _Diverged(Exception):
         self.divergence = divergence
 
 
-def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
-    """Compare two recorded runs call by call; stop at the first divergence."""
+def compare_runs(baseline: RunOutcome, candidate: RunOutcome, compare_stdout: bool = False) -> Comparison:
+    """Compare two recorded runs call by call; stop at the first divergence.
+
+    With ``compare_stdout`` a difference in printed output (timings masked) is a divergence too.
+    """
     comparison = Comparison()
     try:
         pairs = [
@@ -102,9 +107,35 @@ def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
         _compare_exit_status(baseline, candidate)
     except _Diverged as diverged:
         comparison.divergence = diverged.divergence
-    if baseline.stdout != candidate.stdout:
-        comparison.stdout_difference = _first_line_difference(baseline.stdout, candidate.stdout)
+    before, after = mask_stdout(baseline.stdout), mask_stdout(candidate.stdout)
+    if before != after:
+        comparison.stdout_difference = _first_line_difference(before, after)
+        if compare_stdout and comparison.divergence is None:
+            comparison.divergence = Divergence("stdout", comparison.stdout_difference)
     return comparison
+
+
+# What varies from run to run in printed output, replaced before stdout is compared (in this order:
+# a rate's "s/it" is not a duration).
+STDOUT_MASKS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("<rate>", re.compile(rb"\d+(?:\.\d+)?\s*(?:it/s|s/it|samples/s|examples/s|img/s|tokens/s)")),
+    ("<timestamp>", re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?")),
+    ("<clock>", re.compile(rb"\b\d+:\d{2}(?::\d{2})?(?:\.\d+)?\b")),
+    (
+        "<duration>",
+        re.compile(
+            rb"\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:ns|us|\xc2\xb5s|ms|s|sec|secs|seconds|min|minutes|h|hours)\b"
+        ),
+    ),
+    ("<address>", re.compile(rb"\b0x[0-9a-fA-F]{6,}\b")),
+)
+
+
+def mask_stdout(output: bytes) -> bytes:
+    """``output`` with timings, rates, timestamps and memory addresses replaced by placeholders."""
+    for placeholder, pattern in STDOUT_MASKS:
+        output = pattern.sub(placeholder.encode(), output)
+    return output
 
 
 def _pair_processes(

@@ -13,8 +13,8 @@
    as it is.
 3. The records are compared call by call — loss values, gradients, leaf identity — then by the end
    state each process left (:mod:`.compare`); the first divergence is reported. Exit status and
-   uncaught exceptions count too; stdout is compared and reported, but does not decide the verdict
-   (programs print timings). With ``--write`` and an identical verdict, the candidate's files
+   uncaught exceptions count too; stdout (timings masked) is compared and reported, and decides the
+   verdict with ``--compare-stdout``. With ``--write`` and an identical verdict, the candidate's files
    are written to the working tree.
 
 Exit codes: 0 identical, 1 diverged, 2 could not compare.
@@ -84,6 +84,7 @@ class VerifyOptions:
     rules: tuple[RuleSpec, ...] = ALL_RULES
     # Seconds each run may take; past it the command's process group is ended (None: no limit).
     timeout: float | None = DEFAULT_TIMEOUT
+    compare_stdout: bool = False  # printed output (timings masked) decides the verdict too
 
     @property
     def threshold(self) -> Applicability:
@@ -245,7 +246,7 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         result.failed_run = candidate
         result.message = result.message or candidate.start_error
         return
-    result.comparison = compare_runs(baseline, candidate)
+    result.comparison = compare_runs(baseline, candidate, options.compare_stdout)
     result.verdict = IDENTICAL if result.comparison.identical else DIVERGED
     divergence = result.comparison.divergence
     if options.baseline is not None and divergence is not None and divergence.file:
