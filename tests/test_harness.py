@@ -396,6 +396,26 @@ def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path
 
 
 @pytest.mark.slow
+def test_parameters_of_a_deepcopied_module_are_named_by_the_variable_holding_it(tmp_path):
+    program = (
+        "import copy, torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "ema = copy.deepcopy(model)\n"
+        "ema(torch.ones(2)).sum().backward()\n"
+    )
+    (tmp_path / "ema.py").write_text(program)
+    spec = RunSpec("baseline", (sys.executable, "ema.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    (process,) = run(spec).processes
+    assert sorted(info["name"] for info in process["leaves"].values()) == ["ema.bias", "ema.weight"]
+    assert sorted(key for key in process["end_state"] if key.startswith("module")) == [
+        "module Linear#0.bias",
+        "module Linear#0.weight",
+        "module Linear#1.bias",
+        "module Linear#1.weight",
+    ]
+
+
+@pytest.mark.slow
 def test_recorder_seeds_every_process_identically(tmp_path):
     (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
     outputs = [
