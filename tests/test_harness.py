@@ -293,6 +293,37 @@ def test_a_call_from_another_place_is_a_divergence():
     )
 
 
+def _calls_at(grad, *sites):
+    """Calls made by the functions named in ``sites``, in order, each counting its own occurrences."""
+    calls, counts = [], {}
+    for seq, function in enumerate(sites):
+        call = _call(seq, 0, grad, occurrence=counts.get(function, 0))
+        call["function"] = function
+        counts[function] = counts.get(function, 0) + 1
+        calls.append(call)
+    return calls
+
+
+def test_a_call_missing_in_the_middle_is_reported_as_missing_not_as_a_shift():
+    import torch
+
+    grad = store(torch.ones(2))
+    baseline = _outcome(_calls_at(grad, "pretrain", "train", "evaluate", "train"))
+    candidate = _outcome(_calls_at(grad, "pretrain", "evaluate", "train"), "candidate")
+    divergence = compare_runs(baseline, candidate).divergence
+    assert (divergence.kind, divergence.call) == ("missing-call", 1)
+    assert divergence.summary == (
+        "the candidate has no counterpart of the baseline's call 1 (backward at train.py:train:10); "
+        "the calls before and after match"
+    )
+    divergence = compare_runs(candidate, baseline).divergence
+    assert (divergence.kind, divergence.call) == ("extra-call", 1)
+    assert divergence.summary == (
+        "the candidate made an extra call at 1 (backward at train.py:train:10) before the baseline's "
+        "call 1; the calls before and after match"
+    )
+
+
 def test_exit_status_decides_the_verdict_and_stdout_is_reported():
     assert (
         compare_runs(_outcome([]), _outcome([], "candidate", returncode=3)).divergence.kind == "exit-status"

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from varmigrate.harness.tensors import describe_stored, only_signs_of_zero_differ, stored_difference
@@ -176,6 +177,11 @@ def _match_key(call: CallRecord) -> tuple[str, str, str, int, int]:
     return (call["kind"], call["file"], call["function"], call["occurrence"], call["depth"])
 
 
+def _align_key(call: CallRecord) -> tuple[str, str, str, int]:
+    # Without the occurrence number: after a missing call every later one at its site would shift.
+    return (call["kind"], call["file"], call["function"], call["depth"])
+
+
 def _exception(process: ProcessRecord) -> str | None:
     error = process["exception"]
     if error is None:
@@ -196,24 +202,26 @@ class _ProcessComparison:
 
     def run(self) -> None:
         before_calls, after_calls = self.before["calls"], self.after["calls"]
-        for index, call in enumerate(before_calls):
-            if index >= len(after_calls):
-                raise _Diverged(self._missing(index, call))
-            self._compare_call(index, call, after_calls[index])
-            self.comparison.calls += 1
-        if len(after_calls) > len(before_calls):
-            extra = after_calls[len(before_calls)]
-            raise _Diverged(
-                Divergence(
-                    "extra-call",
-                    f"the candidate made call {len(before_calls)} ({extra['kind']} at {_site(extra)}), "
-                    f"the baseline made {len(before_calls)} calls",
-                    call=len(before_calls),
-                    call_kind=extra["kind"],
-                    candidate_site=_site(extra),
-                    file=extra["file"],
-                )
-            )
+        # Aligned as sequences, not by position: one missing call (a loop that stops early, an
+        # off-by-one) is reported as missing rather than shifting every later call.
+        before_keys, after_keys = [_align_key(c) for c in before_calls], [_align_key(c) for c in after_calls]
+        blocks: Sequence[tuple[str, int, int, int, int]] = [
+            ("equal", 0, len(before_keys), 0, len(after_keys))
+        ]
+        if before_keys != after_keys:
+            blocks = SequenceMatcher(None, before_keys, after_keys, autojunk=False).get_opcodes()
+        for tag, start, end, other_start, other_end in blocks:
+            if tag == "equal":
+                for offset in range(end - start):
+                    index = start + offset
+                    self._compare_call(index, before_calls[index], after_calls[other_start + offset])
+                    self.comparison.calls += 1
+            elif tag == "replace":  # a call from another place: raises
+                self._compare_call(start, before_calls[start], after_calls[other_start])
+            elif tag == "delete":
+                raise _Diverged(self._missing(start, end, other_start))
+            else:
+                raise _Diverged(self._extra(other_start, other_end, start))
         before_error, after_error = _exception(self.before), _exception(self.after)
         if before_error != after_error:
             raise _Diverged(
@@ -240,17 +248,53 @@ class _ProcessComparison:
                 )
             )
 
-    def _missing(self, index: int, call: CallRecord) -> Divergence:
+    def _missing(self, start: int, end: int, other_start: int) -> Divergence:
+        """Baseline calls ``start:end`` have no counterpart; the candidate's next call is ``other_start``."""
+        call = self.before["calls"][start]
         error = _exception(self.after)
+        if other_start == len(self.after["calls"]):
+            summary = (
+                f"the candidate made {other_start} call{'s' if other_start != 1 else ''}; "
+                f"the baseline went on to call {start} ({call['kind']} at {_site(call)})"
+            )
+        else:
+            what = f"call {start}" if end - start == 1 else f"calls {start}-{end - 1}"
+            summary = (
+                f"the candidate has no counterpart of the baseline's {what} ({call['kind']} at "
+                f"{_site(call)}); the calls before and after match"
+            )
         return Divergence(
             "missing-call",
-            f"the candidate made {index} call{'s' if index != 1 else ''}; "
-            f"the baseline went on to call {index} ({call['kind']} at {_site(call)})",
-            call=index,
+            summary,
+            call=start,
             call_kind=call["kind"],
             baseline_site=_site(call),
             file=call["file"],
             detail=f"the candidate raised {error}" if error else None,
+        )
+
+    def _extra(self, start: int, end: int, other_start: int) -> Divergence:
+        """Candidate calls ``start:end`` have no counterpart; the baseline's next call is ``other_start``."""
+        extra = self.after["calls"][start]
+        made = len(self.before["calls"])
+        if other_start == made:
+            summary = (
+                f"the candidate made call {start} ({extra['kind']} at {_site(extra)}), "
+                f"the baseline made {made} calls"
+            )
+        else:
+            what = "an extra call" if end - start == 1 else f"{end - start} extra calls"
+            summary = (
+                f"the candidate made {what} at {start} ({extra['kind']} at {_site(extra)}) before the "
+                f"baseline's call {other_start}; the calls before and after match"
+            )
+        return Divergence(
+            "extra-call",
+            summary,
+            call=start,
+            call_kind=extra["kind"],
+            candidate_site=_site(extra),
+            file=extra["file"],
         )
 
     def _compare_call(self, index: int, before: CallRecord, after: CallRecord) -> None:
