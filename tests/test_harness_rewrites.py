@@ -276,3 +276,73 @@ def test_the_exception_that_ends_a_forked_worker_is_reported(tmp_path):
         "the candidate raised RuntimeError: Trying to backward through the graph a second time"
     )
     assert divergence.detail.endswith(" at train.py:train:15")
+
+
+# -- a small mutation suite -------------------------------------------------------------------------------
+
+TRAIN = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+teacher = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+x, y = torch.randn(16, 4), torch.randn(16, 1)
+for step in range(3):
+    optimizer.zero_grad()
+    target = teacher(x).detach()
+    out = model(x)
+    loss = F.mse_loss(out, 0.5 * y + 0.5 * target)
+    loss.backward()
+    optimizer.step()
+torch.save(model.state_dict(), "model.pt")
+"""
+
+# (id, edits, expected divergence kind)
+WRONG = [
+    ("dropped-detach", [("teacher(x).detach()", "teacher(x)")], "gradients"),
+    ("off-by-one", [("range(3)", "range(2)")], "missing-call"),
+    (
+        "swapped-rng",
+        [("x, y = torch.randn(16, 4), torch.randn(16, 1)", "y, x = torch.randn(16, 1), torch.randn(16, 4)")],
+        "gradients",
+    ),
+    (
+        "no-grad-around-the-model",
+        [("    out = model(x)", "    with torch.no_grad():\n        out = model(x)")],
+        "missing-call",
+    ),
+    ("learning-rate", [("lr=0.1", "lr=0.01")], "gradients"),
+    ("dropped-zero-grad", [("    optimizer.zero_grad()\n", "")], "gradients"),
+    ("requires-grad-on-data", [("for step", "x.requires_grad_()\nfor step")], "gradients"),
+    ("extra-step-after-the-loop", [("torch.save", "optimizer.step()\ntorch.save")], "end state"),
+    ("constant-in-the-loss", [("0.5 * target)", "0.5 * target) + 1e-3")], "loss value"),
+]
+CORRECT = [
+    (
+        "no-grad-instead-of-detach",
+        [("    target = teacher(x).detach()", "    with torch.no_grad():\n        target = teacher(x)")],
+    ),
+    ("halving-factored-out", [("0.5 * y + 0.5 * target", "(y + target) * 0.5")]),
+    ("unused-loop-variable", [("for step in", "for _ in")]),
+    ("functional-backward", [("loss.backward()", "torch.autograd.backward(loss)")]),
+    (
+        "one-draw-per-line",
+        [("x, y = torch.randn(16, 4), torch.randn(16, 1)", "x = torch.randn(16, 4)\ny = torch.randn(16, 1)")],
+    ),
+    ("module-zero-grad", [("optimizer.zero_grad()", "model.zero_grad()")]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("edits", "kind"), [c[1:] for c in WRONG], ids=[c[0] for c in WRONG])
+def test_a_wrong_rewrite_diverges_with_its_kind(tmp_path, edits, kind):
+    assert divergence_of(verify_rewrite(tmp_path, TRAIN, *edits)).kind == kind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edits", [c[1] for c in CORRECT], ids=[c[0] for c in CORRECT])
+def test_a_correct_rewrite_is_identical(tmp_path, edits):
+    result = verify_rewrite(tmp_path, TRAIN, *edits)
+    assert result.verdict == IDENTICAL, result.comparison
