@@ -177,6 +177,23 @@ def _match_key(call: CallRecord) -> tuple[str, str, str, int, int]:
     return (call["kind"], call["file"], call["function"], call["occurrence"], call["depth"])
 
 
+def _unpaired(
+    kind: str, summary: str, index: int, call: CallRecord, *, in_baseline: bool, detail: str | None = None
+) -> Divergence:
+    """A call of one run with no counterpart in the other."""
+    site = _site(call)
+    return Divergence(
+        kind,
+        summary,
+        call=index,
+        call_kind=call["kind"],
+        baseline_site=site if in_baseline else None,
+        candidate_site=None if in_baseline else site,
+        file=call["file"],
+        detail=detail,
+    )
+
+
 def _align_key(call: CallRecord) -> tuple[str, str, str, int]:
     # Without the occurrence number: after a missing call every later one at its site would shift.
     return (call["kind"], call["file"], call["function"], call["depth"])
@@ -263,15 +280,8 @@ class _ProcessComparison:
                 f"the candidate has no counterpart of the baseline's {what} ({call['kind']} at "
                 f"{_site(call)}); the calls before and after match"
             )
-        return Divergence(
-            "missing-call",
-            summary,
-            call=start,
-            call_kind=call["kind"],
-            baseline_site=_site(call),
-            file=call["file"],
-            detail=f"the candidate raised {error}" if error else None,
-        )
+        detail = f"the candidate raised {error}" if error else None
+        return _unpaired("missing-call", summary, start, call, in_baseline=True, detail=detail)
 
     def _extra(self, start: int, end: int, other_start: int) -> Divergence:
         """Candidate calls ``start:end`` have no counterpart; the baseline's next call is ``other_start``."""
@@ -288,14 +298,7 @@ class _ProcessComparison:
                 f"the candidate made {what} at {start} ({extra['kind']} at {_site(extra)}) before the "
                 f"baseline's call {other_start}; the calls before and after match"
             )
-        return Divergence(
-            "extra-call",
-            summary,
-            call=start,
-            call_kind=extra["kind"],
-            candidate_site=_site(extra),
-            file=extra["file"],
-        )
+        return _unpaired("extra-call", summary, start, extra, in_baseline=False)
 
     def _compare_call(self, index: int, before: CallRecord, after: CallRecord) -> None:
         divergence = Divergence(
