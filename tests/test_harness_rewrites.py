@@ -332,6 +332,12 @@ CORRECT = [
         [("x, y = torch.randn(16, 4), torch.randn(16, 1)", "x = torch.randn(16, 4)\ny = torch.randn(16, 1)")],
     ),
     ("module-zero-grad", [("optimizer.zero_grad()", "model.zero_grad()")]),
+    # The graph changes shape, no gradient bit does.
+    (
+        "hand-written-mse",
+        [("F.mse_loss(out, 0.5 * y + 0.5 * target)", "((out - (0.5 * y + 0.5 * target)) ** 2).mean()")],
+    ),
+    ("rescaled-by-powers-of-two", [("loss.backward()", "(1 / 2 * (2 * loss)).backward()")]),
 ]
 
 
