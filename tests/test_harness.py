@@ -214,6 +214,7 @@ def _outcome(calls, label="baseline", returncode=0, stdout=b""):
             1: {"name": "", "shape": (2,), "dtype": "float32"},
         },
         "exception": None,
+        "caught": [],
         "sites": {},
         "leaked": [],
         "errors": [],

@@ -352,3 +352,34 @@ def test_a_wrong_rewrite_diverges_with_its_kind(tmp_path, edits, kind):
 def test_a_correct_rewrite_is_identical(tmp_path, edits):
     result = verify_rewrite(tmp_path, TRAIN, *edits)
     assert result.verdict == IDENTICAL, result.comparison
+
+
+# -- exceptions a test runner catches ---------------------------------------------------------------------
+
+TEST_FILE = """\
+import torch
+
+
+def test_gradient():
+    w = torch.ones(3, requires_grad=True)
+    (w * 2).sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0, 2.0]
+"""
+
+
+@pytest.mark.slow
+def test_an_exception_pytest_catches_is_reported(tmp_path):
+    repo = tmp_path / "project"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "test_grad.py").write_text(TEST_FILE, encoding="utf-8")
+    _git(repo, "add", "test_grad.py")
+    _git(repo, "commit", "-qm", "before")
+    (repo / "test_grad.py").write_text(
+        TEST_FILE.replace("[2.0, 2.0, 2.0]", "[3.0, 3.0, 3.0]"), encoding="utf-8"
+    )
+    command = (PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "test_grad.py")
+    divergence = divergence_of(verify(VerifyOptions(command=command, cwd=repo, baseline="HEAD")))
+    assert divergence.kind == "exception"
+    assert "nothing (baseline) vs test_grad.py::test_gradient (call): AssertionError: " in divergence.summary
+    assert divergence.summary.endswith(" at test_grad.py:test_gradient:7 (candidate)")

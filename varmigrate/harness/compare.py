@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 from varmigrate.harness.tensors import describe_stored, only_signs_of_zero_differ, stored_difference
@@ -161,7 +162,7 @@ def _pair_processes(
 
 
 def _recorded_something(process: ProcessRecord) -> bool:
-    return bool(process["calls"] or process["exception"])
+    return bool(process["calls"] or process["exception"] or process["caught"])
 
 
 def _argv(process: ProcessRecord) -> str:
@@ -197,6 +198,13 @@ def _unpaired(
 def _align_key(call: CallRecord) -> tuple[str, str, str, int]:
     # Without the occurrence number: after a missing call every later one at its site would shift.
     return (call["kind"], call["file"], call["function"], call["depth"])
+
+
+def _caught(caught: dict[str, str] | None) -> str:
+    if caught is None:
+        return "nothing"
+    where = f" at {caught['where']}" if caught.get("where") else ""
+    return f"{caught['test']}: {caught['type']}: {caught['message']}{where}"
 
 
 def _exception(process: ProcessRecord) -> str | None:
@@ -239,6 +247,15 @@ class _ProcessComparison:
                 raise _Diverged(self._missing(start, end, other_start))
             else:
                 raise _Diverged(self._extra(other_start, other_end, start))
+        for before_caught, after_caught in zip_longest(self.before["caught"], self.after["caught"]):
+            if before_caught != after_caught:
+                raise _Diverged(
+                    Divergence(
+                        "exception",
+                        f"a test runner caught in `{_argv(self.before)}`: {_caught(before_caught)} "
+                        f"(baseline) vs {_caught(after_caught)} (candidate)",
+                    )
+                )
         before_error, after_error = _exception(self.before), _exception(self.after)
         if before_error != after_error:
             raise _Diverged(

@@ -116,6 +116,7 @@ class ProcessRecord(TypedDict):
     calls: list[CallRecord]
     leaves: dict[int, LeafInfo]
     exception: dict[str, str] | None
+    caught: list[dict[str, str]]  # exceptions a test runner (pytest) caught, with the test's id
     sites: dict[int, dict[str, int]]
     leaked: list[str]  # modules imported from the user's tree instead of the run's copy
     errors: list[str]
@@ -243,6 +244,7 @@ class Recorder:
         self.sites: dict[int, dict[str, int]] = {}
         self.errors: list[str] = []
         self.exception: dict[str, str] | None = None
+        self.caught: list[dict[str, str]] = []
         self.occurrences: dict[tuple[str, str], int] = {}
         self.uids: dict[int, tuple[weakref.ref[Any], int]] = {}
         self.next_uid = 0
@@ -644,16 +646,19 @@ class Recorder:
 
     def note_exception(self, error: BaseException) -> None:
         """Remember the uncaught exception that ends the process."""
+        self.exception = self._described(error)
+
+    def note_caught(self, test: str, error: BaseException) -> None:
+        """Remember an exception that a test runner caught and reported as a failed test."""
+        self.caught.append({"test": test, **self._described(error)})
+
+    def _described(self, error: BaseException) -> dict[str, str]:
         where = ""
         for frame, line in traceback.walk_tb(error.__traceback__):
             relative = self._relative(frame.f_code.co_filename)
             if not os.path.isabs(relative):
                 where = f"{relative}:{frame.f_code.co_name}:{line}"
-        self.exception = {
-            "type": type(error).__qualname__,
-            "message": str(error)[:2000],
-            "where": where,
-        }
+        return {"type": type(error).__qualname__, "message": str(error)[:2000], "where": where}
 
     def _leaks(self) -> list[str]:
         """Modules this process imported from the user's tree (an editable install, a sys.path entry)."""
@@ -684,6 +689,7 @@ class Recorder:
             calls=list(self.calls),
             leaves=dict(self.leaf_info),
             exception=self.exception,
+            caught=list(self.caught),
             sites={site: dict(counts) for site, counts in self.sites.items()},
             leaked=self._leaks(),
             errors=list(self.errors),
@@ -860,6 +866,9 @@ def _bindings(frame: FrameType | None, wanted: set[int]) -> dict[int, str]:
 
 
 _ACTIVE: Recorder | None = None
+# pytest loads the plugins this variable names by module name; sitecustomize loads this module under it.
+_PYTEST_PLUGINS = "PYTEST_PLUGINS"
+_MODULE_NAME = "_varmigrate_recorder"
 
 
 def activate(environ: os._Environ[str] | dict[str, str] | None = None) -> Recorder | None:
@@ -869,7 +878,22 @@ def activate(environ: os._Environ[str] | dict[str, str] | None = None) -> Record
     if _ACTIVE is not None or not environ.get(ENV_RUN):
         return _ACTIVE
     _ACTIVE = Recorder(_Config(environ)).start()
+    if __name__ == _MODULE_NAME:  # set here, not by the runner: a process without the recorder has no plugin
+        plugins = [p for p in environ.get(_PYTEST_PLUGINS, "").split(",") if p.strip()]
+        if _MODULE_NAME not in plugins:
+            environ[_PYTEST_PLUGINS] = ",".join([*plugins, _MODULE_NAME])
     return _ACTIVE
+
+
+def pytest_runtest_makereport(item: Any, call: Any) -> None:
+    """pytest hook: note the exception a test raised (pytest catches it; excepthook never sees it)."""
+    excinfo = call.excinfo
+    if _ACTIVE is None or excinfo is None:
+        return
+    # pytest.skip() and xfail outcomes are exceptions too (_pytest/outcomes.py); they are not failures.
+    if type(excinfo.value).__name__ in {"Skipped", "XFailed"}:
+        return
+    _ACTIVE.note_caught(f"{item.nodeid} ({call.when})", excinfo.value)
 
 
 def read_record(path: str) -> ProcessRecord:
