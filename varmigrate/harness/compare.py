@@ -21,12 +21,8 @@ from varmigrate.harness.calls import (
 )
 
 if TYPE_CHECKING:
-    from varmigrate.harness.recorder import ProcessRecord, StoredTensor
+    from varmigrate.harness.recorder import ProcessRecord
     from varmigrate.harness.runner import RunOutcome
-
-# A call's leaf as recorded: (path through the graph, leaf uid, .grad after the call).
-_Leaf = tuple[str, int, "StoredTensor | None"]
-
 
 # -- recorded runs -------------------------------------------------------------------------------------
 
