@@ -14,12 +14,12 @@ import pytest
 
 from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
-from varmigrate.harness.compare import compare_runs
+from varmigrate.harness.compare import compare_runs, mask_stdout
 from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
-from varmigrate.harness.tensors import stored_difference, tensor_difference
-from varmigrate.harness.tree import read_source, write_source
+from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
+from varmigrate.harness.tree import changed_lines, read_source, write_source
 from varmigrate.harness.verify import UsageError
 from varmigrate.model import Location
 
@@ -143,6 +143,20 @@ def test_stored_tensors_compare_bit_for_bit():
     )
 
 
+def test_signs_of_zero_are_told_apart_from_other_differences():
+    import torch
+
+    zero, negative_zero = torch.tensor([0.0, 1.0]), torch.tensor([-0.0, 1.0])
+    assert only_signs_of_zero_differ(store(zero), store(negative_zero))
+    assert only_signs_of_zero_differ(
+        store(zero.to(torch.complex64)), store(negative_zero.to(torch.complex64))
+    )
+    assert not only_signs_of_zero_differ(store(zero), store(torch.tensor([0.0, 2.0])))
+    nan, other_nan = torch.tensor([float("nan"), 0.0]), torch.tensor([-float("nan"), -0.0])
+    assert not only_signs_of_zero_differ(store(nan), store(other_nan))  # NaN payloads still count
+    assert not only_signs_of_zero_differ(store(zero, full_bytes=0), store(negative_zero, full_bytes=0))
+
+
 def test_large_tensors_are_stored_as_digests():
     import torch
 
@@ -169,7 +183,7 @@ def test_sparse_and_strided_views_are_stored_by_value():
 # -- comparing runs ---------------------------------------------------------------------------------------
 
 
-def _call(seq, uid, grad, line=10, occurrence=None):
+def _call(seq, uid, grad, line=10, occurrence=None, roots=()):
     return {
         "seq": seq,
         "kind": "backward",
@@ -178,6 +192,7 @@ def _call(seq, uid, grad, line=10, occurrence=None):
         "line": line,
         "occurrence": seq if occurrence is None else occurrence,
         "depth": 0,
+        "roots": list(roots),
         "leaves": [("0:SumBackward0/0:AccumulateGrad", uid, grad)],
         "retained": [],
         "results": [],
@@ -199,9 +214,11 @@ def _outcome(calls, label="baseline", returncode=0, stdout=b""):
             1: {"name": "", "shape": (2,), "dtype": "float32"},
         },
         "exception": None,
+        "caught": [],
         "sites": {},
         "leaked": [],
         "errors": [],
+        "end_state": {},
     }
     spec = RunSpec(label, ("python",), Path(), Path(), Path(), 0, Path())
     return RunOutcome(spec, returncode, None, stdout, b"", 0.0, [process])
@@ -231,6 +248,38 @@ def test_identical_runs_count_what_was_compared():
     assert (comparison.processes, comparison.calls, comparison.tensors, comparison.leaves) == (1, 2, 2, 2)
 
 
+def test_a_loss_value_that_differs_is_named_when_the_gradients_agree():
+    import torch
+
+    grad, loss, other = store(torch.ones(2)), store(torch.tensor(0.5)), store(torch.tensor(0.25))
+    baseline = _outcome([_call(0, 0, grad, roots=[loss])])
+    divergence = compare_runs(baseline, _outcome([_call(0, 0, grad, roots=[other])], "candidate")).divergence
+    assert (divergence.kind, divergence.summary) == (
+        "loss value",
+        "call 0 (backward at train.py:<module>:10): loss values differ",
+    )
+    assert [str(d) for d in divergence.leaves] == ["loss value 0: values differ (max abs difference 0.25)"]
+    changed = _outcome([_call(0, 0, store(torch.zeros(2)), roots=[other])], "candidate")
+    divergence = compare_runs(baseline, changed).divergence
+    assert divergence.kind == "gradients"
+    assert [d.leaf for d in divergence.leaves] == ["loss value 0", "leaf #0 (2,) float32"]
+
+
+def test_leaves_that_moved_in_the_graph_pair_up_and_their_gradients_still_count():
+    import torch
+
+    grad = store(torch.ones(2))
+    moved = _call(0, 0, grad)
+    moved["leaves"] = [("0:SumBackward0/0:ExpandBackward0/0:AccumulateGrad", 0, grad)]
+    comparison = compare_runs(_outcome([_call(0, 0, grad)]), _outcome([moved], "candidate"))
+    assert (comparison.identical, comparison.graphs_changed) == (True, 1)
+    moved["leaves"] = [("0:SumBackward0/0:ExpandBackward0/0:AccumulateGrad", 0, store(torch.zeros(2)))]
+    divergence = compare_runs(_outcome([_call(0, 0, grad)]), _outcome([moved], "candidate")).divergence
+    assert [str(d) for d in divergence.leaves] == [
+        "leaf #0 (2,) float32: values differ (max abs difference 1)"
+    ]
+
+
 def test_a_call_from_another_place_is_a_divergence():
     import torch
 
@@ -245,6 +294,37 @@ def test_a_call_from_another_place_is_a_divergence():
     )
 
 
+def _calls_at(grad, *sites):
+    """Calls made by the functions named in ``sites``, in order, each counting its own occurrences."""
+    calls, counts = [], {}
+    for seq, function in enumerate(sites):
+        call = _call(seq, 0, grad, occurrence=counts.get(function, 0))
+        call["function"] = function
+        counts[function] = counts.get(function, 0) + 1
+        calls.append(call)
+    return calls
+
+
+def test_a_call_missing_in_the_middle_is_reported_as_missing_not_as_a_shift():
+    import torch
+
+    grad = store(torch.ones(2))
+    baseline = _outcome(_calls_at(grad, "pretrain", "train", "evaluate", "train"))
+    candidate = _outcome(_calls_at(grad, "pretrain", "evaluate", "train"), "candidate")
+    divergence = compare_runs(baseline, candidate).divergence
+    assert (divergence.kind, divergence.call) == ("missing-call", 1)
+    assert divergence.summary == (
+        "the candidate has no counterpart of the baseline's call 1 (backward at train.py:train:10); "
+        "the calls before and after match"
+    )
+    divergence = compare_runs(candidate, baseline).divergence
+    assert (divergence.kind, divergence.call) == ("extra-call", 1)
+    assert divergence.summary == (
+        "the candidate made an extra call at 1 (backward at train.py:train:10) before the baseline's "
+        "call 1; the calls before and after match"
+    )
+
+
 def test_exit_status_decides_the_verdict_and_stdout_is_reported():
     assert (
         compare_runs(_outcome([]), _outcome([], "candidate", returncode=3)).divergence.kind == "exit-status"
@@ -252,6 +332,36 @@ def test_exit_status_decides_the_verdict_and_stdout_is_reported():
     comparison = compare_runs(_outcome([], stdout=b"a\nb\n"), _outcome([], "candidate", stdout=b"a\nc\n"))
     assert comparison.identical
     assert comparison.stdout_difference == "stdout differs at line 2: 'b' (baseline) vs 'c' (candidate)"
+
+
+@pytest.mark.parametrize(
+    ("printed", "masked"),
+    [
+        (b"epoch 3 took 2.41s, loss 0.125\n", b"epoch 3 took <duration>, loss 0.125\n"),
+        (b"=== 4 passed in 12.03 seconds ===", b"=== 4 passed in <duration> ==="),
+        (b"100%|####| 50/50 [00:03<00:00, 15.2it/s]", b"100%|####| 50/50 [<clock><<clock>, <rate>]"),
+        (b"2026-12-01 11:42:07,123 INFO step 5", b"<timestamp> INFO step 5"),
+        (b"<Net object at 0x7f3a9c2b1d90>", b"<Net object at <address>>"),
+        (b"lr 1e-3 step 10 loss 3.5", b"lr 1e-3 step 10 loss 3.5"),
+    ],
+    ids=["duration", "pytest-summary", "tqdm", "logging", "address", "numbers-kept"],
+)
+def test_stdout_masks_timings_and_keeps_the_numbers_a_program_computes(printed, masked):
+    assert mask_stdout(printed) == masked
+
+
+def test_stdout_decides_the_verdict_only_when_asked():
+    baseline = _outcome([], stdout=b"loss 0.5 in 1.2s\n")
+    timing_only = _outcome([], "candidate", stdout=b"loss 0.5 in 1.9s\n")
+    assert compare_runs(baseline, timing_only, compare_stdout=True).stdout_difference is None
+    changed = _outcome([], "candidate", stdout=b"loss 0.25 in 1.9s\n")
+    assert compare_runs(baseline, changed).identical
+    divergence = compare_runs(baseline, changed, compare_stdout=True).divergence
+    assert (divergence.kind, divergence.summary) == (
+        "stdout",
+        "stdout differs at line 1: 'loss 0.5 in <duration>' (baseline) "
+        "vs 'loss 0.25 in <duration>' (candidate)",
+    )
 
 
 # -- the recorder in a real process -------------------------------------------------------------------------
@@ -318,6 +428,26 @@ def test_recorder_records_calls_subprocesses_and_the_uncaught_exception(tmp_path
 
 
 @pytest.mark.slow
+def test_parameters_of_a_deepcopied_module_are_named_by_the_variable_holding_it(tmp_path):
+    program = (
+        "import copy, torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "ema = copy.deepcopy(model)\n"
+        "ema(torch.ones(2)).sum().backward()\n"
+    )
+    (tmp_path / "ema.py").write_text(program)
+    spec = RunSpec("baseline", (sys.executable, "ema.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    (process,) = run(spec).processes
+    assert sorted(info["name"] for info in process["leaves"].values()) == ["ema.bias", "ema.weight"]
+    assert sorted(key for key in process["end_state"] if key.startswith("module")) == [
+        "module Linear#0.bias",
+        "module Linear#0.weight",
+        "module Linear#1.bias",
+        "module Linear#1.weight",
+    ]
+
+
+@pytest.mark.slow
 def test_recorder_seeds_every_process_identically(tmp_path):
     (tmp_path / "draw.py").write_text("import random, torch\nprint(random.random(), torch.rand(1).item())\n")
     outputs = [
@@ -328,6 +458,26 @@ def test_recorder_seeds_every_process_identically(tmp_path):
     ]
     assert outputs[0] == outputs[1]
     assert outputs[0].split()[0].decode() == str(__import__("random").Random(5).random())
+
+
+DETERMINISM = """\
+import sys
+import torch
+
+print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+print("torch._inductor.config" in sys.modules)
+import torch._inductor.config
+
+print(torch._inductor.config.deterministic)
+"""
+
+
+@pytest.mark.slow
+def test_determinism_is_set_without_importing_inductor_until_the_program_does(tmp_path):
+    (tmp_path / "show.py").write_text(DETERMINISM)
+    spec = RunSpec("baseline", (sys.executable, "show.py"), tmp_path, Path(), tmp_path / "out", 0, tmp_path)
+    outcome = run(spec)
+    assert (outcome.returncode, outcome.stdout) == (0, b"True True\nFalse\nTrue\n"), outcome.stderr_tail()
 
 
 @pytest.mark.slow
@@ -373,6 +523,8 @@ def test_paths_and_options_before_and_after_them_and_a_command_after_the_double_
     assert options.paths == ("src", "lib")
     assert options.command == ("pytest", "-q", "--seed", "9")
     assert (options.seed, options.unsafe_fixes, options.write) == (3, True, False)
+    assert not options.compare_stdout
+    assert _parse("--compare-stdout", "train.py").compare_stdout
 
 
 @pytest.mark.parametrize(
@@ -402,3 +554,19 @@ def test_timeout_defaults_to_half_an_hour_and_zero_means_no_limit():
     assert _parse("train.py").timeout == 1800
     assert _parse("--timeout", "2.5", "train.py").timeout == 2.5
     assert _parse("--timeout", "0", "train.py").timeout is None
+
+
+@pytest.mark.slow
+def test_changed_lines_are_the_work_trees_side_of_each_hunk(tmp_path):
+    run_git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*run_git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("".join(f"line{n}\n" for n in range(1, 11)))
+    subprocess.run([*run_git, "add", "a.py"], check=True)
+    subprocess.run([*run_git, "commit", "-qm", "a"], check=True)
+    lines = [f"line{n}\n" for n in range(1, 11)]
+    lines[1] = "changed\n"  # line 2
+    del lines[5]  # line 6 deleted: the hunk is shown at the line after it
+    lines[7:7] = ["new\n", "new\n"]  # lines 8-9 of the new file
+    (tmp_path / "a.py").write_text("".join(lines))
+    assert changed_lines(tmp_path, "HEAD", "a.py") == [(2, 2), (6, 6), (8, 9)]
+    assert changed_lines(tmp_path, "no-such-revision", "a.py") == []

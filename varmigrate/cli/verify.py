@@ -49,6 +49,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         metavar="REV",
         help="compare the working tree as it is against git revision REV (instead of fixing it)",
     )
+    parser.add_argument(
+        "--compare-stdout",
+        action="store_true",
+        help="a difference in printed output (timings, timestamps, addresses masked) is a divergence",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for random, numpy and torch in both runs")
     parser.add_argument(
         "--output-format",
@@ -123,6 +128,7 @@ def options_from_args(args: argparse.Namespace, cwd: Path | None = None) -> Veri
         write=bool(args.write),
         baseline=args.baseline,
         seed=int(args.seed),
+        compare_stdout=bool(getattr(args, "compare_stdout", False)),
         timeout=time_limit(getattr(args, "timeout", None), DEFAULT_TIMEOUT),
         output_format=str(args.output_format),
         cwd=base,

@@ -1,95 +1,82 @@
 """Comparison of two recorded runs, for `varmigrate verify`.
 
-The runs compare call by call, in order, their tensors bit for bit (`tensors`); the first call that
-differs is the divergence that `verify` reports.
+The runs compare call by call, in order, their tensors bit for bit (`tensors`): the loss each call
+starts from, the gradients of its leaves (paired by identity before graph shape), retained tensors and
+`autograd.grad` results; then the end state of each process. The first difference is the divergence
+that `verify` reports.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from varmigrate.harness.tensors import describe_stored, stored_difference
+from varmigrate.harness.calls import (
+    Comparison,
+    Divergence,
+    _argv,
+    _Diverged,
+    _ProcessComparison,
+)
 
 if TYPE_CHECKING:
-    from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
+    from varmigrate.harness.recorder import ProcessRecord
     from varmigrate.harness.runner import RunOutcome
-
-# How many differing leaves of the first diverging call are listed.
-MAX_LEAVES = 8
-
-
-@dataclass(frozen=True)
-class LeafDifference:
-    """One leaf (or retained tensor, or autograd.grad result) of a call that differs."""
-
-    leaf: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.leaf}: {self.detail}"
-
 
 # -- recorded runs -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Divergence:
-    """The first way the candidate run differs from the baseline run."""
+def compare_runs(baseline: RunOutcome, candidate: RunOutcome, compare_stdout: bool = False) -> Comparison:
+    """Compare two recorded runs call by call; stop at the first divergence.
 
-    # call-site, gradients, aliasing, missing-call, extra-call, process, exception, exit-status
-    kind: str
-    summary: str
-    call: int | None = None  # the call number (0-based, per process, in call order)
-    call_kind: str | None = None  # backward or grad
-    baseline_site: str | None = None  # file:function:line
-    candidate_site: str | None = None
-    file: str | None = None  # the file (relative to the tree) whose code made the call
-    leaves: tuple[LeafDifference, ...] = ()
-    more_leaves: int = 0  # differing leaves not listed
-    detail: str | None = None  # e.g. the exception that ended the candidate early
-
-
-@dataclass
-class Comparison:
-    """What was compared, and the first divergence (None: identical)."""
-
-    processes: int = 0
-    calls: int = 0
-    leaves: int = 0
-    tensors: int = 0
-    divergence: Divergence | None = None
-    # Printed output is compared but does not decide the verdict: programs print timings (pytest's
-    # summary line, "epoch took 3.2s"), which would make every run diverge.
-    stdout_difference: str | None = None
-
-    @property
-    def identical(self) -> bool:
-        """Whether nothing differed."""
-        return self.divergence is None
-
-
-class _Diverged(Exception):
-    def __init__(self, divergence: Divergence) -> None:
-        super().__init__(divergence.summary)
-        self.divergence = divergence
-
-
-def compare_runs(baseline: RunOutcome, candidate: RunOutcome) -> Comparison:
-    """Compare two recorded runs call by call; stop at the first divergence."""
+    With ``compare_stdout`` a difference in printed output (timings masked) is a divergence too.
+    """
     comparison = Comparison()
     try:
-        for before, after in _pair_processes(baseline.processes, candidate.processes):
+        pairs = [
+            _ProcessComparison(*pair, comparison)
+            for pair in _pair_processes(baseline.processes, candidate.processes)
+        ]
+        for pair in pairs:
             comparison.processes += 1
-            comparison.leaves += len(before["leaves"])
-            _ProcessComparison(before, after, comparison).run()
+            comparison.leaves += len(pair.before["leaves"])
+            pair.run()
+        # After every call of every process: a gradient that differs is the better first divergence.
+        for pair in pairs:
+            pair.compare_end_state()
         _compare_exit_status(baseline, candidate)
     except _Diverged as diverged:
         comparison.divergence = diverged.divergence
-    if baseline.stdout != candidate.stdout:
-        comparison.stdout_difference = _first_line_difference(baseline.stdout, candidate.stdout)
+    before, after = mask_stdout(baseline.stdout), mask_stdout(candidate.stdout)
+    if before != after:
+        comparison.stdout_difference = _first_line_difference(before, after)
+        if compare_stdout and comparison.divergence is None:
+            comparison.divergence = Divergence("stdout", comparison.stdout_difference)
     return comparison
+
+
+# What varies from run to run in printed output, replaced before stdout is compared (in this order:
+# a rate's "s/it" is not a duration).
+STDOUT_MASKS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("<rate>", re.compile(rb"\d+(?:\.\d+)?\s*(?:it/s|s/it|samples/s|examples/s|img/s|tokens/s)")),
+    ("<timestamp>", re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?")),
+    ("<clock>", re.compile(rb"\b\d+:\d{2}(?::\d{2})?(?:\.\d+)?\b")),
+    (
+        "<duration>",
+        re.compile(
+            rb"\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:ns|us|\xc2\xb5s|ms|s|sec|secs|seconds|min|minutes|h|hours)\b"
+        ),
+    ),
+    ("<address>", re.compile(rb"\b0x[0-9a-fA-F]{6,}\b")),
+)
+
+
+def mask_stdout(output: bytes) -> bytes:
+    """``output`` with timings, rates, timestamps and memory addresses replaced by placeholders."""
+    for placeholder, pattern in STDOUT_MASKS:
+        output = pattern.sub(placeholder.encode(), output)
+    return output
 
 
 def _pair_processes(
@@ -114,187 +101,7 @@ def _pair_processes(
 
 
 def _recorded_something(process: ProcessRecord) -> bool:
-    return bool(process["calls"] or process["exception"])
-
-
-def _argv(process: ProcessRecord) -> str:
-    return " ".join(process["argv"]) or "python"
-
-
-def _site(call: CallRecord) -> str:
-    return f"{call['file']}:{call['function']}:{call['line']}"
-
-
-def _match_key(call: CallRecord) -> tuple[str, str, str, int, int]:
-    # Line numbers are for display only: fixes (a removed import) move every line.
-    return (call["kind"], call["file"], call["function"], call["occurrence"], call["depth"])
-
-
-def _exception(process: ProcessRecord) -> str | None:
-    error = process["exception"]
-    if error is None:
-        return None
-    where = f" at {error['where']}" if error.get("where") else ""
-    return f"{error['type']}: {error['message']}{where}"
-
-
-@dataclass
-class _ProcessComparison:
-    before: ProcessRecord
-    after: ProcessRecord
-    comparison: Comparison
-    # The baseline<->candidate leaf pairing must stay a bijection over all calls: a rewrite that
-    # reuses one tensor where the original made a new leaf each time is caught even if values agree.
-    forward: dict[int, int] = field(default_factory=dict)
-    backward: dict[int, int] = field(default_factory=dict)
-
-    def run(self) -> None:
-        before_calls, after_calls = self.before["calls"], self.after["calls"]
-        for index, call in enumerate(before_calls):
-            if index >= len(after_calls):
-                raise _Diverged(self._missing(index, call))
-            self._compare_call(index, call, after_calls[index])
-            self.comparison.calls += 1
-        if len(after_calls) > len(before_calls):
-            extra = after_calls[len(before_calls)]
-            raise _Diverged(
-                Divergence(
-                    "extra-call",
-                    f"the candidate made call {len(before_calls)} ({extra['kind']} at {_site(extra)}), "
-                    f"the baseline made {len(before_calls)} calls",
-                    call=len(before_calls),
-                    call_kind=extra["kind"],
-                    candidate_site=_site(extra),
-                    file=extra["file"],
-                )
-            )
-        before_error, after_error = _exception(self.before), _exception(self.after)
-        if before_error != after_error:
-            raise _Diverged(
-                Divergence(
-                    "exception",
-                    f"uncaught exception in `{_argv(self.before)}`: {before_error or 'none'} (baseline) vs "
-                    f"{after_error or 'none'} (candidate)",
-                )
-            )
-
-    def _missing(self, index: int, call: CallRecord) -> Divergence:
-        error = _exception(self.after)
-        return Divergence(
-            "missing-call",
-            f"the candidate made {index} call{'s' if index != 1 else ''}; "
-            f"the baseline went on to call {index} ({call['kind']} at {_site(call)})",
-            call=index,
-            call_kind=call["kind"],
-            baseline_site=_site(call),
-            file=call["file"],
-            detail=f"the candidate raised {error}" if error else None,
-        )
-
-    def _compare_call(self, index: int, before: CallRecord, after: CallRecord) -> None:
-        divergence = Divergence(
-            "call-site",
-            "",
-            call=index,
-            call_kind=before["kind"],
-            baseline_site=_site(before),
-            candidate_site=_site(after),
-            file=before["file"],
-        )
-        if _match_key(before) != _match_key(after):
-            raise _Diverged(
-                replace(
-                    divergence,
-                    summary=f"call {index} was {before['kind']} at {_site(before)} in the baseline but "
-                    f"{after['kind']} at {_site(after)} in the candidate",
-                )
-            )
-        differences = self._leaves(before, after)
-        aliasing = any(d.detail.startswith("leaf identity") for d in differences)
-        differences += self._keyed("retained", before["retained"], after["retained"])
-        differences += self._keyed(
-            "result", list(enumerate(before["results"])), list(enumerate(after["results"]))
-        )
-        if differences:
-            kind = "aliasing" if aliasing else "gradients"
-            what = "leaf identity (aliasing) and gradients" if aliasing else "gradients"
-            raise _Diverged(
-                replace(
-                    divergence,
-                    kind=kind,
-                    summary=f"call {index} ({before['kind']} at {_site(before)}): {what} differ",
-                    leaves=tuple(differences[:MAX_LEAVES]),
-                    more_leaves=max(0, len(differences) - MAX_LEAVES),
-                )
-            )
-
-    def _leaves(self, before: CallRecord, after: CallRecord) -> list[LeafDifference]:
-        found: list[LeafDifference] = []
-        after_leaves = {key: (uid, grad) for key, uid, grad in after["leaves"]}
-        before_keys = set()
-        for key, uid, grad in before["leaves"]:
-            before_keys.add(key)
-            label = _leaf_label(self.before["leaves"].get(uid), uid)
-            if key not in after_leaves:
-                found.append(LeafDifference(label, f"{describe_stored(grad)} vs not reached (candidate)"))
-                continue
-            other_uid, other_grad = after_leaves[key]
-            identity = self._pair(uid, other_uid)
-            if identity is not None:
-                found.append(LeafDifference(label, identity))
-            self.comparison.tensors += 1
-            detail = stored_difference(grad, other_grad)
-            if detail is not None:
-                found.append(LeafDifference(label, detail))
-        for key, uid, grad in after["leaves"]:
-            if key not in before_keys:
-                label = _leaf_label(self.after["leaves"].get(uid), uid)
-                found.append(LeafDifference(label, f"not reached (baseline) vs {describe_stored(grad)}"))
-        return found
-
-    def _pair(self, before: int, after: int) -> str | None:
-        """Why pairing baseline leaf ``before`` with candidate leaf ``after`` breaks the bijection."""
-        paired_after = self.forward.setdefault(before, after)
-        paired_before = self.backward.setdefault(after, before)
-        if paired_before != before:
-            return (
-                f"leaf identity differs: the candidate reuses the tensor that was baseline leaf "
-                f"#{paired_before} in an earlier call, where the baseline has a new leaf #{before}"
-            )
-        if paired_after != after:
-            return (
-                f"leaf identity differs: the baseline reuses leaf #{before}, the candidate has a new "
-                f"leaf #{after} (earlier #{paired_after})"
-            )
-        return None
-
-    def _keyed(
-        self,
-        what: str,
-        before: Sequence[tuple[object, StoredTensor | None]],
-        after: Sequence[tuple[object, StoredTensor | None]],
-    ) -> list[LeafDifference]:
-        found = []
-        after_map = dict(after)
-        before_map = dict(before)
-        for key in [k for k, _ in before] + [k for k, _ in after if k not in before_map]:
-            label = f"{what} {key}"
-            if key not in after_map or key not in before_map:
-                side = "baseline" if key in before_map else "candidate"
-                found.append(LeafDifference(label, f"only in the {side}"))
-                continue
-            self.comparison.tensors += 1
-            detail = stored_difference(before_map[key], after_map[key])
-            if detail is not None:
-                found.append(LeafDifference(label, detail))
-        return found
-
-
-def _leaf_label(info: LeafInfo | None, uid: int) -> str:
-    if info is None:
-        return f"leaf #{uid}"
-    name = info["name"] or f"leaf #{uid}"
-    return f"{name} {tuple(info['shape'])} {info['dtype']}"
+    return bool(process["calls"] or process["exception"] or process["caught"])
 
 
 def _compare_exit_status(baseline: RunOutcome, candidate: RunOutcome) -> None:
@@ -314,3 +121,6 @@ def _first_line_difference(before: bytes, after: bytes) -> str:
         if a != b:
             return f"stdout differs at line {number}: {a[:80]!r} (baseline) vs {b[:80]!r} (candidate)"
     return f"stdout differs: {len(old)} lines (baseline) vs {len(new)} lines (candidate)"
+
+
+__all__ = ["Comparison", "Divergence", "compare_runs", "mask_stdout"]

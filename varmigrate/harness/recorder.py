@@ -27,9 +27,9 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 if TYPE_CHECKING:
     import importlib.machinery
@@ -97,6 +97,7 @@ class CallRecord(TypedDict):
     line: int
     occurrence: int  # how many calls this (file, function) made before this one
     depth: int  # > 0: re-entrant (a backward inside a backward, e.g. reentrant checkpoint)
+    roots: list[StoredTensor | None]  # the values the call starts from (the loss); None: a GradientEdge
     leaves: list[tuple[str, int, StoredTensor | None]]  # (structural key, leaf uid, .grad after)
     retained: list[tuple[str, StoredTensor | None]]  # retain_grad() non-leaves, by structural key
     results: list[StoredTensor | None]  # what autograd.grad returned
@@ -115,9 +116,12 @@ class ProcessRecord(TypedDict):
     calls: list[CallRecord]
     leaves: dict[int, LeafInfo]
     exception: dict[str, str] | None
+    caught: list[dict[str, str]]  # exceptions a test runner (pytest) caught, with the test's id
     sites: dict[int, dict[str, int]]
     leaked: list[str]  # modules imported from the user's tree instead of the run's copy
     errors: list[str]
+    # At exit (processes that made a call): what the training left behind, by a stable name.
+    end_state: dict[str, StoredTensor | str]
 
 
 class _Config:
@@ -217,17 +221,21 @@ class Recorder:
 
     def __init__(self, config: _Config) -> None:
         self.config = config
-        self.lock = threading.RLock()
         self.local = threading.local()
         self._reset()
         self.torch: Any = None
         self._torch_dir = ""
         self._paths: dict[str, str] = {}
-        self._modules: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Live modules and optimizers, each with its creation number (the end state lists them in order).
+        self._modules: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._created = 0
         self._modules_changed = False
         self._names: dict[int, tuple[weakref.ref[Any], str]] = {}
 
     def _reset(self) -> None:
+        # Also the fork child's start: another thread may have held the lock at the fork.
+        self.lock = threading.RLock()
         self.pid = os.getpid()
         self.parent = os.getppid()
         self.started_ns = time.time_ns()
@@ -236,11 +244,13 @@ class Recorder:
         self.sites: dict[int, dict[str, int]] = {}
         self.errors: list[str] = []
         self.exception: dict[str, str] | None = None
+        self.caught: list[dict[str, str]] = []
         self.occurrences: dict[tuple[str, str], int] = {}
         self.uids: dict[int, tuple[weakref.ref[Any], int]] = {}
         self.next_uid = 0
         self.stored_bytes = 0
         self.retained: dict[int, weakref.ref[Any]] = {}
+        self.saved: dict[str, StoredTensor | str] = {}
         self.written = False
 
     # -- installation -----------------------------------------------------------------------------
@@ -249,7 +259,12 @@ class Recorder:
         """Seed the process, watch for torch and numpy, and arrange for the record to be written."""
         random.seed(self.config.seed)
         callbacks: dict[str, Callable[[ModuleType], None]] = {}
-        for name, callback in (("torch", self._on_torch), ("numpy", self._on_numpy)):
+        watched = (
+            ("torch", self._on_torch),
+            ("numpy", self._on_numpy),
+            ("multiprocessing.process", self._on_multiprocessing),
+        )
+        for name, callback in watched:
             if name in sys.modules:
                 callback(sys.modules[name])
             else:
@@ -268,7 +283,49 @@ class Recorder:
         sys.excepthook = excepthook
         atexit.register(self.write)
         os.register_at_fork(after_in_child=self._reset)
+        self._write_before_os_exit()
         return self
+
+    def _write_before_os_exit(self) -> None:
+        """Write the record from ``os._exit`` too: it skips atexit hooks.
+
+        A process started by ``multiprocessing`` with fork (or forkserver) ends through ``os._exit``
+        once its target returns (multiprocessing/popen_fork.py), as do hand-forked children.
+        """
+        exit_now = os._exit
+
+        def _exit(status: int) -> NoReturn:
+            try:
+                self.write()
+            except BaseException as error:  # the program asked to end now: end, whatever happened
+                print(f"varmigrate: the gradient recorder could not write: {error!r}", file=sys.stderr)
+            exit_now(status)
+
+        os._exit = _exit
+
+    def _on_multiprocessing(self, process: ModuleType) -> None:
+        """Note the exception that ends a ``multiprocessing`` child's ``run()``.
+
+        ``BaseProcess._bootstrap`` catches it, prints it and exits with status 1, so neither
+        ``sys.excepthook`` nor the parent sees it (multiprocessing/process.py).
+        """
+        bootstrap = process.BaseProcess._bootstrap
+        note = self.note_exception
+
+        def _bootstrap(child: Any, *args: Any, **kwargs: Any) -> Any:
+            run = child.run
+
+            def noted_run() -> None:
+                try:
+                    run()
+                except Exception as error:
+                    note(error)
+                    raise
+
+            child.run = noted_run  # on the instance: subclasses override run()
+            return bootstrap(child, *args, **kwargs)
+
+        process.BaseProcess._bootstrap = _bootstrap
 
     def _on_numpy(self, numpy: ModuleType) -> None:
         try:
@@ -281,8 +338,7 @@ class Recorder:
         self.torch = torch
         self._torch_dir = os.path.dirname(os.path.abspath(torch.__file__ or "")) + os.sep
         torch.manual_seed(self.config.seed)
-        # warn_only: an op without a deterministic kernel warns instead of failing the run.
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic(torch)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
         variable = sys.modules["torch.autograd.variable"].Variable
@@ -296,15 +352,52 @@ class Recorder:
             original_retain(tensor)
 
         torch.Tensor.retain_grad = retain_grad
-        original_init = torch.nn.Module.__init__
-        modules = self._modules
+        module = torch.nn.Module
+        # Modules made by copy.deepcopy or unpickling skip __init__ and go through __setstate__.
+        module.__init__ = self._tracking(module.__init__, self._modules)
+        module.__setstate__ = self._tracking(module.__setstate__, self._modules)
+        torch.optim.Optimizer.__init__ = self._tracking(torch.optim.Optimizer.__init__, self._optimizers)
+        original_save = torch.save
 
-        def module_init(module: Any, *args: Any, **kwargs: Any) -> None:
-            original_init(module, *args, **kwargs)
-            modules.add(module)
-            self._modules_changed = True
+        def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                where = os.path.basename(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
+                self._saved(f"saved #{len(self.saved)} {where}", obj, 0)
+            except Exception as error:
+                self.errors.append(f"recording torch.save: {error!r}")
+            return original_save(obj, f, *args, **kwargs)
 
-        torch.nn.Module.__init__ = module_init
+        self.torch.save = save
+
+    def _tracking(
+        self, method: Callable[..., None], table: weakref.WeakKeyDictionary[Any, int]
+    ) -> Callable[..., None]:
+        """``method`` (an ``__init__`` or ``__setstate__``) that also enters its object in ``table``."""
+
+        def tracked(obj: Any, *args: Any, **kwargs: Any) -> None:
+            method(obj, *args, **kwargs)
+            if obj not in table:
+                table[obj] = self._created
+                self._created += 1
+                self._modules_changed = True
+
+        return tracked
+
+    def _saved(self, key: str, obj: Any, depth: int) -> None:
+        """Store the tensors of what ``torch.save`` writes (containers walked, modules by state_dict)."""
+        torch = self.torch
+        if isinstance(obj, torch.nn.Module):
+            obj = obj.state_dict()
+        if isinstance(obj, torch.Tensor):
+            self.saved[key] = self._stored(obj)
+        elif isinstance(obj, dict) and depth < 4:
+            for name, value in obj.items():
+                self._saved(f"{key}.{name}", value, depth + 1)
+        elif isinstance(obj, (list, tuple)) and depth < 4:
+            for index, value in enumerate(obj):
+                self._saved(f"{key}.{index}", value, depth + 1)
+        elif isinstance(obj, (int, float, str, bool)) or obj is None:
+            self.saved[key] = repr(obj)
 
     # -- evidence (baseline only) -------------------------------------------------------------------
 
@@ -367,6 +460,7 @@ class Recorder:
                 line=line,
                 occurrence=occurrence,
                 depth=depth,
+                roots=self._roots(tensors),
                 leaves=[],
                 retained=[],
                 results=[],
@@ -391,6 +485,10 @@ class Recorder:
                 call["seq"] = len(self.calls)
                 self.calls.append(call)
         return result
+
+    def _roots(self, tensors: Sequence[Any]) -> list[StoredTensor | None]:
+        edge_type = self.torch.autograd.graph.GradientEdge
+        return [None if isinstance(t, edge_type) else self._store(t) for t in tensors]
 
     def _caller(self) -> tuple[str, str, int]:
         """The first frame outside torch and this module: (file relative to the root, function, line)."""
@@ -524,7 +622,7 @@ class Recorder:
 
     def _name_parameters(self) -> None:
         self._modules_changed = False
-        modules = list(self._modules)
+        modules = list(self._modules.keys())
         children = {id(child) for module in modules for child in module.children()}
         roots = [module for module in modules if id(module) not in children]
         bindings = _bindings(sys._getframe(1), {id(root) for root in roots})
@@ -548,16 +646,19 @@ class Recorder:
 
     def note_exception(self, error: BaseException) -> None:
         """Remember the uncaught exception that ends the process."""
+        self.exception = self._described(error)
+
+    def note_caught(self, test: str, error: BaseException) -> None:
+        """Remember an exception that a test runner caught and reported as a failed test."""
+        self.caught.append({"test": test, **self._described(error)})
+
+    def _described(self, error: BaseException) -> dict[str, str]:
         where = ""
         for frame, line in traceback.walk_tb(error.__traceback__):
             relative = self._relative(frame.f_code.co_filename)
             if not os.path.isabs(relative):
                 where = f"{relative}:{frame.f_code.co_name}:{line}"
-        self.exception = {
-            "type": type(error).__qualname__,
-            "message": str(error)[:2000],
-            "where": where,
-        }
+        return {"type": type(error).__qualname__, "message": str(error)[:2000], "where": where}
 
     def _leaks(self) -> list[str]:
         """Modules this process imported from the user's tree (an editable install, a sys.path entry)."""
@@ -588,10 +689,60 @@ class Recorder:
             calls=list(self.calls),
             leaves=dict(self.leaf_info),
             exception=self.exception,
+            caught=list(self.caught),
             sites={site: dict(counts) for site, counts in self.sites.items()},
             leaked=self._leaks(),
             errors=list(self.errors),
+            end_state=self._end_state() if self.calls else {},
         )
+
+    def _end_state(self) -> dict[str, StoredTensor | str]:
+        """Parameters and buffers of live modules, optimizer state, leaf flags, `__main__`'s tensors."""
+        state: dict[str, StoredTensor | str] = {}
+        try:
+            self._end_modules(state)
+            self._end_optimizers(state)
+            for uid, ref in sorted((uid, ref) for ref, uid in self.uids.values()):
+                leaf = ref()
+                if leaf is not None:
+                    name = self.leaf_info[uid]["name"] or f"#{uid}"
+                    state[f"leaf {name}"] = f"requires_grad={leaf.requires_grad}, is_leaf={leaf.is_leaf}"
+            main = sys.modules.get("__main__")
+            for name, value in sorted(vars(main).items() if main is not None else ()):
+                if isinstance(value, self.torch.Tensor):
+                    state[f"global {name}"] = self._stored(value)
+            state.update(self.saved)
+        except Exception as error:
+            self.errors.append(f"recording the end state: {error!r}")
+        return state
+
+    def _end_modules(self, state: dict[str, StoredTensor | str]) -> None:
+        """Each root module's parameters and buffers, as ``module Linear#0.weight``."""
+        modules = sorted(self._modules.items(), key=lambda item: item[1])
+        children = {id(child) for module, _ in modules for child in module.children()}
+        for prefix, root in _numbered(module for module, _ in modules if id(module) not in children):
+            for name, tensor in (*root.named_parameters(), *root.named_buffers()):
+                state[f"module {prefix}.{name}"] = self._stored(tensor)
+
+    def _end_optimizers(self, state: dict[str, StoredTensor | str]) -> None:
+        """Each optimizer's ``state_dict``: per-parameter state and hyperparameters."""
+        optimizers = sorted(self._optimizers.items(), key=lambda item: item[1])
+        for prefix, optimizer in _numbered(o for o, _ in optimizers):
+            saved = optimizer.state_dict()
+            for index, entries in sorted(saved["state"].items()):
+                for name, value in sorted(entries.items()):
+                    state[f"optimizer {prefix}.state.{index}.{name}"] = self._stored(value)
+            for number, group in enumerate(saved["param_groups"]):
+                for name, value in sorted(group.items()):
+                    state[f"optimizer {prefix}.param_groups.{number}.{name}"] = self._stored(value)
+
+    def _stored(self, value: Any) -> StoredTensor | str:
+        """A tensor stored, anything else as its repr."""
+        if isinstance(value, self.torch.Tensor):
+            stored = self._store(value)
+            assert stored is not None
+            return stored
+        return repr(value)
 
     def write(self) -> None:
         """Write the record (once, and only from the process that made it)."""
@@ -655,6 +806,30 @@ def store(tensor: Any, full_bytes: int = FULL_BYTES) -> StoredTensor:
     return stored
 
 
+def _deterministic(torch: ModuleType) -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without importing inductor now.
+
+    The public function imports ``torch._inductor.config`` (about a second per process) only to set its
+    ``deterministic`` flag, which matters to ``torch.compile`` alone (torch/__init__.py, torch 2.13); the
+    flag is set when the program itself imports that config.
+    """
+    # warn_only: an op without a deterministic kernel warns instead of failing the run.
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    setter(True, warn_only=True)
+
+    def inductor(config: Any) -> None:
+        config.deterministic = True
+
+    name = "torch._inductor.config"
+    if name in sys.modules:
+        inductor(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _ImportWatcher({name: inductor}))
+
+
 def _argv_item(item: str, root: str) -> str:
     """A command-line word with the run's tree spelled ``<root>`` so both runs' words compare equal."""
     if root and (item == root or item.startswith(root + os.sep)):
@@ -663,6 +838,15 @@ def _argv_item(item: str, root: str) -> str:
     if real.startswith(root + os.sep):
         return "<root>" + real[len(root) :]
     return item
+
+
+def _numbered(objects: Iterable[Any]) -> Iterator[tuple[str, Any]]:
+    """``("Linear#0", obj)``, ``("Linear#1", obj)``: each object named by its class and its rank in it."""
+    seen: dict[str, int] = {}
+    for obj in objects:
+        kind = type(obj).__name__
+        seen[kind] = seen.get(kind, -1) + 1
+        yield f"{kind}#{seen[kind]}", obj
 
 
 # Names that say nothing about which model a parameter belongs to.
@@ -682,6 +866,9 @@ def _bindings(frame: FrameType | None, wanted: set[int]) -> dict[int, str]:
 
 
 _ACTIVE: Recorder | None = None
+# pytest loads the plugins this variable names by module name; sitecustomize loads this module under it.
+_PYTEST_PLUGINS = "PYTEST_PLUGINS"
+_MODULE_NAME = "_varmigrate_recorder"
 
 
 def activate(environ: os._Environ[str] | dict[str, str] | None = None) -> Recorder | None:
@@ -691,7 +878,22 @@ def activate(environ: os._Environ[str] | dict[str, str] | None = None) -> Record
     if _ACTIVE is not None or not environ.get(ENV_RUN):
         return _ACTIVE
     _ACTIVE = Recorder(_Config(environ)).start()
+    if __name__ == _MODULE_NAME:  # set here, not by the runner: a process without the recorder has no plugin
+        plugins = [p for p in environ.get(_PYTEST_PLUGINS, "").split(",") if p.strip()]
+        if _MODULE_NAME not in plugins:
+            environ[_PYTEST_PLUGINS] = ",".join([*plugins, _MODULE_NAME])
     return _ACTIVE
+
+
+def pytest_runtest_makereport(item: Any, call: Any) -> None:
+    """pytest hook: note the exception a test raised (pytest catches it; excepthook never sees it)."""
+    excinfo = call.excinfo
+    if _ACTIVE is None or excinfo is None:
+        return
+    # pytest.skip() and xfail outcomes are exceptions too (_pytest/outcomes.py); they are not failures.
+    if type(excinfo.value).__name__ in {"Skipped", "XFailed"}:
+        return
+    _ACTIVE.note_caught(f"{item.nodeid} ({call.when})", excinfo.value)
 
 
 def read_record(path: str) -> ProcessRecord:

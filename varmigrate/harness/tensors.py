@@ -93,6 +93,35 @@ def stored_difference(before: StoredTensor | None, after: StoredTensor | None) -
     return "values differ (one side stored as a digest)"
 
 
+def only_signs_of_zero_differ(before: StoredTensor | None, after: StoredTensor | None) -> bool:
+    """Whether two recorded tensors differ only where one holds ``+0.0`` and the other ``-0.0``.
+
+    ``g.zero_()`` then accumulating gives ``0.0 + -0.0 == +0.0`` where ``g = None`` keeps ``-0.0``:
+    equal numbers that compare equal everywhere but in their bits. Tensors stored as digests cannot tell.
+    """
+    if before is None or after is None or before["data"] is None or after["data"] is None:
+        return False
+    if (before["dtype"], before["shape"], before["layout"]) != (
+        after["dtype"],
+        after["shape"],
+        after["layout"],
+    ):
+        return False
+    import torch
+
+    old, new = stored_tensor(before), stored_tensor(after)
+    if not (old.is_floating_point() or old.is_complex()):
+        return False
+    return torch.equal(_bits(_unsigned_zeros(old)), _bits(_unsigned_zeros(new)))
+
+
+def _unsigned_zeros(tensor: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    real = torch.view_as_real(tensor) if tensor.is_complex() else tensor
+    return torch.where(real == 0, torch.zeros_like(real), real)
+
+
 def describe_stored(stored: StoredTensor | None) -> str:
     if stored is None:
         return "None"

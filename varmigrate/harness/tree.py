@@ -3,6 +3,7 @@ and copies of the tree for the two runs."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import subprocess
@@ -160,3 +161,26 @@ def remove_git_worktree(repository: Path, destination: Path) -> None:
     )
     shutil.rmtree(destination, ignore_errors=True)
     subprocess.run(["git", "-C", str(repository), "worktree", "prune"], capture_output=True, check=False)
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def changed_lines(repository: Path, revision: str, file: str) -> list[tuple[int, int]]:
+    """The line ranges (first, last; 1-based) of ``file`` in the work tree that differ from ``revision``.
+
+    A hunk that only deletes lines is shown as the line after the deletion. Empty when git cannot say.
+    """
+    done = subprocess.run(
+        ["git", "-C", str(repository), "diff", "-U0", "--no-color", "--no-ext-diff", revision, "--", file],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return []
+    ranges = []
+    for match in _HUNK.finditer(done.stdout):
+        first, count = int(match[1]), int(match[2] if match[2] is not None else 1)
+        ranges.append((first + 1, first + 1) if count == 0 else (first, first + count - 1))
+    return ranges

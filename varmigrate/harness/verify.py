@@ -11,9 +11,10 @@
    fixes applied: SAFE ones, UNSAFE ones with ``--unsafe-fixes``, and the UNSAFE fixes that the
    baseline's evidence made exact (*verified*). With ``--baseline`` the candidate is the working tree
    as it is.
-3. The records are compared call by call (:mod:`.compare`); the first divergence is reported. Exit
-   status and uncaught exceptions count too; stdout is compared and reported, but does not decide the
-   verdict (programs print timings). With ``--write`` and an identical verdict, the candidate's files
+3. The records are compared call by call — loss values, gradients, leaf identity — then by the end
+   state each process left (:mod:`.compare`); the first divergence is reported. Exit status and
+   uncaught exceptions count too; stdout (timings masked) is compared and reported, and decides the
+   verdict with ``--compare-stdout``. With ``--write`` and an identical verdict, the candidate's files
    are written to the working tree.
 
 Exit codes: 0 identical, 1 diverged, 2 could not compare.
@@ -42,6 +43,7 @@ from varmigrate.harness.tree import (
     SourceFile,
     TreeError,
     add_git_worktree,
+    changed_lines,
     copy_tree,
     project_root,
     python_files,
@@ -83,6 +85,7 @@ class VerifyOptions:
     rules: tuple[RuleSpec, ...] = ALL_RULES
     # Seconds each run may take; past it the command's process group is ended (None: no limit).
     timeout: float | None = DEFAULT_TIMEOUT
+    compare_stdout: bool = False  # printed output (timings masked) decides the verdict too
 
     @property
     def threshold(self) -> Applicability:
@@ -134,6 +137,8 @@ class VerifyResult:
     files: list[FileFix] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # With --baseline: the lines of the diverging call's file changed since the revision.
+    changed: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -242,8 +247,11 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         result.failed_run = candidate
         result.message = result.message or candidate.start_error
         return
-    result.comparison = compare_runs(baseline, candidate)
+    result.comparison = compare_runs(baseline, candidate, options.compare_stdout)
     result.verdict = IDENTICAL if result.comparison.identical else DIVERGED
+    divergence = result.comparison.divergence
+    if options.baseline is not None and divergence is not None and divergence.file:
+        result.changed = changed_lines(root, options.baseline, divergence.file)
     for outcome in (baseline, candidate):
         problems = [e for p in outcome.processes for e in p["errors"]]
         problems += [
@@ -252,9 +260,19 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             result.notes.append(f"the recorder failed in the {outcome.label}: {problems[0]}{more}")
-    if baseline.calls == 0:
+    if result.comparison.graphs_changed and result.verdict == IDENTICAL:
         result.notes.append(
-            "the command made no backward / autograd.grad call: "
+            f"the autograd graph changed shape at {result.comparison.graphs_changed} call(s); leaves were "
+            "paired by parameter name and order of first use, and every gradient is bitwise equal"
+        )
+    if result.comparison.signed_zeros:
+        result.notes.append(
+            f"{result.comparison.signed_zeros} tensor(s) differed only in the sign of zeros (+0.0 vs -0.0, "
+            "e.g. `grad.zero_()` replaced by `grad = None`): counted as equal"
+        )
+    if baseline.calls == 0 and candidate.calls == 0:  # over every process of both trees
+        result.notes.append(
+            "the command made no backward / autograd.grad call in any process: "
             "only exit status, exceptions and stdout were compared"
         )
     if options.write and result.verdict == IDENTICAL:

@@ -135,6 +135,10 @@ def _divergence(result: VerifyResult, console: Console) -> None:
         console.print(f"  {escape(str(leaf))}")
     if divergence.more_leaves:
         console.print(f"  ... and {divergence.more_leaves} more")
+    if result.changed:
+        lines = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in result.changed)
+        since = escape(result.options.baseline or "")
+        console.print(f"  lines changed since {since} in {escape(divergence.file or '')}: {lines}")
     rewrites = result.rewrites_in(divergence.file)
     if rewrites:
         console.print(f"  rewrites in {escape(divergence.file or '')}:")
@@ -223,6 +227,7 @@ def result_to_json(result: VerifyResult) -> dict[str, Any]:
             "leaves": [{"leaf": d.leaf, "detail": d.detail} for d in divergence.leaves],
             "more_leaves": divergence.more_leaves,
             "rewrites": [str(r) for r in result.rewrites_in(divergence.file)],
+            "changed_lines": [list(lines) for lines in result.changed],
         },
         "fixes": [
             {
