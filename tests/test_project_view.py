@@ -11,9 +11,9 @@ from support import write
 
 from varmigrate.cli import main
 from varmigrate.model import ProjectImports
-from varmigrate.pipeline import Job, Mode, prepare
-from varmigrate.pipeline import project as project_module
-from varmigrate.pipeline.project import ProjectView, project_view, still_uses
+from varmigrate.pipeline import Job, Mode, kept_imports, prepare
+from varmigrate.pipeline.import_scan import still_uses
+from varmigrate.pipeline.project import ProjectView, project_view
 
 MODEL = (
     "import torch\nfrom torch.autograd import Variable\n\n\ndef weights():\n"
@@ -172,7 +172,7 @@ def test_a_user_outside_the_run_keeps_it(tmp_path: Path) -> None:
 
 
 def test_too_many_files_to_look_at_keep_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(project_module, "MAX_DISK_FILES", 0)
+    monkeypatch.setattr(kept_imports, "MAX_DISK_FILES", 0)
     view = _view(tmp_path, {"model.py": MODEL, "unrelated.py": "x = 1\n"}, given=["model.py"])
     facts = view.settings_for(tmp_path / "model.py")
     assert facts is not None

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, cast
 
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
+from varmigrate.pipeline.import_scan import still_uses
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
-from varmigrate.pipeline.project import ProjectView, project_view, still_uses, without_names
+from varmigrate.pipeline.project import ProjectView, project_view, without_names
 from varmigrate.pipeline.single import process_bytes, reaches_torch, without_torch
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, read_regular, write_atomic

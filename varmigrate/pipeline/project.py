@@ -23,14 +23,8 @@ and the directory the run's files have in common. A module's exports are its `__
 else its public top-level names. Names are followed through chains of modules (`from b import *` where b
 does `from a import *`).
 
-Which imports the clean-up keeps (``fix`` only): an import of torch's `Variable` in a module (or of
-`torch.autograd` under an alias, which the clean-up removes too) stays when a file that uses the name
-imports it from there, by name or by a star import, directly or through other modules. The files looked
-at are the run's and, on disk, every `.py` file and notebook of the module's repository (below the
-nearest `.git`, else the directory above its top-level package). Where the only such uses are in files
-of the same run, reached by star imports or attributes of the module (`model.Variable`), the import
-goes when every one of those files is left without the name (:attr:`ProjectView.pending`); an import
-that names it (`from model import Variable`) keeps it for good.
+Which imports the clean-up keeps (``fix`` only) is worked out in ``kept_imports.py``; what is read of
+each file, in ``import_scan.py``.
 """
 
 from __future__ import annotations
@@ -44,58 +38,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from varmigrate.model import ProjectImports
-from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE, VARIABLE_STAR_MODULES
-from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
+from varmigrate.pipeline.import_scan import (
+    STAR_IMPORT,
+    ModuleScan,
+    autograd_aliases,
+    owner,
+    read_module,
+    rebinds,
+    spells_variable,
+    torch_bindings,
+    variable_aliases,
+)
+from varmigrate.pipeline.kept_imports import KeptImports
+from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
 if TYPE_CHECKING:
-    import ast
-
     from varmigrate.engine.settings import Settings
 
-# A line that starts an import statement (`from .m import x`, `import a.b`), at any indentation.
-_IMPORT_START = re.compile(r"[ \t]*(?:from[ \t]+[.\w]|import[ \t])")
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-# `Variable as V`; no leading `\b`, which would keep the engine from skipping ahead to the literal.
-_ALIAS = re.compile(rb"Variable\s+as\s+(\w+)")
 _DATA_INDEX_ZERO = re.compile(rb"data\s*\[\s*0\s*\]")
-_F_STRING = re.compile(r"[a-zA-Z]*[fF]")
-_AUTOGRAD_ALIAS = re.compile(
-    rb"import\s+torch\.autograd(?:\.variable)?\s+as\s+(\w+)"
-    rb"|\bimport\b[^\n]*?\b(autograd|variable)\b(?:\s+as\s+(\w+))?"
-)
-_STAR = re.compile(rb"\bimport[\s\\]*\*")
-# An import statement spans at most this many lines (a long parenthesised list of names).
-_MAX_IMPORT_LINES = 200
-# A repository's files looked at on disk for importers of one module: beyond this, its imports all stay.
-MAX_DISK_FILES = 5000
-_TOP = 0
-
-
-@dataclass(frozen=True)
-class _Import:
-    """One import statement's part: ``from <module> import <names>`` (``star``), or ``import <module>``."""
-
-    module: str
-    level: int
-    # (name, local name) for `from` imports; empty for `import module` and star imports.
-    names: tuple[tuple[str, str], ...] = ()
-    star: bool = False
-    # `import a.b as c`: the local name (None: `import a.b` binds `a`).
-    asname: str | None = None
-    is_from: bool = True
-
-
-@dataclass
-class _Module:
-    """What the project view needs of one file: its imports in order, `__all__`, whether it spells torch."""
-
-    path: Path
-    imports: list[_Import]
-    exports: frozenset[str] | None
-    spells_torch: bool
-    text: str
-    # The dotted names the text writes `.Variable` (or an alias) after, once asked (`model`, `a.b`).
-    attributes: set[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,14 +106,14 @@ def project_view(files: Mapping[Path, bytes], *, fixes: bool) -> ProjectView:
 
     With ``fixes``, also which imports of torch's `Variable` other modules need.
     """
-    project = _Project(files, fixes=fixes)
+    project = Project(files, fixes=fixes)
     view = ProjectView()
     for path in project.candidates():
         facts = project.facts(path)
         if facts.variable or facts.reaches_torch:
             view.imports[path] = facts
     if fixes:
-        for path, (kept, pending) in project.exporters().items():
+        for path, (kept, pending) in KeptImports(project).needed().items():
             view.imports[path] = _with_kept(view.imports.get(path), kept | frozenset(pending))
             if pending:
                 view.pending[path] = pending
@@ -178,52 +138,27 @@ def without_names(facts: ProjectImports, names: Iterable[str]) -> ProjectImports
     return ProjectImports(facts.variable, facts.spellings, facts.reaches_torch, kept)
 
 
-def still_uses(path: Path, data: bytes, name: str) -> bool:
-    """Whether the file ``path`` (holding ``data``) may still use ``name``: its code spells it.
-
-    Comments, docstrings and other strings do not count, except f-strings; a text that cannot be read
-    as tokens counts as using it.
-    """
-    if re.search(rb"\b" + re.escape(name.encode()) + rb"\b", data) is None:
-        return False
-    import io
-    import tokenize
-
-    text = _notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.NAME and token.string == name:
-                return True
-            if token.type == tokenize.STRING and _F_STRING.match(token.string) and name in token.string:
-                return True
-    except (tokenize.TokenError, SyntaxError):
-        return True
-    return False
-
-
-class _Project:
+class Project:
     """The run's files, and the modules they import, read on demand."""
 
     def __init__(self, files: Mapping[Path, bytes], *, fixes: bool = False) -> None:
         self.given = dict(files)
         self.fixes = fixes
         self._read: dict[str, bytes | None] = {}
-        self._modules: dict[str, _Module | None] = {}
+        self._modules: dict[str, ModuleScan | None] = {}
         self._bindings: dict[str, dict[str, _Origin]] = {}
         self._torch: dict[str, bool] = {}
         self._exists: dict[str, bool] = {}
         self._uses: dict[str, list[_Use]] = {}
         # The run's files that spell `Variable`, and the other names `Variable as V` gives it anywhere.
-        self.mentions = {path for path, data in files.items() if _spells_variable(data)}
-        aliases = {alias for path in self.mentions for alias in _aliases(files[path])}
+        self.mentions = {path for path, data in files.items() if spells_variable(data)}
+        aliases = {alias for path in self.mentions for alias in variable_aliases(files[path])}
         self.words = frozenset({"Variable", *aliases})
         # With fixes, also the names `torch.autograd` has (`import torch.autograd as ag`), which the
         # clean-up removes too: a module that uses one through a star import needs it kept.
         self.autograd = {path for path, data in files.items() if fixes and b"autograd" in data}
-        modules = {alias for path in self.autograd for alias in _autograd_aliases(files[path])}
+        modules = {alias for path in self.autograd for alias in autograd_aliases(files[path])}
         self.names = self.words | modules
-        self._walks: dict[str, list[Path] | None] = {}
-        self._spells: dict[tuple[frozenset[str], str], list[Path]] = {}
 
     @functools.cached_property
     def by_key(self) -> dict[str, Path]:
@@ -275,7 +210,7 @@ class _Project:
             found = self._uses[key] = [] if module is None else list(self._find_uses(module))
         return found
 
-    def _find_uses(self, module: _Module) -> Iterator[_Use]:
+    def _find_uses(self, module: ModuleScan) -> Iterator[_Use]:
         star: dict[str, _Origin | None] = {}
         for item in module.imports:
             prefix = "." * item.level + item.module
@@ -321,19 +256,19 @@ class _Project:
             if origin is not None:
                 yield _Use(name, origin.path, origin.name, False, (name,), origin.module)
 
-    def _writes_attribute(self, module: _Module, local: str) -> bool:
+    def _writes_attribute(self, module: ModuleScan, local: str) -> bool:
         """Whether ``module`` writes `<local>.Variable` (or an alias): only then is `local` looked up."""
         if module.attributes is None:
             module.attributes = set()
             text = module.text
             words = "|".join(map(re.escape, sorted(self.words)))
             for match in re.finditer(rf"(?:{words})\b", text):
-                owner = _owner(text, match.start())
-                if owner:
-                    module.attributes.add(owner)
+                name = owner(text, match.start())
+                if name:
+                    module.attributes.add(name)
         return local in module.attributes
 
-    def _attributes(self, module: _Module, target: Path, qualified: str, local: str) -> Iterator[_Use]:
+    def _attributes(self, module: ModuleScan, target: Path, qualified: str, local: str) -> Iterator[_Use]:
         """The module ``target``'s `Variable` names that ``module`` writes as its attributes (`model.Variable`
         where ``local`` is `model`); ``qualified`` is the target's qualified name there."""
         for name, bound in self.variables(target).items():
@@ -342,13 +277,13 @@ class _Project:
 
     # -- modules ----------------------------------------------------------------------------------------
 
-    def module(self, path: Path) -> _Module | None:
+    def module(self, path: Path) -> ModuleScan | None:
         """The imports, `__all__` and torch mention of the file ``path`` (None: it cannot be read)."""
         key = _key(path)
         if key in self._modules:
             return self._modules[key]
-        data = self._data(path)
-        found = None if data is None else _read_module(path, data)
+        data = self.data(path)
+        found = None if data is None else read_module(path, data)
         self._modules[key] = found
         return found
 
@@ -365,14 +300,16 @@ class _Project:
             return found
         self._bindings[key] = {}  # a cycle of imports ends here
         found = {}
-        data = self._data(path)
+        data = self.data(path)
         if data is None or not (
-            any(word.encode() in data for word in self.names) or _STAR.search(data) or path in self.autograd
+            any(word.encode() in data for word in self.names)
+            or STAR_IMPORT.search(data)
+            or path in self.autograd
         ):
             return found  # it imports none of the names by name, nor anything by a star import
         module = self.module(path)
         for item in module.imports if module is not None else ():
-            torch_names = _torch_bindings(item, modules=self.fixes)
+            torch_names = torch_bindings(item, modules=self.fixes)
             if torch_names is not None:
                 for local, variable in torch_names.items():
                     if variable is None:
@@ -402,7 +339,7 @@ class _Project:
                     else:
                         found.pop(local, None)
         if module is not None:
-            found = {name: bound for name, bound in found.items() if not _rebinds(module.text, name)}
+            found = {name: bound for name, bound in found.items() if not rebinds(module.text, name)}
         self._bindings[key] = found
         return found
 
@@ -422,7 +359,7 @@ class _Project:
         if module.exports is not None and name not in module.exports:
             return False
         imported = any(local == name for item in module.imports for _, local in item.names)
-        return imported or _rebinds(module.text, name)
+        return imported or rebinds(module.text, name)
 
     def _reaches_torch(self, path: Path, seen: frozenset[str] = frozenset()) -> bool:
         """Whether the module ``path`` spells torch, or imports a module of the project that does."""
@@ -438,7 +375,7 @@ class _Project:
         self._torch[key] = found
         return found
 
-    def _targets(self, module: _Module) -> Iterator[Path]:
+    def _targets(self, module: ModuleScan) -> Iterator[Path]:
         """The project's modules that ``module`` imports."""
         for item in module.imports:
             target = self.resolve(module.path, item.module, item.level)
@@ -465,12 +402,12 @@ class _Project:
 
     def _package(self, directory: Path) -> Path | None:
         init = directory / "__init__.py"
-        return init if self._is_file(init) else None
+        return init if self.is_file(init) else None
 
     def _module_file(self, base: Path, parts: list[str]) -> Path | None:
         folder = base.joinpath(*parts)
         module = folder.with_name(folder.name + ".py")
-        if self._is_file(module):
+        if self.is_file(module):
             return module
         return self._package(folder)
 
@@ -479,7 +416,7 @@ class _Project:
         top-level package, the run's common directory."""
         bases = [importer.parent]
         folder = importer.parent
-        while self._is_file(folder / "__init__.py") and folder.parent != folder:
+        while self.is_file(folder / "__init__.py") and folder.parent != folder:
             folder = folder.parent
         if folder not in bases:
             bases.append(folder)
@@ -487,7 +424,7 @@ class _Project:
             bases.append(self.root)
         return bases
 
-    def _is_file(self, path: Path) -> bool:
+    def is_file(self, path: Path) -> bool:
         key = _key(path)
         if key in self.by_key:
             return True
@@ -496,7 +433,7 @@ class _Project:
             found = self._exists[key] = os.path.isfile(path)
         return found
 
-    def _data(self, path: Path) -> bytes | None:
+    def data(self, path: Path) -> bytes | None:
         key = _key(path)
         given = self.by_key.get(key)
         if given is not None:
@@ -508,312 +445,6 @@ class _Project:
             except OSError:
                 self._read[key] = None
         return self._read[key]
-
-    # -- which imports other modules need ---------------------------------------------------------------
-
-    def exporters(self) -> dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]]:
-        """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
-        for good, and those that may go once the given files (of the run) no longer spell them."""
-        found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
-        # A removable import names `autograd` (`from torch.autograd import Variable`, `import torch.autograd
-        # as ag`); a star import is never removed.
-        for path in self.given:
-            # Only a module can be imported (not a notebook, nor a document's code blocks).
-            if path not in self.autograd or file_kind(path.name) != ".py":
-                continue
-            own = {name for name, bound in self.bindings(path).items() if _key(bound.path) == _key(path)}
-            if own:
-                kept, pending = self._needed(path, own)
-                if kept or pending:
-                    found[path] = (kept, pending)
-        return found
-
-    def _needed(self, origin: Path, names: set[str]) -> tuple[frozenset[str], dict[str, frozenset[Path]]]:
-        kept: set[str] = set()
-        users: dict[str, set[Path]] = {}
-        files = self._importers(origin, names)
-        if files is None:
-            return frozenset(names), {}
-        for path, given in files:
-            for use in self.uses(path):
-                if _key(use.origin) != _key(origin) or use.exported not in names:
-                    continue
-                if use.named or given is None:
-                    kept.add(use.exported)
-                else:
-                    users.setdefault(use.exported, set()).add(given)
-        pending = {name: frozenset(paths) for name, paths in users.items() if name not in kept}
-        return frozenset(kept), pending
-
-    def _importers(self, origin: Path, names: set[str]) -> list[tuple[Path, Path | None]] | None:
-        """Other files that spell one of ``names``: (path, the run's path for it, None when only on disk).
-
-        Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
-        there are more than `MAX_DISK_FILES` of them).
-        """
-        root = self._search_root(origin)
-        disk = self._disk_files(root)
-        if disk is None:
-            return None
-        spelling = frozenset(names)
-        found: list[tuple[Path, Path | None]] = []
-        found += [(path, path) for path in self._spelling(spelling, "", self.given)]
-        found += [(path, None) for path in self._spelling(spelling, _key(root), disk)]
-        return [(path, given) for path, given in found if _key(path) != _key(origin)]
-
-    def _spelling(self, names: frozenset[str], group: str, files: Iterable[Path]) -> list[Path]:
-        """Those of ``files`` (known as ``group``) whose bytes spell one of ``names``, searched once."""
-        found = self._spells.get((names, group))
-        if found is None:
-            words = [name.encode() for name in names]
-            found = self._spells[names, group] = [
-                path for path in files if any(word in self._peek(path) for word in words)
-            ]
-        return found
-
-    def _peek(self, path: Path) -> bytes:
-        """The bytes of ``path``, not kept when read from disk (most files on disk are looked at once)."""
-        given = self.by_key.get(_key(path))
-        if given is not None:
-            return self.given[given]
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except OSError:
-            return b""
-
-    def _search_root(self, path: Path) -> Path:
-        """Where importers of ``path`` may be: its repository (the nearest directory above with `.git`),
-        else the directory it is imported from (above its top-level package)."""
-        here = path.parent.absolute()
-        for folder in (here, *here.parents):
-            if os.path.exists(folder / ".git"):
-                return folder
-        folder = path.parent
-        while self._is_file(folder / "__init__.py") and folder.parent != folder:
-            folder = folder.parent
-        return folder
-
-    def _disk_files(self, root: Path) -> list[Path] | None:
-        """The files under ``root`` that are not the run's (None: more than `MAX_DISK_FILES`)."""
-        key = _key(root)
-        if key not in self._walks:
-            found: list[Path] | None = []
-            for path in _walk(root):
-                if _key(path) in self.by_key:
-                    continue
-                assert found is not None
-                found.append(path)
-                if len(found) > MAX_DISK_FILES:
-                    found = None
-                    break
-            self._walks[key] = found
-        return self._walks[key]
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    """The `.py` files and notebooks under ``root`` (not in VCS data, environments or caches)."""
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in DEFAULT_EXCLUDED_DIRS and not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith((".py", NOTEBOOK_SUFFIX)):
-                yield Path(directory, name)
-
-
-# -- reading one file --------------------------------------------------------------------------------------
-
-
-def _read_module(path: Path, data: bytes) -> _Module:
-    """The imports of ``data`` (a module, or a notebook's code cells), its `__all__` and torch mention."""
-    text = _notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
-    imports = [item for node in _import_statements(text) for item in _imports(node)]
-    return _Module(path, imports, _exports(text), "torch" in text, text)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return ""  # pragma: no cover (latin-1 decodes anything)
-
-
-def _notebook_code(data: bytes) -> str:
-    """The code cells of a notebook, one after another (nbformat 4, and 3's worksheets)."""
-    import json
-
-    try:
-        content = json.loads(data)
-    except ValueError:
-        return ""
-    if not isinstance(content, dict):
-        return ""
-    cells = content.get("cells")
-    if not isinstance(cells, list):
-        sheets = content.get("worksheets")
-        cells = (
-            [c for s in sheets if isinstance(s, dict) for c in s.get("cells", [])]
-            if isinstance(sheets, list)
-            else []
-        )
-    sources = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", cell.get("input", ""))
-        sources.append("".join(source) if isinstance(source, list) else str(source))
-    return "\n".join(sources)
-
-
-def _import_statements(text: str) -> Iterator[ast.stmt]:
-    """The import statements of ``text``: each line that starts one, with its continuation lines, parsed."""
-    import ast
-
-    position = 0
-    while (found := text.find("import", position)) >= 0:
-        start = max(text.rfind("\n", 0, found), text.rfind("\r", 0, found)) + 1
-        position = found + len("import")
-        if not _IMPORT_START.match(text, start):
-            continue
-        end = _statement_end(text, start)
-        code = text[start:end].lstrip(" \t")
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue  # the next lines may still start imports (an unclosed parenthesis took them)
-        position = max(position, end)
-        yield from tree.body
-
-
-def _statement_end(text: str, start: int) -> int:
-    """Where the logical line that starts at ``start`` ends (parentheses and backslashes continue it)."""
-    depth = 0
-    position = start
-    for _ in range(_MAX_IMPORT_LINES):
-        match = _NEWLINE.search(text, position)
-        end = match.start() if match else len(text)
-        code = text[position:end].split("#", 1)[0]
-        depth += code.count("(") - code.count(")")
-        position = match.end() if match else len(text)
-        if match is None or (depth <= 0 and not code.rstrip().endswith("\\")):
-            break
-    return position
-
-
-def _imports(node: ast.stmt) -> Iterator[_Import]:
-    import ast
-
-    if isinstance(node, ast.ImportFrom):
-        module = node.module or ""
-        if any(alias.name == "*" for alias in node.names):
-            yield _Import(module, node.level, star=True)
-        else:
-            yield _Import(module, node.level, tuple((a.name, a.asname or a.name) for a in node.names))
-    elif isinstance(node, ast.Import):
-        for alias in node.names:
-            yield _Import(alias.name, 0, asname=alias.asname, is_from=False)
-
-
-def _exports(text: str) -> frozenset[str] | None:
-    """The names in `__all__` when the module sets it with literals at its top level; else None."""
-    if "__all__" not in text:
-        return None
-    import ast
-
-    names: set[str] = set()
-    for match in re.finditer(r"^__all__\b", text, re.MULTILINE):
-        code = text[match.start() : _statement_end(text, match.start())]
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-        for node in tree.body:
-            value = node.value if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) else None
-            if not isinstance(value, ast.List | ast.Tuple):
-                return None
-            strings = [
-                e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
-            ]
-            if len(strings) != len(value.elts):
-                return None
-            names.update(strings)
-    return frozenset(names)
-
-
-def _spells_variable(data: bytes) -> bool:
-    """Whether ``data`` spells `Variable`: `V`s found by memchr, then compared.
-
-    About twice as fast as ``b"Variable" in data`` on source text, where the substring search stumbles
-    on the `e` at every tenth byte (the last letter of the word).
-    """
-    position = data.find(b"V")
-    while position >= 0:
-        if data.startswith(b"Variable", position):
-            return True
-        position = data.find(b"V", position + 1)
-    return False
-
-
-def _torch_bindings(item: _Import, *, modules: bool) -> dict[str, bool | None] | None:
-    """What an import from torch binds that the clean-up may remove: local name -> True for `Variable`,
-    False for `torch.autograd` itself (only with ``modules``), None for other names; None when the import
-    is not one of torch's that matter."""
-    if not item.is_from:
-        if modules and item.asname is not None and item.module in AUTOGRAD_MODULES:
-            return {item.asname: False}
-        return None
-    if item.level or item.module not in {"torch", *VARIABLE_STAR_MODULES}:
-        return None
-    if item.star:
-        return {"Variable": True} if item.module in VARIABLE_STAR_MODULES else None
-    found: dict[str, bool | None] = {}
-    for name, local in item.names:
-        full = f"{item.module}.{name}"
-        found[local] = True if full in VARIABLE else False if modules and full in AUTOGRAD_MODULES else None
-    return found
-
-
-def _autograd_aliases(data: bytes) -> set[str]:
-    """The names `torch.autograd` may have in ``data`` (`import torch.autograd as ag`, `from torch import
-    autograd`): a superset, to know which imported names are worth looking at."""
-    found: set[str] = set()
-    for match in _AUTOGRAD_ALIAS.finditer(data):
-        alias, default = match.group(1) or match.group(3), match.group(2)
-        found.add((alias or default or b"autograd").decode())
-    return found
-
-
-def _aliases(data: bytes) -> set[str]:
-    """The names after `Variable as` in ``data``."""
-    return {
-        match.group(1).decode()
-        for match in _ALIAS.finditer(data)
-        if match.start() == 0
-        or not (data[match.start() - 1 : match.start()].isalnum() or data[match.start() - 1] == 95)
-    }
-
-
-def _owner(text: str, end: int) -> str:
-    """The dotted name written before `.` and ``end`` (`model.Variable` -> `model`), else ""."""
-    parts: list[str] = []
-    position = end
-    while position > 0 and text[position - 1] == ".":
-        start = position - 1
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-            start -= 1
-        if start == position - 1:
-            break
-        parts.append(text[start : position - 1])
-        position = start
-    return ".".join(reversed(parts))
-
-
-def _rebinds(text: str, name: str) -> bool:
-    """Whether the module binds ``name`` at its top level otherwise than by an import (`def`, `=`)."""
-    word = re.escape(name)
-    pattern = rf"^(?:(?:async[ \t]+)?def|class)[ \t]+{word}\b|^{word}[ \t]*(?::[^=\n]*)?=(?!=)"
-    return re.search(pattern, text, re.MULTILINE) is not None
 
 
 def _prefixes(dotted: str) -> list[str]:

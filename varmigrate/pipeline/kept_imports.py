@@ -1,0 +1,150 @@
+"""Which imports of torch's `Variable` (or of `torch.autograd`) other files of a project need.
+
+The import clean-up removes such an import when its module no longer uses it; a module that gets the
+name from there (`from model import *` where model.py does `from torch.autograd import Variable`) then
+ends in a NameError. An import stays when a file that uses the name imports it from its module, by name
+or by a star import, directly or through other modules. The files looked at are the run's and, on disk,
+every `.py` file and notebook of the module's repository (below the nearest `.git`, else the directory
+above its top-level package). Where the only such uses are in files of the same run, reached by star
+imports or as attributes of the module (`model.Variable`), the import may go once every one of those
+files is left without the name (the batch decides, `ProjectView.pending`); an import that names it
+(`from model import Variable`) keeps it for good.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
+
+if TYPE_CHECKING:
+    from varmigrate.pipeline.project import Project
+
+# A repository's files looked at on disk for importers of one module: beyond this, its imports all stay.
+MAX_DISK_FILES = 5000
+
+
+class KeptImports:
+    """The imports the clean-up must keep in the modules of a run, worked out on ``project``."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._walks: dict[str, list[Path] | None] = {}
+        self._spells: dict[tuple[frozenset[str], str], list[Path]] = {}
+
+    def needed(self) -> dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]]:
+        """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
+        for good, and those that may go once the given files (of the run) no longer spell them."""
+        found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
+        # A removable import names `autograd` (`from torch.autograd import Variable`, `import torch.autograd
+        # as ag`); a star import is never removed.
+        for path in self.project.given:
+            # Only a module can be imported (not a notebook, nor a document's code blocks).
+            if path not in self.project.autograd or file_kind(path.name) != ".py":
+                continue
+            own = {
+                name for name, bound in self.project.bindings(path).items() if _key(bound.path) == _key(path)
+            }
+            if own:
+                kept, pending = self._needed(path, own)
+                if kept or pending:
+                    found[path] = (kept, pending)
+        return found
+
+    def _needed(self, origin: Path, names: set[str]) -> tuple[frozenset[str], dict[str, frozenset[Path]]]:
+        kept: set[str] = set()
+        users: dict[str, set[Path]] = {}
+        files = self._importers(origin, names)
+        if files is None:
+            return frozenset(names), {}
+        for path, given in files:
+            for use in self.project.uses(path):
+                if _key(use.origin) != _key(origin) or use.exported not in names:
+                    continue
+                if use.named or given is None:
+                    kept.add(use.exported)
+                else:
+                    users.setdefault(use.exported, set()).add(given)
+        pending = {name: frozenset(paths) for name, paths in users.items() if name not in kept}
+        return frozenset(kept), pending
+
+    def _importers(self, origin: Path, names: set[str]) -> list[tuple[Path, Path | None]] | None:
+        """Other files that spell one of ``names``: (path, the run's path for it, None when only on disk).
+
+        Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
+        there are more than `MAX_DISK_FILES` of them).
+        """
+        root = self._search_root(origin)
+        disk = self._disk_files(root)
+        if disk is None:
+            return None
+        spelling = frozenset(names)
+        found: list[tuple[Path, Path | None]] = []
+        found += [(path, path) for path in self._spelling(spelling, "", self.project.given)]
+        found += [(path, None) for path in self._spelling(spelling, _key(root), disk)]
+        return [(path, given) for path, given in found if _key(path) != _key(origin)]
+
+    def _spelling(self, names: frozenset[str], group: str, files: Iterable[Path]) -> list[Path]:
+        """Those of ``files`` (known as ``group``) whose bytes spell one of ``names``, searched once."""
+        found = self._spells.get((names, group))
+        if found is None:
+            words = [name.encode() for name in names]
+            found = self._spells[names, group] = [
+                path for path in files if any(word in self._peek(path) for word in words)
+            ]
+        return found
+
+    def _peek(self, path: Path) -> bytes:
+        """The bytes of ``path``, not kept when read from disk (most files on disk are looked at once)."""
+        given = self.project.by_key.get(_key(path))
+        if given is not None:
+            return self.project.given[given]
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError:
+            return b""
+
+    def _search_root(self, path: Path) -> Path:
+        """Where importers of ``path`` may be: its repository (the nearest directory above with `.git`),
+        else the directory it is imported from (above its top-level package)."""
+        here = path.parent.absolute()
+        for folder in (here, *here.parents):
+            if os.path.exists(folder / ".git"):
+                return folder
+        folder = path.parent
+        while self.project.is_file(folder / "__init__.py") and folder.parent != folder:
+            folder = folder.parent
+        return folder
+
+    def _disk_files(self, root: Path) -> list[Path] | None:
+        """The files under ``root`` that are not the run's (None: more than `MAX_DISK_FILES`)."""
+        key = _key(root)
+        if key not in self._walks:
+            found: list[Path] | None = []
+            for path in _walk(root):
+                if _key(path) in self.project.by_key:
+                    continue
+                assert found is not None
+                found.append(path)
+                if len(found) > MAX_DISK_FILES:
+                    found = None
+                    break
+            self._walks[key] = found
+        return self._walks[key]
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """The `.py` files and notebooks under ``root`` (not in VCS data, environments or caches)."""
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in DEFAULT_EXCLUDED_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith((".py", NOTEBOOK_SUFFIX)):
+                yield Path(directory, name)
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)
