@@ -12,7 +12,7 @@ from support import write
 from varmigrate.cli import main
 from varmigrate.model import ProjectImports
 from varmigrate.pipeline import Job, Mode, kept_imports, prepare
-from varmigrate.pipeline.import_scan import still_uses
+from varmigrate.pipeline.import_scan import _import_statements, still_uses
 from varmigrate.pipeline.project import ProjectView, project_view
 
 MODEL = (
@@ -197,6 +197,24 @@ def test_an_alias_of_torch_autograd_that_others_use_is_kept(project: Path) -> No
         fixed
         == "import torch\nimport torch.autograd as ag\n\n\ndef f(x):\n    return x.detach() + x.detach()\n"
     )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import a.b as c, d",
+        "from . import x",
+        "from .. import *",
+        "from x import a as b, c  # comment",
+        "from   spaced  import  *",
+        "from .m.n import a",
+        "import numpy as np",
+    ],
+)
+def test_one_line_imports_read_as_cpython_reads_them(line: str) -> None:
+    """The regular expression for plain one-line imports gives what CPython's parser gives."""
+    fast = list(_import_statements(line + "\n"))
+    assert fast == list(_import_statements(f"{line};\n"))  # `;`: not the one-line form, so parsed
 
 
 def test_only_code_counts_as_a_use() -> None:

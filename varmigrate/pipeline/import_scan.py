@@ -29,6 +29,16 @@ _AUTOGRAD_ALIAS = re.compile(
     rb"import\s+torch\.autograd(?:\.variable)?\s+as\s+(\w+)"
     rb"|\bimport\b[^\n]*?\b(autograd|variable)\b(?:\s+as\s+(\w+))?"
 )
+# `from m import a, b as c`, `from . import *` or `import a.b as c, d` on one line, nothing after it but a
+# comment. What it does not match (parentheses, continuation lines, `;`) goes to CPython's parser.
+_NAME = r"[A-Za-z_]\w*"
+_DOTTED = rf"{_NAME}(?:\.{_NAME})*"
+_ALIASED = rf"{_DOTTED}(?:[ \t]+as[ \t]+{_NAME})?"
+_SIMPLE_IMPORT = re.compile(
+    rf"[ \t]*(?:from[ \t]+(?P<from>\.*(?:{_DOTTED})?)[ \t]+import[ \t]+(?P<names>\*|{_ALIASED}"
+    rf"(?:[ \t]*,[ \t]*{_ALIASED})*)|import[ \t]+(?P<modules>{_ALIASED}(?:[ \t]*,[ \t]*{_ALIASED})*))"
+    r"[ \t]*(?:#[^\r\n]*)?(?=\r\n|\r|\n|\Z)"
+)
 # A star import, however it is spaced or continued.
 STAR_IMPORT = re.compile(rb"\bimport[\s\\]*\*")
 _F_STRING = re.compile(r"[a-zA-Z]*[fF]")
@@ -64,8 +74,7 @@ class ModuleScan:
 def read_module(path: Path, data: bytes) -> ModuleScan:
     """The imports of ``data`` (a module, or a notebook's code cells), its `__all__` and torch mention."""
     text = notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
-    imports = [item for node in _import_statements(text) for item in _imports(node)]
-    return ModuleScan(path, imports, _exports(text), "torch" in text, text)
+    return ModuleScan(path, list(_import_statements(text)), _exports(text), "torch" in text, text)
 
 
 def _decode(data: bytes) -> str:
@@ -104,8 +113,11 @@ def notebook_code(data: bytes) -> str:
     return "\n".join(sources)
 
 
-def _import_statements(text: str) -> Iterator[ast.stmt]:
-    """The import statements of ``text``: each line that starts one, with its continuation lines, parsed."""
+def _import_statements(text: str) -> Iterator[Import]:
+    """The imports of ``text``: each line that starts one, with its continuation lines, parsed.
+
+    The plain one-line forms are read by a regular expression; the rest by CPython's parser.
+    """
     import ast
 
     position = 0
@@ -114,6 +126,11 @@ def _import_statements(text: str) -> Iterator[ast.stmt]:
         position = found + len("import")
         if not _IMPORT_START.match(text, start):
             continue
+        simple = _SIMPLE_IMPORT.match(text, start)
+        if simple is not None:
+            position = max(position, simple.end())
+            yield from _simple_imports(simple)
+            continue
         end = _statement_end(text, start)
         code = text[start:end].lstrip(" \t")
         try:
@@ -121,7 +138,24 @@ def _import_statements(text: str) -> Iterator[ast.stmt]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue  # the next lines may still start imports (an unclosed parenthesis took them)
         position = max(position, end)
-        yield from tree.body
+        for node in tree.body:
+            yield from _imports(node)
+
+
+def _simple_imports(match: re.Match[str]) -> Iterator[Import]:
+    """The imports of a one-line `from m import a, b as c` / `import a.b as c, d` (`_SIMPLE_IMPORT`)."""
+    module = match.group("from")
+    listed = match.group("names") if module is not None else match.group("modules")
+    parts = [part.split() for part in listed.split(",")]
+    if module is None:
+        for words in parts:
+            yield Import(words[0], 0, asname=words[2] if len(words) == 3 else None, is_from=False)
+        return
+    level = len(module) - len(module.lstrip("."))
+    if listed == "*":
+        yield Import(module[level:], level, star=True)
+    else:
+        yield Import(module[level:], level, tuple((words[0], words[-1]) for words in parts))
 
 
 def _statement_end(text: str, start: int) -> int:
