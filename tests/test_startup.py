@@ -43,6 +43,8 @@ CHECK = (
         "varmigrate.output.report",
         "varmigrate.pipeline",
         "varmigrate.pipeline.batch",
+        "varmigrate.pipeline.cache_entries",
+        "varmigrate.pipeline.module_files",
         "varmigrate.pipeline.import_scan",
         "varmigrate.pipeline.job",
         "varmigrate.pipeline.kept_imports",

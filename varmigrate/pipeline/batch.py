@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, cast
 
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
+from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.import_scan import still_uses
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 from varmigrate.pipeline.project import ProjectView, project_view, without_names
@@ -139,7 +140,7 @@ class Batch:
                 yield slot
             elif slot.same_as is not None:
                 assert slot.same_as.result is not None, "a duplicate comes after the file it copies"
-                yield _named(slot.same_as.result, slot.name)
+                yield named(slot.same_as.result, slot.name)
             else:
                 yield self._result(slot)
 
@@ -354,14 +355,14 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
     key = cache.key(data, job, kind) if cache is not None else None
     if cache is not None and key is not None:
         entry = cache.get(key)
-        if entry is not None and _reusable(entry, job):
-            return _named(entry, name)
+        if entry is not None and reusable(entry, job):
+            return named(entry, name)
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
     screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
     if screened is None:
         return _Task(path, name, kind, data, job, key)
     if cache is not None and key is not None:
-        _store(cache, key, screened, job)
+        store(cache, key, screened, job)
     return screened
 
 
@@ -388,7 +389,7 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
         # A written file is cached under its new content: what the next run reads.
         key = cache.key(new_data, task.job, task.kind) if result.written and new_data else task.key
         if key is not None:
-            _store(cache, key, result, task.job)
+            store(cache, key, result, task.job)
     return result
 
 
@@ -397,57 +398,6 @@ def _not_written(task: _Task, message: str) -> FileResult:
     result, _ = process_bytes(task.data, task.name, replace(task.job, mode=Mode.CHECK))
     result.errors.append(FileError(task.name, message))
     return result
-
-
-def _store(cache: ResultCache, key: str, result: FileResult, job: Job) -> None:
-    """Cache ``result`` under ``key`` when it is the check result of the file's content now on disk."""
-    entry = _entry(result, job)
-    if entry is not None:
-        cache.put(key, entry)
-
-
-def _entry(result: FileResult, job: Job) -> FileResult | None:
-    """``result`` as the check result of the file's content now on disk, when it provably is that."""
-    if result.internal_error or result.warnings or (result.changed and not result.written):
-        return None
-    if job.mode is not Mode.CHECK:
-        # What fixing left (or what --add-noqa saw) is what `check` reports on the content now on disk
-        # only when nothing more would be done to it.
-        if job.mode is Mode.ADD_NOQA and result.changed:
-            return None
-        if not _reusable(result, job):
-            return None
-    return FileResult(
-        "",
-        diagnostics=list(result.diagnostics),
-        errors=[replace(error, path="") for error in result.errors],
-        lines=dict(result.lines),
-    )
-
-
-def _reusable(entry: FileResult, job: Job) -> bool:
-    """Whether the check result ``entry`` is also what ``job`` gives: it would change nothing."""
-    if job.mode is Mode.CHECK:
-        return True
-    if job.mode is Mode.ADD_NOQA:
-        return not entry.diagnostics
-    threshold = job.settings.threshold
-    return all(diagnostic.fix_for(threshold) is None for diagnostic in entry.diagnostics)
-
-
-def _named(entry: FileResult, name: str) -> FileResult:
-    """A copy of the path-free ``entry`` for the file ``name``."""
-    if not (entry.diagnostics or entry.errors or entry.warnings):
-        # Most files of a large tree; `replace` costs more than the rest of a cache hit.
-        return FileResult(name, lines=dict(entry.lines))
-    return replace(
-        entry,
-        path=name,
-        diagnostics=list(entry.diagnostics),
-        errors=[replace(error, path=name) for error in entry.errors],
-        lines=dict(entry.lines),
-        warnings=[replace(warning, path=name) for warning in entry.warnings],
-    )
 
 
 def _second_stage(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:

@@ -29,7 +29,6 @@ each file, in ``import_scan.py``.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -50,6 +49,7 @@ from varmigrate.pipeline.import_scan import (
     variable_aliases,
 )
 from varmigrate.pipeline.kept_imports import KeptImports
+from varmigrate.pipeline.module_files import ModuleFiles, file_key
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
 if TYPE_CHECKING:
@@ -138,17 +138,15 @@ def without_names(facts: ProjectImports, names: Iterable[str]) -> ProjectImports
     return ProjectImports(facts.variable, facts.spellings, facts.reaches_torch, kept)
 
 
-class Project:
+class Project(ModuleFiles):
     """The run's files, and the modules they import, read on demand."""
 
     def __init__(self, files: Mapping[Path, bytes], *, fixes: bool = False) -> None:
-        self.given = dict(files)
+        super().__init__(files)
         self.fixes = fixes
-        self._read: dict[str, bytes | None] = {}
         self._modules: dict[str, ModuleScan | None] = {}
         self._bindings: dict[str, dict[str, _Origin]] = {}
         self._torch: dict[str, bool] = {}
-        self._exists: dict[str, bool] = {}
         self._uses: dict[str, list[_Use]] = {}
         # The run's files that spell `Variable`, and the other names `Variable as V` gives it anywhere.
         self.mentions = {path for path, data in files.items() if spells_variable(data)}
@@ -159,16 +157,6 @@ class Project:
         self.autograd = {path for path, data in files.items() if fixes and b"autograd" in data}
         modules = {alias for path in self.autograd for alias in autograd_aliases(files[path])}
         self.names = self.words | modules
-
-    @functools.cached_property
-    def by_key(self) -> dict[str, Path]:
-        """The run's files by absolute path (worked out only when an import is resolved)."""
-        return {_key(path): path for path in self.given}
-
-    @functools.cached_property
-    def root(self) -> Path:
-        """The directory the run's files have in common."""
-        return _common_directory(self.given)
 
     # -- which files need facts -------------------------------------------------------------------------
 
@@ -203,7 +191,7 @@ class Project:
 
     def uses(self, path: Path) -> list[_Use]:
         """The names torch's `Variable` has in ``path`` through imports of the project's modules."""
-        key = _key(path)
+        key = file_key(path)
         found = self._uses.get(key)
         if found is None:
             module = self.module(path)
@@ -279,7 +267,7 @@ class Project:
 
     def module(self, path: Path) -> ModuleScan | None:
         """The imports, `__all__` and torch mention of the file ``path`` (None: it cannot be read)."""
-        key = _key(path)
+        key = file_key(path)
         if key in self._modules:
             return self._modules[key]
         data = self.data(path)
@@ -294,7 +282,7 @@ class Project:
     def bindings(self, path: Path) -> dict[str, _Origin]:
         """Top-level names of the module ``path`` bound to torch's `Variable` (or, when fixing, to
         `torch.autograd`), each with its origin: the module whose import binds it, and its name there."""
-        key = _key(path)
+        key = file_key(path)
         found = self._bindings.get(key)
         if found is not None:
             return found
@@ -363,7 +351,7 @@ class Project:
 
     def _reaches_torch(self, path: Path, seen: frozenset[str] = frozenset()) -> bool:
         """Whether the module ``path`` spells torch, or imports a module of the project that does."""
-        key = _key(path)
+        key = file_key(path)
         if key in self._torch:
             return self._torch[key]
         module = self.module(path)
@@ -382,70 +370,6 @@ class Project:
             if target is not None:
                 yield target
 
-    # -- where modules are --------------------------------------------------------------------------------
-
-    def resolve(self, importer: Path, module: str, level: int) -> Path | None:
-        """The file of the project's module ``module`` (``level`` dots) as ``importer`` imports it."""
-        parts = module.split(".") if module else []
-        if level:
-            base = importer.parent
-            for _ in range(level - 1):
-                base = base.parent
-            return self._module_file(base, parts) if parts else self._package(base)
-        if not parts or parts[0] in ("torch", "__future__"):
-            return None
-        for base in self._bases(importer):
-            found = self._module_file(base, parts)
-            if found is not None:
-                return found
-        return None
-
-    def _package(self, directory: Path) -> Path | None:
-        init = directory / "__init__.py"
-        return init if self.is_file(init) else None
-
-    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
-        folder = base.joinpath(*parts)
-        module = folder.with_name(folder.name + ".py")
-        if self.is_file(module):
-            return module
-        return self._package(folder)
-
-    def _bases(self, importer: Path) -> list[Path]:
-        """Where an absolute import of ``importer`` is looked for: its directory, the directory above its
-        top-level package, the run's common directory."""
-        bases = [importer.parent]
-        folder = importer.parent
-        while self.is_file(folder / "__init__.py") and folder.parent != folder:
-            folder = folder.parent
-        if folder not in bases:
-            bases.append(folder)
-        if self.root not in bases and _key(importer).startswith(os.path.join(_key(self.root), "")):
-            bases.append(self.root)
-        return bases
-
-    def is_file(self, path: Path) -> bool:
-        key = _key(path)
-        if key in self.by_key:
-            return True
-        found = self._exists.get(key)
-        if found is None:
-            found = self._exists[key] = os.path.isfile(path)
-        return found
-
-    def data(self, path: Path) -> bytes | None:
-        key = _key(path)
-        given = self.by_key.get(key)
-        if given is not None:
-            return self.given[given]
-        if key not in self._read:
-            try:
-                with open(path, "rb") as handle:
-                    self._read[key] = handle.read()
-            except OSError:
-                self._read[key] = None
-        return self._read[key]
-
 
 def _prefixes(dotted: str) -> list[str]:
     """`a.b.c` -> `a`, `a.b`, `a.b.c`: the modules `import a.b.c` makes reachable from its name."""
@@ -453,20 +377,6 @@ def _prefixes(dotted: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
-
-
 def _relative(origin: Path, importer: Path) -> str:
     """``origin`` relative to ``importer``'s directory, with forward slashes."""
     return os.path.relpath(os.path.abspath(origin), os.path.abspath(importer.parent)).replace(os.sep, "/")
-
-
-def _common_directory(files: Iterable[Path]) -> Path:
-    directories = {os.path.dirname(os.path.abspath(path)) for path in files}
-    if not directories:
-        return Path(os.getcwd())
-    try:
-        return Path(os.path.commonpath(sorted(directories)))
-    except ValueError:  # paths on different drives
-        return Path(os.getcwd())
