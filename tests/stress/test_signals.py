@@ -45,6 +45,9 @@ def start_fix(root: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
+        # A shell without job control starts background commands with SIGINT ignored, and Python then
+        # keeps it ignored: the run under test gets the default, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
+from varmigrate.sources.io import read_regular
 
 if TYPE_CHECKING:
     from varmigrate.pipeline.project import Project
@@ -103,8 +104,8 @@ class KeptImports:
         if given is not None:
             return self.project.given[given]
         try:
-            with open(path, "rb") as handle:
-                return handle.read()
+            # Only regular files: a FIFO in the repository would block the run forever.
+            return read_regular(path)
         except OSError:
             return b""
 

@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from varmigrate.sources.io import read_regular
+
 
 class ModuleFiles:
     """The run's files (path -> bytes), and how an import of one of them finds the file it names."""
@@ -82,8 +84,8 @@ class ModuleFiles:
             return self.given[given]
         if key not in self._read:
             try:
-                with open(path, "rb") as handle:
-                    self._read[key] = handle.read()
+                # Only regular files: a FIFO named like a module would block the run forever.
+                self._read[key] = read_regular(path)
             except OSError:
                 self._read[key] = None
         return self._read[key]
