@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-full test-properties-full lint typecheck bench clean
+.PHONY: demo test test-stress test-fast test-full test-properties-full lint typecheck bench clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,9 +25,13 @@ demo: $(STAMP)
 # with --dist loadgroup from pyproject.toml).
 PYTEST := $(BIN)/python -m pytest -q -n auto
 
-## Ruff, mypy and every test, with a few examples per property test (what CI runs first).
+## Ruff, mypy and every test but the stress suite, with a few examples per property test (what CI runs first).
 test: $(STAMP) lint typecheck
-	$(PYTEST)
+	$(PYTEST) -m "not stress"
+
+## The stress suite (tests/stress/: hostile inputs, signals, races), which CI runs after `test`.
+test-stress: $(STAMP)
+	$(PYTEST) -m stress
 
 ## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
 test-fast: $(STAMP)
