@@ -25,13 +25,15 @@ demo: $(STAMP)
 # with --dist loadgroup from pyproject.toml).
 PYTEST := $(BIN)/python -m pytest -q -n auto
 
-## Ruff, mypy and every test but the stress suite, with a few examples per property test (what CI runs first).
+## Ruff, mypy and every test but the stress and mutation suites, with a few examples per property test
+## (what CI runs first).
 test: $(STAMP) lint typecheck
-	$(PYTEST) -m "not stress"
+	$(PYTEST) -m "not stress and not mutation"
 
-## The stress suite (tests/stress/: hostile inputs, signals, races), which CI runs after `test`.
+## The stress suite (tests/stress/: hostile inputs, signals, races) and verify's mutation suite, which CI
+## runs after `test`.
 test-stress: $(STAMP)
-	$(PYTEST) -m stress
+	$(PYTEST) -m "stress or mutation"
 
 ## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
 test-fast: $(STAMP)

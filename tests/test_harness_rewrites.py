@@ -20,6 +20,9 @@ from varmigrate.output.verify_report import print_result
 
 PYTHON = sys.executable
 
+# Each case runs a training script twice under verify: CI runs them after `make test` (make test-stress).
+pytestmark = pytest.mark.mutation
+
 
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(

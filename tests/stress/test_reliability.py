@@ -18,6 +18,8 @@ from varmigrate.rules import RuleSpec, select_rules
 from varmigrate.rules._base import Rule
 from varmigrate.sources.io import FileChangedError, write_atomic
 
+pytestmark = pytest.mark.stress
+
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\nw = Variable(torch.ones(2), requires_grad=True)\n"
 )

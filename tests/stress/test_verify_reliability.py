@@ -15,7 +15,7 @@ from support import clean_env, write
 
 from varmigrate.harness.verify import IDENTICAL, VerifyOptions, verify
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stress]
 
 TRAIN = (
     "import torch\n"
