@@ -14,7 +14,8 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+from varmigrate.sources.io import split_lines
+
 # ```python / ~~~ py / ```{code-cell} ipython3 / ```{python} (Quarto)
 _FENCE = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\r\n]*?)[ \t]*(?:\r\n|\r|\n)?")
 _PYTHON = frozenset({"python", "py", "python3", "py3", "ipython", "ipython3", "{python}", "{ipython}"})
@@ -60,11 +61,6 @@ class Block:
     def units(self) -> list[list[Line]]:
         """The pieces of code analysed as cells: the block, or each statement of a session."""
         return [s.lines for s in self.statements] if self.console else [self.lines]
-
-
-def split_lines(text: str) -> list[str]:
-    """``text`` split after each ``\\r\\n``, ``\\r`` or ``\\n`` (a form feed stays in its line)."""
-    return _LINE.findall(text)
 
 
 def markdown_blocks(text: str) -> list[Block]:

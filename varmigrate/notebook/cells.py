@@ -11,8 +11,8 @@ from varmigrate.engine import Settings, SourceParseError, could_match, parse
 from varmigrate.model import Diagnostic, Edit, Location
 from varmigrate.notebook.ipython import Masker, Unit, unique_prefix
 from varmigrate.notebook.results import CellDiagnostic, CellError, NotebookError
+from varmigrate.sources.io import split_lines
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LOST_CELLS = "cannot map the fixed code back to its cells; notebook left unchanged"
 
@@ -119,7 +119,7 @@ class Program:
         marker = re.compile(rf"{re.escape(self.prefix)}cell(\d+)__\(\)")
         pieces: list[_Piece] = []
         start_row, start_offset, row, offset = 1, 0, 1, 0
-        for line in _LINE.findall(source):
+        for line in split_lines(source):
             found = marker.fullmatch(line.rstrip("\r\n"))
             if found is not None:
                 if int(found.group(1)) != len(pieces) + 1:
@@ -136,7 +136,7 @@ class Program:
     def _piece(self, index: int, first_row: int, first_offset: int, text: str) -> _Piece:
         piece = _Piece(self.units[index], first_row, first_offset, text)
         placeholder = re.compile(rf"{re.escape(self.prefix)}(\d+)__")
-        for i, line in enumerate(_LINE.findall(text)):
+        for i, line in enumerate(split_lines(text)):
             found = placeholder.search(line)
             if found is not None:
                 number = int(found.group(1))

@@ -7,13 +7,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from varmigrate.sources.io import split_lines
+
 # Cell magics whose body is Python run in the kernel's namespace. Every other cell magic
 # (%%bash, %%html, %%writefile, %%javascript, %%script, %%latex, %%markdown, %%python — a
 # subprocess with its own namespace — and unknown ones) makes the cell something we leave alone.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 # `files = !ls`, `a, b = %sx cmd`: IPython assigns the output of a shell command or magic.
@@ -96,7 +97,7 @@ class Masker:
 
     def mask(self, cell: int, source: str) -> Unit | None:
         """The cell as parseable text, or None when it is empty or a cell magic makes it non-Python."""
-        lines = _LINE.findall(source)
+        lines = split_lines(source)
         unit = Unit(cell, source)
         first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
         if first < len(lines) and (magic := _CELL_MAGIC.match(lines[first])) is not None:

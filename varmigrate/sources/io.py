@@ -23,6 +23,7 @@ from pathlib import Path
 from varmigrate.model import Location
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 class DecodeError(Exception):
@@ -112,6 +113,12 @@ def _byte_location(data: bytes, offset: int, encoding: str) -> Location:
     row = len(_LINE_BREAK.findall(data[:line_start].decode("latin-1"))) + 1
     column = len(data[line_start:offset].decode(encoding, errors="replace")) + 1
     return Location(row, column)
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split after each ``\\r\\n``, ``\\r`` or ``\\n``, line breaks kept (``str.splitlines``
+    would also split at form feeds and other characters Python's tokenizer keeps in a line)."""
+    return _LINE.findall(text)
 
 
 def read_regular(path: Path) -> bytes:
@@ -231,6 +238,7 @@ __all__ = [
     "mentions",
     "read_regular",
     "remove_stale_temporaries",
+    "split_lines",
     "wide_encoding",
     "write_atomic",
 ]
