@@ -32,6 +32,8 @@ IMPORTS = [
     "try:\n    from torch.autograd import Variable\nexcept ImportError:  # old torch\n    pass\n",
     "import torch\n",
     "import torch as th\n",
+    "# Variable wraps tensors\nfrom torch.autograd import Variable  # legacy\n",
+    "if True:\n    import torch\n    # the old API\n    from torch.autograd import Variable\n",
 ]
 USES = [
     "",
@@ -82,3 +84,30 @@ def test_findings_after_clean_up_are_those_of_a_fresh_check(source: str) -> None
     for unsafe in (False, True):
         result = fix_source(source, Settings(unsafe_fixes=unsafe))
         assert result.diagnostics == check_source(result.source, Settings(unsafe_fixes=unsafe))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "import torch\n\n# Variable wraps a tensor for autograd\nfrom torch.autograd import Variable\n\n"
+            "w = Variable(torch.ones(2), requires_grad=True)\n",
+            "import torch\n\n# Variable wraps a tensor for autograd\n\n"
+            "w = torch.ones(2, requires_grad=True)\n",
+        ),
+        (
+            "import torch\n\n\ndef f():\n    # the old API\n    from torch.autograd import Variable\n"
+            "    # a leaf\n    return Variable(torch.ones(2), requires_grad=True)\n",
+            "import torch\n\n\ndef f():\n    # the old API\n    # a leaf\n"
+            "    return torch.ones(2, requires_grad=True)\n",
+        ),
+        (
+            "import torch\n\n\ndef f():\n    return Variable(torch.ones(2))\n\n\n"
+            "# at the end\nfrom torch.autograd import Variable\n",
+            "import torch\n\n\ndef f():\n    return torch.ones(2)\n\n\n# at the end\n",
+        ),
+    ],
+    ids=["above-a-top-level-import", "above-an-import-in-a-function", "above-the-last-statement"],
+)
+def test_a_comment_above_a_removed_import_stays(source: str, expected: str) -> None:
+    assert fix_source(source).source == expected

@@ -64,8 +64,9 @@ class _Plan:
     # What `RemoveImportsVisitor` was asked to remove: module -> alias, module -> {(object, alias)}.
     modules: dict[str, str | None] = field(default_factory=dict)
     objects: dict[str, set[tuple[str, str | None]]] = field(default_factory=dict)
-    # Top-level statement index -> its new code ("" when it goes).
+    # Top-level statement index -> its new code ("" when it goes, or the comments above it that stay).
     replaced: dict[int, str] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
     # Line -> text inserted before it.
     inserted: dict[int, str] = field(default_factory=dict)
     added: bool = False
@@ -119,8 +120,10 @@ class _Plan:
             gone = isinstance(new, cst.RemovalSentinel) or (
                 isinstance(new, cst.SimpleStatementLine) and not new.body
             )
-            code = "" if gone else self.ctx.module.code_for_node(new)  # type: ignore[arg-type]
             start, stop = self._lines_of(index)
+            if gone:
+                self.gone.add(index)
+            code = self._kept_comments(index, start) if gone else self.ctx.module.code_for_node(new)  # type: ignore[arg-type]
             if stop <= self.outline.statements[index].last:
                 return False  # LibCST prints the statement on fewer lines (it drops backslash lines)
             text = "".join(self.outline.lines[start:stop])
@@ -207,6 +210,17 @@ class _Plan:
         position = index if self.positions is None else self.positions[index]
         return None if position is None else self.ctx.module.body[position]
 
+    def _kept_comments(self, index: int, start: int) -> str:
+        """What stays of a removed statement: its leading lines, verbatim, when a comment is among them.
+
+        A comment above the import may say something about the code around it; it is the user's, so
+        it stays (it now heads the next statement) rather than going with the import.
+        """
+        leading = getattr(self._node(index), "leading_lines", ())
+        if not any(line.comment is not None for line in leading):
+            return ""
+        return "".join(self.outline.lines[start : start + len(leading)])
+
     def _lines_of(self, index: int) -> tuple[int, int]:
         """The lines top-level statement ``index`` owns (leading lines included), as a range."""
         statement = self._node(index)
@@ -220,7 +234,7 @@ class _Plan:
 
     def add(self, wanted: Sequence[str]) -> bool:
         """Place `import X` for each of ``wanted`` as `AddImportsVisitor` does; False when it cannot say."""
-        body = [i for i in range(len(self.outline.statements)) if self.replaced.get(i) != ""]
+        body = [i for i in range(len(self.outline.statements)) if i not in self.gone]
         if not body:
             return False
         start = 1 if self._skip_first(body[0]) else 0
@@ -239,9 +253,16 @@ class _Plan:
             leading = self._leading_lines(index)
             if leading is None:
                 return False
+            line = self.outline.statements[index].first - len(leading)
+            # The comments kept from removed imports just above now lead this statement.
+            previous = index - 1
+            while previous in self.gone:
+                if kept := self.replaced[previous]:
+                    leading = [kept, *leading]
+                    line = self._lines_of(previous)[0]
+                previous -= 1
             if not leading or leading[0].lstrip(" \t\x0c").startswith("#"):
                 text += newline
-            line = self.outline.statements[index].first - len(leading)
         else:
             line = self.outline.statements[body[-1]].last + 1
             if line >= len(self.outline.lines) and not self.outline.source.endswith(("\n", "\r")):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 from libcst.helpers import get_absolute_module_from_package_for_import
@@ -18,7 +19,64 @@ def _asname(alias: cst.ImportAlias) -> str | None:
     return name.value if isinstance(name, cst.Name) else None
 
 
-class _Remover(cst.CSTTransformer):
+class KeepsComments(cst.CSTTransformer):
+    """Keeps the comments above an import line that goes: they move above the next statement of the
+    block (or to its end).
+
+    A comment above an import may say something about the code around it; it is the user's, so it
+    stays rather than going with the import. Mixed into both import removers, so that they agree.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The import lines that go, by the line, with their leading lines.
+        self.emptied: dict[int, Sequence[cst.EmptyLine]] = {}
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        if not updated.body:
+            self.emptied[id(original)] = original.leading_lines
+        return updated
+
+    def leave_IndentedBlock(
+        self, original: cst.IndentedBlock, updated: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        body, footer = self._rehome(original.body, updated.body)
+        if body is None:
+            return updated
+        return updated.with_changes(body=body, footer=[*footer, *updated.footer])
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        body, footer = self._rehome(original.body, updated.body)
+        if body is None:
+            return updated
+        return updated.with_changes(body=body, footer=[*footer, *updated.footer])
+
+    def _rehome(
+        self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
+    ) -> tuple[list[cst.BaseStatement] | None, list[cst.EmptyLine]]:
+        """The block's statements with the removed lines' comments moved onto the next one, and what
+        is left for the block's end (None: no comment to move)."""
+        orphans = [self.emptied.get(id(statement), ()) for statement in original]
+        if not any(line.comment is not None for lines in orphans for line in lines):
+            return None, []
+        body = list(updated)
+        pending: list[cst.EmptyLine] = []
+        kept = 0
+        for statement, leading in zip(original, orphans, strict=True):
+            if id(statement) in self.emptied:
+                pending.extend(leading)
+                continue
+            line = body[kept] if kept < len(body) else None
+            if pending and isinstance(line, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                body[kept] = line.with_changes(leading_lines=[*pending, *line.leading_lines])
+                pending = []
+            kept += 1
+        return body, pending
+
+
+class _Remover(KeepsComments):
     """`RemoveImportsVisitor.leave_Import` / `leave_ImportFrom`, for the aliases found unused."""
 
     def __init__(

@@ -21,7 +21,7 @@ import libcst as cst
 
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.import_plan import Cleanup, _Plan
-from varmigrate.engine.import_removal import _asname, _EmptyTryRemover, _has_empty_try
+from varmigrate.engine.import_removal import KeepsComments, _asname, _EmptyTryRemover, _has_empty_try
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.splice import Merged, may_differ, merge
@@ -161,7 +161,11 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
     if not scheduled:
         return Merged(source, [])
     base = module.code if may_differ(source) else source
-    cleaned = RemoveImportsVisitor(context).transform_module(module)
+
+    class Remover(KeepsComments, RemoveImportsVisitor):
+        pass
+
+    cleaned = Remover(context).transform_module(module)
     if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.
