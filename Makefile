@@ -43,9 +43,10 @@ test-fast: $(STAMP)
 test-full: $(STAMP) lint typecheck
 	HYPOTHESIS_PROFILE=full $(PYTEST)
 
-## Only the property tests, with the full Hypothesis search: what `test-full` adds to `test` (CI runs it).
+## Only the property tests and sampled searches, with the full search: what `test-full` adds to `test`
+## (CI runs it).
 test-properties-full: $(STAMP)
-	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -m hypothesis
+	HYPOTHESIS_PROFILE=full $(PYTEST) -m "hypothesis or search"
 
 lint: $(STAMP)
 	$(BIN)/ruff check varmigrate tests bench

@@ -1,4 +1,4 @@
-"""Helpers shared by the command-line tests: files, a clean environment, runs on a pseudo-terminal."""
+"""Helpers shared by the tests: files, a clean environment, runs on a pseudo-terminal, the search size."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+
+from hypothesis import settings
 
 
 def write(path: Path, text: str) -> Path:
@@ -56,3 +58,9 @@ def run_in_terminal(
     os.close(leader)
     piped = process.stdout.read() if process.stdout else b""
     return process.wait(timeout=60), b"".join(chunks), piped
+
+
+def full_search() -> bool:
+    """Whether this run searches in full (Hypothesis profile `full`): tests that sample a large product
+    of cases themselves (marker `search`) take their full sample then, a quarter of it otherwise."""
+    return settings.get_current_profile_name() == "full"

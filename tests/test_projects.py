@@ -149,28 +149,14 @@ def test_fix_gives_the_after_tree(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_fix_then_run_prints_the_same(
-    case: ProjectCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`varmigrate fix` over the tree, then the program: it runs, and prints the same losses and gradients,
-    digit for digit, as before the fix (before the project view it ended in a NameError)."""
-    before = _run(case.command(), _copy(case, tmp_path / "before"))
-    tree = _copy(case, tmp_path / "fixed")
-    monkeypatch.chdir(tree)
-    main(["fix", "--isolated", "--no-cache", "--quiet", "."])
-    after = _run(case.command(), tree)
-    assert before.returncode == 0, before.stderr
-    assert after.returncode == 0, after.stderr
-    assert before.stdout
-    assert after.stdout == before.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_the_after_tree_prints_the_same(case: ProjectCase, tmp_path: Path) -> None:
-    """The committed after/ tree runs too, and prints what before/ prints."""
+    """The after/ tree (what `varmigrate fix` over the tree gives: `test_fix_gives_the_after_tree`) runs,
+    and prints the same losses and gradients, digit for digit, as before/ (before the project view, the
+    fixed program ended in a NameError)."""
     before = _run(case.command(), _copy(case, tmp_path / "before"))
     after = _run(case.command(), _copy(case, tmp_path / "after", fixed=True))
+    assert before.returncode == 0, before.stderr
+    assert before.stdout
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
 
