@@ -9,6 +9,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from support import full_search
 
 from varmigrate.engine import lint, parse
 from varmigrate.engine.analysis import analyse, outline_of
@@ -59,9 +60,11 @@ def _layouts() -> list[str]:
     return sources
 
 
-LAYOUTS = _layouts()
+# The everyday run takes every fourth layout; the full search (make test-full, CI) takes them all.
+LAYOUTS = _layouts() if full_search() else _layouts()[::4]
 
 
+@pytest.mark.search
 @pytest.mark.parametrize("source", LAYOUTS)
 def test_known_statements_own_the_lines_libcst_gives_them(source: str) -> None:
     outline = outline_of(source)
@@ -78,6 +81,7 @@ def test_known_statements_own_the_lines_libcst_gives_them(source: str) -> None:
             assert code.rstrip("\r\n") in outline.surroundings(index)
 
 
+@pytest.mark.search
 @pytest.mark.parametrize(
     "path", [*FIXTURES, *range(len(LAYOUTS))], ids=lambda p: p if isinstance(p, int) else p.name
 )
