@@ -251,3 +251,14 @@ def test_no_command_is_suggested_without_fixes_to_write_or_after_writing(tmp_pat
     assert next_command(VerifyResult(options, verdict=IDENTICAL)) is None  # nothing changed
     assert next_command(VerifyResult(options, verdict=DIVERGED)) is None
     assert next_command(VerifyResult(options, verdict=IDENTICAL), ["--select", "VM0", "train.py"]) is None
+
+
+def test_a_verify_without_a_command_says_so_as_check_words_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", "--no-color", "src"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "error: no command to run: give one after `--`, e.g. `varmigrate verify -- python train.py`\n"
+    )

@@ -134,6 +134,12 @@ def common_arguments() -> argparse.ArgumentParser:
         "--statistics", action="store_true", help="count findings per rule instead of listing them"
     )
     common.add_argument(
+        "--show-fixes",
+        action=argparse.BooleanOptionalAction,
+        help="after the findings, list the fixes per file and rule: those applied (`fix`), those that "
+        "would be (`--diff`) or those that can be (`check`)",
+    )
+    common.add_argument(
         "--stdin-filename", metavar="PATH", help="the name to show for source read from stdin"
     )
     common.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")

@@ -83,6 +83,7 @@ def make_report(
         fix_only=args.fix_only,
         exit_non_zero_on_fix=args.exit_non_zero_on_fix,
         statistics=args.statistics,
+        show_fixes=bool(args.show_fixes),
     )
 
 

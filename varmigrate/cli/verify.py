@@ -177,16 +177,16 @@ def verify_main(args: argparse.Namespace | VerifyOptions) -> int:
     try:
         options = args if isinstance(args, VerifyOptions) else options_from_args(args)
     except UsageError as error:
-        print_error(err, f"varmigrate verify: {error}")
+        print_error(err, str(error))
         return EXIT_CODES[ERROR]
     try:
         with sigterm_unwinds():
             result = verify(options, progress=progress_reporter(options, no_color=no_color))
     except KeyboardInterrupt:
-        print_error(err, "varmigrate verify: interrupted; nothing was written")
+        print_error(err, "interrupted; nothing was written")
         return EXIT_INTERRUPTED
     except Terminated:
-        print_error(err, "varmigrate verify: terminated; nothing was written")
+        print_error(err, "terminated; nothing was written")
         return EXIT_TERMINATED
     words = getattr(args, "argv", None) if isinstance(args, argparse.Namespace) else None
     print_result(result, next_command=next_command(result, words), no_color=no_color)
