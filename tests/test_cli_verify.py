@@ -110,6 +110,9 @@ def test_the_files_verify_fixes_are_the_ones_the_configuration_leaves(project: P
         "tests/test_train.py",
         "train.py",
     ]
+    # --exclude adds to the configured excludes, as in check.
+    configuration = verify_options("--exclude", "tests/", "train.py").configuration
+    assert [f.as_posix() for f in python_files(project, project, ["."], configuration)] == ["train.py"]
     # Without the configuration, the default walk.
     assert len(python_files(project, project, ["."])) == 3
 

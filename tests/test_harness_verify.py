@@ -67,8 +67,9 @@ def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
     assert [f["applicability"] for f in report["fixes"]] == ["safe"] * 4
     assert [run["exit_status"] for run in report["runs"]] == [0, 0]
     assert report["runs"][0]["stdout_sha256"] == report["runs"][1]["stdout_sha256"]
-    # Identical, with fixes to write, but no --write: nothing is written.
+    # Identical, with fixes to write, but no --write: nothing is written, and `fix` would write the same.
     assert report["written"] == []
+    assert report["next_command"] == "varmigrate fix"
     assert snapshot(folder) == before
 
 
