@@ -241,3 +241,19 @@ def test_no_fix_list_unless_asked(
     assert code == 1
     assert "Fixed 3 findings (1 remaining).\n" in out
     assert TIMES not in out
+
+
+def test_show_fixes_from_the_configuration_and_the_flag_that_turns_it_off(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "varmigrate.toml", "show-fixes = true\n")
+    write(project / "a.py", SHOWN)
+    code, out, _ = run(capsys, "check", "--show-settings")
+    assert (code, "show-fixes: true" in out) == (0, True)
+    assert TIMES in run(capsys, "fix", "--diff", "a.py")[2]
+    code, _, err = run(capsys, "fix", "--diff", "--no-show-fixes", "a.py")
+    assert (code, TIMES in err) == (1, False)
+    code, out, _ = run(capsys, "fix", "a.py")
+    assert (code, f"Fixed 3 findings:\n- a.py:\n{listed(VM001, VM101)}\n" in out) == (1, True)
+    write(project / "varmigrate.toml", "show-fixes = 1\n")
+    assert run(capsys, "check", "a.py")[0] == 2

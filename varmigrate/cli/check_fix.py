@@ -375,6 +375,7 @@ def overrides(args: argparse.Namespace, *, output_format: str | None = None) -> 
         output_format=OutputFormat(output_format) if output_format else None,
         respect_gitignore=args.respect_gitignore,
         force_exclude=args.force_exclude,
+        show_fixes=getattr(args, "show_fixes", None),
         per_file_ignores=args.per_file_ignores or (),
     )
 
