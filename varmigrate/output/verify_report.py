@@ -92,10 +92,10 @@ def render(result: VerifyResult, console: Console, *, next_command: str | None =
 
 
 def _command(options: VerifyOptions) -> str:
-    """The command verify runs, its paths (the interpreter's, the script's) normalised."""
-    cwd = options.cwd
+    """The command verify runs, the words that name files (the interpreter, the script) normalised."""
+    cwd = options.cwd or os.getcwd()
     return shlex.join(
-        shown_path(word, cwd) if os.sep in word or word.endswith(".py") else word for word in options.command
+        shown_path(word, cwd) if os.path.exists(os.path.join(cwd, word)) else word for word in options.command
     )
 
 
@@ -118,7 +118,8 @@ def _where(result: VerifyResult, file: str, start: object) -> str:
 
 
 def _beyond_safe(result: VerifyResult, console: Console) -> None:
-    """The fixes applied beyond `fix`'s safe ones, by label: ``2 verified: VM201 ... at a.py:12:5, ...``."""
+    """The fixes applied beyond `fix`'s safe ones, one line per label: ``2 verified fixes beyond `fix`'s
+    safe ones (...): VM001 Remove the `Variable(...)` wrapper at train.py:14:9, ...``."""
     by_label: dict[str, list[Rewrite]] = {}
     for rewrite in result.rewrites:
         if rewrite.beyond_safe:
@@ -131,7 +132,7 @@ def _beyond_safe(result: VerifyResult, console: Console) -> None:
         more = f", and {len(rewrites) - LISTED_REWRITES} more" if len(rewrites) > LISTED_REWRITES else ""
         fixes = f"{len(rewrites)} {label} fix{'' if len(rewrites) == 1 else 'es'}"
         why = (
-            "asked for by --unsafe-fixes" if label == "unsafe" else "their risk ruled out by the baseline run"
+            "unsafe fixes were asked for" if label == "unsafe" else "their risk ruled out by the baseline run"
         )
         console.print(f"[bold]{fixes}[/] beyond `fix`'s safe ones ({why}): {', '.join(listed)}{more}")
 
