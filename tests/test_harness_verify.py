@@ -18,13 +18,16 @@ from pathlib import Path
 import pytest
 
 from varmigrate.cli.verify import verify_main
+from varmigrate.config import Overrides, resolve
 from varmigrate.engine import Settings, fix_source
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult, verify
 from varmigrate.output.verify_report import print_result
 from varmigrate.rules import rule_by_code
 
 CASES = Path(__file__).resolve().parent.parent / "fixtures" / "verify"
-VM001, VM201 = rule_by_code("VM001"), rule_by_code("VM201")
+VM001 = rule_by_code("VM001")
+# The configuration `--select VM001` gives (with no configuration file).
+ONLY_VM001 = resolve(None, Overrides(select=["VM001"]))
 PYTHON = sys.executable
 
 
@@ -64,15 +67,20 @@ def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
     assert [f["applicability"] for f in report["fixes"]] == ["safe"] * 4
     assert [run["exit_status"] for run in report["runs"]] == [0, 0]
     assert report["runs"][0]["stdout_sha256"] == report["runs"][1]["stdout_sha256"]
-    # Identical, with fixes to write, but no --write: nothing is written.
+    # Identical, with fixes to write, but no --write: nothing is written, and `fix` would write the same.
     assert report["written"] == []
+    assert report["next_command"] == "varmigrate fix"
     assert snapshot(folder) == before
 
 
 @pytest.mark.slow
 def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_path, capsys):
     folder = copy_case("legacy_loss_data", tmp_path)
-    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001, VM201))
+    options = VerifyOptions(
+        command=(PYTHON, "train.py"),
+        cwd=folder,
+        configuration=resolve(None, Overrides(select=["VM001", "VM201"])),
+    )
     code = verify_main(options)
     text = capsys.readouterr().out
     assert code == 0, text
@@ -96,7 +104,7 @@ def test_modules_that_import_each_other_are_fixed_as_one_project(tmp_path):
 @pytest.mark.slow
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
     folder = copy_case("legacy_loss_data", tmp_path)
-    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, rules=(VM001,)))
+    result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, configuration=ONLY_VM001))
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
     assert divergence.kind == "missing-call"
@@ -114,7 +122,7 @@ def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crash
 def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
     folder = copy_case("stop_gradient_teacher", tmp_path)
     result = verify(
-        VerifyOptions(command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, rules=(VM001,))
+        VerifyOptions(command=(PYTHON, "distill.py"), cwd=folder, unsafe_fixes=True, configuration=ONLY_VM001)
     )
     assert result.verdict == DIVERGED
     divergence = result.comparison.divergence
@@ -145,7 +153,7 @@ class Written:
 def evidence_images_written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     """`verify --write` on the evidence_images script (VM001 only), run once for the tests that read it."""
     folder = copy_case("evidence_images", tmp_path_factory.mktemp("verify"))
-    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, rules=(VM001,))
+    options = VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, write=True, configuration=ONLY_VM001)
     result = verify(options)
     with redirect_stdout(io.StringIO()) as out:
         print_result(result)  # what `varmigrate verify --write` prints

@@ -9,6 +9,7 @@ import pytest
 from support import write
 
 from varmigrate.cli import main
+from varmigrate.output.report import TIMES
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\nx = Variable(torch.ones(2), requires_grad=True)\n"
@@ -145,3 +146,114 @@ def test_mistakes_get_the_subcommands_usage_and_a_hint(
     )
     # Nothing close: no guess.
     assert run(capsys, "rule", "VM999")[2] == "error: unknown rule: 'VM999'\n"
+
+
+# -- --show-fixes ----------------------------------------------------------------------------------------
+
+# Two VM001 fixes (safe), one VM101 (safe) and one VM201 (unsafe: `.item()`).
+SHOWN = (
+    "import torch\nfrom torch.autograd import Variable\n"
+    "x = Variable(torch.ones(2), requires_grad=True)\n"
+    "y = Variable(torch.zeros(2))\n"
+    "ok = isinstance(x, Variable)\n"
+    "print((x * y).sum().data[0])\n"
+)
+
+
+def listed(*rows: tuple[int, str, str]) -> str:
+    """The lines --show-fixes prints for one file's ``(count, code, name)`` rows."""
+    return "".join(f"    {count} {TIMES} {code} ({name})\n" for count, code, name in rows)
+
+
+VM001 = (2, "VM001", "legacy-variable-call")
+VM101 = (1, "VM101", "legacy-variable-type-check")
+VM201 = (1, "VM201", "data-index-zero")
+
+
+def test_fix_show_fixes_lists_the_fixes_per_file_and_rule_before_the_summary(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "b.py", SHOWN)
+    write(project / "a.py", LEGACY)
+    code, out, _ = run(capsys, "fix", "--show-fixes", "--no-cache", "b.py", "a.py")
+    assert code == 1  # VM201 is left
+    assert out.endswith(
+        f"\nFixed 4 findings:\n- a.py:\n{listed((1, 'VM001', 'legacy-variable-call'))}"
+        f"- b.py:\n{listed(VM001, VM101)}\n"
+        "Fixed 4 findings (1 remaining).\n"
+        "1 fixable with `varmigrate fix --unsafe-fixes`.\n"
+    ), out
+    # The finding left is listed before it.
+    assert out.index("VM201") < out.index("Fixed 4 findings:")
+
+
+def test_show_fixes_counts_what_unsafe_fixes_apply_in_notebooks_and_documents_too(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "a.py", SHOWN)
+    write(project / "guide.md", "# Guide\n\n```python\n" + SHOWN + "```\n")
+    code, out, _ = run(capsys, "fix", "--unsafe-fixes", "--show-fixes", "--no-cache", "a.py", "guide.md")
+    assert code == 0
+    rows = listed(VM001, VM101, VM201)
+    assert f"Fixed 8 findings:\n- a.py:\n{rows}- guide.md:\n{rows}\n" in out
+
+
+def test_diff_show_fixes_says_what_would_be_fixed_and_writes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "a.py", SHOWN)
+    code, out, err = run(capsys, "fix", "--diff", "--show-fixes", "a.py")
+    assert code == 1
+    assert out.startswith("--- a.py")
+    assert f"Would fix 3 findings:\n- a.py:\n{listed(VM001, VM101)}\n" in err
+    assert (project / "a.py").read_text() == SHOWN
+
+
+@pytest.mark.parametrize(
+    ("unsafe", "expected"),
+    [
+        ([], f"3 findings fixable with `varmigrate fix`:\n- a.py:\n{listed(VM001, VM101)}\n"),
+        (
+            ["--unsafe-fixes"],
+            "4 findings fixable with `varmigrate fix --unsafe-fixes`:\n"
+            f"- a.py:\n{listed(VM001, VM101, VM201)}\n",
+        ),
+    ],
+    ids=["safe", "unsafe-fixes"],
+)
+def test_check_show_fixes_lists_the_fixable_findings(
+    project: Path, capsys: pytest.CaptureFixture[str], unsafe: list[str], expected: str
+) -> None:
+    write(project / "a.py", SHOWN)
+    code, out, _ = run(capsys, "check", "--show-fixes", "--output-format", "concise", *unsafe, "a.py")
+    assert code == 1
+    assert f"a.py:6:7: VM201 {'[*] ' if unsafe else ''}" in out
+    assert f"\n\n{expected}Found 4 findings in 1 file." in out
+    assert (project / "a.py").read_text() == SHOWN
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-show-fixes"], ["--show-fixes", "--no-show-fixes"]])
+def test_no_fix_list_unless_asked(
+    project: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    write(project / "a.py", SHOWN)
+    code, out, _ = run(capsys, "fix", *flags, "a.py")
+    assert code == 1
+    assert "Fixed 3 findings (1 remaining).\n" in out
+    assert TIMES not in out
+
+
+def test_show_fixes_from_the_configuration_and_the_flag_that_turns_it_off(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "varmigrate.toml", "show-fixes = true\n")
+    write(project / "a.py", SHOWN)
+    code, out, _ = run(capsys, "check", "--show-settings")
+    assert (code, "show-fixes: true" in out) == (0, True)
+    assert TIMES in run(capsys, "fix", "--diff", "a.py")[2]
+    code, _, err = run(capsys, "fix", "--diff", "--no-show-fixes", "a.py")
+    assert (code, TIMES in err) == (1, False)
+    code, out, _ = run(capsys, "fix", "a.py")
+    assert (code, f"Fixed 3 findings:\n- a.py:\n{listed(VM001, VM101)}\n" in out) == (1, True)
+    write(project / "varmigrate.toml", "show-fixes = 1\n")
+    assert run(capsys, "check", "a.py")[0] == 2

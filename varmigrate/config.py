@@ -79,6 +79,7 @@ class FileOptions:
     output_format: OutputFormat | None = None
     respect_gitignore: bool | None = None
     force_exclude: bool | None = None
+    show_fixes: bool | None = None
 
     @property
     def root(self) -> Path:
@@ -162,6 +163,7 @@ _KEYS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "output-format": ("output_format", _output_format),
     "respect-gitignore": ("respect_gitignore", _boolean),
     "force-exclude": ("force_exclude", _boolean),
+    "show-fixes": ("show_fixes", _boolean),
 }
 
 
@@ -256,6 +258,7 @@ class Overrides:
     output_format: OutputFormat | None = None
     respect_gitignore: bool | None = None
     force_exclude: bool | None = None
+    show_fixes: bool | None = None
     # `PATTERN:RULES` entries (`--per-file-ignores 'tests/**:VM201'`), added to the configured ones.
     per_file_ignores: Sequence[str] = ()
 
@@ -275,6 +278,8 @@ class Configuration:
     output_format: OutputFormat | None = None
     respect_gitignore: bool = True
     force_exclude: bool = False
+    # List the fixes per file and rule after the findings (`--show-fixes`).
+    show_fixes: bool = False
     excluded_dirs: frozenset[str] = DEFAULT_EXCLUDED_DIRS
     # Patterns relative to ``root`` (from the file) and to the working directory (command line).
     exclude: tuple[str, ...] = ()
@@ -337,6 +342,7 @@ def resolve(options: FileOptions | None, overrides: Overrides = Overrides()) -> 
         output_format=pick(overrides.output_format, file.output_format, None),
         respect_gitignore=pick(overrides.respect_gitignore, file.respect_gitignore, True),
         force_exclude=pick(overrides.force_exclude, file.force_exclude, False),
+        show_fixes=pick(overrides.show_fixes, file.show_fixes, False),
         # `exclude` replaces the default list (ruff's meaning); `extend-exclude` adds to it.
         excluded_dirs=DEFAULT_EXCLUDED_DIRS if file.exclude is None else frozenset(),
         exclude=(*(file.exclude or ()), *file.extend_exclude),

@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    # The words after the subcommand, as typed: for messages that repeat the command (verify's).
+    args.argv = tuple(arguments[1:])
     code: int = args.handler(args)
     return code
 

@@ -42,13 +42,11 @@ def _flatten(groups: Iterable[list[str]] | None) -> list[str]:
     return [item for group in groups or () for item in group]
 
 
-def common_arguments() -> argparse.ArgumentParser:
-    """The options ``check`` and ``fix`` share, as a parent parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "paths", nargs="*", metavar="PATH", help="files or directories (`-` for stdin); default `.`"
-    )
-    configuration = common.add_mutually_exclusive_group()
+def add_shared_arguments(shared: argparse._ActionsContainer) -> None:
+    """Add the options ``check``, ``fix`` and ``verify`` share to ``shared``: the configuration file,
+    which rules run on which files, whether unsafe fixes apply, and colour (resolved by
+    :func:`configuration_of`)."""
+    configuration = shared.add_mutually_exclusive_group()
     configuration.add_argument(
         "--config",
         metavar="PATH",
@@ -57,28 +55,28 @@ def common_arguments() -> argparse.ArgumentParser:
     configuration.add_argument(
         "--isolated", action="store_true", help="read no configuration file: defaults and flags only"
     )
-    common.add_argument(
+    shared.add_argument(
         "--select",
         type=_comma_list,
         action="append",
         metavar="RULES",
         help="rule codes, prefixes or names to run, instead of the configured ones",
     )
-    common.add_argument(
+    shared.add_argument(
         "--extend-select",
         type=_comma_list,
         action="append",
         metavar="RULES",
         help="rule codes, prefixes or names to run in addition to the selected ones",
     )
-    common.add_argument(
+    shared.add_argument(
         "--ignore",
         type=_comma_list,
         action="append",
         metavar="RULES",
         help="rule codes, prefixes or names to skip, in addition to the configured ones",
     )
-    common.add_argument(
+    shared.add_argument(
         "--exclude",
         "--extend-exclude",
         dest="exclude",
@@ -88,28 +86,38 @@ def common_arguments() -> argparse.ArgumentParser:
         help="skip paths matching these .gitignore-style patterns (relative to the working directory), "
         "in addition to the configured ones",
     )
-    common.add_argument(
+    shared.add_argument(
         "--per-file-ignores",
         action="append",
         metavar="GLOB:RULES",
         help="skip these rules in the files a pattern matches (`tests/**:VM201`), in addition to the "
         "configured ones",
     )
-    common.add_argument(
+    shared.add_argument(
         "--force-exclude",
         action=argparse.BooleanOptionalAction,
         help="apply exclusions to paths passed explicitly too",
     )
-    common.add_argument(
+    shared.add_argument(
         "--respect-gitignore",
         action=argparse.BooleanOptionalAction,
         help="skip files ignored by .gitignore (default: yes)",
     )
-    common.add_argument(
+    shared.add_argument(
         "--unsafe-fixes",
         action=argparse.BooleanOptionalAction,
         help="allow fixes that may change behaviour (see `varmigrate rule`)",
     )
+    shared.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
+
+
+def common_arguments() -> argparse.ArgumentParser:
+    """The options ``check`` and ``fix`` share, as a parent parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or directories (`-` for stdin); default `.`"
+    )
+    add_shared_arguments(common)
     common.add_argument(
         "--output-format",
         choices=[f.value for f in OutputFormat],
@@ -124,6 +132,12 @@ def common_arguments() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--statistics", action="store_true", help="count findings per rule instead of listing them"
+    )
+    common.add_argument(
+        "--show-fixes",
+        action=argparse.BooleanOptionalAction,
+        help="after the findings, list the fixes per file and rule: those applied (`fix`), those that "
+        "would be (`--diff`) or those that can be (`check`)",
     )
     common.add_argument(
         "--stdin-filename", metavar="PATH", help="the name to show for source read from stdin"
@@ -174,7 +188,6 @@ def common_arguments() -> argparse.ArgumentParser:
     common.add_argument(
         "--cache-dir", metavar="PATH", help=f"keep the results cache here instead of in {CACHE_DIR}/"
     )
-    common.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
     return common
 
 
@@ -251,7 +264,7 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress) -> int:
-    from varmigrate.config import ConfigError, load_configuration
+    from varmigrate.config import ConfigError
     from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
     from varmigrate.output.console import Stream, print_error
     from varmigrate.pipeline import DEFAULT_TIMEOUT, Job, Mode, processing
@@ -260,9 +273,7 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
     from varmigrate.sources.io import remove_stale_temporaries
 
     try:
-        configuration = load_configuration(
-            config=args.config, isolated=args.isolated, overrides=overrides(args)
-        )
+        configuration = configuration_of(args, output_format=args.output_format)
     except (ConfigError, UnknownRuleError) as error:
         print_error(err, str(error))
         return EXIT_ERROR
@@ -339,7 +350,19 @@ def _cache(args: argparse.Namespace, configuration: Configuration) -> Cache:
     return Cache(Path(args.cache_dir)) if args.cache_dir else Cache.in_project(configuration.root)
 
 
-def overrides(args: argparse.Namespace) -> Overrides:
+def configuration_of(args: argparse.Namespace, *, output_format: str | None = None) -> Configuration:
+    """The run's configuration: the file ``--config`` names (or the one found from the working
+    directory, or none with ``--isolated``) under the options of :func:`add_shared_arguments` (and
+    ``output_format``, for ``check`` and ``fix``). Raises :class:`~varmigrate.config.ConfigError` and
+    :class:`~varmigrate.rules.UnknownRuleError`."""
+    from varmigrate.config import load_configuration
+
+    return load_configuration(
+        config=args.config, isolated=args.isolated, overrides=overrides(args, output_format=output_format)
+    )
+
+
+def overrides(args: argparse.Namespace, *, output_format: str | None = None) -> Overrides:
     """What the command line sets (None where it leaves the configuration alone)."""
     from varmigrate.config import Overrides
 
@@ -349,9 +372,10 @@ def overrides(args: argparse.Namespace) -> Overrides:
         ignore=_flatten(args.ignore),
         exclude=_flatten(args.exclude),
         unsafe_fixes=args.unsafe_fixes,
-        output_format=OutputFormat(args.output_format) if args.output_format else None,
+        output_format=OutputFormat(output_format) if output_format else None,
         respect_gitignore=args.respect_gitignore,
         force_exclude=args.force_exclude,
+        show_fixes=getattr(args, "show_fixes", None),
         per_file_ignores=args.per_file_ignores or (),
     )
 

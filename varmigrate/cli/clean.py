@@ -8,7 +8,7 @@ from pathlib import Path
 
 from varmigrate.cache import CACHE_DIR, remove
 from varmigrate.output import EXIT_CLEAN, EXIT_ERROR
-from varmigrate.output.console import Stream, print_error
+from varmigrate.output.console import Stream, print_error, shown_path
 
 
 def add_clean_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def clean_command(args: argparse.Namespace) -> int:
         print_error(err, str(error))
         return EXIT_ERROR
     if not args.quiet:
-        err.out(f"Removed {_display(directory)}" if removed else f"No cache at {_display(directory)}")
+        err.out(f"Removed {shown_path(directory)}" if removed else f"No cache at {shown_path(directory)}")
     return EXIT_CLEAN
 
 
@@ -64,11 +64,3 @@ def cache_directory(args: argparse.Namespace) -> Path:
     config = Path(args.config) if args.config else find_config_file()
     root = Path(os.path.abspath(config)).parent if config is not None else Path.cwd()
     return root / CACHE_DIR
-
-
-def _display(path: Path) -> str:
-    """``path`` relative to the working directory when it is inside it."""
-    try:
-        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)

@@ -47,6 +47,7 @@ def settings_text(configuration: Configuration, args: argparse.Namespace) -> str
         f"output-format: {configuration.output_format.value if configuration.output_format else 'default'}",
         f"respect-gitignore: {str(configuration.respect_gitignore).lower()}",
         f"force-exclude: {str(configuration.force_exclude).lower()}",
+        f"show-fixes: {str(configuration.show_fixes).lower()}",
         f"exclude: [{', '.join([*configuration.exclude, *configuration.extra_exclude])}]",
         f"per-file-ignores: {{{', '.join(ignores)}}}",
         f"jobs: {args.jobs}",
@@ -83,6 +84,7 @@ def make_report(
         fix_only=args.fix_only,
         exit_non_zero_on_fix=args.exit_non_zero_on_fix,
         statistics=args.statistics,
+        show_fixes=configuration.show_fixes,
     )
 
 

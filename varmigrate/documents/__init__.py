@@ -42,6 +42,8 @@ class DocumentResult:
     lines: dict[int, str] = field(default_factory=dict)
     text: str | None = None
     applied: int = 0
+    # The applied fixes by rule code (see :class:`varmigrate.engine.FixResult`).
+    applied_codes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def fix_document(text: str, suffix: str, settings: Settings | None = None) -> Do
     result = _result(new, fixed.diagnostics, fixed.errors)
     new_text = "".join(new.lines)
     if new_text != text:
-        result.text, result.applied = new_text, fixed.applied
+        result.text, result.applied, result.applied_codes = new_text, fixed.applied, fixed.applied_codes
     return result
 
 

@@ -54,6 +54,8 @@ class FixResult:
 
     source: str
     applied: int = 0
+    # How many of the applied fixes each rule's findings gave, by code (the counts sum to ``applied``).
+    applied_codes: dict[str, int] = field(default_factory=dict)
     # Findings left in the fixed source, and internal errors (fixes that were dropped).
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Findings of the original source fixed by their UNSAFE fix because `Settings.verified` named them.
@@ -144,6 +146,10 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
         current, tree = new_current, new_tree
     for step in rounds:
         result.applied += len(step.applied)
+        owners = {id(fix): d.code for d in step.diagnostics for fix in d.fixes}
+        for fix in step.applied:
+            code = owners[id(fix)]
+            result.applied_codes[code] = result.applied_codes.get(code, 0) + 1
         result.verified.extend(step.promoted[id(fix)] for fix in step.applied if id(fix) in step.promoted)
     cleanup = Cleanup(current, current, None)
     if result.applied:

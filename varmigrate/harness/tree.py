@@ -10,9 +10,13 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from varmigrate.sources.discovery import discover
 from varmigrate.sources.io import DecodeError, decode, write_atomic
+
+if TYPE_CHECKING:
+    from varmigrate.config import Configuration
 
 # Left out of the copies: version control and caches the command does not need.
 _NOT_COPIED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
@@ -53,10 +57,13 @@ def _is_environment(path: Path) -> bool:
     return path.name in _LINKED or (path / "pyvenv.cfg").is_file()
 
 
-def python_files(root: Path, cwd: Path, paths: Sequence[str]) -> list[Path]:
+def python_files(
+    root: Path, cwd: Path, paths: Sequence[str], configuration: Configuration | None = None
+) -> list[Path]:
     """The .py files named by ``paths`` (relative to ``cwd``), as paths relative to ``root``.
 
-    Directories are walked as `varmigrate fix` walks them (default excludes, .gitignore).
+    Directories are walked as `varmigrate fix` walks them, with ``configuration``'s excludes,
+    ``force-exclude`` and ``respect-gitignore`` (default: the default excludes and .gitignore).
     """
     targets = []
     for name in paths:
@@ -67,7 +74,16 @@ def python_files(root: Path, cwd: Path, paths: Sequence[str]) -> list[Path]:
             raise TreeError(f"{name}: outside the project tree {root}")
         if target.is_dir() or target.suffix == ".py":
             targets.append(target)
-    found = discover(targets, suffixes=(".py",)).files
+    if configuration is None:
+        found = discover(targets, suffixes=(".py",)).files
+    else:
+        found = discover(
+            targets,
+            suffixes=(".py",),
+            force_exclude=configuration.force_exclude,
+            respect_gitignore=configuration.respect_gitignore,
+            excluder=configuration.excluder(),
+        ).files
     return sorted({file.resolve().relative_to(root) for file in found if not _in_environment(file, root)})
 
 

@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from varmigrate.config import Configuration, resolve
 from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
 from varmigrate.harness.compare import Comparison, compare_runs
 from varmigrate.harness.evidence import Site, SiteEvidence, gather, instrument, verified_findings
@@ -53,7 +54,6 @@ from varmigrate.harness.tree import (
 )
 from varmigrate.model import Applicability, Diagnostic, Location
 from varmigrate.pipeline.project import project_view
-from varmigrate.rules import ALL_RULES, RuleSpec
 
 IDENTICAL, DIVERGED, ERROR = "IDENTICAL", "DIVERGED", "ERROR"
 EXIT_CODES = {IDENTICAL: 0, DIVERGED: 1, ERROR: 2}
@@ -82,7 +82,9 @@ class VerifyOptions:
     seed: int = 0
     output_format: str = "full"
     cwd: Path | None = None
-    rules: tuple[RuleSpec, ...] = ALL_RULES
+    # What `check` and `fix` read besides `unsafe_fixes` (which is the field above): the rules, the
+    # per-file ignores and the excludes, resolved in the working directory (None: the defaults).
+    configuration: Configuration | None = None
     # Seconds each run may take; past it the command's process group is ended (None: no limit).
     timeout: float | None = DEFAULT_TIMEOUT
     compare_stdout: bool = False  # printed output (timings masked) decides the verdict too
@@ -105,6 +107,11 @@ class Rewrite:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.start} {self.code} {self.title} [{self.label}]"
+
+    @property
+    def beyond_safe(self) -> bool:
+        """Whether `varmigrate fix`, which applies safe fixes, would not apply it (verified, unsafe)."""
+        return self.label != Applicability.SAFE.label
 
 
 @dataclass
@@ -193,7 +200,8 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
     cwd = (options.cwd or Path.cwd()).resolve()
     root = project_root(cwd)
     result.root = root
-    files = python_files(root, cwd, options.paths)
+    configuration = options.configuration or resolve(None)
+    files = python_files(root, cwd, options.paths, configuration)
     # Both runs use the same path for the tree (the baseline's is removed before the candidate's is
     # made), so paths printed by the program, pytest's rootdir line for one, are equal.
     tree = workspace / root.name
@@ -212,7 +220,13 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
             timeout=options.timeout,
         )
 
-    settings = _in_project(root, files, Settings(rules=options.rules, unsafe_fixes=options.unsafe_fixes))
+    settings = _in_project(
+        root,
+        {
+            file: replace(configuration.settings_for(root / file), unsafe_fixes=options.unsafe_fixes)
+            for file in files
+        },
+    )
     special: list[Path] = []
     if options.baseline is not None:
         shared = add_git_worktree(root, options.baseline, tree)
@@ -279,9 +293,10 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         _write(result)
 
 
-def _in_project(root: Path, files: Sequence[Path], settings: Settings) -> dict[Path, Settings]:
-    """Each file's settings, with what imports of the project's other modules bind in it (the project
-    view, as `fix` has it; an import another file uses is kept, since verify never waits for the users)."""
+def _in_project(root: Path, files: dict[Path, Settings]) -> dict[Path, Settings]:
+    """Each file's settings (``files``), with what imports of the project's other modules bind in it (the
+    project view, as `fix` has it; an import another file uses is kept, since verify never waits for the
+    users)."""
     readable = {}
     for file in files:
         try:
@@ -290,7 +305,7 @@ def _in_project(root: Path, files: Sequence[Path], settings: Settings) -> dict[P
             continue
     view = project_view(readable, fixes=True)
     found = {}
-    for file in files:
+    for file, settings in files.items():
         facts = view.settings_for(root / file)
         found[file] = settings if facts is None else settings.in_project(facts)
     return found

@@ -93,8 +93,12 @@ def fix_cells(
         kept = text if cell in emptiable else _not_emptied(original, text)
         if kept != original:
             changed[cell] = kept
-    applied = result.applied if changed else 0
-    return NotebookFixResult(diagnostics, program.errors, applied=applied), changed
+    if not changed:
+        return NotebookFixResult(diagnostics, program.errors), changed
+    fixed = NotebookFixResult(
+        diagnostics, program.errors, applied=result.applied, applied_codes=dict(result.applied_codes)
+    )
+    return fixed, changed
 
 
 def _not_emptied(before: str, after: str) -> str:

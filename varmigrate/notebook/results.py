@@ -55,6 +55,8 @@ class NotebookFixResult(NotebookResult):
 
     data: bytes | None = None
     applied: int = 0
+    # The applied fixes by rule code (see :class:`varmigrate.engine.FixResult`).
+    applied_codes: dict[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:

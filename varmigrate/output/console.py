@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 _TERMINAL_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE")
 
 
-def make_console(*, stderr: bool = False, no_color: bool = False, file: IO[str] | None = None) -> Console:
-    """A rich console that prints text as given: no markup, emoji, highlighting or wrapping."""
+def make_console(
+    *, stderr: bool = False, no_color: bool = False, file: IO[str] | None = None, markup: bool = False
+) -> Console:
+    """A rich console that prints text as given: no emoji, highlighting or wrapping, and no markup unless
+    ``markup``; no colours with ``no_color`` or NO_COLOR."""
     from rich.console import Console
 
     plain = no_color or bool(os.environ.get("NO_COLOR"))
@@ -28,10 +31,22 @@ def make_console(*, stderr: bool = False, no_color: bool = False, file: IO[str] 
         stderr=stderr,
         color_system=None if plain else "auto",
         highlight=False,
-        markup=False,
+        markup=markup,
         emoji=False,
         soft_wrap=True,
     )
+
+
+def shown_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> str:
+    """``path`` as the command line shows it, normalised (no ``./``, no ``a/../``): a relative path stays
+    relative; an absolute one is made relative to ``cwd`` (default: the working directory) when inside it."""
+    normal = os.path.normpath(path)
+    if os.path.isabs(normal):
+        base = os.path.abspath(cwd or os.getcwd())
+        if normal != base and not normal.startswith(base.rstrip(os.sep) + os.sep):
+            return normal
+        normal = os.path.relpath(normal, base)
+    return normal.replace(os.sep, "/")
 
 
 class Stream:

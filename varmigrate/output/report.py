@@ -23,6 +23,10 @@ def _dumps(payload: object, *, indent: int | None = None, sort_keys: bool = Fals
     return json.dumps(payload, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
 
 
+# The sign in --show-fixes' `2 x VM001` (ruff's).
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
 def plural(count: int, word: str) -> str:
     """``1 finding`` / ``2 findings``."""
     return f"{count} {word}{'' if count == 1 else 's'}"
@@ -57,6 +61,9 @@ class Report:
     # Exit 1 when a file was fixed (`--exit-non-zero-on-fix`).
     exit_non_zero_on_fix: bool = False
     statistics: bool = False
+    # After the findings, list the fixes applied (`fix`), that would be (`--diff`) or that can be
+    # (`check`), per file and rule (`--show-fixes`, as ruff's).
+    show_fixes: bool = False
 
     files: int = 0
     findings: int = 0
@@ -73,6 +80,8 @@ class Report:
     _json: list[dict[str, Any]] = field(default_factory=list)
     _sarif: list[tuple[str, Diagnostic]] = field(default_factory=list)
     _error_list: list[FileError] = field(default_factory=list)
+    # For --show-fixes: path -> rule code -> how many fixes.
+    _fixes: dict[str, dict[str, int]] = field(default_factory=dict)
 
     # -- collecting -----------------------------------------------------------------------------------
 
@@ -93,6 +102,8 @@ class Report:
             self.files_with_findings += 1
         for diagnostic in result.diagnostics:
             self._count(diagnostic)
+        if self.show_fixes:
+            self._note_fixes(result)
         if self.mode is Mode.DIFF:
             self._print_diff(result.diff)
         elif not (self.statistics or self.fix_only):
@@ -190,9 +201,48 @@ class Report:
                 return self.exit_code
         if not self.quiet:
             console = self.err if self.mode is Mode.DIFF else self.out
+            for line in self.fix_summary():
+                console.out(line)
             for line in self.summary():
                 console.out(line)
         return self.exit_code
+
+    def _note_fixes(self, result: FileResult) -> None:
+        """Keep, for :meth:`fix_summary`, the fixes of ``result`` by rule."""
+        if self.mode.fixes:
+            counts = dict(result.fixed_codes)
+        else:
+            counts = {}
+            for d in result.diagnostics:
+                if d.fix_for(self.threshold) is not None:
+                    counts[d.code] = counts.get(d.code, 0) + 1
+        if counts:
+            self._fixes[result.path] = counts
+
+    def fix_summary(self) -> list[str]:
+        """``--show-fixes``: the fixes per file and rule, between blank lines (nothing without fixes):
+        ``Fixed 3 findings:``, then per file ``- train.py:`` and lines such as ``    2 x VM001
+        (legacy-variable-call)``, with :data:`TIMES` for the x, as ruff prints them."""
+        if not self._fixes or self.mode is Mode.ADD_NOQA:
+            return []
+        from varmigrate.rules import ALL_RULES
+
+        names = {rule.code: rule.name() for rule in ALL_RULES}
+        total = plural(sum(n for counts in self._fixes.values() for n in counts.values()), "finding")
+        if self.mode is Mode.FIX:
+            heading = f"Fixed {total}:"
+        elif self.mode is Mode.DIFF:
+            heading = f"Would fix {total}:"
+        else:
+            heading = f"{total} fixable with `{self._fix_command}`:"
+        lines = ["", heading]
+        width = max(len(str(n)) for counts in self._fixes.values() for n in counts.values())
+        for path in sorted(self._fixes):
+            lines.append(f"- {path}:")
+            for code, count in sorted(self._fixes[path].items(), key=lambda item: (-item[1], item[0])):
+                name = f" ({names[code]})" if code in names else ""
+                lines.append(f"    {count:>{width}} {TIMES} {code}{name}")
+        return [*lines, ""]
 
     def sarif(self) -> dict[str, Any]:
         """The findings and errors of the run as a SARIF log."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator
@@ -15,21 +16,28 @@ from rich.table import Table
 
 from varmigrate.harness.evidence import SiteEvidence
 from varmigrate.harness.runner import RunOutcome
-from varmigrate.harness.verify import DIVERGED, IDENTICAL, VerifyOptions, VerifyResult
+from varmigrate.harness.verify import DIVERGED, IDENTICAL, Rewrite, VerifyOptions, VerifyResult
+from varmigrate.output.console import make_console, shown_path
 
 _STYLE = {IDENTICAL: "bold green", DIVERGED: "bold red"}
+# Fixes beyond the safe ones listed by name above the verdict; more are counted.
+LISTED_REWRITES = 5
+# Off a terminal nothing is squeezed or wrapped: each line and table row is as long as its content.
+_UNBOUNDED_WIDTH = 100_000
 
 
-def progress_reporter(options: VerifyOptions) -> Callable[[str], AbstractContextManager[object]]:
+def progress_reporter(
+    options: VerifyOptions, *, no_color: bool = False
+) -> Callable[[str], AbstractContextManager[object]]:
     """A context manager per run that shows a spinner on stderr when it is a terminal."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True, no_color=no_color, markup=True)
 
     @contextmanager
     def step(label: str) -> Iterator[object]:
         if not console.is_terminal:
             yield None
             return
-        command = escape(shlex.join(options.command))
+        command = escape(_command(options))
         with console.status(f"Running the {label}: [bold]{command}[/]") as status:
             yield status
         console.print(f"[green]✓[/] {label} finished")
@@ -37,23 +45,31 @@ def progress_reporter(options: VerifyOptions) -> Callable[[str], AbstractContext
     return step
 
 
-def print_result(result: VerifyResult) -> None:
-    """Print ``result`` in the format its options ask for, on stdout."""
+def print_result(result: VerifyResult, *, next_command: str | None = None, no_color: bool = False) -> None:
+    """Print ``result`` in the format its options ask for, on stdout; ``next_command`` is the command
+    that writes the verified fixes (see :func:`varmigrate.cli.verify.next_command`)."""
     if result.options.output_format == "json":
-        sys.stdout.write(json.dumps(result_to_json(result), indent=2) + "\n")
+        payload = {**result_to_json(result), "next_command": next_command}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
-    console = Console(highlight=False)
-    # Piped, long lines (messages, paths) stay whole so they can be searched; a terminal wraps by word.
-    console.soft_wrap = not console.is_terminal
-    render(result, console)
+    console = make_console(no_color=no_color, markup=True)
+    # A terminal by the stream itself, whatever FORCE_COLOR makes rich believe.
+    isatty = getattr(console.file, "isatty", None)
+    if isatty is not None and isatty():
+        console.soft_wrap = False  # a terminal wraps long lines by word and fits tables to its width
+    else:
+        # Piped, lines (messages, paths) and table cells stay whole, so that they can be searched.
+        console.width = _UNBOUNDED_WIDTH
+    render(result, console, next_command=next_command)
 
 
-def render(result: VerifyResult, console: Console) -> None:
+def render(result: VerifyResult, console: Console, *, next_command: str | None = None) -> None:
     """The full report."""
-    console.print(f"[bold]varmigrate verify[/] {escape(shlex.join(result.options.command))}")
+    console.print(f"[bold]varmigrate verify[/] {escape(_invocation(result.options))}")
     if result.runs:
         console.print(_runs_table(result))
     if result.comparison is not None:
+        _beyond_safe(result, console)
         console.print(_summary_table(result))
     if result.message:
         console.print(f"[bold red]error:[/] {escape(result.message)}")
@@ -68,9 +84,57 @@ def render(result: VerifyResult, console: Console) -> None:
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     for file in result.written:
-        console.print(f"[green]wrote[/] {escape(file)}")
+        console.print(f"[green]wrote[/] {escape(_shown_file(result, file))}")
     if result.options.write and result.verdict != IDENTICAL and result.files:
         console.print("nothing written: the runs were not identical")
+    if next_command is not None:
+        console.print(f"to write the fixes that ran: [bold]{escape(next_command)}[/]")
+
+
+def _command(options: VerifyOptions) -> str:
+    """The command verify runs, the words that name files (the interpreter, the script) normalised."""
+    cwd = options.cwd or os.getcwd()
+    return shlex.join(
+        shown_path(word, cwd) if os.path.exists(os.path.join(cwd, word)) else word for word in options.command
+    )
+
+
+def _invocation(options: VerifyOptions) -> str:
+    """What verify was asked: ``PATH ... -- COMMAND``, paths shown as ``check`` shows them."""
+    paths = [shown_path(path, options.cwd) for path in options.paths]
+    return shlex.join(paths) + " -- " + _command(options)
+
+
+def _shown_file(result: VerifyResult, file: str) -> str:
+    """``file`` (relative to the project's root) relative to the working directory, as check shows it."""
+    if result.root is None:
+        return file
+    return shown_path(os.path.relpath(result.root / file, result.options.cwd or os.getcwd()))
+
+
+def _where(result: VerifyResult, file: str, start: object) -> str:
+    """``file:row:col`` with the file as check shows it."""
+    return f"{_shown_file(result, file)}:{start}"
+
+
+def _beyond_safe(result: VerifyResult, console: Console) -> None:
+    """The fixes applied beyond `fix`'s safe ones, one line per label: ``2 verified fixes beyond `fix`'s
+    safe ones (...): VM001 Remove the `Variable(...)` wrapper at train.py:14:9, ...``."""
+    by_label: dict[str, list[Rewrite]] = {}
+    for rewrite in result.rewrites:
+        if rewrite.beyond_safe:
+            by_label.setdefault(rewrite.label, []).append(rewrite)
+    for label, rewrites in sorted(by_label.items()):
+        listed = [
+            f"{r.code} {escape(r.title)} at {escape(_where(result, r.file, r.start))}"
+            for r in rewrites[:LISTED_REWRITES]
+        ]
+        more = f", and {len(rewrites) - LISTED_REWRITES} more" if len(rewrites) > LISTED_REWRITES else ""
+        fixes = f"{len(rewrites)} {label} fix{'' if len(rewrites) == 1 else 'es'}"
+        why = (
+            "unsafe fixes were asked for" if label == "unsafe" else "their risk ruled out by the baseline run"
+        )
+        console.print(f"[bold]{fixes}[/] beyond `fix`'s safe ones ({why}): {', '.join(listed)}{more}")
 
 
 def _runs_table(result: VerifyResult) -> Table:
@@ -158,12 +222,12 @@ def _evidence(result: VerifyResult, console: Console) -> None:
     console.print(f"[bold]call sites[/] ({ran} run, {len(result.evidence) - ran} not run):")
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("site", no_wrap=True)  # file:line:col must stay whole to be found
-    table.add_column("code")
+    table.add_column("code", overflow="fold")  # on a narrow terminal: folded, never cut to `Variable…`
     table.add_column("seen in the baseline")
     table.add_column("fix")
     for entry in result.evidence:
         table.add_row(
-            escape(entry.site.where),
+            escape(_where(result, entry.site.file, entry.site.start)),
             escape(entry.site.code),
             escape(entry.summary),
             _fix_cell(entry, verified, result),

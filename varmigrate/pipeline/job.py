@@ -19,8 +19,10 @@ class FileResult:
     # Findings left in the file (after fixing, when fixing); internal errors are in ``errors``.
     diagnostics: list[Diagnostic] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
-    # Fixes applied (or, with ``diff``, that would be applied).
+    # Fixes applied (or, with ``diff``, that would be applied), and how many of them each rule's
+    # findings gave, by code.
     fixed: int = 0
+    fixed_codes: dict[str, int] = field(default_factory=dict)
     # The file's bytes changed (or would change, with ``diff``).
     changed: bool = False
     written: bool = False

@@ -35,7 +35,8 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if name.endswith(DOCUMENT_SUFFIXES):
         return _process_document(source, data, name, job)
     try:
-        text, diagnostics, result.fixed = _run_engine(source.text, job)
+        text, diagnostics, result.fixed_codes = _run_engine(source.text, job)
+        result.fixed = sum(result.fixed_codes.values())
     except SourceParseError as error:
         message, location = error.message, Location(error.row, error.column)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
@@ -76,6 +77,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if broken is not None:
         # The engine checks every fix; this is the last line of defence: never write what Python rejects.
         result.fixed = result.noqa_added = 0
+        result.fixed_codes = {}
         result.errors.append(
             FileError(
                 name,
@@ -86,7 +88,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     try:
         new_data = source.encode(text)
     except UnicodeEncodeError as error:
-        result.fixed = 0
+        result.fixed, result.fixed_codes = 0, {}
         result.errors.append(
             FileError(name, f"cannot write: the fix is not representable in {error.encoding}")
         )
@@ -134,7 +136,7 @@ def _process_notebook(data: bytes, name: str, job: Job) -> tuple[FileResult, byt
     if new_data is None:
         return result, None
     assert isinstance(outcome, NotebookFixResult)
-    result.fixed = outcome.applied
+    result.fixed, result.fixed_codes = outcome.applied, outcome.applied_codes
     result.changed = True
     if job.mode is Mode.DIFF:
         result.diff = unified_diff(data.decode("utf-8"), new_data.decode("utf-8"), name)
@@ -182,7 +184,7 @@ def _process_document(
     if outcome.text is None:
         return result, None
     new_data = source.encode(outcome.text)
-    result.fixed = outcome.applied
+    result.fixed, result.fixed_codes = outcome.applied, outcome.applied_codes
     result.changed = new_data != data
     if job.mode is Mode.DIFF and result.changed:
         result.diff = unified_diff(source.text, outcome.text, name)
@@ -215,14 +217,15 @@ def plural_findings(result: FileResult) -> str:
     return f"{count} finding{'' if count == 1 else 's'}"
 
 
-def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
-    """The text after the job (fixed, or as it was), its findings, and how many fixes were applied."""
+def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], dict[str, int]]:
+    """The text after the job (fixed, or as it was), its findings, and how many fixes of each rule (by
+    code) were applied."""
     from varmigrate.engine import check_source, fix_source
 
     if job.mode.fixes:
         fixed = fix_source(text, job.settings)
-        return fixed.source, fixed.diagnostics, fixed.applied
-    return text, check_source(text, job.settings), 0
+        return fixed.source, fixed.diagnostics, fixed.applied_codes
+    return text, check_source(text, job.settings), {}
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
