@@ -145,9 +145,10 @@ def scale(t: Variable) -> Variable:
 
 torch.manual_seed(0)
 w = Variable(torch.ones(3), requires_grad=True)
+b = Variable(torch.zeros(3, dtype=torch.float32, device="cpu"), requires_grad=False)
 for step in range(2):
     x = Variable(torch.randn(3) + make())
-    loss = (scale(w) * x).sum()
+    loss = (scale(w) * x + b).sum()
     loss.backward()
     print(loss.data[0])
 """
@@ -194,11 +195,15 @@ def test_verify_reports_the_fixes_beyond_the_safe_ones_and_the_command_that_writ
     beyond = [line for line in lines[:verdict] if "beyond `fix`'s safe ones" in line]
     assert beyond == [
         "2 verified fixes beyond `fix`'s safe ones (their risk ruled out by the baseline run): "
-        "VM001 Remove the `Variable(...)` wrapper at train.py:14:9, "
-        "VM201 Replace with `.item()` (assumes the tensor is 0-dim) at train.py:17:11"
+        "VM001 Remove the `Variable(...)` wrapper at train.py:15:9, "
+        "VM201 Replace with `.item()` (assumes the tensor is 0-dim) at train.py:18:11"
     ]
     # On a pipe, the evidence table's cells stay whole.
-    assert any("train.py:14:9 " in line and "Variable(torch.randn(3) + make())" in line for line in lines)
+    assert any("train.py:15:9 " in line and "Variable(torch.randn(3) + make())" in line for line in lines)
+    assert any(
+        'Variable(torch.zeros(3, dtype=torch.float32, device="cpu"), requires_grad=False)' in line
+        for line in lines
+    )
     assert "…" not in text
     command = lines[-1].removeprefix("to write the fixes that ran: ")
     assert command == (

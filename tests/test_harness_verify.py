@@ -85,7 +85,7 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
     text = capsys.readouterr().out
     assert code == 0, text
     assert "IDENTICAL" in text
-    assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 time(s)" in text
+    assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 times" in text
 
 
 @pytest.mark.slow

@@ -167,8 +167,8 @@ def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_
 
 
 def _snippet(module: cst.Module, node: cst.CSTNode) -> str:
-    text = " ".join(module.code_for_node(node).split())
-    return text if len(text) <= 60 else text[:57] + "..."
+    """The site's code on one line, whole (the report's table folds it on a narrow terminal)."""
+    return " ".join(module.code_for_node(node).split())
 
 
 class _SiteFinder(cst.CSTVisitor):

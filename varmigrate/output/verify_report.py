@@ -18,6 +18,7 @@ from varmigrate.harness.evidence import SiteEvidence
 from varmigrate.harness.runner import RunOutcome
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, Rewrite, VerifyOptions, VerifyResult
 from varmigrate.output.console import make_console, shown_path
+from varmigrate.output.report import plural
 
 _STYLE = {IDENTICAL: "bold green", DIVERGED: "bold red"}
 # Fixes beyond the safe ones listed by name above the verdict; more are counted.
@@ -235,8 +236,9 @@ def _evidence(result: VerifyResult, console: Console) -> None:
     console.print(table)
     if result.shim_fired:
         console.print(
-            f"[yellow]shim:[/] the baseline ran with the PyTorch 0.3 `.data[0]` shim: {result.shim_fired} "
-            "time(s) `t.data[0]` on a 0-dim tensor returned its number (today's torch raises IndexError)"
+            f"[yellow]shim:[/] the baseline ran with the PyTorch 0.3 `.data[0]` shim: "
+            f"{plural(result.shim_fired, 'time')} `t.data[0]` on a 0-dim tensor returned its number "
+            "(today's torch raises IndexError)"
         )
 
 
