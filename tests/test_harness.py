@@ -20,7 +20,7 @@ from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import changed_lines, read_source, write_source
-from varmigrate.harness.verify import UsageError
+from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, verify
 from varmigrate.model import Location
 
 LEGACY = textwrap.dedent(
@@ -580,6 +580,9 @@ def test_a_new_leaf_where_the_baseline_reused_one_is_counted_not_aliasing():
     grad = store(torch.ones(2))
     baseline = _outcome([_call(0, 0, grad), _call(1, 0, grad), _call(2, 0, grad)])
     candidate = _outcome([_call(0, 0, grad), _call(1, 1, grad), _call(2, 1, grad)], "candidate")
+    # At exit the leaf flags are listed under each run's own leaf numbers.
+    baseline.processes[0]["end_state"] = {"leaf #0": "requires_grad=True, is_leaf=True"}
+    candidate.processes[0]["end_state"] = {"leaf #1": "requires_grad=True, is_leaf=True"}
     comparison = compare_runs(baseline, candidate)
     assert (comparison.identical, comparison.new_leaves) == (True, 1)
     # Reusing a tensor where the baseline had new leaves is still aliasing.
@@ -620,4 +623,21 @@ def test_work_moved_into_a_forked_child_is_another_process():
     divergence = compare_runs(candidate, baseline).divergence
     assert divergence.summary == (
         "process `train.py` (a child of `train.py`) recorded calls or exceptions only in the baseline"
+    )
+
+
+def test_a_recorded_baseline_serves_only_the_options_it_was_run_with(tmp_path):
+    options = VerifyOptions(command=("python", "train.py"), cwd=tmp_path, baseline="HEAD")
+    recorded = RecordedBaseline(options, Path(), _outcome([]), [], {}, {}, [], ())
+    assert recorded.runs(options, Path())
+    assert recorded.runs(VerifyOptions(command=("python", "train.py"), baseline="HEAD", write=True), Path())
+    assert not recorded.runs(options, Path("sub"))
+    other = VerifyOptions(command=("python", "train.py"), cwd=tmp_path, baseline="HEAD", seed=1)
+    assert not recorded.runs(other, Path())
+    # Nothing runs: the candidate would be compared with another program's baseline.
+    result = verify(other, baseline=recorded)
+    assert (result.verdict, result.runs) == (ERROR, [])
+    assert result.message == (
+        "the recorded baseline was run with other options "
+        "(command, directory, paths, seed, fixes or revision)"
     )

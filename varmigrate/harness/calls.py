@@ -41,6 +41,9 @@ class Comparison:
         return self.divergence is None
 
 
+# The end state's key of a leaf without a parameter name (recorder.Recorder._end_state).
+_UNNAMED_LEAF = "leaf #"
+
 # How many differing leaves of the first diverging call are listed.
 MAX_LEAVES = 8
 
@@ -194,7 +197,10 @@ class _ProcessComparison:
     def compare_end_state(self) -> None:
         """Modules, optimizers, leaf flags and saved tensors as the process left them."""
         before, after = self.before["end_state"], self.after["end_state"]
-        differences = self._keyed("", list(before.items()), list(after.items()))
+        # An unnamed leaf's entry is keyed by its number, which is the run's own: the candidate's
+        # leaves are renamed after the baseline leaves they were paired with.
+        renamed = [(self._baseline_leaf(key), value) for key, value in after.items()]
+        differences = self._keyed("", list(before.items()), renamed)
         if differences:
             raise _Diverged(
                 Divergence(
@@ -206,6 +212,14 @@ class _ProcessComparison:
                     more_leaves=max(0, len(differences) - MAX_LEAVES),
                 )
             )
+
+    def _baseline_leaf(self, key: str) -> str:
+        """``leaf #7`` as ``leaf #1`` when candidate leaf 7 was paired with baseline leaf 1."""
+        number = key.removeprefix(_UNNAMED_LEAF)
+        if number == key or not number.isdigit():
+            return key
+        paired = self.backward.get(int(number))
+        return key if paired is None else f"{_UNNAMED_LEAF}{paired}"
 
     def _missing(self, start: int, end: int, other_start: int) -> Divergence:
         """Baseline calls ``start:end`` have no counterpart; the candidate's next call is ``other_start``."""

@@ -302,7 +302,10 @@ def _verify(
         if recorded is None:
             return
     elif not recorded.runs(options, cwd.relative_to(root)):
-        raise UsageError("the recorded baseline was run with other options (command, paths, seed or fixes)")
+        raise UsageError(
+            "the recorded baseline was run with other options "
+            "(command, directory, paths, seed, fixes or revision)"
+        )
     else:
         result.runs.append(recorded.outcome)
         result.notes.extend(recorded.notes)
