@@ -1,7 +1,10 @@
-"""Hand rewrites checked by `varmigrate verify --baseline HEAD`: real torch scripts, real subprocesses.
+"""Verify's mutation suite: hand rewrites checked by `varmigrate verify --baseline HEAD`, with real torch
+scripts in real subprocesses.
 
-Each case commits a small training script, overwrites it with a rewrite of it, and expects the verdict
-(and, for a divergence, the kind of difference) that the rewrite deserves.
+Each case commits one of a few small training scripts (SCRIPTS), overwrites it with a rewrite, and
+expects the verdict that the rewrite deserves: WRONG ones (the mistakes of a careless migration) diverge
+with their kind of difference, CORRECT ones are IDENTICAL. Each script's baseline is run once per test
+worker (`record_baseline`) and compared with every rewrite of it, so a case costs one recorded run.
 """
 
 from __future__ import annotations
@@ -58,11 +61,9 @@ def options_for(repo: Path) -> VerifyOptions:
     return VerifyOptions(command=(PYTHON, "train.py"), cwd=repo, baseline="HEAD")
 
 
-def rewrite(
-    tmp_path: Path, script: str, baseline: RecordedBaseline | None, *edits: tuple[str, str]
-) -> VerifyResult:
-    """Commit SCRIPTS[script], rewrite it by ``edits`` (old, new), verify the rewrite against HEAD
-    (against ``baseline``, that HEAD's run, when given)."""
+def rewrite(tmp_path: Path, script: str, baseline: RecordedBaseline, *edits: tuple[str, str]) -> VerifyResult:
+    """Commit SCRIPTS[script], rewrite it by ``edits`` (old, new), verify the rewrite against HEAD,
+    whose run is ``baseline``."""
     before = SCRIPTS[script]
     repo = commit_script(tmp_path, before)
     after = before
@@ -346,7 +347,8 @@ for t in range(4):
     w2.grad.data.zero_()
 """
 
-# A network with a 2-bit activation, trained through the quantiser by a straight-through estimator.
+# A network whose hidden activation is rounded to quarters, trained through the rounding by a
+# straight-through estimator (the old way: the clone's `.data` swapped for the rounded values).
 QUANTISED = """\
 import torch
 import torch.nn as nn
@@ -474,6 +476,7 @@ NEW_LEAF_UPDATE = (
     "        w1 = (w1 - learning_rate * w1.grad).requires_grad_()\n"
     "        w2 = (w2 - learning_rate * w2.grad).requires_grad_()\n",
 )
+# x + (q - x).detach() is q bit for bit here: q is on a grid of quarters within 1/8 of x, so q - x is exact.
 MODERN_STE = (
     "    out = x.clone()\n    out.data = torch.round(x.data * levels) / levels\n    return out\n",
     "    return x + (torch.round(x * levels) / levels - x).detach()\n",
@@ -706,7 +709,12 @@ CORRECT = [
     ),
     correct("rescaled-by-powers-of-two", "mlp", ("loss.backward()", "(1 / 2 * (2 * loss)).backward()")),
     correct("update-under-no-grad", "hand-sgd", NO_GRAD_UPDATE),
-    correct("a-new-leaf-each-step", "hand-sgd", NEW_LEAF_UPDATE),
+    correct(
+        "a-new-leaf-each-step",
+        "hand-sgd",
+        NEW_LEAF_UPDATE,
+        note="6 time(s) the candidate had a new leaf where the baseline reused one",
+    ),
     correct(
         "half-as-division",
         "hand-sgd",
