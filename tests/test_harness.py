@@ -20,7 +20,7 @@ from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import changed_lines, read_source, write_source
-from varmigrate.harness.verify import UsageError
+from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, verify
 from varmigrate.model import Location
 
 LEGACY = textwrap.dedent(
@@ -570,3 +570,74 @@ def test_changed_lines_are_the_work_trees_side_of_each_hunk(tmp_path):
     (tmp_path / "a.py").write_text("".join(lines))
     assert changed_lines(tmp_path, "HEAD", "a.py") == [(2, 2), (6, 6), (8, 9)]
     assert changed_lines(tmp_path, "no-such-revision", "a.py") == []
+
+
+def test_a_new_leaf_where_the_baseline_reused_one_is_counted_not_aliasing():
+    import torch
+
+    # Weights rebuilt each step (`w = (w - lr * w.grad).requires_grad_()`) where the baseline updated
+    # one leaf in place: every value agrees, no state is carried that the baseline kept apart.
+    grad = store(torch.ones(2))
+    baseline = _outcome([_call(0, 0, grad), _call(1, 0, grad), _call(2, 0, grad)])
+    candidate = _outcome([_call(0, 0, grad), _call(1, 1, grad), _call(2, 1, grad)], "candidate")
+    # At exit the leaf flags are listed under each run's own leaf numbers.
+    baseline.processes[0]["end_state"] = {"leaf #0": "requires_grad=True, is_leaf=True"}
+    candidate.processes[0]["end_state"] = {"leaf #1": "requires_grad=True, is_leaf=True"}
+    comparison = compare_runs(baseline, candidate)
+    assert (comparison.identical, comparison.new_leaves) == (True, 1)
+    # Reusing a tensor where the baseline had new leaves is still aliasing.
+    assert compare_runs(candidate, baseline).divergence.kind == "aliasing"
+
+
+def test_a_call_missing_at_a_site_with_many_is_found_by_its_loss():
+    import torch
+
+    grad = store(torch.ones(2))
+    losses = [store(torch.tensor(float(n))) for n in range(4)]
+    baseline = _outcome([_call(n, 0, grad, roots=[losses[n]]) for n in range(4)])
+    # The first of four calls at one line is skipped (`for image in images[1:]`).
+    candidate = _outcome([_call(n - 1, 0, grad, roots=[losses[n]]) for n in range(1, 4)], "candidate")
+    divergence = compare_runs(baseline, candidate).divergence
+    assert (divergence.kind, divergence.call) == ("missing-call", 0)
+    assert compare_runs(candidate, baseline).divergence.kind == "extra-call"
+    # A replaced stretch with as many calls on each side is compared pair by pair.
+    changed = _outcome([_call(0, 0, grad, roots=[losses[0]]), _call(1, 0, grad, roots=[losses[3]])])
+    divergence = compare_runs(_outcome(baseline.processes[0]["calls"][:2]), changed).divergence
+    assert (divergence.kind, divergence.call) == ("loss value", 1)
+
+
+def test_work_moved_into_a_forked_child_is_another_process():
+    import torch
+
+    grad = store(torch.ones(2))
+    baseline = _outcome([_call(0, 0, grad)])
+    candidate = _outcome([], "candidate")
+    parent = candidate.processes[0]
+    child = {**parent, "pid": 2, "parent": parent["pid"], "started_ns": 1, "calls": [_call(0, 0, grad)]}
+    candidate.processes.append(child)
+    divergence = compare_runs(baseline, candidate).divergence
+    assert (divergence.kind, divergence.summary) == (
+        "process",
+        "process `train.py` recorded calls or exceptions only in the baseline",
+    )
+    divergence = compare_runs(candidate, baseline).divergence
+    assert divergence.summary == (
+        "process `train.py` (a child of `train.py`) recorded calls or exceptions only in the baseline"
+    )
+
+
+def test_a_recorded_baseline_serves_only_the_options_it_was_run_with(tmp_path):
+    options = VerifyOptions(command=("python", "train.py"), cwd=tmp_path, baseline="HEAD")
+    recorded = RecordedBaseline(options, Path(), _outcome([]), [], {}, {}, [], ())
+    assert recorded.runs(options, Path())
+    assert recorded.runs(VerifyOptions(command=("python", "train.py"), baseline="HEAD", write=True), Path())
+    assert not recorded.runs(options, Path("sub"))
+    other = VerifyOptions(command=("python", "train.py"), cwd=tmp_path, baseline="HEAD", seed=1)
+    assert not recorded.runs(other, Path())
+    # Nothing runs: the candidate would be compared with another program's baseline.
+    result = verify(other, baseline=recorded)
+    assert (result.verdict, result.runs) == (ERROR, [])
+    assert result.message == (
+        "the recorded baseline was run with other options "
+        "(command, directory, paths, seed, fixes or revision)"
+    )

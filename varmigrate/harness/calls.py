@@ -29,6 +29,7 @@ class Comparison:
     tensors: int = 0
     signed_zeros: int = 0  # tensors equal but for +0.0 vs -0.0 somewhere, counted as equal
     graphs_changed: int = 0  # calls whose leaves moved in the graph, every gradient equal
+    new_leaves: int = 0  # candidate leaves that replaced one the baseline reused, every value equal
     divergence: Divergence | None = None
     # Printed output, timings masked (STDOUT_MASKS), decides the verdict only with --compare-stdout:
     # what else a program prints per run (a temporary path, a count of threads) would make runs diverge.
@@ -39,6 +40,9 @@ class Comparison:
         """Whether nothing differed."""
         return self.divergence is None
 
+
+# The end state's key of a leaf without a parameter name (recorder.Recorder._end_state).
+_UNNAMED_LEAF = "leaf #"
 
 # How many differing leaves of the first diverging call are listed.
 MAX_LEAVES = 8
@@ -114,6 +118,10 @@ def _align_key(call: CallRecord) -> tuple[str, str, str, int]:
     return (call["kind"], call["file"], call["function"], call["depth"])
 
 
+def _loss_key(call: CallRecord) -> tuple[object, ...]:
+    return tuple(None if root is None else (root["data"], root["digest"]) for root in call["roots"])
+
+
 def _caught(caught: dict[str, str] | None) -> str:
     if caught is None:
         return "nothing"
@@ -143,24 +151,30 @@ class _ProcessComparison:
         before_calls, after_calls = self.before["calls"], self.after["calls"]
         # Aligned as sequences, not by position: one missing call (a loop that stops early, an
         # off-by-one) is reported as missing rather than shifting every later call.
-        before_keys, after_keys = [_align_key(c) for c in before_calls], [_align_key(c) for c in after_calls]
+        before_keys: list[tuple[object, ...]] = [_align_key(c) for c in before_calls]
+        after_keys: list[tuple[object, ...]] = [_align_key(c) for c in after_calls]
+        if len(before_calls) != len(after_calls):
+            # Calls missing or extra at one site (a skipped first batch, an added check): the loss each
+            # call starts from tells which calls are each other's counterparts.
+            before_keys = [(*key, _loss_key(c)) for key, c in zip(before_keys, before_calls, strict=True)]
+            after_keys = [(*key, _loss_key(c)) for key, c in zip(after_keys, after_calls, strict=True)]
         blocks: Sequence[tuple[str, int, int, int, int]] = [
             ("equal", 0, len(before_keys), 0, len(after_keys))
         ]
         if before_keys != after_keys:
             blocks = SequenceMatcher(None, before_keys, after_keys, autojunk=False).get_opcodes()
-        for tag, start, end, other_start, other_end in blocks:
-            if tag == "equal":
-                for offset in range(end - start):
-                    index = start + offset
-                    self._compare_call(index, before_calls[index], after_calls[other_start + offset])
-                    self.comparison.calls += 1
-            elif tag == "replace":  # a call from another place: raises
-                self._compare_call(start, before_calls[start], after_calls[other_start])
-            elif tag == "delete":
-                raise _Diverged(self._missing(start, end, other_start))
-            else:
-                raise _Diverged(self._extra(other_start, other_end, start))
+        for _tag, start, end, other_start, other_end in blocks:
+            # equal and replace: compared pair by pair (a replaced call from another place, or with
+            # another loss, raises); what a replaced run has more of is missing or extra.
+            paired = min(end - start, other_end - other_start)
+            for offset in range(paired):
+                index = start + offset
+                self._compare_call(index, before_calls[index], after_calls[other_start + offset])
+                self.comparison.calls += 1
+            if end - start > paired:
+                raise _Diverged(self._missing(start + paired, end, other_start + paired))
+            if other_end - other_start > paired:
+                raise _Diverged(self._extra(other_start + paired, other_end, start + paired))
         for before_caught, after_caught in zip_longest(self.before["caught"], self.after["caught"]):
             if before_caught != after_caught:
                 raise _Diverged(
@@ -183,7 +197,10 @@ class _ProcessComparison:
     def compare_end_state(self) -> None:
         """Modules, optimizers, leaf flags and saved tensors as the process left them."""
         before, after = self.before["end_state"], self.after["end_state"]
-        differences = self._keyed("", list(before.items()), list(after.items()))
+        # An unnamed leaf's entry is keyed by its number, which is the run's own: the candidate's
+        # leaves are renamed after the baseline leaves they were paired with.
+        renamed = [(self._baseline_leaf(key), value) for key, value in after.items()]
+        differences = self._keyed("", list(before.items()), renamed)
         if differences:
             raise _Diverged(
                 Divergence(
@@ -195,6 +212,14 @@ class _ProcessComparison:
                     more_leaves=max(0, len(differences) - MAX_LEAVES),
                 )
             )
+
+    def _baseline_leaf(self, key: str) -> str:
+        """``leaf #7`` as ``leaf #1`` when candidate leaf 7 was paired with baseline leaf 1."""
+        number = key.removeprefix(_UNNAMED_LEAF)
+        if number == key or not number.isdigit():
+            return key
+        paired = self.backward.get(int(number))
+        return key if paired is None else f"{_UNNAMED_LEAF}{paired}"
 
     def _missing(self, start: int, end: int, other_start: int) -> Divergence:
         """Baseline calls ``start:end`` have no counterpart; the candidate's next call is ``other_start``."""
@@ -344,19 +369,24 @@ class _ProcessComparison:
         return info["name"]
 
     def _pair(self, before: int, after: int) -> str | None:
-        """Why pairing baseline leaf ``before`` with candidate leaf ``after`` breaks the bijection."""
-        paired_after = self.forward.setdefault(before, after)
+        """Why pairing baseline leaf ``before`` with candidate leaf ``after`` breaks the bijection.
+
+        A candidate tensor that stands for two baseline leaves is aliasing: state the baseline kept
+        apart (``.grad`` accumulating, ``requires_grad`` set on a tensor the program shares) is carried
+        from call to call, whatever this run's values show. The other way round, a new candidate leaf
+        where the baseline reused one (weights rebuilt each step instead of updated in place) carries
+        nothing: its values are compared like any other, and it is counted for a note.
+        """
         paired_before = self.backward.setdefault(after, before)
         if paired_before != before:
             return (
                 f"leaf identity differs: the candidate reuses the tensor that was baseline leaf "
                 f"#{paired_before} in an earlier call, where the baseline has a new leaf #{before}"
             )
+        paired_after = self.forward.setdefault(before, after)
         if paired_after != after:
-            return (
-                f"leaf identity differs: the baseline reuses leaf #{before}, the candidate has a new "
-                f"leaf #{after} (earlier #{paired_after})"
-            )
+            self.forward[before] = after
+            self.comparison.new_leaves += 1
         return None
 
     def _difference(self, before: StoredTensor | str | None, after: StoredTensor | str | None) -> str | None:

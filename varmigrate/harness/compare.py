@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from varmigrate.harness.calls import (
     Comparison,
     Divergence,
-    _argv,
     _Diverged,
     _ProcessComparison,
 )
@@ -82,22 +81,54 @@ def mask_stdout(output: bytes) -> bytes:
 def _pair_processes(
     baseline: Sequence[ProcessRecord], candidate: Sequence[ProcessRecord]
 ) -> Iterator[tuple[ProcessRecord, ProcessRecord]]:
-    """Processes of the two runs paired by command line and start order.
+    """Processes of the two runs paired by command line, the command lines of their parents, and start
+    order.
 
-    Processes that made no backward call and raised nothing are left out: helpers such as spawned
-    DataLoader workers carry per-run file descriptor numbers in their command line.
+    The parents count: training moved into a forked child (same command line as its parent) is another
+    process, whose parent goes on without the child's work. Processes that made no backward call and
+    raised nothing are left out: helpers such as spawned DataLoader workers carry per-run file
+    descriptor numbers in their command line.
     """
-    waiting: dict[tuple[str, ...], list[ProcessRecord]] = {}
+    waiting: dict[tuple[tuple[str, ...], ...], list[ProcessRecord]] = {}
     for process in filter(_recorded_something, candidate):
-        waiting.setdefault(tuple(process["argv"]), []).append(process)
+        waiting.setdefault(_lineage(process, candidate), []).append(process)
     for process in filter(_recorded_something, baseline):
-        argv = tuple(process["argv"])
-        if not waiting.get(argv):
-            raise _Diverged(Divergence("process", f"process `{_argv(process)}` ran only in the baseline"))
-        yield process, waiting[argv].pop(0)
-    extra = next((p for queue in waiting.values() for p in queue), None)
+        lineage = _lineage(process, baseline)
+        if not waiting.get(lineage):
+            raise _Diverged(_only_in(lineage, "baseline"))
+        yield process, waiting[lineage].pop(0)
+    extra = next((lineage for lineage, queue in waiting.items() if queue), None)
     if extra is not None:
-        raise _Diverged(Divergence("process", f"process `{_argv(extra)}` ran only in the candidate"))
+        raise _Diverged(_only_in(extra, "candidate"))
+
+
+def _lineage(process: ProcessRecord, run: Sequence[ProcessRecord]) -> tuple[tuple[str, ...], ...]:
+    """The command lines of ``process`` and of its recorded ancestors, innermost first."""
+    lineage = [tuple(process["argv"])]
+    seen = {id(process)}
+    while True:
+        # Process ids are reused: the parent is the latest process with that id started before.
+        parents = [
+            p for p in run if p["pid"] == process["parent"] and p["started_ns"] <= process["started_ns"]
+        ]
+        if not parents:
+            return tuple(lineage)
+        process = max(parents, key=lambda p: p["started_ns"])
+        if id(process) in seen:
+            return tuple(lineage)
+        seen.add(id(process))
+        lineage.append(tuple(process["argv"]))
+
+
+def _only_in(lineage: tuple[tuple[str, ...], ...], run: str) -> Divergence:
+    return Divergence("process", f"{_described(lineage)} recorded calls or exceptions only in the {run}")
+
+
+def _described(lineage: tuple[tuple[str, ...], ...]) -> str:
+    """``process `train.py` (a child of `train.py`)``."""
+    names = [" ".join(argv) or "python" for argv in lineage]
+    parents = "".join(f" (a child of `{name}`" for name in names[1:]) + ")" * (len(names) - 1)
+    return f"process `{names[0]}`{parents}"
 
 
 def _recorded_something(process: ProcessRecord) -> bool:

@@ -172,8 +172,34 @@ class VerifyResult:
 Progress = Callable[[str], AbstractContextManager[object]]
 
 
-def verify(options: VerifyOptions, progress: Progress | None = None) -> VerifyResult:
-    """Run the baseline and the candidate, compare them, and write the fixes when asked and identical."""
+@dataclass(frozen=True)
+class RecordedBaseline:
+    """A baseline run kept to compare several candidates against (:func:`record_baseline`)."""
+
+    options: VerifyOptions
+    cwd: Path  # relative to the project root
+    outcome: RunOutcome
+    files: list[Path]
+    settings: dict[Path, Settings]
+    diagnostics: dict[Path, list[Diagnostic]]
+    sites: list[Site]
+    notes: tuple[str, ...]
+
+    def runs(self, options: VerifyOptions, cwd: Path) -> bool:
+        """Whether this is the baseline ``options`` would run from ``cwd`` (relative to the root)."""
+        fields = ("command", "paths", "unsafe_fixes", "baseline", "seed", "configuration")
+        same = all(getattr(options, name) == getattr(self.options, name) for name in fields)
+        return same and cwd == self.cwd
+
+
+def verify(
+    options: VerifyOptions, progress: Progress | None = None, baseline: RecordedBaseline | None = None
+) -> VerifyResult:
+    """Run the baseline and the candidate, compare them, and write the fixes when asked and identical.
+
+    With ``baseline`` (from :func:`record_baseline` with the same command, paths, seed, fixes and
+    revision) the baseline is not run again: only the candidate is.
+    """
     result = VerifyResult(options)
     if importlib.util.find_spec("torch") is None:
         result.message = INSTALL_HINT
@@ -181,10 +207,29 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> VerifyRe
     step = progress or (lambda _label: nullcontext())
     try:
         with _workspace() as workspace:
-            _verify(options, result, workspace, step)
+            _verify(options, result, workspace, step, baseline)
     except (TreeError, UsageError) as error:
         result.verdict, result.message = ERROR, str(error)
     return result
+
+
+def record_baseline(options: VerifyOptions) -> RecordedBaseline | VerifyResult:
+    """Run only the baseline of ``options``, to pass to :func:`verify` for each of several candidates.
+
+    Returns the result that explains why when the baseline cannot be compared against (it failed, no
+    torch, a tree error).
+    """
+    result = VerifyResult(options)
+    if importlib.util.find_spec("torch") is None:
+        result.message = INSTALL_HINT
+        return result
+    try:
+        with _workspace() as workspace:
+            recorded = _record_baseline(options, result, workspace, lambda _label: nullcontext())
+    except (TreeError, UsageError) as error:
+        result.verdict, result.message = ERROR, str(error)
+        return result
+    return result if recorded is None else recorded
 
 
 @contextmanager
@@ -196,30 +241,15 @@ def _workspace() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step: Progress) -> None:
+def _record_baseline(
+    options: VerifyOptions, result: VerifyResult, workspace: Path, step: Progress
+) -> RecordedBaseline | None:
+    """Run the baseline in ``workspace``; None (with ``result`` saying why) when it cannot be compared."""
     cwd = (options.cwd or Path.cwd()).resolve()
     root = project_root(cwd)
     result.root = root
     configuration = options.configuration or resolve(None)
     files = python_files(root, cwd, options.paths, configuration)
-    # Both runs use the same path for the tree (the baseline's is removed before the candidate's is
-    # made), so paths printed by the program, pytest's rootdir line for one, are equal.
-    tree = workspace / root.name
-
-    def spec(label: str, shared: Sequence[Path]) -> RunSpec:
-        return RunSpec(
-            label=label,
-            command=options.command,
-            tree=tree,
-            cwd=cwd.relative_to(root),
-            output=workspace / label,
-            seed=options.seed,
-            original=root,
-            shared=tuple(shared),
-            evidence=label == "baseline",
-            timeout=options.timeout,
-        )
-
     settings = _in_project(
         root,
         {
@@ -228,6 +258,7 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         },
     )
     special: list[Path] = []
+    tree = workspace / root.name
     if options.baseline is not None:
         shared = add_git_worktree(root, options.baseline, tree)
         cleanup: Callable[[], None] = lambda: remove_git_worktree(root, tree)  # noqa: E731
@@ -237,23 +268,71 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
     try:
         diagnostics, sites = _instrument_baseline(tree, files, settings, result)
         with step("baseline"):
-            baseline = run(spec("baseline", shared))
+            outcome = run(_spec(options, "baseline", root, cwd, workspace, shared))
     finally:
         cleanup()
-    result.runs.append(baseline)
-    if _failed(baseline, result, "the baseline"):
-        return
-    result.evidence = gather(sites, [p["sites"] for p in baseline.processes])
-    shared = copy_tree(root, tree)
+    result.runs.append(outcome)
+    if _failed(outcome, result, "the baseline"):
+        return None
     if special:
         names = ", ".join(str(path.relative_to(root)) for path in special[:3])
         more = f" and {len(special) - 3} more" if len(special) > 3 else ""
         result.notes.append(f"not copied (FIFOs, sockets or devices): {names}{more}")
+    return RecordedBaseline(
+        options, cwd.relative_to(root), outcome, files, settings, diagnostics, sites, tuple(result.notes)
+    )
+
+
+def _spec(
+    options: VerifyOptions, label: str, root: Path, cwd: Path, workspace: Path, shared: Sequence[Path]
+) -> RunSpec:
+    # Both runs use the same path for the tree (the baseline's is removed before the candidate's is
+    # made), so paths printed by the program, pytest's rootdir line for one, are equal.
+    return RunSpec(
+        label=label,
+        command=options.command,
+        tree=workspace / root.name,
+        cwd=cwd.relative_to(root),
+        output=workspace / label,
+        seed=options.seed,
+        original=root,
+        shared=tuple(shared),
+        evidence=label == "baseline",
+        timeout=options.timeout,
+    )
+
+
+def _verify(
+    options: VerifyOptions,
+    result: VerifyResult,
+    workspace: Path,
+    step: Progress,
+    recorded: RecordedBaseline | None,
+) -> None:
+    cwd = (options.cwd or Path.cwd()).resolve()
+    root = project_root(cwd)
+    if recorded is None:
+        recorded = _record_baseline(options, result, workspace, step)
+        if recorded is None:
+            return
+    elif not recorded.runs(options, cwd.relative_to(root)):
+        raise UsageError(
+            "the recorded baseline was run with other options "
+            "(command, directory, paths, seed, fixes or revision)"
+        )
+    else:
+        result.runs.append(recorded.outcome)
+        result.notes.extend(recorded.notes)
+    result.root = root
+    baseline, files, settings = recorded.outcome, recorded.files, recorded.settings
+    result.evidence = gather(recorded.sites, [p["sites"] for p in baseline.processes])
+    tree = workspace / root.name
+    shared = copy_tree(root, tree)
     if options.baseline is None:
-        _fix_candidate(tree, files, diagnostics, settings, result)
+        _fix_candidate(tree, files, recorded.diagnostics, settings, result)
     try:
         with step("candidate"):
-            candidate = run(spec("candidate", shared))
+            candidate = run(_spec(options, "candidate", root, cwd, workspace, shared))
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     result.runs.append(candidate)
@@ -278,6 +357,12 @@ def _verify(options: VerifyOptions, result: VerifyResult, workspace: Path, step:
         result.notes.append(
             f"the autograd graph changed shape at {result.comparison.graphs_changed} call(s); leaves were "
             "paired by parameter name and order of first use, and every gradient is bitwise equal"
+        )
+    if result.comparison.new_leaves and result.verdict == IDENTICAL:
+        result.notes.append(
+            f"{result.comparison.new_leaves} time(s) the candidate had a new leaf where the baseline reused "
+            "one (a tensor rebuilt each step instead of updated in place): its values were compared, "
+            "and are equal"
         )
     if result.comparison.signed_zeros:
         result.notes.append(
