@@ -121,3 +121,19 @@ def _literal(words: tuple[str, ...]) -> re.Pattern[str]:
 def _bounded(words: tuple[str, ...]) -> re.Pattern[str]:
     """``\\bword\\b`` for each of ``words``."""
     return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")
+
+
+# A `>>>` prompt with the rest of its line and the `...` lines that go on with it: a doctest example.
+_EXAMPLE = re.compile(r">>>(?: ([^\r\n]*))?((?:(?:\r\n|\r|\n)[ \t]*\.\.\.(?: [^\r\n]*)?)*)")
+_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
+
+
+def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
+    """Cheap text prefilter for doctest examples: whether the ``>>>`` examples anywhere in ``source`` (its
+    docstrings', say) can hold a finding of ``rules``. A text without ``>>>`` costs one substring test."""
+    if ">>>" not in source:
+        return False
+    code = "\n".join(
+        (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
+    )
+    return could_match(code, rules)

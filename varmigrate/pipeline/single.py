@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
+from varmigrate.engine.prefilter import could_match_examples
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.pipeline.job import FileResult, Job, Mode
 from varmigrate.sources.discovery import DOCUMENT_SUFFIXES, NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodedSource, DecodeError, decode, mentions
+
+if TYPE_CHECKING:
+    from varmigrate.documents import DocumentError
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,7 +40,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if name.endswith(DOCUMENT_SUFFIXES):
         return _process_document(source, data, name, job)
     try:
-        text, diagnostics, result.fixed = _run_engine(source.text, job)
+        text, diagnostics, result.fixed, unparsed = _run_engine(source.text, job)
     except SourceParseError as error:
         message, location = error.message, Location(error.row, error.column)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
@@ -56,6 +61,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     result.errors.extend(
         FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
     )
+    result.errors.extend(FileError(name, bad.message, Location(bad.row, bad.column)) for bad in unparsed)
     result.internal_error = len(result.diagnostics) < len(diagnostics)
     if job.mode is Mode.ADD_NOQA:
         from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
@@ -215,14 +221,26 @@ def plural_findings(result: FileResult) -> str:
     return f"{count} finding{'' if count == 1 else 's'}"
 
 
-def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int]:
-    """The text after the job (fixed, or as it was), its findings, and how many fixes were applied."""
+def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int, list[DocumentError]]:
+    """The text after the job (fixed, or as it was), its findings, how many fixes were applied, and the
+    docstring examples that could not be analysed (doctest examples go with the module's code)."""
+    if could_match_examples(text, job.settings.rules):
+        from varmigrate.documents.docstrings import check_docstrings, fix_docstrings
+
+        found = fix_docstrings(text, job.settings) if job.mode.fixes else check_docstrings(text, job.settings)
+        if found is not None:
+            return (
+                found.text if found.text is not None else text,
+                found.diagnostics,
+                found.applied,
+                found.errors,
+            )
     from varmigrate.engine import check_source, fix_source
 
     if job.mode.fixes:
         fixed = fix_source(text, job.settings)
-        return fixed.source, fixed.diagnostics, fixed.applied
-    return text, check_source(text, job.settings), 0
+        return fixed.source, fixed.diagnostics, fixed.applied, []
+    return text, check_source(text, job.settings), 0, []
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
