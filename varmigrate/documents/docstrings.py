@@ -102,7 +102,7 @@ class _Module:
         lines = split_lines(text)
         examples = [example for node in _docstrings(tree) for example in _examples(lines, node)]
         code = "".join(line.code for example in examples for line in example.lines)
-        if not could_match(code, settings.rules):
+        if not could_match(code, settings.rules, within=text):
             return None
         return cls(text, lines, examples)
 
@@ -296,8 +296,10 @@ def _example(lines: list[str], values: list[_ValueLine], indent: int, first: int
         if why is None:
             code.append(Line(value.row, line[:width], line[width:]))
         else:
-            # Not written back: the code is the docstring's text; the prefix places it.
-            prefix = line[: value.column] + value.text[:width]
+            # Never written back: the code is the docstring's text, placed after the prompt as the file
+            # spells it (tabs or escapes make the columns after it approximate).
+            at = line.find(value.text[indent : indent + 3], value.column)
+            prefix = line[: at + width - indent] if at >= 0 else line[: value.column] + value.text[:width]
             code.append(Line(value.row, prefix, value.text[width:] + "\n"))
     return _Example(code, why)
 

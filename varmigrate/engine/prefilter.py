@@ -25,11 +25,13 @@ _Test = tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]
 _WORD = re.compile(r"\w+")
 
 
-def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
-    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``."""
+def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: str | None = None) -> bool:
+    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``; ``within``, when
+    given, is the whole program ``source`` is part of (where the ``requires`` strings may be)."""
+    program = source if within is None else within
     words: set[str] = set()
     for requires, pattern, triggers in _tests(tuple(rules)):
-        if not all(required in source for required in requires):
+        if not all(required in program for required in requires):
             continue
         if pattern is not None:
             if pattern.search(source):
@@ -136,4 +138,4 @@ def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> 
     code = "\n".join(
         (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
     )
-    return could_match(code, rules)
+    return could_match(code, rules, within=source)
