@@ -25,9 +25,15 @@ _Test = tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]
 _WORD = re.compile(r"\w+")
 
 
-def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: str | None = None) -> bool:
-    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``; ``within``, when
-    given, is the whole program ``source`` is part of (where the ``requires`` strings may be)."""
+def could_match(
+    source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: str | None = None, examples: bool = False
+) -> bool:
+    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
+
+    ``within``, when given, is the whole program ``source`` is part of (where the ``requires`` strings may
+    be). With ``examples``, the code of the doctest examples in ``source``'s strings counts as code too;
+    they are only looked for when a rule's word is in the text, and only in strings and comments.
+    """
     program = source if within is None else within
     words: set[str] = set()
     for requires, pattern, triggers in _tests(tuple(rules)):
@@ -38,7 +44,12 @@ def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: s
                 return True
         else:
             words.update(word for word in triggers if word in source)
-    return bool(words) and _word_in_code(source, frozenset(words))
+    if not words:
+        return False
+    found = frozenset(words)
+    if _word_in_code(source, found):
+        return True
+    return examples and ">>>" in source and _word_in_code(_example_code(source), found)
 
 
 @cache
@@ -131,11 +142,14 @@ _CONTINUATION = re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
 
 
 def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
-    """Cheap text prefilter for doctest examples: whether the ``>>>`` examples anywhere in ``source`` (its
-    docstrings', say) can hold a finding of ``rules``. A text without ``>>>`` costs one substring test."""
-    if ">>>" not in source:
-        return False
-    code = "\n".join(
+    """Whether the doctest examples in ``source`` (its ``>>>`` lines, in docstrings say) can hold a finding
+    of ``rules``; the ``requires`` strings may be anywhere in ``source``. Without ``>>>``: one substring
+    test."""
+    return ">>>" in source and could_match(_example_code(source), rules, within=source)
+
+
+def _example_code(source: str) -> str:
+    """The code of the ``>>>`` examples in ``source``, a line each (continuations joined by line breaks)."""
+    return "\n".join(
         (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
     )
-    return could_match(code, rules, within=source)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from varmigrate.engine.prefilter import could_match, could_match_examples
+from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.import_scan import still_uses
@@ -372,13 +372,8 @@ def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
         source = decode(data)
     except DecodeError as error:
         return FileResult(name, errors=[FileError(name, error.message, error.location)])
-    rules = job.settings.rules
-    # Doctest examples are strings to the text prefilter, and code to us.
-    return (
-        None
-        if could_match(source.text, rules) or could_match_examples(source.text, rules)
-        else FileResult(name)
-    )
+    # Doctest examples are in strings, and code to us.
+    return None if could_match(source.text, job.settings.rules, examples=True) else FileResult(name)
 
 
 def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
