@@ -15,7 +15,8 @@ from support import clean_env, write
 from varmigrate.cli import main
 from varmigrate.engine import Settings, fix_source
 from varmigrate.engine.prefilter import could_match_examples
-from varmigrate.model import Applicability
+from varmigrate.model import Applicability, Location
+from varmigrate.noqa import NOT_COMMENTABLE
 from varmigrate.pipeline import Job, Mode, process_bytes
 from varmigrate.pipeline.job import FileResult
 from varmigrate.rules import select_rules
@@ -207,6 +208,36 @@ from torch.autograd import Variable
     assert fixed is not None
     assert "from torch.autograd import Variable" in fixed
     assert ">>> y = Variable(x)  # noqa: VM001" in fixed
+
+
+def test_add_noqa_comments_the_example_lines() -> None:
+    source = '''"""
+>>> x = Variable(torch.ones(2))
+>>> isinstance(x, Variable)  # noqa: VM001
+>>> x.data[0]  # doctest: +SKIP
+"""
+import torch
+from torch.autograd import Variable
+
+
+def f():
+    """>>> Variable(torch.ones(2))"""
+'''
+    result, new = run(source.encode(), Mode.ADD_NOQA)
+    assert new is not None
+    lines = new.decode().splitlines()
+    assert lines[1:4] == [
+        ">>> x = Variable(torch.ones(2))  # noqa: VM001",
+        ">>> isinstance(x, Variable)  # noqa: VM001, VM101",
+        # doctest reads its directive to the end of the line: the noqa goes before it.
+        ">>> x.data[0]  # noqa: VM201  # doctest: +SKIP",
+    ]
+    # An example on the docstring's quotes' line cannot take it (after the quotes, it would be the module's).
+    assert lines[10] == '    """>>> Variable(torch.ones(2))"""'
+    assert [(w.location, w.message) for w in result.warnings] == [
+        (Location(11, 12), "cannot add `# noqa: VM001`: " + NOT_COMMENTABLE)
+    ]
+    assert codes_at(new.decode()) == ["11:12 VM001"]
 
 
 def test_a_file_whose_only_findings_are_in_docstrings_passes_the_first_stage(

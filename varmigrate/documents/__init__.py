@@ -42,6 +42,9 @@ class DocumentResult:
     lines: dict[int, str] = field(default_factory=dict)
     text: str | None = None
     applied: int = 0
+    # The rows of doctest examples in a `.py` file: whether a comment may end the row (a noqa directive
+    # there is the example's: its code line, not on a docstring's quotes and spelled as doctest reads it).
+    commentable: dict[int, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,9 @@ class _Module:
             message = f"cannot parse: {error.message} (doctest example)"
             result.errors.append(DocumentError(message, at.row, at.column))
         result.diagnostics.sort(key=lambda d: (d.start, d.code))
+        result.commentable = {
+            line.row: example.not_rewritten is None for example in self.examples for line in example.lines
+        }
         return result
 
     def rewritten(self, module: str, changed: dict[int, str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from varmigrate.engine.prefilter import could_match_examples
@@ -40,7 +40,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if name.endswith(DOCUMENT_SUFFIXES):
         return _process_document(source, data, name, job)
     try:
-        text, diagnostics, result.fixed, unparsed = _run_engine(source.text, job)
+        done = _run_engine(source.text, job)
     except SourceParseError as error:
         message, location = error.message, Location(error.row, error.column)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
@@ -57,16 +57,19 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
         result.internal_error = True
         return result, None
+    text, diagnostics, result.fixed = done.text, done.diagnostics, done.applied
     result.diagnostics = [d for d in diagnostics if not _is_internal(d)]
     result.errors.extend(
         FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
     )
-    result.errors.extend(FileError(name, bad.message, Location(bad.row, bad.column)) for bad in unparsed)
+    result.errors.extend(FileError(name, bad.message, Location(bad.row, bad.column)) for bad in done.unparsed)
     result.internal_error = len(result.diagnostics) < len(diagnostics)
     if job.mode is Mode.ADD_NOQA:
         from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 
-        text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
+        text, result.noqa_added, result.diagnostics = add_noqa(
+            text, result.diagnostics, known=done.commentable
+        )
         result.warnings.extend(
             FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
             for d in result.diagnostics
@@ -221,26 +224,35 @@ def plural_findings(result: FileResult) -> str:
     return f"{count} finding{'' if count == 1 else 's'}"
 
 
-def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], int, list[DocumentError]]:
-    """The text after the job (fixed, or as it was), its findings, how many fixes were applied, and the
-    docstring examples that could not be analysed (doctest examples go with the module's code)."""
+@dataclass
+class _Analysed:
+    """What the engine made of a module: the text after the job (fixed, or as it was), its findings, how
+    many fixes were applied; for doctest examples, those that could not be analysed, and which of their
+    rows a comment may end (``noqa.add_noqa``'s ``known``)."""
+
+    text: str
+    diagnostics: list[Diagnostic]
+    applied: int = 0
+    unparsed: list[DocumentError] = field(default_factory=list)
+    commentable: dict[int, bool] = field(default_factory=dict)
+
+
+def _run_engine(text: str, job: Job) -> _Analysed:
+    """The module ``text`` through the engine, with its docstrings' doctest examples when they can hold a
+    finding (doctest runs them in the module's globals: they are analysed with its code)."""
     if could_match_examples(text, job.settings.rules):
         from varmigrate.documents.docstrings import check_docstrings, fix_docstrings
 
         found = fix_docstrings(text, job.settings) if job.mode.fixes else check_docstrings(text, job.settings)
         if found is not None:
-            return (
-                found.text if found.text is not None else text,
-                found.diagnostics,
-                found.applied,
-                found.errors,
-            )
+            new = found.text if found.text is not None else text
+            return _Analysed(new, found.diagnostics, found.applied, found.errors, found.commentable)
     from varmigrate.engine import check_source, fix_source
 
     if job.mode.fixes:
         fixed = fix_source(text, job.settings)
-        return fixed.source, fixed.diagnostics, fixed.applied, []
-    return text, check_source(text, job.settings), 0, []
+        return _Analysed(fixed.source, fixed.diagnostics, fixed.applied)
+    return _Analysed(text, check_source(text, job.settings))
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
