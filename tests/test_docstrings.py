@@ -14,7 +14,7 @@ from support import clean_env, write
 
 from varmigrate.cli import main
 from varmigrate.engine import Settings, fix_source
-from varmigrate.engine.prefilter import could_match_examples
+from varmigrate.engine.prefilter import could_match, could_match_examples
 from varmigrate.model import Applicability, Location
 from varmigrate.noqa import NOT_COMMENTABLE
 from varmigrate.pipeline import Job, Mode, process_bytes
@@ -260,6 +260,11 @@ def test_the_examples_prefilter() -> None:
     assert not could_match_examples(imports + '"""\nVariable(y) was the old way\n>>> y = 1\n"""\n')
     assert not could_match_examples(imports + '"""\n>>> s = "Variable(y)"\n"""\n')
     assert not could_match_examples('"""\n>>> x = Variable(y)\n"""\n')
+    # The first stage's test: words in code, or else in the code of examples.
+    in_example = 'import torch\n"""\n>>> from torch.autograd import Variable\n>>> x = Variable(y)\n"""\n'
+    assert not could_match(in_example)
+    assert could_match(in_example, examples=True)
+    assert not could_match(in_example.replace(">>> ", ""), examples=True)  # prose, not examples
 
 
 # -- byte for byte ---------------------------------------------------------------------------------------
