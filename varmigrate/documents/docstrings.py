@@ -1,10 +1,11 @@
 """Doctest examples in the docstrings of ``.py`` files, checked and fixed together with the module's code.
 
-Which docstrings: those doctest collects (``doctest.DocTestFinder``): the module's, and those of the
-classes and functions defined at module level or in a class body (conditionally defined ones, methods,
-static and class methods and properties included). Not those of functions nested in functions, which
-doctest never reaches, nor the strings of a ``__test__`` dictionary. A docstring is the string literal that
-is a body's first statement, written as one token (not an f-string, not implicitly concatenated).
+Which docstrings: those doctest collects (``doctest.DocTestFinder``): the module's, those of the classes
+and functions defined at module level or in a class body (conditionally defined ones, methods, static and
+class methods and properties included), and the string values of a module-level ``__test__ = {...}``
+dictionary. Not those of functions nested in functions, which doctest never reaches. A docstring is the
+string literal that is a body's first statement, written as one token (not an f-string, not implicitly
+concatenated).
 
 What is an example: what doctest parses in the docstring's value, tabs expanded: a ``>>>`` line (the prompt
 followed by a space or the end of the line) and the ``...`` lines with the same indentation after it; the
@@ -230,6 +231,7 @@ def _docstrings(tree: ast.Module) -> list[ast.Constant]:
     found: list[ast.Constant] = []
     _docstring(tree, found)
     _definitions(tree.body, found)
+    found += _test_strings(tree.body)
     return sorted(found, key=lambda node: (node.lineno, node.col_offset))
 
 
@@ -249,6 +251,19 @@ def _definitions(body: list[ast.stmt], found: list[ast.Constant]) -> None:
                     _definitions(block, found)
             for inner in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
                 _definitions(inner.body, found)
+
+
+def _test_strings(body: list[ast.stmt]) -> list[ast.Constant]:
+    """The string values of ``__test__ = {...}`` at module level, which doctest reads as docstrings."""
+    return [
+        value
+        for statement in body
+        if isinstance(statement, ast.Assign)
+        and any(isinstance(target, ast.Name) and target.id == "__test__" for target in statement.targets)
+        and isinstance(statement.value, ast.Dict)
+        for value in statement.value.values
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and ">>>" in value.value
+    ]
 
 
 def _docstring(
