@@ -251,6 +251,25 @@ def test_a_file_whose_only_findings_are_in_docstrings_passes_the_first_stage(
     assert path.read_text() == fixed_text(MODULE_IMPORT)
 
 
+def test_an_example_in_another_module_keeps_the_import_it_gets_by_a_star_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, train = tmp_path / "model.py", tmp_path / "train.py"
+    code = "import torch\nfrom torch.autograd import Variable\n\n\ndef leaf(h):\n    return Variable(h)\n"
+    # A tab: doctest expands it, so the example is not rewritten and still needs model's `Variable`.
+    for indent, kept in (("\t", True), ("    ", False)):
+        model.write_text(code)
+        train.write_text(
+            f'from model import *\n\n\ndef f():\n    """\n{indent}>>> x = Variable(torch.ones(1))\n    """\n'
+        )
+        assert main(["fix", str(model), str(train), "--no-cache", "-q"]) == int(kept)
+        assert "return h.detach()" in model.read_text()
+        # Once the example is rewritten too, no file uses the import: it goes.
+        assert ("from torch.autograd import Variable" in model.read_text()) is kept
+        assert (">>> x = torch.ones(1).detach()" in train.read_text()) is not kept
+    capsys.readouterr()
+
+
 def test_the_examples_prefilter() -> None:
     imports = "import torch\nfrom torch.autograd import Variable\n"
     assert not could_match_examples(imports + "x = Variable(y)\n")  # no `>>>`: no examples

@@ -49,7 +49,7 @@ def could_match(
     found = frozenset(words)
     if _word_in_code(source, found):
         return True
-    return examples and ">>>" in source and _word_in_code(_example_code(source), found)
+    return examples and ">>>" in source and _word_in_code(example_code(source), found)
 
 
 @cache
@@ -145,10 +145,10 @@ def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> 
     """Whether the doctest examples in ``source`` (its ``>>>`` lines, in docstrings say) can hold a finding
     of ``rules``; the ``requires`` strings may be anywhere in ``source``. Without ``>>>``: one substring
     test."""
-    return ">>>" in source and could_match(_example_code(source), rules, within=source)
+    return ">>>" in source and could_match(example_code(source), rules, within=source)
 
 
-def _example_code(source: str) -> str:
+def example_code(source: str) -> str:
     """The code of the ``>>>`` examples in ``source``, a line each (continuations joined by line breaks)."""
     return "\n".join(
         (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
