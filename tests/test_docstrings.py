@@ -189,6 +189,15 @@ def test_fixes_that_cannot_be_written_in_place_are_display_only_and_say_why() ->
     assert titles[27].endswith("(not applied: the example shares a line with the docstring's quotes)")
     # A raw docstring is spelled as doctest reads it.
     assert "not applied" not in titles[15]
+    # Edits are described only where their offsets are the file's.
+    edits = {d.start.row: d.fixes[0].edits for d in result.diagnostics}
+    assert edits[4] == edits[22] == ()
+    (on_quotes,) = edits[27]
+    assert (on_quotes.start, on_quotes.end) == (Location(27, 16), Location(27, 59))
+    source = (CASES / "escapes_and_tabs" / "input.py").read_text()
+    assert (
+        source[on_quotes.start_offset : on_quotes.end_offset] == "Variable(torch.ones(1), requires_grad=True)"
+    )
 
 
 def test_select_ignore_and_noqa_apply_to_examples() -> None:

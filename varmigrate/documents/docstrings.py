@@ -205,9 +205,15 @@ def fix_docstrings(text: str, settings: Settings | None = None) -> DocumentResul
 
 
 def _display_only(diagnostic: Diagnostic, why: str) -> Diagnostic:
-    """``diagnostic`` with every fix display only, its title saying ``why``."""
+    """``diagnostic`` with every fix display only, its title saying ``why``; without edits where the file
+    does not spell the example as its text reads (their offsets would be the text's, not the file's)."""
     fixes = tuple(
-        replace(fix, applicability=Applicability.DISPLAY_ONLY, title=f"{fix.title} (not applied: {why})")
+        replace(
+            fix,
+            applicability=Applicability.DISPLAY_ONLY,
+            title=f"{fix.title} (not applied: {why})",
+            edits=fix.edits if why == _QUOTES else (),
+        )
         for fix in diagnostic.fixes
     )
     return replace(diagnostic, fixes=fixes)
