@@ -32,7 +32,7 @@ def could_match(
 
     ``within``, when given, is the whole program ``source`` is part of (where the ``requires`` strings may
     be). With ``examples``, the code of the doctest examples in ``source``'s strings counts as code too;
-    they are only looked for when a rule's word is in the text, and only in strings and comments.
+    they are looked for only when a rule's word is in the text but in no code.
     """
     program = source if within is None else within
     words: set[str] = set()
