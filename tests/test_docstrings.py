@@ -22,6 +22,7 @@ from varmigrate.pipeline.job import FileResult
 from varmigrate.rules import select_rules
 
 CASES = Path(__file__).parent.parent / "fixtures" / "doctests"
+IMPORTS = "import torch\nfrom torch.autograd import Variable\n"
 NAMES = sorted(path.name for path in CASES.iterdir() if (path / "input.py").exists())
 
 
@@ -172,6 +173,21 @@ def test_an_example_without_the_import_is_not_torchs() -> None:
     assert codes_at(own) == ["3:9 VM001"]
     # The example's own import goes with its last use, and its `>>>` line with it.
     assert fixed_text(own) == '"""\n>>> x = torch.ones(2).detach()\n"""\n'
+
+
+def test_an_example_cpython_rejects_never_reaches_libcst() -> None:
+    # Nesting deeper than CPython accepts can crash LibCST's native parser: CPython's message, at the
+    # example's line, and the other examples go on.
+    deep = "(" * 300 + "1" + ")" * 300
+    source = f'"""\n>>> y = {deep}\n>>> x = Variable(torch.ones(2))\n"""\n{IMPORTS}'
+    assert codes_at(source) == [
+        "3:9 VM001",
+        "2:209 error: cannot parse: too many nested parentheses (doctest example)",
+    ]
+    fixed = fixed_text(source)
+    assert fixed is not None
+    assert ">>> x = torch.ones(2)\n" in fixed
+    assert f">>> y = {deep}\n" in fixed
 
 
 def test_fixes_that_cannot_be_written_in_place_are_display_only_and_say_why() -> None:

@@ -47,6 +47,7 @@ from varmigrate.documents import Cell, Document, DocumentError, DocumentResult
 from varmigrate.documents.blocks import Line
 from varmigrate.engine import Settings, check_source, could_match
 from varmigrate.engine.outline import parse_ast
+from varmigrate.engine.parsing import cpython_error
 from varmigrate.model import Applicability, Diagnostic, Location
 from varmigrate.notebook import CellDiagnostic, CellError, NotebookError, check_cells, fix_cells
 from varmigrate.notebook.ipython import Masker, unique_prefix
@@ -54,7 +55,6 @@ from varmigrate.sources.io import split_lines
 
 # The module's code is cell 0; the examples are cells 1, 2, ... in the order of the file.
 MODULE = 0
-_TRUSTED = frozenset({MODULE})  # CPython has parsed it: it is parsed once, with the examples
 
 # doctest's prompt: `>>>` then a space or the end of the line (doctest rejects `>>>x`).
 _PS1 = re.compile(r"( *)>>>(?: |$)")
@@ -92,6 +92,14 @@ class _Module:
         self.lines = lines
         self.examples = examples
         self.document = Document(lines, [example.lines for example in examples], set())
+        # CPython's parser says which examples do not parse (cheaply, and before LibCST, whose native
+        # parser can crash on deep nesting); the others and the module are parsed once, joined.
+        self.unparsed = {
+            number: error
+            for number, cell in self.document.cells.items()
+            if (error := cpython_error(cell.source)) is not None
+        }
+        self.trusted = frozenset({MODULE, *self.document.cells})
 
     @classmethod
     def read(cls, text: str, settings: Settings) -> _Module | None:
@@ -108,31 +116,34 @@ class _Module:
         return cls(text, lines, examples)
 
     def cells(self, *, stubbed: bool) -> dict[int, Cell]:
-        """The module and the examples as cells; with ``stubbed``, an example that is not rewritten stands
-        as a statement that uses its names (so that their imports stay)."""
+        """The module and the examples as cells. An example that does not parse (and with ``stubbed``, one
+        that is not rewritten) stands as a statement that uses its names, so that their imports stay."""
         cells = {MODULE: Cell(MODULE, self.text), **self.document.cells}
-        if stubbed:
-            masker = Masker(unique_prefix([self.text]))
-            for number, example in enumerate(self.examples, 1):
-                if example.not_rewritten is not None:
-                    names = masker.names(cells[number].source)
-                    cells[number] = Cell(number, f"{masker.prefix}uses__({', '.join(names)})\n")
+        masker = Masker(unique_prefix([self.text]))
+        for number, example in enumerate(self.examples, 1):
+            if number in self.unparsed or (stubbed and example.not_rewritten is not None):
+                names = masker.names(cells[number].source)
+                cells[number] = Cell(number, f"{masker.prefix}uses__({', '.join(names)})\n")
         return cells
 
     def result(self, diagnostics: Sequence[CellDiagnostic], errors: Sequence[CellError]) -> DocumentResult:
         """Findings and parse errors by cell as findings and errors at the file's positions."""
         result = DocumentResult()
         for found in diagnostics:
+            if found.cell in self.unparsed:
+                continue  # the statement standing for it
             if found.cell == MODULE:
                 result.diagnostics.append(found.diagnostic)
                 continue
             diagnostic = self.document.diagnostic(found.cell, found.diagnostic)
             why = self.examples[found.cell - 1].not_rewritten
             result.diagnostics.append(diagnostic if why is None else _display_only(diagnostic, why))
-        for error in errors:
-            at = self.document.location(error.cell, Location(error.row, error.column))
+        for number, error in self.unparsed.items():
+            at = self.document.location(number, Location(error.row or 1, error.column))
             message = f"cannot parse: {error.message} (doctest example)"
             result.errors.append(DocumentError(message, at.row, at.column))
+        # Every cell is trusted: the joined module's parse is the only one, and ``errors`` stays empty.
+        assert not errors, errors
         result.diagnostics.sort(key=lambda d: (d.start, d.code))
         result.commentable = {
             line.row: example.not_rewritten is None for example in self.examples for line in example.lines
@@ -166,7 +177,7 @@ def check_docstrings(text: str, settings: Settings | None = None) -> DocumentRes
     if module is None:
         return None
     try:
-        found = check_cells(module.cells(stubbed=False), settings, trusted=_TRUSTED)
+        found = check_cells(module.cells(stubbed=False), settings, trusted=module.trusted)
     except NotebookError:
         return None  # the module does not parse with LibCST: the engine reports it
     return module.result(found.diagnostics, found.errors)
@@ -181,8 +192,9 @@ def fix_docstrings(text: str, settings: Settings | None = None) -> DocumentResul
         return None
     cells = module.cells(stubbed=True)
     try:
-        fixed, changed = fix_cells(cells, settings, emptiable=frozenset(cells), trusted=_TRUSTED)
+        fixed, changed = fix_cells(cells, settings, emptiable=frozenset(cells), trusted=module.trusted)
         if not changed and all(example.not_rewritten is None for example in module.examples):
+            # Nothing was stubbed but what does not parse: what is left is what check finds.
             return module.result(fixed.diagnostics, fixed.errors)
         new = module.rewritten(
             changed.get(MODULE, text),
