@@ -29,7 +29,12 @@ the others go on.
 
 Cost: a file without ``>>>`` costs nothing here, and one whose examples cannot hold a finding a regular
 expression (:func:`~varmigrate.engine.prefilter.could_match_examples`); only the others are parsed with
-CPython's parser to find their docstrings, and their module and examples go through LibCST once, together.
+CPython's parser, to find their docstrings and the examples that do not parse, and their module and
+examples go through LibCST once, together (about what the module alone costs).
+
+Fixing analyses the program once more at the end, so that what is reported as left is placed in the
+fixed file. A fix of the module's code that would change a line holding an example (none does: examples
+are string content) is refused, and the file is not written.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from varmigrate.engine import Settings, check_source, could_match
 from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import cpython_error
 from varmigrate.model import Applicability, Diagnostic, Location
-from varmigrate.notebook import CellDiagnostic, CellError, NotebookError, check_cells, fix_cells
+from varmigrate.notebook import CellDiagnostic, NotebookError, check_cells, fix_cells
 from varmigrate.notebook.ipython import Masker, unique_prefix
 from varmigrate.sources.io import split_lines
 
@@ -126,8 +131,9 @@ class _Module:
                 cells[number] = Cell(number, f"{masker.prefix}uses__({', '.join(names)})\n")
         return cells
 
-    def result(self, diagnostics: Sequence[CellDiagnostic], errors: Sequence[CellError]) -> DocumentResult:
-        """Findings and parse errors by cell as findings and errors at the file's positions."""
+    def result(self, diagnostics: Sequence[CellDiagnostic]) -> DocumentResult:
+        """Findings by cell, and the examples that do not parse, at the file's positions. (Every cell is
+        trusted: the joined module's parse is the only LibCST parse, and gives no errors by cell.)"""
         result = DocumentResult()
         for found in diagnostics:
             if found.cell in self.unparsed:
@@ -142,8 +148,6 @@ class _Module:
             at = self.document.location(number, Location(error.row or 1, error.column))
             message = f"cannot parse: {error.message} (doctest example)"
             result.errors.append(DocumentError(message, at.row, at.column))
-        # Every cell is trusted: the joined module's parse is the only one, and ``errors`` stays empty.
-        assert not errors, errors
         result.diagnostics.sort(key=lambda d: (d.start, d.code))
         result.commentable = {
             line.row: example.not_rewritten is None for example in self.examples for line in example.lines
@@ -180,7 +184,7 @@ def check_docstrings(text: str, settings: Settings | None = None) -> DocumentRes
         found = check_cells(module.cells(stubbed=False), settings, trusted=module.trusted)
     except NotebookError:
         return None  # the module does not parse with LibCST: the engine reports it
-    return module.result(found.diagnostics, found.errors)
+    return module.result(found.diagnostics)
 
 
 def fix_docstrings(text: str, settings: Settings | None = None) -> DocumentResult | None:
@@ -195,7 +199,7 @@ def fix_docstrings(text: str, settings: Settings | None = None) -> DocumentResul
         fixed, changed = fix_cells(cells, settings, emptiable=frozenset(cells), trusted=module.trusted)
         if not changed and all(example.not_rewritten is None for example in module.examples):
             # Nothing was stubbed but what does not parse: what is left is what check finds.
-            return module.result(fixed.diagnostics, fixed.errors)
+            return module.result(fixed.diagnostics)
         new = module.rewritten(
             changed.get(MODULE, text),
             {
