@@ -15,13 +15,15 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from varmigrate.model import Diagnostic
 
 # A noqa directive anywhere in a comment: bare (all codes) or followed by `: VM001, VM002`.
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+# A doctest directive (`# doctest: +SKIP`), which doctest reads to the end of the example's line.
+DOCTEST = re.compile(r"#\s*doctest:")
 # Why a finding may get no directive: neither of its rows can take a comment.
 NOT_COMMENTABLE = "the lines it starts and ends on end inside a string or with a backslash"
 # Like ruff: two spaces between code and comment (PEP 8).
@@ -70,10 +72,21 @@ def is_suppressed(diagnostic: Diagnostic, noqa: dict[int, frozenset[str] | None]
     return False
 
 
-def add_noqa(source: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int, list[Diagnostic]]:
+def add_noqa(
+    source: str, diagnostics: Sequence[Diagnostic], *, known: Mapping[int, bool] | None = None
+) -> tuple[str, int, list[Diagnostic]]:
     """``source`` with a ``# noqa`` for each of ``diagnostics``, the number of lines changed, and the
-    findings no directive could be placed for."""
+    findings no directive could be placed for.
+
+    ``known``: rows whose end the caller knows better than the tokenizer: the code lines of doctest
+    examples, inside docstrings, where a comment is the example's (True), or cannot be (False).
+    """
     commentable, directives = _scan(source)
+    if known:
+        commentable = {row for row in commentable if known.get(row, True)} | {
+            r for r, ok in known.items() if ok
+        }
+        directives.update(_example_directives(source, [row for row, ok in known.items() if ok]))
     wanted: dict[int, list[str]] = {}
     unplaced: list[Diagnostic] = []
     for diagnostic in diagnostics:
@@ -94,7 +107,14 @@ def add_noqa(source: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int, 
         line = lines[row - 1]
         body, cr = (line[:-1], "\r") if line.endswith("\r") else (line, "")
         existing = directives.get(row)
-        if existing is None:
+        doctest = DOCTEST.search(body) if known and known.get(row) else None
+        if existing is None and doctest is not None:
+            # doctest reads its directive to the end of the line: the new comment goes before it.
+            before = body[: doctest.start()].rstrip(" \t")
+            body = (
+                f"{before}{SEPARATOR}# noqa: {', '.join(sorted(codes))}{SEPARATOR}{body[doctest.start() :]}"
+            )
+        elif existing is None:
             body = body.rstrip(" \t") + f"{SEPARATOR}# noqa: {', '.join(sorted(codes))}"
         else:
             present = {code.upper() for code in existing.codes}
@@ -104,6 +124,19 @@ def add_noqa(source: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int, 
             lines[row - 1] = body + cr
             changed += 1
     return "\n".join(lines), changed, unplaced
+
+
+def _example_directives(source: str, rows: Sequence[int]) -> dict[int, _Directive]:
+    """The ``# noqa: CODES`` at the end of the doctest example lines ``rows`` (inside a docstring, where the
+    tokenizer sees a string)."""
+    lines = source.split("\n")
+    found: dict[int, _Directive] = {}
+    for row in rows:
+        match = NOQA.search(lines[row - 1]) if row <= len(lines) else None
+        if match is not None and match.group("codes") is not None:
+            codes = tuple(re.split(r"[\s,]+", match.group("codes").strip()))
+            found[row] = _Directive(match.start("codes"), match.end("codes"), codes)
+    return found
 
 
 def _scan(source: str) -> tuple[set[int], dict[int, _Directive]]:

@@ -44,30 +44,38 @@ class DocumentResult:
     applied: int = 0
     # The applied fixes by rule code (see :class:`varmigrate.engine.FixResult`).
     applied_codes: dict[str, int] = field(default_factory=dict)
+    # The rows of doctest examples in a `.py` file: whether a comment may end the row (a noqa directive
+    # there is the example's: its code line, not on a docstring's quotes and spelled as doctest reads it).
+    commentable: dict[int, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class _Cell:
+class Cell:
+    """A piece of code analysed as a notebook cell: its number and its text."""
+
     index: int
     source: str
 
 
-class _Document:
-    """A document's lines and code units (a plain block, or one console statement, each a cell)."""
+class Document:
+    """A document's lines and code units (a plain block, or one console statement, each a cell).
+
+    A unit's lines stand on consecutive document lines, one code line each.
+    """
 
     def __init__(self, lines: list[str], units: list[list[Line]], console: set[int]) -> None:
         self.lines = lines
         self.units = units
         self.console = console
         self.cells = {
-            number: _Cell(number, "".join(line.code for line in unit)) for number, unit in enumerate(units, 1)
+            number: Cell(number, "".join(line.code for line in unit)) for number, unit in enumerate(units, 1)
         }
         self._starts = [0]
         for line in lines:
             self._starts.append(self._starts[-1] + len(line))
 
     @classmethod
-    def read(cls, text: str, suffix: str) -> _Document:
+    def read(cls, text: str, suffix: str) -> Document:
         """The code units of ``text``, a Markdown or (by ``suffix``) reStructuredText document."""
         blocks: list[Block] = (rst_blocks if suffix in RST_SUFFIXES else markdown_blocks)(text)
         units: list[list[Line]] = []
@@ -113,7 +121,7 @@ class _Document:
             end_offset=self._starts[end.row - 1] + end.column - 1,
         )
 
-    def rewritten(self, changed: dict[int, str]) -> _Document:
+    def rewritten(self, changed: dict[int, str]) -> Document:
         """The document with the code of ``changed`` cells replaced, every other byte as it was; its units
         are those of this document (a unit emptied by the fix stays, without lines)."""
         lines: list[str] = []
@@ -135,7 +143,7 @@ class _Document:
             units.append([replace(line, row=len(lines) + 1 + i) for i, (_, line) in enumerate(new)])
             lines += [text for text, _ in new]
             row += len(unit)
-        return _Document(lines, units, self.console)
+        return Document(lines, units, self.console)
 
     def _written(self, unit: list[Line], text: str, console: bool) -> list[tuple[str, Line]]:
         """The document lines of ``unit`` with ``text`` as its code (unchanged lines as they were), each
@@ -169,7 +177,7 @@ def _prefixed(unit: list[Line], code: str, console: bool, *, first: bool) -> str
 def check_document(text: str, suffix: str, settings: Settings | None = None) -> DocumentResult:
     """Findings in the code blocks of the document ``text`` (a ``.md``, ``.rst``… file, by ``suffix``)."""
     settings = settings or Settings()
-    document = _Document.read(text, suffix)
+    document = Document.read(text, suffix)
     found = check_cells(document.cells, settings)
     return _result(document, found.diagnostics, found.errors)
 
@@ -177,7 +185,7 @@ def check_document(text: str, suffix: str, settings: Settings | None = None) -> 
 def fix_document(text: str, suffix: str, settings: Settings | None = None) -> DocumentResult:
     """Fix the code blocks of the document ``text``; ``text`` of the result is None when nothing changed."""
     settings = settings or Settings()
-    document = _Document.read(text, suffix)
+    document = Document.read(text, suffix)
     fixed, changed = fix_cells(document.cells, settings, emptiable=frozenset(document.console))
     if not changed:
         return _result(document, fixed.diagnostics, fixed.errors)
@@ -192,7 +200,7 @@ def fix_document(text: str, suffix: str, settings: Settings | None = None) -> Do
 
 
 def _result(
-    document: _Document, diagnostics: Sequence[CellDiagnostic], errors: Sequence[CellError]
+    document: Document, diagnostics: Sequence[CellDiagnostic], errors: Sequence[CellError]
 ) -> DocumentResult:
     result = DocumentResult()
     for found in diagnostics:
@@ -211,6 +219,8 @@ __all__ = [
     "DOCUMENT_SUFFIXES",
     "MARKDOWN_SUFFIXES",
     "RST_SUFFIXES",
+    "Cell",
+    "Document",
     "DocumentError",
     "DocumentResult",
     "check_document",

@@ -25,18 +25,31 @@ _Test = tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]
 _WORD = re.compile(r"\w+")
 
 
-def could_match(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
-    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``."""
+def could_match(
+    source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: str | None = None, examples: bool = False
+) -> bool:
+    """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
+
+    ``within``, when given, is the whole program ``source`` is part of (where the ``requires`` strings may
+    be). With ``examples``, the code of the doctest examples in ``source``'s strings counts as code too;
+    they are looked for only when a rule's word is in the text but in no code.
+    """
+    program = source if within is None else within
     words: set[str] = set()
     for requires, pattern, triggers in _tests(tuple(rules)):
-        if not all(required in source for required in requires):
+        if not all(required in program for required in requires):
             continue
         if pattern is not None:
             if pattern.search(source):
                 return True
         else:
             words.update(word for word in triggers if word in source)
-    return bool(words) and _word_in_code(source, frozenset(words))
+    if not words:
+        return False
+    found = frozenset(words)
+    if _word_in_code(source, found):
+        return True
+    return examples and ">>>" in source and _word_in_code(example_code(source), found)
 
 
 @cache
@@ -121,3 +134,22 @@ def _literal(words: tuple[str, ...]) -> re.Pattern[str]:
 def _bounded(words: tuple[str, ...]) -> re.Pattern[str]:
     """``\\bword\\b`` for each of ``words``."""
     return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")
+
+
+# A `>>>` prompt with the rest of its line and the `...` lines that go on with it: a doctest example.
+_EXAMPLE = re.compile(r">>>(?: ([^\r\n]*))?((?:(?:\r\n|\r|\n)[ \t]*\.\.\.(?: [^\r\n]*)?)*)")
+_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
+
+
+def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
+    """Whether the doctest examples in ``source`` (its ``>>>`` lines, in docstrings say) can hold a finding
+    of ``rules``; the ``requires`` strings may be anywhere in ``source``. Without ``>>>``: one substring
+    test."""
+    return ">>>" in source and could_match(example_code(source), rules, within=source)
+
+
+def example_code(source: str) -> str:
+    """The code of the ``>>>`` examples in ``source``, a line each (continuations joined by line breaks)."""
+    return "\n".join(
+        (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
+    )

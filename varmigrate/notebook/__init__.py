@@ -62,9 +62,12 @@ def fix_notebook(data: bytes, settings: Settings | None = None) -> NotebookFixRe
     return result
 
 
-def check_cells(cells: Mapping[int, SourceCell], settings: Settings) -> NotebookResult:
-    """Findings in ``cells`` (cell number -> cell), analysed as one module."""
-    program = Program.build(cells, settings)
+def check_cells(
+    cells: Mapping[int, SourceCell], settings: Settings, *, trusted: frozenset[int] = frozenset()
+) -> NotebookResult:
+    """Findings in ``cells`` (cell number -> cell), analysed as one module; ``trusted`` cells are known to
+    parse."""
+    program = Program.build(cells, settings, trusted)
     if program is None:
         return NotebookResult()
     with _joined():
@@ -73,13 +76,18 @@ def check_cells(cells: Mapping[int, SourceCell], settings: Settings) -> Notebook
 
 
 def fix_cells(
-    cells: Mapping[int, SourceCell], settings: Settings, *, emptiable: frozenset[int] = frozenset()
+    cells: Mapping[int, SourceCell],
+    settings: Settings,
+    *,
+    emptiable: frozenset[int] = frozenset(),
+    trusted: frozenset[int] = frozenset(),
 ) -> tuple[NotebookFixResult, dict[int, str]]:
     """Fix ``cells`` as one module: what is left (no ``data``), and the new text of each changed cell.
 
-    A cell the fix would empty keeps its comments (or its content), unless it is ``emptiable``.
+    A cell the fix would empty keeps its comments (or its content), unless it is ``emptiable``;
+    ``trusted`` cells are known to parse.
     """
-    program = Program.build(cells, settings)
+    program = Program.build(cells, settings, trusted)
     if program is None:
         return NotebookFixResult(), {}
     with _joined():

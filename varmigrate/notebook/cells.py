@@ -85,8 +85,14 @@ class Program:
     source: str = ""  # the joined module: the units with a marker statement between each two
 
     @classmethod
-    def build(cls, code_cells: Mapping[int, SourceCell], settings: Settings) -> Program | None:
-        """Mask and parse every code cell; None when no cell can hold a finding of the selected rules."""
+    def build(
+        cls, code_cells: Mapping[int, SourceCell], settings: Settings, trusted: frozenset[int] = frozenset()
+    ) -> Program | None:
+        """Mask and parse every code cell; None when no cell can hold a finding of the selected rules.
+
+        ``trusted`` cells are known to parse (a module CPython has parsed) and are not parsed alone: the
+        analysis of the joined module parses them.
+        """
         cells = list(code_cells.values())
         masker = Masker(unique_prefix([cell.source for cell in cells]))
         units = [unit for cell in cells if (unit := masker.mask(cell.index, cell.source)) is not None]
@@ -96,7 +102,8 @@ class Program:
         unparsed: list[Unit] = []
         for unit in units:
             try:
-                parse(unit.text)
+                if unit.cell not in trusted:
+                    parse(unit.text)
             except SourceParseError as error:
                 program.errors.append(CellError(unit.cell, error.message, error.row, error.column))
                 # The cell is left alone, but the names it mentions must keep their imports.

@@ -372,7 +372,8 @@ def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
         source = decode(data)
     except DecodeError as error:
         return FileResult(name, errors=[FileError(name, error.message, error.location)])
-    return None if could_match(source.text, job.settings.rules) else FileResult(name)
+    # Doctest examples are in strings, and code to us.
+    return None if could_match(source.text, job.settings.rules, examples=True) else FileResult(name)
 
 
 def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from varmigrate.engine.prefilter import example_code
 from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE, VARIABLE_STAR_MODULES
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX
 
@@ -291,8 +292,9 @@ def rebinds(text: str, name: str) -> bool:
 def still_uses(path: Path, data: bytes, name: str) -> bool:
     """Whether the file ``path`` (holding ``data``) may still use ``name``: its code spells it.
 
-    Comments, docstrings and other strings do not count, except f-strings; a text that cannot be read
-    as tokens counts as using it.
+    Comments, docstrings and other strings do not count, except f-strings and the code of doctest examples
+    (doctest runs a docstring's examples in the module's globals); a text that cannot be read as tokens
+    counts as using it.
     """
     if re.search(rb"\b" + re.escape(name.encode()) + rb"\b", data) is None:
         return False
@@ -300,12 +302,19 @@ def still_uses(path: Path, data: bytes, name: str) -> bool:
     import tokenize
 
     text = notebook_code(data) if path.name.endswith(NOTEBOOK_SUFFIX) else _decode(data)
+    word = re.compile(rf"\b{re.escape(name)}\b")
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.NAME and token.string == name:
                 return True
             if token.type == tokenize.STRING and _F_STRING.match(token.string) and name in token.string:
                 return True
+            if (
+                token.type == tokenize.STRING
+                and ">>>" in token.string
+                and word.search(example_code(token.string))
+            ):
+                return True  # a mention in an example's comment counts too: the import stays, nothing breaks
     except (tokenize.TokenError, SyntaxError):
         return True
     return False

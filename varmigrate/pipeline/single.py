@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from varmigrate.engine.prefilter import could_match_examples
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.pipeline.job import FileResult, Job, Mode
 from varmigrate.sources.discovery import DOCUMENT_SUFFIXES, NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodedSource, DecodeError, decode, mentions
+
+if TYPE_CHECKING:
+    from varmigrate.documents import DocumentError
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,8 +40,7 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
     if name.endswith(DOCUMENT_SUFFIXES):
         return _process_document(source, data, name, job)
     try:
-        text, diagnostics, result.fixed_codes = _run_engine(source.text, job)
-        result.fixed = sum(result.fixed_codes.values())
+        done = _run_engine(source.text, job)
     except SourceParseError as error:
         message, location = error.message, Location(error.row, error.column)
         result.errors.append(FileError(name, f"cannot parse: {message}", location))
@@ -53,15 +57,20 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
         result.internal_error = True
         return result, None
+    text, diagnostics, result.fixed_codes = done.text, done.diagnostics, done.applied_codes
+    result.fixed = sum(result.fixed_codes.values())
     result.diagnostics = [d for d in diagnostics if not _is_internal(d)]
     result.errors.extend(
         FileError(name, f"{d.code} {d.message}", d.start) for d in diagnostics if _is_internal(d)
     )
+    result.errors.extend(FileError(name, bad.message, Location(bad.row, bad.column)) for bad in done.unparsed)
     result.internal_error = len(result.diagnostics) < len(diagnostics)
     if job.mode is Mode.ADD_NOQA:
         from varmigrate.noqa import NOT_COMMENTABLE, add_noqa
 
-        text, result.noqa_added, result.diagnostics = add_noqa(text, result.diagnostics)
+        text, result.noqa_added, result.diagnostics = add_noqa(
+            text, result.diagnostics, known=done.commentable
+        )
         result.warnings.extend(
             FileError(name, f"cannot add `# noqa: {d.code}`: {NOT_COMMENTABLE}", d.start)
             for d in result.diagnostics
@@ -217,15 +226,35 @@ def plural_findings(result: FileResult) -> str:
     return f"{count} finding{'' if count == 1 else 's'}"
 
 
-def _run_engine(text: str, job: Job) -> tuple[str, list[Diagnostic], dict[str, int]]:
-    """The text after the job (fixed, or as it was), its findings, and how many fixes of each rule (by
-    code) were applied."""
+@dataclass
+class _Analysed:
+    """What the engine made of a module: the text after the job (fixed, or as it was), its findings, how
+    many fixes of each rule were applied; for doctest examples, those that could not be analysed, and
+    which of their rows a comment may end (``noqa.add_noqa``'s ``known``)."""
+
+    text: str
+    diagnostics: list[Diagnostic]
+    applied_codes: dict[str, int] = field(default_factory=dict)  # the applied fixes by rule code
+    unparsed: list[DocumentError] = field(default_factory=list)
+    commentable: dict[int, bool] = field(default_factory=dict)
+
+
+def _run_engine(text: str, job: Job) -> _Analysed:
+    """The module ``text`` through the engine, with its docstrings' doctest examples when they can hold a
+    finding (doctest runs them in the module's globals: they are analysed with its code)."""
+    if could_match_examples(text, job.settings.rules):
+        from varmigrate.documents.docstrings import check_docstrings, fix_docstrings
+
+        found = fix_docstrings(text, job.settings) if job.mode.fixes else check_docstrings(text, job.settings)
+        if found is not None:
+            new = found.text if found.text is not None else text
+            return _Analysed(new, found.diagnostics, found.applied_codes, found.errors, found.commentable)
     from varmigrate.engine import check_source, fix_source
 
     if job.mode.fixes:
         fixed = fix_source(text, job.settings)
-        return fixed.source, fixed.diagnostics, fixed.applied_codes
-    return text, check_source(text, job.settings), {}
+        return _Analysed(fixed.source, fixed.diagnostics, fixed.applied_codes)
+    return _Analysed(text, check_source(text, job.settings))
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
