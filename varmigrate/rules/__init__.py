@@ -83,6 +83,9 @@ class RuleSpec:
         words = set(self.triggers)
         if "Variable" in words:
             words |= ctx.variable_spellings
+        else:
+            # A name imported under an alias (`sigmoid as sig`) is spelled by its alias where it is used.
+            words |= ctx.spellings(self.triggers)
         return r"\b(?:" + "|".join(re.escape(word) for word in sorted(words)) + r")\b"
 
     @property
@@ -153,6 +156,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=(".data",),
         pattern=r"\.data\s*\[\s*0\s*\]",
+    ),
+    # -- VM410-VM419: deprecated aliases of the 0.3 -> 2.x upgrade ---------------------------------------
+    RuleSpec(
+        "VM410",
+        "varmigrate.rules.functional_activation_alias",
+        "FunctionalActivationAlias",
+        "`F.sigmoid` and `F.tanh` are deprecated aliases of `torch.sigmoid` and `torch.tanh`",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.functional` spells "functional".
+        requires=("torch", "functional"),
+        triggers=("sigmoid", "tanh"),
     ),
 )
 

@@ -104,3 +104,41 @@ VARIABLE_PARAMETERS: tuple[str, ...] = ("data", "requires_grad", "volatile", "_g
 
 # What `volatile` means today: `Variable(x, volatile=True)` only warns; `.volatile` reads False.
 VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+
+# -- Deprecated aliases of the 0.3 -> 2.x upgrade (VM410-VM419) -----------------------------------------
+# Each maps a deprecated function's qualified name to the one it calls with the same arguments.
+
+# `F.sigmoid(x)` / `F.tanh(x)` return `x.sigmoid()` / `x.tanh()`, the kernels of `torch.sigmoid` /
+# `torch.tanh` (torch/nn/functional.py). PyTorch 0.4.1 deprecated them with a warning on every call;
+# later releases dropped the warning and kept them as aliases (torch 2.13 does not warn).
+FUNCTIONAL_ACTIVATIONS: dict[str, str] = {
+    "torch.nn.functional.sigmoid": "torch.sigmoid",
+    "torch.nn.functional.tanh": "torch.tanh",
+}
+
+# `nn.init.normal = _make_deprecate(normal_)`: a `FutureWarning`, then `normal_(*args, **kwargs)`; all
+# eleven still exist in torch 2.13 (torch/nn/init.py).
+INIT_WITHOUT_UNDERSCORE: dict[str, str] = {
+    f"torch.nn.init.{name}": f"torch.nn.init.{name}_"
+    for name in (
+        "uniform",
+        "normal",
+        "constant",
+        "eye",
+        "dirac",
+        "xavier_uniform",
+        "xavier_normal",
+        "kaiming_uniform",
+        "kaiming_normal",
+        "orthogonal",
+        "sparse",
+    )
+}
+
+# `clip_grad_norm` is `@deprecated(..., category=FutureWarning)` and returns
+# `clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)` with the same
+# parameters (torch/nn/utils/clip_grad.py; `torch.nn.utils` re-exports both).
+CLIP_GRAD_NORM: dict[str, str] = {
+    f"{module}.clip_grad_norm": f"{module}.clip_grad_norm_"
+    for module in ("torch.nn.utils", "torch.nn.utils.clip_grad")
+}
