@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules.torch_api import VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import INIT_WITHOUT_UNDERSCORE, VOLATILE_MESSAGE
 
 if TYPE_CHECKING:
     from varmigrate.rules._base import Rule
@@ -167,6 +167,16 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         # Every way of reaching `torch.nn.functional` spells "functional".
         requires=("torch", "functional"),
         triggers=("sigmoid", "tanh"),
+    ),
+    RuleSpec(
+        "VM411",
+        "varmigrate.rules.init_without_underscore",
+        "InitWithoutUnderscore",
+        "`nn.init` functions without a trailing underscore are deprecated: use `xavier_uniform_` etc.",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.init` spells "init".
+        requires=("torch", "init"),
+        triggers=tuple(sorted(name.rpartition(".")[2] for name in INIT_WITHOUT_UNDERSCORE)),
     ),
 )
 
