@@ -178,6 +178,16 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch", "init"),
         triggers=tuple(sorted(name.rpartition(".")[2] for name in INIT_WITHOUT_UNDERSCORE)),
     ),
+    RuleSpec(
+        "VM412",
+        "varmigrate.rules.clip_grad_norm_without_underscore",
+        "ClipGradNormWithoutUnderscore",
+        "`clip_grad_norm` is deprecated: use `clip_grad_norm_`",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.utils` spells "utils".
+        requires=("torch", "utils"),
+        triggers=("clip_grad_norm",),
+    ),
 )
 
 __all__ = [
