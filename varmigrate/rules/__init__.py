@@ -188,6 +188,15 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch", "utils"),
         triggers=("clip_grad_norm",),
     ),
+    RuleSpec(
+        "VM413",
+        "varmigrate.rules.legacy_reduction_flags",
+        "LegacyReductionFlags",
+        "`size_average=` and `reduce=` are deprecated: use `reduction=`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("size_average", "reduce"),
+    ),
 )
 
 __all__ = [
