@@ -197,6 +197,14 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=("size_average", "reduce"),
     ),
+    RuleSpec(
+        "VM414",
+        "varmigrate.rules.implicit_softmax_dim",
+        "ImplicitSoftmaxDim",
+        "softmax without `dim` picks dim 0 for 0-, 1- and 3-dim input, else 1: pass `dim=`",
+        requires=("torch",),
+        triggers=("softmax", "log_softmax", "softmin", "Softmax", "LogSoftmax", "Softmin"),
+    ),
 )
 
 __all__ = [

@@ -202,3 +202,16 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
     if reduce is False:
         return "none"
     return "sum" if size_average is False else "mean"
+
+
+# Softmax-like functions and modules whose `dim` defaults to None, meaning "choose from the input's
+# rank" (`_get_softmax_dim`: 0 for 0-, 1- and 3-dim input, else 1, with a deprecation warning). The
+# functions take `(input, dim=None, _stacklevel=3, dtype=None)`; the modules `(dim=None)` (torch 2.13).
+IMPLICIT_DIM_FUNCTIONS: frozenset[str] = frozenset(
+    f"torch.nn.functional.{name}" for name in ("softmax", "log_softmax", "softmin")
+)
+IMPLICIT_DIM_MODULES: frozenset[str] = frozenset(
+    f"{module}.{name}"
+    for name in ("Softmax", "LogSoftmax", "Softmin")
+    for module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.activation")
+)
