@@ -24,7 +24,7 @@ class ImplicitSoftmaxDim(Rule):
     ## Why is this bad?
     Without `dim`, PyTorch picks the dimension from the input's rank each time it runs: dim 0 for 0-,
     1- and 3-dim input, dim 1 otherwise (`torch.nn.functional._get_softmax_dim`), and warns
-    "Implicit dimension choice for softmax has been deprecated" since 0.3. The choice is rarely
+    "Implicit dimension choice for softmax has been deprecated" on every call. The choice is rarely
     the one meant for 3-dim input: for a `(batch, time, classes)` tensor it normalises across the
     batch, silently. Saying `dim=` states the intent, and the module stops warning.
 
