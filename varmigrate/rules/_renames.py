@@ -1,7 +1,8 @@
 """References to deprecated torch names that are aliases of current ones (`F.sigmoid`, `nn.init.normal`).
 
 A rule here maps each deprecated qualified name to the current one it calls with the same arguments,
-and its fix writes the current name in place of the reference, whatever the import spelling: an
+and its fix writes the current name in place of the reference (safe where the reference is called,
+unsafe where the function itself is passed or stored), whatever the import spelling: an
 attribute whose receiver already is the new name's module keeps its receiver (`nn.init.normal` ->
 `nn.init.normal_`); any other reference is spelled from torch (`sig` after `from torch.nn.functional
 import sigmoid as sig` -> `torch.sigmoid`, with `import torch` added when the module lacks it).
@@ -59,9 +60,14 @@ class RenamedReferenceRule(Rule):
             self.report(node, message=f"{message} {OBJECT_USED}")
             return
         replacement, imports = self._replacement(node, old, new)
-        fix = self.replace_with(
-            node, replacement, f"Replace with `{_shown(new)}`", Applicability.SAFE, imports=imports
-        )
+        title = f"Replace with `{_shown(new)}`"
+        if isinstance(parent, cst.Call) and parent.func is node:
+            fix = self.replace_with(node, replacement, title, Applicability.SAFE, imports=imports)
+        else:
+            # Passed or stored, the function may meet an identity test later (`fn is F.tanh`, a set or
+            # dict of functions), which the new one fails.
+            title = f"{title} (another function object: `is`, sets and dict keys tell them apart)"
+            fix = self.replace_with(node, replacement, title, Applicability.UNSAFE, imports=imports)
         self.report(node, message=message, fixes=[fix])
 
     def _object_used(self, node: cst.CSTNode, parent: cst.CSTNode | None) -> bool:

@@ -37,11 +37,13 @@ class ClipGradNormWithoutUnderscore(RenamedReferenceRule):
     ```
 
     ## Fix safety
-    The fix is safe: in torch 2.13 the old name returns `clip_grad_norm_(parameters, max_norm,
+    The fix of a call is safe: in torch 2.13 the old name returns `clip_grad_norm_(parameters, max_norm,
     norm_type, error_if_nonfinite, foreach)` with its own parameters, which are the new one's, so the
     gradients are scaled alike and the same total norm is returned. An attribute keeps its receiver;
     a name imported on its own becomes `torch.nn.utils.clip_grad_norm_`, and `import torch` is added
-    when the module lacks it. Where the function object itself is used there is no fix.
+    when the module lacks it. That is for calls; where the function is passed or stored, the fix is
+    unsafe (another function object, which an identity test elsewhere tells apart), and where the
+    function object itself is read or compared there is no fix.
 
     ## Known problems
     The fix of a name imported on its own leaves that import, now unused, in place.

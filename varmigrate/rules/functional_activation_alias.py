@@ -40,10 +40,13 @@ class FunctionalActivationAlias(RenamedReferenceRule):
     ```
 
     ## Fix safety
-    The fix is safe: for a tensor (a `__torch_function__` subclass included) the old function calls
-    the tensor's own method, which runs the same kernel as the `torch` function, so values and
-    gradients are bit for bit the same. `import torch` is added when the module lacks it. Where the
-    function object itself is used (`F.sigmoid.__name__`, `act is F.sigmoid`) there is no fix.
+    The fix of a call is safe: for a tensor (a `__torch_function__` subclass included) the old
+    function calls the tensor's own method, which runs the same kernel as the `torch` function, so
+    values and gradients are bit for bit the same. `import torch` is added when the module lacks it.
+    Where the function is passed or stored instead (`activation=F.tanh`), the fix is unsafe: it is
+    another function object, and an identity test elsewhere (`fn is F.tanh`, a set or dict of
+    functions) tells them apart. Where the function object itself is read or compared
+    (`F.sigmoid.__name__`, `act is F.sigmoid`) there is no fix.
 
     ## Known problems
     An object that is not a tensor but has a `sigmoid()` method was accepted by `F.sigmoid` and is
@@ -67,7 +70,9 @@ class FunctionalActivationAlias(RenamedReferenceRule):
             fixed="import torch\nimport torch.nn.functional as F\ny = torch.tanh(x)\n",
         ),
         Invalid(
-            "import torch as th\nfrom torch.nn.functional import sigmoid as sig\nacts = [sig]\n",
-            fixed="import torch as th\nfrom torch.nn.functional import sigmoid as sig\nacts = [th.sigmoid]\n",
+            "import torch as th\nfrom torch.nn.functional import sigmoid as sig\ny = sig(x)\n",
+            fixed="import torch as th\nfrom torch.nn.functional import sigmoid as sig\ny = th.sigmoid(x)\n",
         ),
+        # Passed as a value: another function object, which identity tests can tell apart.
+        Invalid("import torch.nn.functional as F\nacts = [F.sigmoid]\n"),
     )

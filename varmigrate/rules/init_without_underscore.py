@@ -39,11 +39,13 @@ class InitWithoutUnderscore(RenamedReferenceRule):
     ```
 
     ## Fix safety
-    The fix is safe: the old name passes its arguments on to the new one unchanged, so the tensor
-    gets the same values from the same random numbers. An attribute keeps its receiver
+    The fix of a call is safe: the old name passes its arguments on to the new one unchanged, so the
+    tensor gets the same values from the same random numbers. An attribute keeps its receiver
     (`init.normal` becomes `init.normal_`); a name imported on its own (`from torch.nn.init import
     normal`) becomes `torch.nn.init.normal_`, and `import torch` is added when the module lacks it.
-    Where the function object itself is used (`nn.init.normal.__name__`) there is no fix.
+    Where the function is passed or stored instead (`init_fn=nn.init.orthogonal`), the fix is unsafe:
+    it is another function object, which an identity test elsewhere tells apart. Where the function
+    object itself is read or compared (`nn.init.normal.__name__`) there is no fix.
 
     ## Known problems
     The fix of a name imported on its own leaves that import, now unused, in place.
