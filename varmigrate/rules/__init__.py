@@ -196,6 +196,8 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         fix_availability="sometimes",
         requires=("torch",),
         triggers=("size_average", "reduce"),
+        # Every finding passes one of them as a keyword; `functools.reduce(...)` does not.
+        pattern=r"\b(?:size_average|reduce)\s*=(?!=)",
     ),
     RuleSpec(
         "VM414",
