@@ -47,6 +47,9 @@ class RuleSpec:
     # string in `requires` and, outside strings and comments, one of the words in `triggers`. Every way
     # of reaching torch's `Variable` spells "autograd" somewhere.
     requires: tuple[str, ...] = ("torch", "autograd")
+    # Words the text must also hold somewhere, strings included: for a required string that is part of
+    # common longer words (`init` in `__init__`).
+    requires_words: tuple[str, ...] = ()
     triggers: tuple[str, ...] = ("Variable",)
     # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
     # idioms that f-strings hold as often as code). It also marks the statements to analyse.
@@ -74,7 +77,7 @@ class RuleSpec:
         triggers = self.triggers
         if "Variable" in triggers:
             triggers = tuple(sorted({*triggers, *spellings}))
-        return replace(self, requires=(), triggers=triggers)
+        return replace(self, requires=(), requires_words=(), triggers=triggers)
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""
@@ -174,8 +177,9 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "InitWithoutUnderscore",
         "`nn.init` functions without a trailing underscore are deprecated: use `xavier_uniform_` etc.",
         fix_availability="sometimes",
-        # Every way of reaching `torch.nn.init` spells "init".
-        requires=("torch", "init"),
+        # Every way of reaching `torch.nn.init` spells the word "init".
+        requires=("torch",),
+        requires_words=("init",),
         triggers=tuple(sorted(name.rpartition(".")[2] for name in INIT_WITHOUT_UNDERSCORE)),
     ),
     RuleSpec(
