@@ -25,6 +25,8 @@ def reference_could_match(source: str, rules: Iterable[RuleSpec]) -> bool:
     for rule in rules:
         if not all(required in source for required in rule.requires):
             continue
+        if not all(re.search(rf"\b{re.escape(word)}\b", source) for word in rule.requires_words):
+            continue
         if rule.pattern is not None:
             if re.search(rule.pattern, source):
                 return True
@@ -60,6 +62,9 @@ PIECES = st.sampled_from(
         "[0]",
         "torch",
         "autograd",
+        "init",
+        "__init__",
+        "normal",
         "Variable",
         "volatile",
         ".data",

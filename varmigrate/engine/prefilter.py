@@ -3,7 +3,8 @@
 Standard library only: a file that fails it costs a few substring tests, and no parser is ever imported.
 
 What a rule's findings need is in its catalog entry (:class:`~varmigrate.rules.RuleSpec`): every string
-of ``requires`` somewhere in the text and then either a match of ``pattern`` anywhere, or one of the
+of ``requires`` somewhere in the text (and each of ``requires_words`` as a word), and then either a
+match of ``pattern`` anywhere, or one of the
 ``triggers`` as a word outside strings and comments. Rules that ask the same (the four rules about
 `Variable`) are asked once. The words are not looked for in a copy of the text with its strings and
 comments blanked out, which costs a scan of every string and comment of every file that spells the word
@@ -19,9 +20,10 @@ from functools import cache
 
 from varmigrate.rules import ALL_RULES, RuleSpec
 
-# What one or more rules need of a text: all of the strings (`requires`), then a match of the pattern or,
-# when there is none, one of the words outside strings and comments.
-_Test = tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]
+# What one or more rules need of a text: all of the strings (`requires`) and of the words
+# (`requires_words`), then a match of the pattern or, when there is none, one of the words outside
+# strings and comments.
+_Test = tuple[tuple[str, ...], tuple[re.Pattern[str], ...], re.Pattern[str] | None, tuple[str, ...]]
 _WORD = re.compile(r"\w+")
 
 
@@ -36,8 +38,10 @@ def could_match(
     """
     program = source if within is None else within
     words: set[str] = set()
-    for requires, pattern, triggers in _tests(tuple(rules)):
+    for requires, required_words, pattern, triggers in _tests(tuple(rules)):
         if not all(required in program for required in requires):
+            continue
+        if not all(word.search(source) for word in required_words):
             continue
         if pattern is not None:
             if pattern.search(source):
@@ -56,12 +60,22 @@ def could_match(
 def _tests(rules: tuple[RuleSpec, ...]) -> tuple[_Test, ...]:
     """The distinct tests ``rules`` ask for (rules with the same prefilter share one)."""
     tests = {
-        (rule.requires, rule.pattern, () if rule.pattern is not None else rule.triggers): None
+        (
+            rule.requires,
+            rule.requires_words,
+            rule.pattern,
+            () if rule.pattern is not None else rule.triggers,
+        ): None
         for rule in rules
     }
     return tuple(
-        (requires, None if pattern is None else re.compile(pattern), words)
-        for requires, pattern, words in tests
+        (
+            requires,
+            tuple(_bounded((word,)) for word in required_words),
+            None if pattern is None else re.compile(pattern),
+            words,
+        )
+        for requires, required_words, pattern, words in tests
     )
 
 

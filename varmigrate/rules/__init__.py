@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules.torch_api import VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import INIT_WITHOUT_UNDERSCORE, VOLATILE_MESSAGE
 
 if TYPE_CHECKING:
     from varmigrate.rules._base import Rule
@@ -47,6 +47,9 @@ class RuleSpec:
     # string in `requires` and, outside strings and comments, one of the words in `triggers`. Every way
     # of reaching torch's `Variable` spells "autograd" somewhere.
     requires: tuple[str, ...] = ("torch", "autograd")
+    # Words the text must also hold somewhere, strings included: for a required string that is part of
+    # common longer words (`init` in `__init__`).
+    requires_words: tuple[str, ...] = ()
     triggers: tuple[str, ...] = ("Variable",)
     # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
     # idioms that f-strings hold as often as code). It also marks the statements to analyse.
@@ -74,7 +77,7 @@ class RuleSpec:
         triggers = self.triggers
         if "Variable" in triggers:
             triggers = tuple(sorted({*triggers, *spellings}))
-        return replace(self, requires=(), triggers=triggers)
+        return replace(self, requires=(), requires_words=(), triggers=triggers)
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""
@@ -83,6 +86,9 @@ class RuleSpec:
         words = set(self.triggers)
         if "Variable" in words:
             words |= ctx.variable_spellings
+        else:
+            # A name imported under an alias (`sigmoid as sig`) is spelled by its alias where it is used.
+            words |= ctx.spellings(self.triggers)
         return r"\b(?:" + "|".join(re.escape(word) for word in sorted(words)) + r")\b"
 
     @property
@@ -153,6 +159,57 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=(".data",),
         pattern=r"\.data\s*\[\s*0\s*\]",
+    ),
+    # -- VM410-VM419: deprecated aliases of the 0.3 -> 2.x upgrade ---------------------------------------
+    RuleSpec(
+        "VM410",
+        "varmigrate.rules.functional_activation_alias",
+        "FunctionalActivationAlias",
+        "`F.sigmoid` and `F.tanh` are deprecated aliases of `torch.sigmoid` and `torch.tanh`",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.functional` spells "functional".
+        requires=("torch", "functional"),
+        triggers=("sigmoid", "tanh"),
+    ),
+    RuleSpec(
+        "VM411",
+        "varmigrate.rules.init_without_underscore",
+        "InitWithoutUnderscore",
+        "`nn.init` functions without a trailing underscore are deprecated: use `xavier_uniform_` etc.",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.init` spells the word "init".
+        requires=("torch",),
+        requires_words=("init",),
+        triggers=tuple(sorted(name.rpartition(".")[2] for name in INIT_WITHOUT_UNDERSCORE)),
+    ),
+    RuleSpec(
+        "VM412",
+        "varmigrate.rules.clip_grad_norm_without_underscore",
+        "ClipGradNormWithoutUnderscore",
+        "`clip_grad_norm` is deprecated: use `clip_grad_norm_`",
+        fix_availability="sometimes",
+        # Every way of reaching `torch.nn.utils` spells "utils".
+        requires=("torch", "utils"),
+        triggers=("clip_grad_norm",),
+    ),
+    RuleSpec(
+        "VM413",
+        "varmigrate.rules.legacy_reduction_flags",
+        "LegacyReductionFlags",
+        "`size_average=` and `reduce=` are deprecated: use `reduction=`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("size_average", "reduce"),
+        # Every finding passes one of them as a keyword; `functools.reduce(...)` does not.
+        pattern=r"\b(?:size_average|reduce)\s*=(?!=)",
+    ),
+    RuleSpec(
+        "VM414",
+        "varmigrate.rules.implicit_softmax_dim",
+        "ImplicitSoftmaxDim",
+        "softmax without `dim` picks dim 0 for 0-, 1- and 3-dim input, else 1: pass `dim=`",
+        requires=("torch",),
+        triggers=("softmax", "log_softmax", "softmin", "Softmax", "LogSoftmax", "Softmin"),
     ),
 )
 

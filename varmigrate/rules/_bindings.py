@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 import libcst as cst
 
@@ -15,9 +16,6 @@ from varmigrate.rules import nodes
 from varmigrate.rules._traversal import walk
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
-# `\bVariable\s+as\s+(\w+)`; the `\b` is checked by hand, since a leading `\b` keeps the regular
-# expression engine from skipping ahead to the literal (some forty times slower on a large module).
-_VARIABLE_ALIAS = re.compile(r"Variable\s+as\s+(\w+)")
 # Every top-level import is analysed: qualified names (of `Variable`, of `typing` generics, of
 # builtins shadowed by an import) depend on them.
 IMPORT = re.compile(r"\bimport\b")
@@ -43,15 +41,32 @@ def star_imports_variable(module: cst.Module, source: str) -> bool:
 
 def variable_aliases(source: str) -> list[str]:
     """The names after `Variable as` in ``source`` (every `as` alias `Variable` may have)."""
+    return aliases(source, ("Variable",))
+
+
+def aliases(source: str, words: Iterable[str]) -> list[str]:
+    """The names after `word as` in ``source``, for each of ``words`` (every `as` alias they may have)."""
     found: list[str] = []
-    position = 0
-    while (match := _VARIABLE_ALIAS.search(source, position)) is not None:
-        if _word_starts(source, match.start()):
-            found.append(match.group(1))
-            position = match.end()
-        else:
-            position = match.start() + 1
+    for word in words:
+        pattern = _alias_pattern(word)
+        position = 0
+        while (match := pattern.search(source, position)) is not None:
+            if _word_starts(source, match.start()):
+                found.append(match.group(1))
+                position = match.end()
+            else:
+                position = match.start() + 1
     return found
+
+
+@cache
+def _alias_pattern(word: str) -> re.Pattern[str]:
+    """`word as NAME` (any spaces), the word boundary before `word` checked by the caller.
+
+    A leading word boundary in the pattern keeps the regular expression engine from skipping ahead to
+    the literal (some forty times slower on a large module).
+    """
+    return re.compile(re.escape(word) + r"\s+as\s+(\w+)")
 
 
 def _word_starts(text: str, index: int) -> bool:

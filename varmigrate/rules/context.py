@@ -32,6 +32,7 @@ from varmigrate.rules._bindings import (
     DECLARATION,
     IMPORT,
     STAR_IMPORT,
+    aliases,
     star_imports_variable,
     torch_binding,
     variable_aliases,
@@ -111,6 +112,7 @@ class ModuleContext:
     _order: list[cst.CSTNode] | None = None
     _parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
     _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
+    _spellings: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -155,6 +157,13 @@ class ModuleContext:
             ctx.star_variables = project.star_variables
             ctx.variable_names = VARIABLE | project.qualified_variables
         return ctx
+
+    def spellings(self, words: tuple[str, ...]) -> frozenset[str]:
+        """``words`` and every `as` alias the source gives them (`from m import sigmoid as sig`)."""
+        found = self._spellings.get(words)
+        if found is None:
+            found = self._spellings[words] = frozenset({*words, *aliases(self.source, words)})
+        return found
 
     def statement_pattern(self, rules: Sequence[RuleSpec]) -> re.Pattern[str]:
         """Found in the code of every top-level statement that may hold a finding of ``rules``."""

@@ -104,3 +104,114 @@ VARIABLE_PARAMETERS: tuple[str, ...] = ("data", "requires_grad", "volatile", "_g
 
 # What `volatile` means today: `Variable(x, volatile=True)` only warns; `.volatile` reads False.
 VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+
+# -- Deprecated aliases of the 0.3 -> 2.x upgrade (VM410-VM419) -----------------------------------------
+# Each maps a deprecated function's qualified name to the one it calls with the same arguments.
+
+# `F.sigmoid(x)` / `F.tanh(x)` return `x.sigmoid()` / `x.tanh()`, the kernels of `torch.sigmoid` /
+# `torch.tanh` (torch/nn/functional.py). PyTorch 0.4.1 deprecated them with a warning on every call;
+# later releases dropped the warning and kept them as aliases (torch 2.13 does not warn).
+FUNCTIONAL_ACTIVATIONS: dict[str, str] = {
+    "torch.nn.functional.sigmoid": "torch.sigmoid",
+    "torch.nn.functional.tanh": "torch.tanh",
+}
+
+# `nn.init.normal = _make_deprecate(normal_)`: a `FutureWarning`, then `normal_(*args, **kwargs)`; all
+# eleven still exist in torch 2.13 (torch/nn/init.py).
+INIT_WITHOUT_UNDERSCORE: dict[str, str] = {
+    f"torch.nn.init.{name}": f"torch.nn.init.{name}_"
+    for name in (
+        "uniform",
+        "normal",
+        "constant",
+        "eye",
+        "dirac",
+        "xavier_uniform",
+        "xavier_normal",
+        "kaiming_uniform",
+        "kaiming_normal",
+        "orthogonal",
+        "sparse",
+    )
+}
+
+# `clip_grad_norm` is `@deprecated(..., category=FutureWarning)` and returns
+# `clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)` with the same
+# parameters (torch/nn/utils/clip_grad.py; `torch.nn.utils` re-exports both).
+CLIP_GRAD_NORM: dict[str, str] = {
+    f"{module}.clip_grad_norm": f"{module}.clip_grad_norm_"
+    for module in ("torch.nn.utils", "torch.nn.utils.clip_grad")
+}
+
+# Losses that still take the flags `size_average=` and `reduce=` that `reduction=` replaced in 0.4.1,
+# each with the position of `size_average` among its parameters (`self` not counted); `reduce` and
+# `reduction` come after it. Read from the signatures of torch 2.13: every one of them, given a flag
+# that is not None, sets `reduction = _Reduction.legacy_get_string(size_average, reduce)` and ignores
+# the `reduction=` it was given (torch/nn/functional.py, torch/nn/modules/loss.py `_Loss.__init__`).
+_LEGACY_REDUCTION_FUNCTIONS = {
+    "binary_cross_entropy": 3,
+    "binary_cross_entropy_with_logits": 3,
+    "cosine_embedding_loss": 4,
+    "cross_entropy": 3,
+    "hinge_embedding_loss": 3,
+    "kl_div": 2,
+    "l1_loss": 2,
+    "margin_ranking_loss": 4,
+    "mse_loss": 2,
+    "multi_margin_loss": 5,
+    "multilabel_margin_loss": 2,
+    "multilabel_soft_margin_loss": 3,
+    "nll_loss": 3,
+    "poisson_nll_loss": 4,
+    "smooth_l1_loss": 2,
+    "soft_margin_loss": 2,
+    "triplet_margin_loss": 7,
+}
+_LEGACY_REDUCTION_MODULES = {
+    "BCELoss": 1,
+    "BCEWithLogitsLoss": 1,
+    "CosineEmbeddingLoss": 1,
+    "CrossEntropyLoss": 1,
+    "HingeEmbeddingLoss": 1,
+    "KLDivLoss": 0,
+    "L1Loss": 0,
+    "MSELoss": 0,
+    "MarginRankingLoss": 1,
+    "MultiLabelMarginLoss": 0,
+    "MultiLabelSoftMarginLoss": 1,
+    "MultiMarginLoss": 3,
+    "NLLLoss": 1,
+    "NLLLoss2d": 1,
+    "PoissonNLLLoss": 2,
+    "SmoothL1Loss": 0,
+    "SoftMarginLoss": 0,
+    "TripletMarginLoss": 4,
+}
+LEGACY_REDUCTION_LOSSES: dict[str, int] = {
+    **{f"torch.nn.functional.{name}": at for name, at in _LEGACY_REDUCTION_FUNCTIONS.items()},
+    **{
+        f"{module}.{name}": at
+        for name, at in _LEGACY_REDUCTION_MODULES.items()
+        for module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.loss")
+    },
+}
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
+    """What `reduction=` the two legacy flags mean (`_Reduction.legacy_get_string`; None counts as True)."""
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+# Softmax-like functions and modules whose `dim` defaults to None, meaning "choose from the input's
+# rank" (`_get_softmax_dim`: 0 for 0-, 1- and 3-dim input, else 1, with a deprecation warning). The
+# functions take `(input, dim=None, _stacklevel=3, dtype=None)`; the modules `(dim=None)` (torch 2.13).
+IMPLICIT_DIM_FUNCTIONS: frozenset[str] = frozenset(
+    f"torch.nn.functional.{name}" for name in ("softmax", "log_softmax", "softmin")
+)
+IMPLICIT_DIM_MODULES: frozenset[str] = frozenset(
+    f"{module}.{name}"
+    for name in ("Softmax", "LogSoftmax", "Softmin")
+    for module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.activation")
+)
