@@ -49,7 +49,13 @@ class Case:
     def settings(self) -> Settings:
         from varmigrate.rules import select_rules
 
-        return Settings(rules=select_rules(self.select), unsafe_fixes=self.unsafe_fixes)
+        if self.select is not None:
+            return Settings(rules=select_rules(self.select), unsafe_fixes=self.unsafe_fixes)
+        # The default rules, and the folder's own rule when it is not among them (`--extend-select`).
+        rules = {*select_rules(), *select_rules([self.folder.parent.name])}
+        return Settings(
+            rules=tuple(sorted(rules, key=lambda rule: rule.code)), unsafe_fixes=self.unsafe_fixes
+        )
 
     @property
     def runnable(self) -> bool:

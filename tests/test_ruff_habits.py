@@ -10,7 +10,7 @@ from support import write
 
 from varmigrate.cli import main
 from varmigrate.output.report import TIMES
-from varmigrate.rules import ALL_RULES
+from varmigrate.rules import DEFAULT_RULES
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\nx = Variable(torch.ones(2), requires_grad=True)\n"
@@ -98,7 +98,7 @@ def test_show_files_and_show_settings(project: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "check", "--show-settings", "--unsafe-fixes")
     assert code == 0
     assert f"configuration file: {project / 'pyproject.toml'}" in out
-    assert f"select: [{', '.join(rule.code for rule in ALL_RULES if rule.code != 'VM103')}]" in out
+    assert f"select: [{', '.join(rule.code for rule in DEFAULT_RULES if rule.code != 'VM103')}]" in out
     assert "unsafe-fixes: true" in out
 
 
@@ -119,7 +119,7 @@ def test_verbose_says_which_configuration_and_how_many_files(
     assert code == 1
     assert err.splitlines()[:3] == [
         "configuration: none (defaults and flags)",
-        f"rules: {', '.join(rule.code for rule in ALL_RULES)}",
+        f"rules: {', '.join(rule.code for rule in DEFAULT_RULES)}",
         "files: 1",
     ]
 
@@ -258,3 +258,20 @@ def test_show_fixes_from_the_configuration_and_the_flag_that_turns_it_off(
     assert (code, f"Fixed 3 findings:\n- a.py:\n{listed(VM001, VM101)}\n" in out) == (1, True)
     write(project / "varmigrate.toml", "show-fixes = 1\n")
     assert run(capsys, "check", "a.py")[0] == 2
+
+
+ALIASES = "import torch\nimport torch.nn.functional as F\ny = F.sigmoid(torch.ones(2))\n"
+
+
+def test_rules_off_by_default_run_only_when_selected(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "a.py", ALIASES)
+    assert main(["check", "--isolated", "--output-format", "concise", "a.py"]) == 0
+    capsys.readouterr()
+    for selection in (["--extend-select", "VM41"], ["--select", "VM4"], ["--extend-select", "VM410"]):
+        assert main(["check", "--isolated", "--output-format", "concise", *selection, "a.py"]) == 1
+        assert "a.py:3:5: VM410 [*]" in capsys.readouterr().out
+    write(project / "pyproject.toml", '[tool.varmigrate]\nextend-select = ["VM41"]\n')
+    assert main(["check", "--output-format", "concise", "a.py"]) == 1
+    assert "VM410" in capsys.readouterr().out

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from varmigrate.engine import Settings
 from varmigrate.model import OutputFormat
-from varmigrate.rules import ALL_RULES, RuleSpec, UnknownRuleError, select_rules
+from varmigrate.rules import DEFAULT_RULES, RuleSpec, UnknownRuleError, select_rules
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitignore_spec, relative_to
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ class Configuration:
     path: Path | None = None
     # The directory patterns of the file are relative to (the working directory without a file).
     root: Path = field(default_factory=Path.cwd)
-    rules: tuple[RuleSpec, ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = DEFAULT_RULES
     per_file_ignores: tuple[PerFileIgnore, ...] = ()
     unsafe_fixes: bool = False
     # None: the command line decides by the terminal (`full` on one, else `concise`).

@@ -81,12 +81,13 @@ def all_rules_markdown() -> str:
     return "\n".join(rule_markdown(rule) for rule in ALL_RULES)
 
 
-def _record(rule: RuleSpec) -> dict[str, str]:
+def _record(rule: RuleSpec) -> dict[str, object]:
     return {
         "code": rule.code,
         "name": rule.name(),
         "message": rule.message,
         "fix": FIX_AVAILABILITY[rule.fix_availability],
+        "default": rule.default,
         "explanation": rule.doc,
         "url": rule.url,
     }
@@ -98,12 +99,18 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2)
 
 
+OFF_BY_DEFAULT = (
+    "Off by default: select it with `--extend-select {code}` (or `extend-select` in the configuration)."
+)
+
+
 def rule_markdown(rule: RuleSpec) -> str:
     """A rule's documentation as Markdown: title, message, fix availability, then its docstring."""
     return (
         f"# {rule.name()} ({rule.code})\n\n"
         f"Message: {rule.message}\n\n"
         f"{FIX_AVAILABILITY[rule.fix_availability]}\n\n"
+        f"{'' if rule.default else OFF_BY_DEFAULT.format(code=rule.code) + chr(10) + chr(10)}"
         f"{rule.doc}\n"
     )
 
@@ -112,6 +119,8 @@ def _list_rules(console: Stream, rules: Sequence[RuleSpec]) -> None:
     width = max((len(rule.name()) for rule in rules), default=0)
     for rule in rules:
         name, fix = f"  {rule.name():<{width}}  ", f"fix: {rule.fix_availability:<9}"
+        if not rule.default:
+            fix += "  (off by default)"
         if not console.is_terminal:
             console.out(f"{rule.code}{name}{fix}  {rule.message}")
             continue

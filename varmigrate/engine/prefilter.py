@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from varmigrate.rules import ALL_RULES, RuleSpec
+from varmigrate.rules import DEFAULT_RULES, RuleSpec
 
 # What one or more rules need of a text: all of the strings (`requires`) and of the words
 # (`requires_words`), then a match of the pattern or, when there is none, one of the words outside
@@ -28,7 +28,11 @@ _WORD = re.compile(r"\w+")
 
 
 def could_match(
-    source: str, rules: Iterable[RuleSpec] = ALL_RULES, *, within: str | None = None, examples: bool = False
+    source: str,
+    rules: Iterable[RuleSpec] = DEFAULT_RULES,
+    *,
+    within: str | None = None,
+    examples: bool = False,
 ) -> bool:
     """Cheap text prefilter: whether ``source`` can hold a finding of any of ``rules``.
 
@@ -155,7 +159,7 @@ _EXAMPLE = re.compile(r">>>(?: ([^\r\n]*))?((?:(?:\r\n|\r|\n)[ \t]*\.\.\.(?: [^\
 _CONTINUATION = re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
 
 
-def could_match_examples(source: str, rules: Iterable[RuleSpec] = ALL_RULES) -> bool:
+def could_match_examples(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
     """Whether the doctest examples in ``source`` (its ``>>>`` lines, in docstrings say) can hold a finding
     of ``rules``; the ``requires`` strings may be anywhere in ``source``. Without ``>>>``: one substring
     test."""

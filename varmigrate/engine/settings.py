@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from varmigrate.model import Applicability, Location, ProjectImports
-from varmigrate.rules import ALL_RULES, RuleSpec
+from varmigrate.rules import DEFAULT_RULES, RuleSpec
 
 
 @dataclass(frozen=True)
 class Settings:
     """What to run and how far fixes may go."""
 
-    rules: tuple[RuleSpec, ...] = ALL_RULES
+    rules: tuple[RuleSpec, ...] = DEFAULT_RULES
     unsafe_fixes: bool = False
     # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
     # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.

@@ -54,6 +54,11 @@ class RuleSpec:
     # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
     # idioms that f-strings hold as often as code). It also marks the statements to analyse.
     pattern: str | None = None
+    # Whether the rule runs when no `select` names it. The deprecated aliases (VM41x) still work on
+    # today's PyTorch and are everywhere in modern code too (softmax, sigmoid, `reduce=`): on torch's
+    # own tree they made a default check about 11 times as costly, so they are chosen explicitly
+    # (`--extend-select VM41`), as ruff leaves most of its rules to `select`.
+    default: bool = True
 
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
@@ -167,6 +172,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "FunctionalActivationAlias",
         "`F.sigmoid` and `F.tanh` are deprecated aliases of `torch.sigmoid` and `torch.tanh`",
         fix_availability="sometimes",
+        default=False,
         # Every way of reaching `torch.nn.functional` spells "functional".
         requires=("torch", "functional"),
         triggers=("sigmoid", "tanh"),
@@ -177,6 +183,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "InitWithoutUnderscore",
         "`nn.init` functions without a trailing underscore are deprecated: use `xavier_uniform_` etc.",
         fix_availability="sometimes",
+        default=False,
         # Every way of reaching `torch.nn.init` spells the word "init".
         requires=("torch",),
         requires_words=("init",),
@@ -188,6 +195,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "ClipGradNormWithoutUnderscore",
         "`clip_grad_norm` is deprecated: use `clip_grad_norm_`",
         fix_availability="sometimes",
+        default=False,
         # Every way of reaching `torch.nn.utils` spells "utils".
         requires=("torch", "utils"),
         triggers=("clip_grad_norm",),
@@ -198,6 +206,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "LegacyReductionFlags",
         "`size_average=` and `reduce=` are deprecated: use `reduction=`",
         fix_availability="sometimes",
+        default=False,
         requires=("torch",),
         triggers=("size_average", "reduce"),
         # Every finding passes one of them as a keyword; `functools.reduce(...)` does not.
@@ -208,13 +217,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "varmigrate.rules.implicit_softmax_dim",
         "ImplicitSoftmaxDim",
         "softmax without `dim` picks dim 0 for 0-, 1- and 3-dim input, else 1: pass `dim=`",
+        default=False,
         requires=("torch",),
         triggers=("softmax", "log_softmax", "softmin", "Softmax", "LogSoftmax", "Softmin"),
     ),
 )
+# What runs when no `select` is given (see `RuleSpec.default`).
+DEFAULT_RULES: tuple[RuleSpec, ...] = tuple(rule for rule in ALL_RULES if rule.default)
 
 __all__ = [
     "ALL_RULES",
+    "DEFAULT_RULES",
     "RULES_DOCS_URL",
     "FixAvailability",
     "RuleSpec",
@@ -247,8 +260,8 @@ def _expand(selectors: Iterable[str]) -> set[RuleSpec]:
 
 
 def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> tuple[RuleSpec, ...]:
-    """The rules chosen by ``select`` (all when None) minus ``ignore``, in code order."""
-    chosen = set(ALL_RULES) if select is None else _expand(select)
+    """The rules chosen by ``select`` (the default ones when None) minus ``ignore``, in code order."""
+    chosen = set(DEFAULT_RULES) if select is None else _expand(select)
     chosen -= _expand(ignore)
     return tuple(sorted(chosen, key=lambda rule: rule.code))
 
