@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from varmigrate._version import __version__
+
 # One worker runs them all: the hook environment is built once and no worker waits for another.
 pytestmark = [pytest.mark.precommit, pytest.mark.xdist_group("precommit")]
 
@@ -39,7 +41,7 @@ MODIFIED = "- files were modified by this hook"
 STATUS_LINE = re.compile(r"^(?P<name>.+?)\.{3,}(?P<status>Passed|Failed|\(no files to check\)Skipped)$")
 DOCS = ROOT / "docs" / "pre-commit.md"
 DOCS_REPO = "https://github.com/varmigrate/varmigrate"
-DOCS_REV = "rev: v0.1.0"
+DOCS_REV = f"rev: v{__version__}"
 # Generous: the first run builds the hook's virtualenv, which pip-installs libcst, rich and pathspec.
 TIMEOUT = 900
 
