@@ -8,13 +8,14 @@ import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fixture_cases import FIXTURES, Case, case_settings, load_cases, render_diagnostic
+from legacy_meaning import pytorch_03
 
 import varmigrate.rules
 from varmigrate.engine import check_source, fix_source, parse
@@ -27,7 +28,7 @@ RUNNABLE = [case for case in CASES if case.runnable]
 
 
 CASE_FILES = {"input.py", "expected.py", "diagnostics.txt", "case.toml"}
-CASE_SETTINGS = {"unsafe_fixes", "gradients", "select"}
+CASE_SETTINGS = {"unsafe_fixes", "gradients", "select", "baseline"}
 
 
 def test_every_fixture_folder_is_a_case_of_a_rule() -> None:
@@ -47,6 +48,7 @@ def test_every_fixture_folder_is_a_case_of_a_rule() -> None:
     assert codes == {rule.code for rule in ALL_RULES}, "every rule has cases; every case folder is a rule"
     for case in CASES:
         assert case.gradients in ("identical", "differ"), case.id
+        assert case_settings(case.folder).get("baseline", "pytorch-0.3") == "pytorch-0.3", case.id
         if case.gradients == "differ":
             # Only an UNSAFE fix may change gradients, and the claim is only tested when the case runs.
             assert case.unsafe_fixes, f"{case.id}: gradients = 'differ' without unsafe_fixes"
@@ -78,15 +80,18 @@ def test_fix(case: Case, update_fixtures: bool) -> None:
     assert again.applied == 0
 
 
-def _run(path: Path) -> dict[str, Any]:
-    """Run ``case()`` from ``path`` with a fixed seed: the loss, leaf gradients, or the error raised."""
+def _run(path: Path, legacy: bool = False) -> dict[str, Any]:
+    """Run ``case()`` from ``path`` with a fixed seed: the loss, leaf gradients, or the error raised.
+
+    ``legacy``: with the removed APIs the code uses given their PyTorch 0.3 meaning (``legacy_meaning``).
+    """
     import torch
 
     from varmigrate.harness.tensors import _bits  # noqa: F401  (fails early if torch is unusable)
 
     namespace: dict[str, Any] = {"__name__": "fixture_case", "__file__": str(path)}
     torch.manual_seed(0)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytorch_03() if legacy else nullcontext():
         warnings.simplefilter("ignore")
         try:
             exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
@@ -127,7 +132,10 @@ def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("case", RUNNABLE, ids=lambda c: c.id)
 def test_gradients(case: Case) -> None:
     sys.modules.pop("fixture_case", None)
-    differences = _differences(_run(case.input), _run(case.expected))
+    if case.legacy_baseline:
+        # The shims are there because today's torch rejects the input: it must.
+        assert "error" in _run(case.input), f"{case.id}: the input runs without its PyTorch 0.3 baseline"
+    differences = _differences(_run(case.input, case.legacy_baseline), _run(case.expected))
     if case.gradients == "differ":
         assert differences, f"{case.id}: expected the fix to change gradients, but they are identical"
     else:

@@ -154,6 +154,15 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         triggers=(".data",),
         pattern=r"\.data\s*\[\s*0\s*\]",
     ),
+    RuleSpec(
+        "VM401",
+        "varmigrate.rules.backward_retain_variables",
+        "BackwardRetainVariables",
+        "`retain_variables=` was removed in PyTorch 0.4 and raises `TypeError`: use `retain_graph=`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("retain_variables",),
+    ),
 )
 
 __all__ = [

@@ -104,3 +104,8 @@ VARIABLE_PARAMETERS: tuple[str, ...] = ("data", "requires_grad", "volatile", "_g
 
 # What `volatile` means today: `Variable(x, volatile=True)` only warns; `.volatile` reads False.
 VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inference under `torch.no_grad()`"
+
+# `torch.autograd.backward`, however it is reached.
+AUTOGRAD_BACKWARD: frozenset[str] = frozenset({"torch.autograd.backward"})
+# The keyword PyTorch 0.2 renamed to `retain_graph` (kept as a deprecated alias until 0.4).
+RETAIN_VARIABLES = "retain_variables"
