@@ -163,6 +163,16 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=("retain_variables",),
     ),
+    RuleSpec(
+        "VM402",
+        "varmigrate.rules.tensor_dataset_keywords",
+        "TensorDatasetKeywords",
+        "`TensorDataset(data_tensor=..., target_tensor=...)` raises `TypeError` since PyTorch 0.4: "
+        "pass the tensors positionally",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("data_tensor", "target_tensor"),
+    ),
 )
 
 __all__ = [

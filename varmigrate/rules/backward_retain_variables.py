@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from varmigrate.model import Applicability
+from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules.torch_api import AUTOGRAD_BACKWARD, RETAIN_VARIABLES
 
@@ -82,10 +83,10 @@ class BackwardRetainVariables(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        old = next((arg for arg in node.args if _keyword(arg) == RETAIN_VARIABLES), None)
+        old = next((arg for arg in node.args if nodes.keyword_name(arg) == RETAIN_VARIABLES), None)
         if old is None or old.keyword is None or not self._is_backward(node.func):
             return
-        if any(_keyword(arg) == "retain_graph" for arg in node.args):
+        if any(nodes.keyword_name(arg) == "retain_graph" for arg in node.args):
             self.report(old, message=BOTH)
             return
         fix = self.replace_with(old.keyword, cst.Name("retain_graph"), RENAME_TITLE, Applicability.SAFE)
@@ -98,7 +99,3 @@ class BackwardRetainVariables(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value == "backward":
             return True
         return self.resolves_to(func, AUTOGRAD_BACKWARD)
-
-
-def _keyword(arg: cst.Arg) -> str | None:
-    return arg.keyword.value if arg.keyword is not None else None

@@ -109,3 +109,10 @@ VOLATILE_MESSAGE = "`volatile` has had no effect since PyTorch 0.4; run inferenc
 AUTOGRAD_BACKWARD: frozenset[str] = frozenset({"torch.autograd.backward"})
 # The keyword PyTorch 0.2 renamed to `retain_graph` (kept as a deprecated alias until 0.4).
 RETAIN_VARIABLES = "retain_variables"
+
+# `torch.utils.data.TensorDataset`: PyTorch 0.3's `TensorDataset(data_tensor, target_tensor)`, since 0.4
+# `TensorDataset(*tensors)` (positional only).
+TENSOR_DATASET: frozenset[str] = frozenset(
+    {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
+)
+TENSOR_DATASET_KEYWORDS: frozenset[str] = frozenset({"data_tensor", "target_tensor"})
