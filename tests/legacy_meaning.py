@@ -13,13 +13,19 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def _retain(retain_graph: Any, retain_variables: Any) -> Any:
-    """PyTorch 0.3, `torch/autograd/__init__.py`: `retain_variables` is a deprecated alias."""
+def _retain(
+    args: tuple[Any, ...], kwargs: dict[str, Any], retain_variables: Any, index: int
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """PyTorch 0.3, `torch/autograd/__init__.py`: `retain_variables` is a deprecated alias of
+    `retain_graph` (argument ``index`` of the call)."""
     if retain_variables is None:
-        return retain_graph
-    if retain_graph is not None:
+        return args, kwargs
+    given = args[index] if len(args) > index else kwargs.get("retain_graph")
+    if given is not None:
         raise ValueError("only one of retain_graph and retain_variables can be specified")
-    return retain_variables
+    if len(args) > index:
+        return (*args[:index], retain_variables, *args[index + 1 :]), kwargs
+    return args, {**kwargs, "retain_graph": retain_variables}
 
 
 @contextmanager
@@ -33,30 +39,15 @@ def pytorch_03() -> Iterator[None]:
     autograd_backward = torch.autograd.backward
     dataset_init = torch.utils.data.TensorDataset.__init__
 
-    def backward(
-        self: Any,
-        gradient: Any = None,
-        retain_graph: Any = None,
-        create_graph: bool = False,
-        retain_variables: Any = None,
-    ) -> None:
+    def backward(self: Any, *args: Any, retain_variables: Any = None, **kwargs: Any) -> None:
         """0.3 `Variable.backward(gradient, retain_graph, create_graph, retain_variables)`."""
-        tensor_backward(self, gradient, _retain(retain_graph, retain_variables), create_graph)
+        args, kwargs = _retain(args, kwargs, retain_variables, 1)
+        tensor_backward(self, *args, **kwargs)
 
-    def autograd(
-        variables: Any,
-        grad_variables: Any = None,
-        retain_graph: Any = None,
-        create_graph: bool = False,
-        retain_variables: Any = None,
-        **later: Any,
-    ) -> None:
-        """0.3 `torch.autograd.backward(variables, grad_variables, retain_graph, create_graph, ...)`.
-
-        ``later``: what today's `Tensor.backward` passes on (`inputs=`).
-        """
-        retain = _retain(retain_graph, retain_variables)
-        autograd_backward(variables, grad_variables, retain, create_graph, **later)
+    def autograd(*args: Any, retain_variables: Any = None, **kwargs: Any) -> None:
+        """0.3 `torch.autograd.backward(variables, grad_variables, retain_graph, create_graph, ...)`."""
+        args, kwargs = _retain(args, kwargs, retain_variables, 2)
+        autograd_backward(*args, **kwargs)
 
     def dataset(self: Any, data_tensor: Any, target_tensor: Any) -> None:
         """0.3 `TensorDataset(data_tensor, target_tensor)`: asserted equal sizes, indexed both."""

@@ -155,6 +155,16 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         pattern=r"\.data\s*\[\s*0\s*\]",
     ),
     RuleSpec(
+        "VM202",
+        "varmigrate.rules.numpy_index_zero",
+        "NumpyIndexZero",
+        "`.numpy()[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: use `.item()`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("numpy",),
+        pattern=r"\.numpy\(\s*\)\s*\[\s*0\s*\]",
+    ),
+    RuleSpec(
         "VM401",
         "varmigrate.rules.backward_retain_variables",
         "BackwardRetainVariables",

@@ -116,3 +116,11 @@ TENSOR_DATASET: frozenset[str] = frozenset(
     {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
 )
 TENSOR_DATASET_KEYWORDS: frozenset[str] = frozenset({"data_tensor", "target_tensor"})
+
+# Tensor methods that, called without arguments, reduce a tensor to a 0-dim one (a 1-element tensor
+# before PyTorch 0.4).
+FULL_REDUCTIONS: frozenset[str] = frozenset(
+    {"sum", "mean", "prod", "norm", "max", "min", "std", "var", "median", "nansum", "nanmean"}
+)
+# Steps between a tensor and `.numpy()` that `.item()` makes unnecessary: `.item()` reads any device.
+TO_NUMPY_STEPS: frozenset[str] = frozenset({"cpu", "detach"})
