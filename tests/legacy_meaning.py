@@ -54,16 +54,37 @@ def pytorch_03() -> Iterator[None]:
         assert data_tensor.size(0) == target_tensor.size(0)
         dataset_init(self, data_tensor, target_tensor)
 
+    # PyTorch 1.0-1.1 `torch/functional.py`: the deprecated Cholesky and LU names, as forwarded there.
+    def potrf(a: Any, upper: bool = True, out: Any = None) -> Any:
+        return torch.cholesky(a, upper=upper, out=out)
+
+    def potrs(b: Any, u: Any, upper: bool = True, out: Any = None) -> Any:
+        return torch.cholesky_solve(b, u, upper=upper, out=out)
+
+    def potri(u: Any, upper: bool = True, out: Any = None) -> Any:
+        return torch.cholesky_inverse(u, upper=upper, out=out)
+
+    def btriunpack(lu: Any, pivots: Any, unpack_data: bool = True, unpack_pivots: bool = True) -> Any:
+        return torch.lu_unpack(lu, pivots, unpack_data, unpack_pivots)
+
     patches: list[tuple[Any, str, Callable[..., Any]]] = [
         (torch.Tensor, "backward", backward),
         (torch.autograd, "backward", autograd),
         (torch.utils.data.TensorDataset, "__init__", dataset),
+        (torch, "potrf", potrf),
+        (torch, "potrs", potrs),
+        (torch, "potri", potri),
+        (torch, "btriunpack", btriunpack),
     ]
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    missing = object()
+    saved = [(owner, name, owner.__dict__.get(name, missing)) for owner, name, _ in patches]
     try:
         for owner, name, shim in patches:
             setattr(owner, name, shim)
         yield
     finally:
         for owner, name, original in saved:
-            setattr(owner, name, original)
+            if original is missing:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)

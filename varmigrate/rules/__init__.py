@@ -174,6 +174,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         triggers=("retain_variables",),
     ),
     RuleSpec(
+        "VM403",
+        "varmigrate.rules.removed_linalg_function",
+        "RemovedLinalgFunction",
+        "a linear-algebra function PyTorch removed (`AttributeError` or `RuntimeError` today)",
+        fix_availability="sometimes",
+        requires=("torch",),
+        # The names no other library uses anywhere; the common words only as `torch.solve(`.
+        pattern=r"\b(?:gesv|trtrs|gels|potr[fsi]|pstrf|btrifact|btrifact_with_info|btrisolve|btriunpack|symeig)\b"
+        r"|\btorch\s*\.\s*(?:eig|solve|lstsq|matrix_rank)\b",
+    ),
+    RuleSpec(
         "VM402",
         "varmigrate.rules.tensor_dataset_keywords",
         "TensorDatasetKeywords",

@@ -6,6 +6,8 @@ Nothing here imports torch: these are names, not objects.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # `torch.autograd.Variable is torch.autograd.variable.Variable`; both spellings occur in old code.
 VARIABLE: frozenset[str] = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
 
@@ -124,3 +126,61 @@ FULL_REDUCTIONS: frozenset[str] = frozenset(
 )
 # Steps between a tensor and `.numpy()` that `.item()` makes unnecessary: `.item()` reads any device.
 TO_NUMPY_STEPS: frozenset[str] = frozenset({"cpu", "detach"})
+
+
+class RemovedLinalg(NamedTuple):
+    """A linear-algebra function PyTorch removed, and what replaces it."""
+
+    # What to write instead, as the message shows it.
+    instead: str
+    # The function the deprecation release forwarded it to, with the same arguments and results
+    # (`torch.` + these attributes), when one exists today: an exact fix.
+    exact: tuple[str, ...] | None = None
+    # The old function's parameters before `out=`, in order; `upper` (True by default in the old
+    # function, False in the new one) is passed explicitly by the fix.
+    parameters: tuple[str, ...] = ()
+    # Keywords the new function takes under the same name.
+    same_keywords: tuple[str, ...] = ()
+
+
+# `torch.X` (and, for the names no other library uses, the tensor method `t.X`), removed in PyTorch 1.2
+# (the `pot*`, `tr*`, `btri*`, `gesv`, `gels`, `pstrf` names) or 1.13 (`symeig`, `eig`, `lstsq`, `solve`,
+# `matrix_rank`, which still exist but raise `RuntimeError`). The exact ones are the aliases PyTorch
+# 1.0-1.1 kept while deprecating them (`torch/functional.py`: `potrf` returned
+# `torch.cholesky(a, upper=upper)`, `potrs` `torch.cholesky_solve(b, u, upper=upper)`, `potri`
+# `torch.cholesky_inverse(u, upper=upper)`, `btriunpack` `torch.lu_unpack(...)`);
+# `torch.linalg.cholesky(A, upper=u)` equals `torch.cholesky(A, upper=u)`, gradients included.
+REMOVED_LINALG: dict[str, RemovedLinalg] = {
+    "gesv": RemovedLinalg("`torch.linalg.solve(A, B)` (it returns `X` only, without the LU factors)"),
+    "solve": RemovedLinalg("`torch.linalg.solve(A, B)` (it returns `X` only, without the LU factors)"),
+    "trtrs": RemovedLinalg(
+        "`torch.linalg.solve_triangular(A, b, upper=True)` (it returns `X` only; for `transpose=True` "
+        "pass `A.mT`)"
+    ),
+    "gels": RemovedLinalg("`torch.linalg.lstsq(A, B).solution` (note the order of the arguments)"),
+    "lstsq": RemovedLinalg("`torch.linalg.lstsq(A, B).solution` (note the order of the arguments)"),
+    "potrf": RemovedLinalg(
+        "`torch.linalg.cholesky(a, upper=True)`", ("linalg", "cholesky"), ("input", "upper")
+    ),
+    "potrs": RemovedLinalg(
+        "`torch.cholesky_solve(b, u, upper=True)`", ("cholesky_solve",), ("b", "u", "upper")
+    ),
+    "potri": RemovedLinalg("`torch.cholesky_inverse(u, upper=True)`", ("cholesky_inverse",), ("u", "upper")),
+    "pstrf": RemovedLinalg("a pivoted Cholesky of your own: PyTorch has none today"),
+    "btrifact": RemovedLinalg("`torch.linalg.lu_factor(A)` (the same `(LU, pivots)`)"),
+    "btrifact_with_info": RemovedLinalg("`torch.linalg.lu_factor_ex(A)` (the same `(LU, pivots, info)`)"),
+    "btrisolve": RemovedLinalg("`torch.linalg.lu_solve(LU, pivots, B)` (note the order of the arguments)"),
+    "btriunpack": RemovedLinalg(
+        "`torch.lu_unpack(LU, pivots)`",
+        ("lu_unpack",),
+        ("LU_data", "LU_pivots", "unpack_data", "unpack_pivots"),
+        ("unpack_data", "unpack_pivots"),
+    ),
+    "symeig": RemovedLinalg(
+        "`torch.linalg.eigh(A, UPLO='U')` or `torch.linalg.eigvalsh(A, UPLO='U')` (eigenvalues only)"
+    ),
+    "eig": RemovedLinalg("`torch.linalg.eig(A)` (complex results, not 0.3's pairs of real numbers)"),
+    "matrix_rank": RemovedLinalg("`torch.linalg.matrix_rank(A)` (`hermitian=True` for `symmetric=True`)"),
+}
+# Names too common in other libraries (`solver.solve(...)`) to be flagged as a method of any object.
+FUNCTION_ONLY_LINALG: frozenset[str] = frozenset({"eig", "solve", "lstsq", "matrix_rank"})
