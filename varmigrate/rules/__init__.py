@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules.torch_api import VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import LEGACY_FUNCTION_MESSAGE, VOLATILE_MESSAGE
 
 if TYPE_CHECKING:
     from varmigrate.rules._base import Rule
@@ -183,6 +183,15 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         # The names no other library uses anywhere; the common words only as `torch.solve(`.
         pattern=r"\b(?:gesv|trtrs|gels|potr[fsi]|pstrf|btrifact|btrifact_with_info|btrisolve|btriunpack|symeig)\b"
         r"|\btorch\s*\.\s*(?:eig|solve|lstsq|matrix_rank)\b",
+    ),
+    RuleSpec(
+        "VM404",
+        "varmigrate.rules.legacy_autograd_function",
+        "LegacyAutogradFunction",
+        LEGACY_FUNCTION_MESSAGE,
+        requires=("torch", "Function"),
+        # Files that define a `forward` and spell `Function`.
+        pattern=r"\bdef\s+forward\b",
     ),
     RuleSpec(
         "VM402",

@@ -184,3 +184,11 @@ REMOVED_LINALG: dict[str, RemovedLinalg] = {
 }
 # Names too common in other libraries (`solver.solve(...)`) to be flagged as a method of any object.
 FUNCTION_ONLY_LINALG: frozenset[str] = frozenset({"eig", "solve", "lstsq", "matrix_rank"})
+
+# `torch.autograd.Function`, the base class of custom autograd functions.
+AUTOGRAD_FUNCTION: frozenset[str] = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+# What calling a legacy function (an instance `forward`, PyTorch < 0.4 style) raises since PyTorch 1.5.
+LEGACY_FUNCTION_MESSAGE = (
+    "`autograd.Function` with an instance `forward` raises `RuntimeError` since PyTorch 1.5: make "
+    "`forward` and `backward` static and call `.apply(...)`"
+)
