@@ -8,6 +8,7 @@ Each shim restates that release's code (named in its docstring); none of them is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,15 @@ def _retain(
     if len(args) > index:
         return (*args[:index], retain_variables, *args[index + 1 :]), kwargs
     return args, {**kwargs, "retain_graph": retain_variables}
+
+
+_ASYNC_KEYWORD = re.compile(r"(?<![\w.])async(\s*=)(?!=)")
+
+
+def pytorch_03_source(text: str) -> str:
+    """``text`` as Python 3.6 and PyTorch 0.3-0.4 read it: `f(async=True)` passed the keyword `async`,
+    which PyTorch 0.4 took as its new name `non_blocking` (`torch/csrc/utils/python_arg_parser.cpp`)."""
+    return _ASYNC_KEYWORD.sub(r"non_blocking\1", text)
 
 
 @contextmanager

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 FixAvailability = Literal["always", "sometimes", "never"]
 
+# The rule whose findings the engine makes possible by renaming `async=` keywords before parsing.
+ASYNC_KEYWORD_RULE = "VM405"
+
 
 def kebab(name: str) -> str:
     """``LegacyVariableCall`` -> ``legacy-variable-call``."""
@@ -51,6 +54,8 @@ class RuleSpec:
     # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
     # idioms that f-strings hold as often as code). It also marks the statements to analyse.
     pattern: str | None = None
+    # Instead of `pattern`, to mark the statements to analyse (a text the engine rewrote before parsing).
+    statements: str | None = None
 
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
@@ -78,6 +83,8 @@ class RuleSpec:
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""
+        if self.statements is not None:
+            return self.statements
         if self.pattern is not None:
             return self.pattern
         words = set(self.triggers)
@@ -194,6 +201,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         pattern=r"\bdef\s+forward\b",
     ),
     RuleSpec(
+        ASYNC_KEYWORD_RULE,
+        "varmigrate.rules.async_keyword_argument",
+        "AsyncKeywordArgument",
+        "`async=` is a syntax error since Python 3.7: PyTorch 0.4 renamed it `non_blocking=`",
+        fix_availability="always",
+        requires=("torch",),
+        pattern=r"\basync\s*=(?!=)",
+        # The engine analyses such a module with the keywords renamed (`engine.parsing`).
+        statements=r"\bnon_blocking\s*=",
+    ),
+    RuleSpec(
         "VM402",
         "varmigrate.rules.tensor_dataset_keywords",
         "TensorDatasetKeywords",
@@ -207,6 +225,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
 
 __all__ = [
     "ALL_RULES",
+    "ASYNC_KEYWORD_RULE",
     "RULES_DOCS_URL",
     "FixAvailability",
     "RuleSpec",

@@ -192,3 +192,8 @@ LEGACY_FUNCTION_MESSAGE = (
     "`autograd.Function` with an instance `forward` raises `RuntimeError` since PyTorch 1.5: make "
     "`forward` and `backward` static and call `.apply(...)`"
 )
+
+# `t.cuda(async=True)`: PyTorch 0.4 renamed the keyword `non_blocking` (same meaning), and Python 3.7 made
+# `async` a reserved word, so such a call is a syntax error today.
+ASYNC_KEYWORD = "async"
+NON_BLOCKING = "non_blocking"
