@@ -115,6 +115,9 @@ def _docstring(module: str, class_name: str) -> str:
     return inspect.cleandoc(getattr(importlib.import_module(module), class_name).__doc__ or "")
 
 
+# The linear-algebra names PyTorch removed that no other library uses (VM403).
+_REMOVED_LINALG = r"gesv|trtrs|gels|potr[fsi]|pstrf|btrifact|btrifact_with_info|btrisolve|btriunpack|symeig"
+
 ALL_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
         "VM001",
@@ -167,8 +170,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "NumpyIndexZero",
         "`.numpy()[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: use `.item()`",
         fix_availability="sometimes",
-        requires=("torch",),
-        triggers=("numpy",),
+        requires=("torch", ".numpy("),
         pattern=r"\.numpy\(\s*\)\s*\[\s*0\s*\]",
     ),
     RuleSpec(
@@ -187,18 +189,21 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "a linear-algebra function PyTorch removed (`AttributeError` or `RuntimeError` today)",
         fix_availability="sometimes",
         requires=("torch",),
-        # The names no other library uses anywhere; the common words only as `torch.solve(`.
-        pattern=r"\b(?:gesv|trtrs|gels|potr[fsi]|pstrf|btrifact|btrifact_with_info|btrisolve|btriunpack|symeig)\b"
-        r"|\btorch\s*\.\s*(?:eig|solve|lstsq|matrix_rank)\b",
+        # A search that starts with a literal costs about as much as `str.find`: files are looked at
+        # where they spell `torch.` and a removed name; there, other spellings (`th.potrf`, `a.potrf()`)
+        # are found too.
+        pattern=r"torch\.(?:" + _REMOVED_LINALG + r"|eig|solve|lstsq|matrix_rank)\b",
+        statements=r"\b(?:" + _REMOVED_LINALG + r"|eig|solve|lstsq|matrix_rank)\b",
     ),
     RuleSpec(
         "VM404",
         "varmigrate.rules.legacy_autograd_function",
         "LegacyAutogradFunction",
         LEGACY_FUNCTION_MESSAGE,
-        requires=("torch", "Function"),
-        # Files that define a `forward` and spell `Function`.
-        pattern=r"\bdef\s+forward\b",
+        requires=("torch", "Function", "def forward("),
+        # Files with a class whose base is named `Function`; in them, those classes and their `forward`.
+        pattern=r"class\s+\w+\s*\([^)]*\bFunction\b",
+        statements=r"class\s+\w+\s*\([^)]*\bFunction\b|\bdef\s+forward\b",
     ),
     RuleSpec(
         ASYNC_KEYWORD_RULE,
@@ -206,8 +211,8 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "AsyncKeywordArgument",
         "`async=` is a syntax error since Python 3.7: PyTorch 0.4 renamed it `non_blocking=`",
         fix_availability="always",
-        requires=("torch",),
-        pattern=r"\basync\s*=(?!=)",
+        requires=("torch", "async"),
+        pattern=r"async\s*=(?!=)",
         # The engine analyses such a module with the keywords renamed (`engine.parsing`).
         statements=r"\bnon_blocking\s*=",
     ),

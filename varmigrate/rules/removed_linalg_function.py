@@ -55,11 +55,13 @@ class RemovedLinalgFunction(Rule):
     the modern function and how it differs: the rewrite is yours.
 
     ## Known problems
-    Methods (`a.potrf()`), calls with `*args`, `**kwargs` or a positional `out`, and calls of a
-    name imported with `from torch import potrf` (an import that fails today; it is not flagged
-    itself) are reported without a fix. `torch.solve`, `torch.eig`, `torch.lstsq` and
-    `torch.matrix_rank` are found only as functions of torch, by qualified name, and only where the
-    text spells `torch.` before them.
+    A file is looked at only where its text spells `torch.` and a removed name (`torch.potrf`):
+    there, other spellings (`th.potrf` after `import torch as th`, `a.potrf()`) are found too, but
+    a file that only has those is not reached. Methods (`a.potrf()`), calls with `*args`,
+    `**kwargs` or a positional `out`, and calls of a name imported with `from torch import potrf`
+    (an import that fails today; it is not flagged itself) are reported without a fix.
+    `torch.solve`, `torch.eig`, `torch.lstsq` and `torch.matrix_rank` are found only as functions
+    of torch, by qualified name.
     """
 
     VALID = (
@@ -73,7 +75,8 @@ class RemovedLinalgFunction(Rule):
             "import torch\nu = torch.potrf(a, upper=False)\n",
             fixed="import torch\nu = torch.linalg.cholesky(a)\n",
         ),
-        Invalid("import torch\nu = a.potrf()\n"),
+        # A method is reported, never fixed.
+        Invalid("import torch\nx, lu = torch.gesv(B, A)\nu = a.potrf()\n"),
     )
 
     def visit_Call(self, node: cst.Call) -> None:
