@@ -376,12 +376,23 @@ def test_loaded_configuration_resolves_settings_per_file(project: Path) -> None:
         "VM102",
         "VM103",
         "VM201",
+        "VM202",
+        "VM401",
+        "VM402",
+        "VM403",
+        "VM404",
+        "VM405",
     ]
     assert [rule.code for rule in configuration.settings_for("a_legacy.py").rules] == [
         "VM001",
         "VM002",
         "VM101",
         "VM103",
+        "VM401",
+        "VM402",
+        "VM403",
+        "VM404",
+        "VM405",
     ]
     assert configuration.settings_for(None).unsafe_fixes
 

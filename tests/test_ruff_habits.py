@@ -96,7 +96,7 @@ def test_show_files_and_show_settings(project: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "check", "--show-settings", "--unsafe-fixes")
     assert code == 0
     assert f"configuration file: {project / 'pyproject.toml'}" in out
-    assert "select: [VM001, VM002, VM101, VM102, VM201]" in out
+    assert "select: [VM001, VM002, VM101, VM102, VM201, VM202, VM401, VM402, VM403, VM404, VM405]" in out
     assert "unsafe-fixes: true" in out
 
 
@@ -117,7 +117,7 @@ def test_verbose_says_which_configuration_and_how_many_files(
     assert code == 1
     assert err.splitlines()[:3] == [
         "configuration: none (defaults and flags)",
-        "rules: VM001, VM002, VM101, VM102, VM103, VM201",
+        "rules: VM001, VM002, VM101, VM102, VM103, VM201, VM202, VM401, VM402, VM403, VM404, VM405",
         "files: 1",
     ]
 
