@@ -15,7 +15,7 @@ import pytest
 from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
 from varmigrate.harness.compare import compare_runs, mask_stdout
-from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
+from varmigrate.harness.evidence import Instrumented, SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
@@ -570,3 +570,11 @@ def test_changed_lines_are_the_work_trees_side_of_each_hunk(tmp_path):
     (tmp_path / "a.py").write_text("".join(lines))
     assert changed_lines(tmp_path, "HEAD", "a.py") == [(2, 2), (6, 6), (8, 9)]
     assert changed_lines(tmp_path, "no-such-revision", "a.py") == []
+
+
+def test_a_file_python_cannot_parse_has_no_sites():
+    """`t.cuda(async=True)` is a finding (VM405), but such a file cannot run: nothing to instrument."""
+    source = "import torch\nx = t.cuda(async=True)\ny = loss.data[0]\n"
+    diagnostics = check_source(source)
+    assert [d.code for d in diagnostics] == ["VM405", "VM201"]
+    assert instrument("a.py", source, diagnostics, first_id=1) == Instrumented(source, [])

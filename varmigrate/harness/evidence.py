@@ -142,7 +142,12 @@ def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_
     variable_ranges = {(d.start, d.end) for d in diagnostics if d.code.startswith(_VARIABLE_CODES)}
     if not variable_ranges and ".data" not in source and ".numpy(" not in source:
         return Instrumented(source, [])
-    wrapper = MetadataWrapper(cst.parse_module(source))
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(source))
+    except cst.ParserSyntaxError:
+        # Findings in a file Python cannot parse (`t.cuda(async=True)`, VM405): it cannot run as it
+        # is, so there is nothing to observe in it.
+        return Instrumented(source, [])
     finder = _SiteFinder(variable_ranges)
     wrapper.visit(finder)
     if not finder.found:
