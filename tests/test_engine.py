@@ -109,7 +109,7 @@ def test_a_module_that_fails_only_on_async_keywords_is_analysed_with_them_rename
     [
         "import torch\nx = t.cuda(async=True)\nprint x\n",  # another error
         "import torch\ndef f(t, async=True):\n    pass\n",  # a parameter, not a keyword argument
-        "import torch\nasync = t.cuda(True)\n",
+        "import torch\nx = t.cuda(async=True)\nasync = 1\n",  # `async` as a name too
     ],
     ids=["other-error", "parameter", "assignment"],
 )

@@ -193,16 +193,18 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         # where they spell `torch.` and a removed name; there, other spellings (`th.potrf`, `a.potrf()`)
         # are found too.
         pattern=r"torch\.(?:" + _REMOVED_LINALG + r"|eig|solve|lstsq|matrix_rank)\b",
-        statements=r"\b(?:" + _REMOVED_LINALG + r"|eig|solve|lstsq|matrix_rank)\b",
+        statements=r"\b(?:" + _REMOVED_LINALG + r")\b|torch\.(?:eig|solve|lstsq|matrix_rank)\b",
     ),
     RuleSpec(
         "VM404",
         "varmigrate.rules.legacy_autograd_function",
         "LegacyAutogradFunction",
         LEGACY_FUNCTION_MESSAGE,
-        requires=("torch", "Function", "def forward("),
-        # Files with a class whose base is named `Function`; in them, those classes and their `forward`.
-        pattern=r"class\s+\w+\s*\([^)]*\bFunction\b",
+        requires=("torch", "Function", "def forward(self"),
+        # Files with a class whose base is named `Function` and a `def forward(self` in its body (the
+        # lines after it, up to one at its own indentation); in them, those classes and their `forward`.
+        pattern=r"(?m)^([ \t]*)class\s+\w+\s*\([^)]*\bFunction\b[^\n]*(?:\n(?!\1\S)[^\n]*)*?"
+        r"\n\1[ \t]+def\s+forward\s*\(\s*self\b",
         statements=r"class\s+\w+\s*\([^)]*\bFunction\b|\bdef\s+forward\b",
     ),
     RuleSpec(
@@ -212,7 +214,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "`async=` is a syntax error since Python 3.7: PyTorch 0.4 renamed it `non_blocking=`",
         fix_availability="always",
         requires=("torch", "async"),
-        pattern=r"async\s*=(?!=)",
+        pattern=r"[(,]\s*async\s*=(?!=)",
         # The engine analyses such a module with the keywords renamed (`engine.parsing`).
         statements=r"\bnon_blocking\s*=",
     ),

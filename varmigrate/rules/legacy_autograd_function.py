@@ -59,7 +59,9 @@ class LegacyAutogradFunction(Rule):
 
     ## Known problems
     Only direct subclasses of torch's `Function` are flagged, not subclasses of a class of the
-    project that derives from it. Call sites (`Double()(x)`) are not flagged.
+    project that derives from it. Call sites (`Double()(x)`) are not flagged. A file is looked at
+    when one such class has `def forward(self` in its body: an instance `forward` whose first
+    parameter has another name is found only in such a file.
     """
 
     VALID = (

@@ -61,7 +61,7 @@ class RemovedLinalgFunction(Rule):
     `**kwargs` or a positional `out`, and calls of a name imported with `from torch import potrf`
     (an import that fails today; it is not flagged itself) are reported without a fix.
     `torch.solve`, `torch.eig`, `torch.lstsq` and `torch.matrix_rank` are found only as functions
-    of torch, by qualified name.
+    of torch, spelled so (not `th.solve`), by qualified name.
     """
 
     VALID = (
