@@ -26,6 +26,8 @@ class Case:
     unsafe_fixes: bool
     gradients: str  # "identical" (the default) or "differ"
     select: tuple[str, ...] | None
+    # The input runs with removed APIs given their PyTorch 0.3 meaning (`baseline = "pytorch-0.3"`).
+    legacy_baseline: bool = False
 
     @property
     def id(self) -> str:
@@ -81,6 +83,7 @@ def load_cases() -> list[Case]:
                 unsafe_fixes=bool(config.get("unsafe_fixes", False)),
                 gradients=str(config.get("gradients", "identical")),
                 select=tuple(select) if isinstance(select, list) else None,
+                legacy_baseline=config.get("baseline") == "pytorch-0.3",
             )
         )
     return cases

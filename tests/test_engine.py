@@ -82,9 +82,50 @@ def test_prefilter_accepts_candidates(source: str) -> None:
 
 def test_parse_errors_carry_cpythons_message_and_position() -> None:
     with pytest.raises(SourceParseError) as caught:
-        check_source("import torch\nfrom torch.autograd import Variable\nx = t.cuda(async=True)\n")
+        check_source("import torch\nfrom torch.autograd import Variable\nx = t.cuda(async=True)\nprint x\n")
     assert (caught.value.row, caught.value.column) == (3, 12)
     assert caught.value.message == "invalid syntax"
+
+
+ASYNC_ONLY = "import torch\nx = t.cuda(async=True)  # async=True\ny = f(t, async =1, b=2).to(d,async=0)\n"
+
+
+def test_a_module_that_fails_only_on_async_keywords_is_analysed_with_them_renamed() -> None:
+    found = check_source(ASYNC_ONLY)
+    assert [(str(d.start), str(d.end), d.code) for d in found] == [
+        ("2:12", "2:17", "VM405"),
+        ("3:10", "3:15", "VM405"),
+        ("3:30", "3:35", "VM405"),
+    ]
+    fixed = fix_source(ASYNC_ONLY)
+    assert fixed.source == ASYNC_ONLY.replace("(async", "(non_blocking").replace(
+        ", async", ", non_blocking"
+    ).replace(",async", ",non_blocking")
+    assert (fixed.applied, fixed.diagnostics) == (3, [])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\nx = t.cuda(async=True)\nprint x\n",  # another error
+        "import torch\ndef f(t, async=True):\n    pass\n",  # a parameter, not a keyword argument
+        "import torch\nx = t.cuda(async=True)\nasync = 1\n",  # `async` as a name too
+    ],
+    ids=["other-error", "parameter", "assignment"],
+)
+def test_async_is_repaired_only_when_keyword_arguments_are_all_that_is_wrong(source: str) -> None:
+    with pytest.raises(SourceParseError):
+        check_source(source)
+    with pytest.raises(SourceParseError):
+        fix_source(source)
+
+
+def test_ignoring_the_async_rule_leaves_the_parse_error() -> None:
+    source = ASYNC_ONLY + "from torch.autograd import Variable\nv = Variable(x)\n"
+    assert [d.code for d in check_source(source)] == ["VM405"] * 3 + ["VM001"]
+    with pytest.raises(SourceParseError) as caught:
+        check_source(source, Settings(rules=select_rules(ignore=["VM405"])))
+    assert (caught.value.row, caught.value.column) == (2, 12)
 
 
 def test_findings_are_sorted_and_reported_once() -> None:

@@ -16,11 +16,17 @@ from libcst.metadata import (
 )
 from support import full_search
 
+from varmigrate.engine.parsing import cpython_error
 from varmigrate.rules.context import ModuleContext, expression_contexts
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every fixture in the full search (make test-full, CI); every third in the everyday run.
-SOURCES = sorted((ROOT / "fixtures").rglob("*.py"))[:: 1 if full_search() else 3]
+# Every fixture in the full search (make test-full, CI); every third in the everyday run. Files CPython
+# cannot parse (VM405's, which fail only for their `async=` keywords) reach LibCST repaired: left out.
+SOURCES = [
+    path
+    for path in sorted((ROOT / "fixtures").rglob("*.py"))
+    if cpython_error(path.read_text(encoding="utf-8")) is None
+][:: 1 if full_search() else 3]
 
 
 class _Order(cst.CSTVisitor):

@@ -126,13 +126,23 @@ def test_python2_file_is_reported_and_left_byte_identical(tmp_path: Path) -> Non
     assert "print" in error.message
 
 
-def test_async_keyword_argument_is_a_parse_error_at_its_column(tmp_path: Path) -> None:
-    data = b"import torch\nfrom torch.autograd import Variable\nx = Variable(t.cuda(async=True))\n"
+def test_async_parameter_is_a_parse_error_at_its_column(tmp_path: Path) -> None:
+    data = (
+        b"import torch\nfrom torch.autograd import Variable\ndef f(t, async=True):\n    return Variable(t)\n"
+    )
     path = write(tmp_path / "asy.py", data)
     [error] = process_file(path, FIX).errors
     assert error.location is not None
-    assert (error.location.row, error.location.column) == (3, 21)
+    assert (error.location.row, error.location.column) == (3, 10)
     assert path.read_bytes() == data
+
+
+def test_async_keyword_argument_is_renamed_in_place(tmp_path: Path) -> None:
+    data = b"import torch\r\nfrom torch.autograd import Variable\r\nx = Variable(t.cuda(async=True))\r\n"
+    path = write(tmp_path / "asy.py", data)
+    result = process_file(path, FIX)
+    assert result.errors == []
+    assert path.read_bytes() == b"import torch\r\nx = t.cuda(non_blocking=True).detach()\r\n"
 
 
 def test_undecodable_file_is_an_error_and_untouched(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from varmigrate.cli.verify import add_verify_arguments, options_from_args
 from varmigrate.engine import Settings, check_source, fix_source
 from varmigrate.harness.compare import compare_runs, mask_stdout
-from varmigrate.harness.evidence import SiteEvidence, SiteKind, instrument, verified_findings
+from varmigrate.harness.evidence import Instrumented, SiteEvidence, SiteKind, instrument, verified_findings
 from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
@@ -641,3 +641,11 @@ def test_a_recorded_baseline_serves_only_the_options_it_was_run_with(tmp_path):
         "the recorded baseline was run with other options "
         "(command, directory, paths, seed, fixes or revision)"
     )
+
+
+def test_a_file_python_cannot_parse_has_no_sites():
+    """`t.cuda(async=True)` is a finding (VM405), but such a file cannot run: nothing to instrument."""
+    source = "import torch\nx = t.cuda(async=True)\ny = loss.data[0]\n"
+    diagnostics = check_source(source)
+    assert [d.code for d in diagnostics] == ["VM405", "VM201"]
+    assert instrument("a.py", source, diagnostics, first_id=1) == Instrumented(source, [])

@@ -264,3 +264,19 @@ def test_verify_without_torch_says_how_to_install_it(tmp_path):
     done = subprocess.run([PYTHON, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "pip install 'varmigrate[verify]'" in done.stdout
+
+
+@pytest.mark.slow
+def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tmp_path):
+    """`loss.data.numpy()[0]` raises today: the baseline gives it 0.3's meaning (the NumPy scalar)."""
+    folder = copy_case("legacy_loss_numpy", tmp_path)
+    options = VerifyOptions(
+        command=(PYTHON, "train.py"), cwd=folder, unsafe_fixes=True, rules=(rule_by_code("VM202"),)
+    )
+    result = verify(options)
+    assert result.verdict == IDENTICAL, result.message
+    assert result.shim_fired == 8
+    assert [str(rewrite) for rewrite in result.rewrites_in("train.py")] == [
+        "train.py:19:72 VM202 Replace with `.item()` (assumes the tensor is 0-dim; gives a Python number, "
+        "not a NumPy one) [unsafe]"
+    ]

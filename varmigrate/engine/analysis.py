@@ -8,17 +8,25 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import libcst as cst
 
 from varmigrate.engine.outline import Outline, parse_ast
-from varmigrate.engine.parsing import DEPTH_ERRORS, MAX_BRACKETS, bracket_depth, cpython_error, parse
+from varmigrate.engine.parsing import (
+    DEPTH_ERRORS,
+    MAX_BRACKETS,
+    bracket_depth,
+    cpython_error,
+    parse,
+    repair_async_keywords,
+)
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import Alignment, line_starts, may_differ
 from varmigrate.model import Diagnostic, Edit, Location, ProjectImports
 from varmigrate.noqa import is_suppressed, noqa_lines
-from varmigrate.rules import RuleSpec
+from varmigrate.rules import ASYNC_KEYWORD_RULE, RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
 
 
@@ -56,6 +64,7 @@ def analyse(
     tree: ast.Module | None = None,
     *,
     project: ProjectImports | None = None,
+    repairs: frozenset[int] = frozenset(),
 ) -> Analysis:
     """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
 
@@ -65,13 +74,15 @@ def analyse(
     LibCST's positions are in its printing of what it parsed: when that may differ from the text
     (`may_differ`) and does, the findings are those of the whole module's printing, placed in
     ``source``. ``project`` says what imports of the project's other modules bind in the module.
-    Raises :class:`SourceParseError`.
+    A source CPython rejects only for its `async=` keyword arguments is analysed with them renamed
+    (``repairs``: where ``source`` holds such renamed keywords). Raises :class:`SourceParseError`.
     """
     outline = outline_of(source, tree)
     if outline is not None:
         found = _partial_context(outline, rules, project)
         if found is not None:
             ctx, positions = found
+            ctx.async_repairs = repairs
             return Analysis(source, _findings(ctx, source, rules), ctx, outline, positions)
     if outline is None:
         # LibCST reads some code CPython rejects (and reports the errors of the rest as CPython does),
@@ -79,11 +90,33 @@ def analyse(
         error = cpython_error(source)
         if error is not None and (error.message in DEPTH_ERRORS or bracket_depth(source) > MAX_BRACKETS):
             raise error
+        repaired = _analyse_repaired(source, rules, project) if error is not None and not repairs else None
+        if repaired is not None:
+            return repaired
     module = parse(source)
     if may_differ(source) and (printed := module.code) != source:
         return _analyse_printed(source, printed, module, rules, outline, project)
     ctx = ModuleContext.build(module, source, rules, project=project)
+    ctx.async_repairs = repairs
     return Analysis(source, _findings(ctx, source, rules), ctx, outline)
+
+
+def _analyse_repaired(
+    source: str, rules: Sequence[RuleSpec], project: ProjectImports | None
+) -> Analysis | None:
+    """The analysis of ``source``, which CPython cannot parse, once its `async=` keywords are renamed.
+
+    None unless that renaming alone makes it parse and the rule that reports it is selected. The
+    findings are placed in ``source``; the rule finds the renamed keywords in the context.
+    """
+    if not any(rule.code == ASYNC_KEYWORD_RULE for rule in rules):
+        return None
+    repair = repair_async_keywords(source)
+    if repair is None:
+        return None
+    inner = analyse(repair.text, rules, project=project, repairs=repair.renamed)
+    place = _Placing(repair, line_starts(repair.text), line_starts(source))
+    return Analysis(source, [place.diagnostic(d) for d in inner.diagnostics], inner.ctx, None)
 
 
 def _analyse_printed(
@@ -104,11 +137,17 @@ def _analyse_printed(
     return Analysis(source, [place.diagnostic(d) for d in _findings(ctx, printed, rules)], ctx, outline)
 
 
+class _Spans(Protocol):
+    """Where a span of one text is in another."""
+
+    def span(self, start: int, end: int) -> tuple[int, int]: ...
+
+
 @dataclass(frozen=True)
 class _Placing:
     """Positions in LibCST's printing of a text -> positions in the text."""
 
-    alignment: Alignment
+    alignment: _Spans
     printed_lines: list[int]  # where each line of the printing starts
     lines: list[int]  # and of the text
 

@@ -20,7 +20,7 @@ from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.import_plan import Cleanup
 from varmigrate.engine.imports import clean_imports
 from varmigrate.engine.outline import parse_ast
-from varmigrate.engine.parsing import parse
+from varmigrate.engine.parsing import parse, repair_async_keywords
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.self_assignments import _remove_self_assignments
 from varmigrate.engine.settings import Settings
@@ -354,7 +354,8 @@ def _libcst(source: str) -> bool:
     try:
         parse(source)
     except SourceParseError:
-        return False
+        # Its `async=` keywords (VM405) made the module unparseable before: fixes elsewhere keep it so.
+        return repair_async_keywords(source) is not None
     return True
 
 

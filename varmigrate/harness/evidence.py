@@ -6,7 +6,9 @@ Two kinds of site are instrumented in the baseline's copy of each file that is f
   ``__varmigrate_arg__(ID, x)``, which notes whether ``x`` was a plain tensor requiring grad and
   returns it untouched;
 - each ``t.data[0]`` read: it becomes ``__varmigrate_index__(ID, t.data)``, which notes whether ``t``
-  was 0-dim and, when it was, returns the number as PyTorch 0.3 did (today's torch raises there).
+  was 0-dim and, when it was, returns the number as PyTorch 0.3 did (today's torch raises there);
+  ``t.numpy()[0]`` likewise (``__varmigrate_index__(ID, t.numpy())``: a 0-dim array gives the NumPy
+  scalar 0.3's 1-element array gave).
 
 The wrappers are inserted inside the existing line, so line numbers do not move. Sites are found from
 the engine's findings (same 1-based positions as its diagnostics) and from the CST shape of
@@ -36,7 +38,7 @@ from varmigrate.rules.variable import parse_variable_args
 # Findings about `Variable(...)` construction (code allocation: VM0xx).
 _VARIABLE_CODES = "VM0"
 _DATA_ZERO = m.Subscript(
-    value=m.Attribute(attr=m.Name("data")),
+    value=m.Attribute(attr=m.Name("data")) | m.Call(func=m.Attribute(attr=m.Name("numpy")), args=[]),
     slice=[m.SubscriptElement(slice=m.Index(value=m.Integer("0")))],
 )
 
@@ -138,9 +140,14 @@ class Instrumented:
 def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_id: int) -> Instrumented:
     """Wrap the sites of ``source`` (path ``file``) in recorder calls numbered from ``first_id``."""
     variable_ranges = {(d.start, d.end) for d in diagnostics if d.code.startswith(_VARIABLE_CODES)}
-    if not variable_ranges and ".data" not in source:
+    if not variable_ranges and ".data" not in source and ".numpy(" not in source:
         return Instrumented(source, [])
-    wrapper = MetadataWrapper(cst.parse_module(source))
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(source))
+    except cst.ParserSyntaxError:
+        # Findings in a file Python cannot parse (`t.cuda(async=True)`, VM405): it cannot run as it
+        # is, so there is nothing to observe in it.
+        return Instrumented(source, [])
     finder = _SiteFinder(variable_ranges)
     wrapper.visit(finder)
     if not finder.found:

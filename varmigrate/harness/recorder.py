@@ -424,13 +424,19 @@ class Recorder:
         return value
 
     def index_site(self, site: int, data: Any) -> Any:
-        """`__varmigrate_index__(ID, t.data)` for `t.data[0]`: 0.3's meaning on 0-dim tensors, else `[0]`."""
+        """`__varmigrate_index__(ID, t.data)` for `t.data[0]` (and `t.numpy()` for `t.numpy()[0]`): 0.3's
+        meaning on 0-dim tensors and arrays, else `[0]`."""
         counts = self._site(site)
         torch = self.torch
         if torch is not None and isinstance(data, torch.Tensor) and data.dim() == 0:
             # PyTorch 0.3 had no 0-dim tensors: `loss.data` had one element and `[0]` gave the number.
             counts["zero_dim"] = counts.get("zero_dim", 0) + 1
             return data.item()
+        if type(data).__module__ == "numpy" and getattr(data, "ndim", None) == 0:
+            # `t.numpy()[0]` (`__varmigrate_index__(ID, t.numpy())`): 0.3's 1-element array gave the
+            # NumPy scalar, which `[()]` reads from today's 0-dim array (same type, same value).
+            counts["zero_dim"] = counts.get("zero_dim", 0) + 1
+            return data[()]
         counts["other"] = counts.get("other", 0) + 1
         return data[0]
 

@@ -15,13 +15,16 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules.torch_api import INIT_WITHOUT_UNDERSCORE, VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import INIT_WITHOUT_UNDERSCORE, LEGACY_FUNCTION_MESSAGE, VOLATILE_MESSAGE
 
 if TYPE_CHECKING:
     from varmigrate.rules._base import Rule
     from varmigrate.rules.context import ModuleContext
 
 FixAvailability = Literal["always", "sometimes", "never"]
+
+# The rule whose findings the engine makes possible by renaming `async=` keywords before parsing.
+ASYNC_KEYWORD_RULE = "VM405"
 
 
 def kebab(name: str) -> str:
@@ -59,6 +62,8 @@ class RuleSpec:
     # own tree they made a default check about 11 times as costly, so they are chosen explicitly
     # (`--extend-select VM41`), as ruff leaves most of its rules to `select`.
     default: bool = True
+    # Instead of `pattern`, to mark the statements to analyse (a text the engine rewrote before parsing).
+    statements: str | None = None
 
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
@@ -86,6 +91,8 @@ class RuleSpec:
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""
+        if self.statements is not None:
+            return self.statements
         if self.pattern is not None:
             return self.pattern
         words = set(self.triggers)
@@ -118,6 +125,9 @@ def _docstring(module: str, class_name: str) -> str:
     # Installed without sources (a zipped or compiled package): import it after all.
     return inspect.cleandoc(getattr(importlib.import_module(module), class_name).__doc__ or "")
 
+
+# The linear-algebra names PyTorch removed that no other library uses (VM403).
+_REMOVED_LINALG = r"gesv|trtrs|gels|potr[fsi]|pstrf|btrifact|btrifact_with_info|btrisolve|btriunpack|symeig"
 
 ALL_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
@@ -164,6 +174,70 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=(".data",),
         pattern=r"\.data\s*\[\s*0\s*\]",
+    ),
+    RuleSpec(
+        "VM202",
+        "varmigrate.rules.numpy_index_zero",
+        "NumpyIndexZero",
+        "`.numpy()[0]` raises `IndexError` if the tensor is 0-dim, as losses now are: use `.item()`",
+        fix_availability="sometimes",
+        requires=("torch", ".numpy("),
+        pattern=r"\.numpy\(\s*\)\s*\[\s*0\s*\]",
+    ),
+    RuleSpec(
+        "VM401",
+        "varmigrate.rules.backward_retain_variables",
+        "BackwardRetainVariables",
+        "`retain_variables=` was removed in PyTorch 0.4 and raises `TypeError`: use `retain_graph=`",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("retain_variables",),
+    ),
+    RuleSpec(
+        "VM403",
+        "varmigrate.rules.removed_linalg_function",
+        "RemovedLinalgFunction",
+        "a linear-algebra function PyTorch removed (`AttributeError` or `RuntimeError` today)",
+        fix_availability="sometimes",
+        requires=("torch",),
+        # A search that starts with a literal costs about as much as `str.find`: files are looked at
+        # where they spell `torch.` and a removed name; there, other spellings (`th.potrf`, `a.potrf()`)
+        # are found too.
+        pattern=r"torch\.(?:" + _REMOVED_LINALG + r"|eig|solve|lstsq|matrix_rank)\b",
+        statements=r"\b(?:" + _REMOVED_LINALG + r")\b|torch\.(?:eig|solve|lstsq|matrix_rank)\b",
+    ),
+    RuleSpec(
+        "VM404",
+        "varmigrate.rules.legacy_autograd_function",
+        "LegacyAutogradFunction",
+        LEGACY_FUNCTION_MESSAGE,
+        requires=("torch", "Function", "def forward(self"),
+        # Files with a class whose base is named `Function` and a `def forward(self` in its body (the
+        # lines after it, up to one at its own indentation); in them, those classes and their `forward`.
+        pattern=r"(?m)^([ \t]*)class\s+\w+\s*\([^)]*\bFunction\b[^\n]*(?:\n(?!\1\S)[^\n]*)*?"
+        r"\n\1[ \t]+def\s+forward\s*\(\s*self\b",
+        statements=r"class\s+\w+\s*\([^)]*\bFunction\b|\bdef\s+forward\b",
+    ),
+    RuleSpec(
+        ASYNC_KEYWORD_RULE,
+        "varmigrate.rules.async_keyword_argument",
+        "AsyncKeywordArgument",
+        "`async=` is a syntax error since Python 3.7: PyTorch 0.4 renamed it `non_blocking=`",
+        fix_availability="always",
+        requires=("torch", "async"),
+        pattern=r"[(,]\s*async\s*=(?!=)",
+        # The engine analyses such a module with the keywords renamed (`engine.parsing`).
+        statements=r"\bnon_blocking\s*=",
+    ),
+    RuleSpec(
+        "VM402",
+        "varmigrate.rules.tensor_dataset_keywords",
+        "TensorDatasetKeywords",
+        "`TensorDataset(data_tensor=..., target_tensor=...)` raises `TypeError` since PyTorch 0.4: "
+        "pass the tensors positionally",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("data_tensor", "target_tensor"),
     ),
     # -- VM410-VM419: deprecated aliases of the 0.3 -> 2.x upgrade ---------------------------------------
     RuleSpec(
@@ -227,6 +301,7 @@ DEFAULT_RULES: tuple[RuleSpec, ...] = tuple(rule for rule in ALL_RULES if rule.d
 
 __all__ = [
     "ALL_RULES",
+    "ASYNC_KEYWORD_RULE",
     "DEFAULT_RULES",
     "RULES_DOCS_URL",
     "FixAvailability",

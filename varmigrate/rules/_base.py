@@ -151,8 +151,12 @@ class Rule(cst.BatchableCSTVisitor):
         if not isinstance(method, cst.FunctionDef):
             return False
         positional = [*method.params.posonly_params, *method.params.params]
-        static = any(self.resolved_name(d.decorator) == "builtins.staticmethod" for d in method.decorators)
+        static = self.decorated_with(method, "builtins.staticmethod")
         return not static and bool(positional) and positional[0] is param
+
+    def decorated_with(self, function: cst.FunctionDef, *decorators: str) -> bool:
+        """Whether ``function`` has a decorator that is one of ``decorators`` (qualified names)."""
+        return any(self.resolved_name(d.decorator) in decorators for d in function.decorators)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The parent of ``node`` in the module."""

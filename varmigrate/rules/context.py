@@ -103,6 +103,8 @@ class ModuleContext:
     # alias, and the names imports of the project's modules give it).
     variable_spellings: frozenset[str] = frozenset({"Variable"})
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Where the `non_blocking` keywords that the engine renamed from `async` (to parse the module) start.
+    async_repairs: frozenset[int] = frozenset()
     # The code of the top-level statements left out of the analysed module (see `reduce`), if any.
     dropped_code: str = ""
     _metadata: dict[type[BaseMetadataProvider[object]], Mapping[cst.CSTNode, object]] = field(

@@ -74,14 +74,14 @@ class DataIndexZero(Rule):
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         data = node.value
-        if not _is_index_zero(node) or not isinstance(data, cst.Attribute) or data.attr.value != "data":
+        if not is_index_zero(node) or not isinstance(data, cst.Attribute) or data.attr.value != "data":
             return
         # `(x.data)[0]` is left alone: the engine's text prefilter for this rule does not see it either.
         if data.lpar or self.is_own_instance(data.value):
             return
         if self.ctx.metadata(ExpressionContextProvider, node, None) is not ExpressionContext.LOAD:
             return
-        if self._used_as_tensor(node):
+        if used_as_receiver(node, self.parent(node)):
             self.report(node, message=f"{self.message} {NOT_A_RECEIVER}")
             return
         item = nodes.method_call(data.value, "item")
@@ -95,15 +95,15 @@ class DataIndexZero(Rule):
         )
         self.report(node, fixes=[fix])
 
-    def _used_as_tensor(self, node: cst.Subscript) -> bool:
-        """Whether the result is the receiver of `.attr`, `[...]` or `(...)`."""
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute | cst.Subscript):
-            return parent.value is node
-        return isinstance(parent, cst.Call) and parent.func is node
+
+def used_as_receiver(node: cst.BaseExpression, parent: cst.CSTNode | None) -> bool:
+    """Whether ``node`` (whose parent is ``parent``) is the receiver of `.attr`, `[...]` or `(...)`."""
+    if isinstance(parent, cst.Attribute | cst.Subscript):
+        return parent.value is node
+    return isinstance(parent, cst.Call) and parent.func is node
 
 
-def _is_index_zero(node: cst.Subscript) -> bool:
+def is_index_zero(node: cst.Subscript) -> bool:
     """Whether the subscript is exactly `[0]`."""
     if len(node.slice) != 1:
         return False

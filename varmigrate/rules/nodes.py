@@ -132,6 +132,11 @@ def keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
     )
 
 
+def keyword_name(arg: cst.Arg) -> str | None:
+    """The keyword of ``arg`` (``None`` for a positional or starred argument)."""
+    return arg.keyword.value if arg.keyword is not None else None
+
+
 def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> cst.Call:
     """``call`` with ``extra`` arguments appended, keeping a trailing comma where there was one."""
     if not extra:

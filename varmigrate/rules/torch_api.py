@@ -6,6 +6,8 @@ Nothing here imports torch: these are names, not objects.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # `torch.autograd.Variable is torch.autograd.variable.Variable`; both spellings occur in old code.
 VARIABLE: frozenset[str] = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
 
@@ -215,3 +217,94 @@ IMPLICIT_DIM_MODULES: frozenset[str] = frozenset(
     for name in ("Softmax", "LogSoftmax", "Softmin")
     for module in ("torch.nn", "torch.nn.modules", "torch.nn.modules.activation")
 )
+
+# `torch.autograd.backward`, however it is reached.
+AUTOGRAD_BACKWARD: frozenset[str] = frozenset({"torch.autograd.backward"})
+# The keyword PyTorch 0.2 renamed to `retain_graph` (kept as a deprecated alias until 0.4).
+RETAIN_VARIABLES = "retain_variables"
+
+# `torch.utils.data.TensorDataset`: PyTorch 0.3's `TensorDataset(data_tensor, target_tensor)`, since 0.4
+# `TensorDataset(*tensors)` (positional only).
+TENSOR_DATASET: frozenset[str] = frozenset(
+    {"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"}
+)
+TENSOR_DATASET_KEYWORDS: frozenset[str] = frozenset({"data_tensor", "target_tensor"})
+
+# Tensor methods that, called without arguments, reduce a tensor to a 0-dim one (a 1-element tensor
+# before PyTorch 0.4).
+FULL_REDUCTIONS: frozenset[str] = frozenset(
+    {"sum", "mean", "prod", "norm", "max", "min", "std", "var", "median", "nansum", "nanmean"}
+)
+# Steps between a tensor and `.numpy()` that `.item()` makes unnecessary: `.item()` reads any device.
+TO_NUMPY_STEPS: frozenset[str] = frozenset({"cpu", "detach"})
+
+
+class RemovedLinalg(NamedTuple):
+    """A linear-algebra function PyTorch removed, and what replaces it."""
+
+    # What to write instead, as the message shows it.
+    instead: str
+    # The function the deprecation release forwarded it to, with the same arguments and results
+    # (`torch.` + these attributes), when one exists today: an exact fix.
+    exact: tuple[str, ...] | None = None
+    # The old function's parameters before `out=`, in order; `upper` (True by default in the old
+    # function, False in the new one) is passed explicitly by the fix.
+    parameters: tuple[str, ...] = ()
+    # Keywords the new function takes under the same name.
+    same_keywords: tuple[str, ...] = ()
+
+
+# `torch.X` (and, for the names no other library uses, the tensor method `t.X`), removed in PyTorch 1.2
+# (the `pot*`, `tr*`, `btri*`, `gesv`, `gels`, `pstrf` names) or 1.13 (`symeig`, `eig`, `lstsq`, `solve`,
+# `matrix_rank`, which still exist but raise `RuntimeError`). The exact ones are the aliases PyTorch
+# 1.0-1.1 kept while deprecating them (`torch/functional.py`: `potrf` returned
+# `torch.cholesky(a, upper=upper)`, `potrs` `torch.cholesky_solve(b, u, upper=upper)`, `potri`
+# `torch.cholesky_inverse(u, upper=upper)`, `btriunpack` `torch.lu_unpack(...)`);
+# `torch.linalg.cholesky(A, upper=u)` equals `torch.cholesky(A, upper=u)`, gradients included.
+REMOVED_LINALG: dict[str, RemovedLinalg] = {
+    "gesv": RemovedLinalg("`torch.linalg.solve(A, B)` (it returns `X` only, without the LU factors)"),
+    "solve": RemovedLinalg("`torch.linalg.solve(A, B)` (it returns `X` only, without the LU factors)"),
+    "trtrs": RemovedLinalg(
+        "`torch.linalg.solve_triangular(A, b, upper=True)` (it returns `X` only; for `transpose=True` "
+        "pass `A.mT`)"
+    ),
+    "gels": RemovedLinalg("`torch.linalg.lstsq(A, B).solution` (note the order of the arguments)"),
+    "lstsq": RemovedLinalg("`torch.linalg.lstsq(A, B).solution` (note the order of the arguments)"),
+    "potrf": RemovedLinalg(
+        "`torch.linalg.cholesky(a, upper=True)`", ("linalg", "cholesky"), ("input", "upper")
+    ),
+    "potrs": RemovedLinalg(
+        "`torch.cholesky_solve(b, u, upper=True)`", ("cholesky_solve",), ("b", "u", "upper")
+    ),
+    "potri": RemovedLinalg("`torch.cholesky_inverse(u, upper=True)`", ("cholesky_inverse",), ("u", "upper")),
+    "pstrf": RemovedLinalg("a pivoted Cholesky of your own: PyTorch has none today"),
+    "btrifact": RemovedLinalg("`torch.linalg.lu_factor(A)` (the same `(LU, pivots)`)"),
+    "btrifact_with_info": RemovedLinalg("`torch.linalg.lu_factor_ex(A)` (the same `(LU, pivots, info)`)"),
+    "btrisolve": RemovedLinalg("`torch.linalg.lu_solve(LU, pivots, B)` (note the order of the arguments)"),
+    "btriunpack": RemovedLinalg(
+        "`torch.lu_unpack(LU, pivots)`",
+        ("lu_unpack",),
+        ("LU_data", "LU_pivots", "unpack_data", "unpack_pivots"),
+        ("unpack_data", "unpack_pivots"),
+    ),
+    "symeig": RemovedLinalg(
+        "`torch.linalg.eigh(A, UPLO='U')` or `torch.linalg.eigvalsh(A, UPLO='U')` (eigenvalues only)"
+    ),
+    "eig": RemovedLinalg("`torch.linalg.eig(A)` (complex results, not 0.3's pairs of real numbers)"),
+    "matrix_rank": RemovedLinalg("`torch.linalg.matrix_rank(A)` (`hermitian=True` for `symmetric=True`)"),
+}
+# Names too common in other libraries (`solver.solve(...)`) to be flagged as a method of any object.
+FUNCTION_ONLY_LINALG: frozenset[str] = frozenset({"eig", "solve", "lstsq", "matrix_rank"})
+
+# `torch.autograd.Function`, the base class of custom autograd functions.
+AUTOGRAD_FUNCTION: frozenset[str] = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+# What calling a legacy function (an instance `forward`, PyTorch < 0.4 style) raises since PyTorch 1.5.
+LEGACY_FUNCTION_MESSAGE = (
+    "`autograd.Function` with an instance `forward` raises `RuntimeError` since PyTorch 1.5: make "
+    "`forward` and `backward` static and call `.apply(...)`"
+)
+
+# `t.cuda(async=True)`: PyTorch 0.4 renamed the keyword `non_blocking` (same meaning), and Python 3.7 made
+# `async` a reserved word, so such a call is a syntax error today.
+ASYNC_KEYWORD = "async"
+NON_BLOCKING = "non_blocking"
