@@ -271,7 +271,10 @@ def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tm
     """`loss.data.numpy()[0]` raises today: the baseline gives it 0.3's meaning (the NumPy scalar)."""
     folder = copy_case("legacy_loss_numpy", tmp_path)
     options = VerifyOptions(
-        command=(PYTHON, "train.py"), cwd=folder, unsafe_fixes=True, rules=(rule_by_code("VM202"),)
+        command=(PYTHON, "train.py"),
+        cwd=folder,
+        unsafe_fixes=True,
+        configuration=resolve(None, Overrides(select=["VM202"])),
     )
     result = verify(options)
     assert result.verdict == IDENTICAL, result.message

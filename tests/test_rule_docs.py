@@ -78,3 +78,9 @@ def test_example_round_trips(rule: RuleSpec) -> None:
             fixed = fixed[len(PREAMBLE_AFTER) :]
         assert fixed == expected
     assert rule.code not in _codes(prefix + expected, settings), f"{rule.code}: 'Use instead' is flagged"
+
+
+def test_the_catalog_lists_rules_in_code_order() -> None:
+    # `rule --all`, docs/rules.md, `--show-settings` and SARIF list rules in catalog order.
+    codes = [rule.code for rule in ALL_RULES]
+    assert codes == sorted(codes)

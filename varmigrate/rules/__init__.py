@@ -194,6 +194,16 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         triggers=("retain_variables",),
     ),
     RuleSpec(
+        "VM402",
+        "varmigrate.rules.tensor_dataset_keywords",
+        "TensorDatasetKeywords",
+        "`TensorDataset(data_tensor=..., target_tensor=...)` raises `TypeError` since PyTorch 0.4: "
+        "pass the tensors positionally",
+        fix_availability="sometimes",
+        requires=("torch",),
+        triggers=("data_tensor", "target_tensor"),
+    ),
+    RuleSpec(
         "VM403",
         "varmigrate.rules.removed_linalg_function",
         "RemovedLinalgFunction",
@@ -228,16 +238,6 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         pattern=r"[(,]\s*async\s*=(?!=)",
         # The engine analyses such a module with the keywords renamed (`engine.parsing`).
         statements=r"\bnon_blocking\s*=",
-    ),
-    RuleSpec(
-        "VM402",
-        "varmigrate.rules.tensor_dataset_keywords",
-        "TensorDatasetKeywords",
-        "`TensorDataset(data_tensor=..., target_tensor=...)` raises `TypeError` since PyTorch 0.4: "
-        "pass the tensors positionally",
-        fix_availability="sometimes",
-        requires=("torch",),
-        triggers=("data_tensor", "target_tensor"),
     ),
     # -- VM410-VM419: deprecated aliases of the 0.3 -> 2.x upgrade ---------------------------------------
     RuleSpec(
