@@ -285,3 +285,15 @@ def test_noqa_counts_rows_as_the_findings_do_after_a_lone_cr() -> None:
     head = "import torch\rfrom torch.autograd import Variable\n"
     source = head + "a = Variable(x)\nb = Variable(y)  # noqa: VM001\n"
     assert fix_source(source).source == head + "a = x.detach()\nb = Variable(y)  # noqa: VM001\n"
+
+
+def test_removing_an_import_after_a_lone_cr_keeps_every_line_break() -> None:
+    # Found by the property above: the removal left `\r` right before `\n`, one line break instead of two.
+    noisy = (
+        "import torch\nimport torch.nn as nn\rfrom torch.autograd import Variable\n\n\n"
+        "def f(x):\n    return Variable(x)\n\n\ny = f(torch.ones(1)).volatile\n"
+    )
+    clean = fix_source(noisy.replace("\r", "\n"))
+    result = fix_source(noisy)
+    assert result.source == clean.source
+    assert [(d.code, d.start) for d in result.diagnostics] == [(d.code, d.start) for d in clean.diagnostics]

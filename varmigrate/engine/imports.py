@@ -24,7 +24,7 @@ from varmigrate.engine.import_plan import Cleanup, _Plan
 from varmigrate.engine.import_removal import KeepsComments, _asname, _EmptyTryRemover, _has_empty_try
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
-from varmigrate.engine.splice import Merged, may_differ, merge
+from varmigrate.engine.splice import Change, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext
@@ -66,12 +66,44 @@ def clean_imports(
         return Cleanup(source, source, _identity)
     if not plan.remove() or (wanted and not plan.add(wanted)):
         return _with_codemods(source, wanted, keep)
-    return plan.result()
+    return _keep_line_breaks(plan.result())
 
 
 def _with_codemods(source: str, wanted: Sequence[str], keep: frozenset[str]) -> Cleanup:
     merged = _clean_with_codemods(source, wanted, keep)
-    return Cleanup(source, merged.text, None, merged.changes)
+    return _keep_line_breaks(Cleanup(source, merged.text, None, merged.changes))
+
+
+def _keep_line_breaks(cleanup: Cleanup) -> Cleanup:
+    """``cleanup``, where a removal left a lone CR right before an LF, with that CR made an LF.
+
+    ``\r`` then ``\n`` read as one line break where there were two, and every later row would be one
+    less; the line before the removed import ends as the import's own line did instead.
+    """
+    source, changes = cleanup.before, sorted(cleanup.changes)
+    if "\r" not in source or not changes:
+        return cleanup
+    extra: list[Change] = []
+    for index, (start, stop, text) in enumerate(changes):
+        after = changes[index + 1] if index + 1 < len(changes) else None
+        following = after[2][:1] if after is not None and after[0] == stop else source[stop : stop + 1]
+        if (
+            not text
+            and start > 0
+            and source[start - 1] == "\r"
+            and following == "\n"
+            and not any(s <= start - 1 < e or s == e == start - 1 for s, e, _ in changes)
+        ):
+            extra.append((start - 1, start, "\n"))
+    if not extra:
+        return cleanup
+    merged = sorted([*changes, *extra])
+    parts, position = [], 0
+    for start, stop, text in merged:
+        parts += [source[position:start], text]
+        position = stop
+    parts.append(source[position:])
+    return Cleanup(source, "".join(parts), cleanup.shift, merged)
 
 
 def _identity(row: int) -> tuple[int, int] | None:
