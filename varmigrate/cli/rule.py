@@ -106,11 +106,12 @@ OFF_BY_DEFAULT = (
 
 def rule_markdown(rule: RuleSpec) -> str:
     """A rule's documentation as Markdown: title, message, fix availability, then its docstring."""
+    off = "" if rule.default else OFF_BY_DEFAULT.format(code=rule.code) + "\n\n"
     return (
         f"# {rule.name()} ({rule.code})\n\n"
         f"Message: {rule.message}\n\n"
         f"{FIX_AVAILABILITY[rule.fix_availability]}\n\n"
-        f"{'' if rule.default else OFF_BY_DEFAULT.format(code=rule.code) + chr(10) + chr(10)}"
+        f"{off}"
         f"{rule.doc}\n"
     )
 

@@ -24,7 +24,7 @@ from varmigrate.engine.import_plan import Cleanup, _Plan
 from varmigrate.engine.import_removal import KeepsComments, _asname, _EmptyTryRemover, _has_empty_try
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
-from varmigrate.engine.splice import Change, Merged, may_differ, merge
+from varmigrate.engine.splice import Change, Ledger, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext
@@ -98,12 +98,9 @@ def _keep_line_breaks(cleanup: Cleanup) -> Cleanup:
     if not extra:
         return cleanup
     merged = sorted([*changes, *extra])
-    parts, position = [], 0
-    for start, stop, text in merged:
-        parts += [source[position:start], text]
-        position = stop
-    parts.append(source[position:])
-    return Cleanup(source, "".join(parts), cleanup.shift, merged)
+    ledger = Ledger(source)
+    ledger.apply(merged)
+    return Cleanup(source, ledger.text, cleanup.shift, merged)
 
 
 def _identity(row: int) -> tuple[int, int] | None:
