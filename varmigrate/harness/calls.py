@@ -10,77 +10,17 @@ from difflib import SequenceMatcher
 from itertools import zip_longest
 from typing import TYPE_CHECKING
 
+from varmigrate.harness.divergence import MAX_LEAVES, Comparison, Diverged, Divergence, LeafDifference
 from varmigrate.harness.tensors import describe_stored, only_signs_of_zero_differ, stored_difference
 
 if TYPE_CHECKING:
     from varmigrate.harness.recorder import CallRecord, LeafInfo, ProcessRecord, StoredTensor
 
-# A call's leaf as recorded: (path through the graph, leaf uid, .grad after the call).
-_Leaf = tuple[str, int, "StoredTensor | None"]
-
-
-@dataclass
-class Comparison:
-    """What was compared, and the first divergence (None: identical)."""
-
-    processes: int = 0
-    calls: int = 0
-    leaves: int = 0
-    tensors: int = 0
-    signed_zeros: int = 0  # tensors equal but for +0.0 vs -0.0 somewhere, counted as equal
-    graphs_changed: int = 0  # calls whose leaves moved in the graph, every gradient equal
-    new_leaves: int = 0  # candidate leaves that replaced one the baseline reused, every value equal
-    divergence: Divergence | None = None
-    # Printed output, timings masked (STDOUT_MASKS), decides the verdict only with --compare-stdout:
-    # what else a program prints per run (a temporary path, a count of threads) would make runs diverge.
-    stdout_difference: str | None = None
-
-    @property
-    def identical(self) -> bool:
-        """Whether nothing differed."""
-        return self.divergence is None
-
-
 # The end state's key of a leaf without a parameter name (recorder.Recorder._end_state).
 _UNNAMED_LEAF = "leaf #"
 
-# How many differing leaves of the first diverging call are listed.
-MAX_LEAVES = 8
-
-
-@dataclass(frozen=True)
-class LeafDifference:
-    """One leaf (or retained tensor, or autograd.grad result) of a call that differs."""
-
-    leaf: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.leaf}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The first way the candidate run differs from the baseline run."""
-
-    # call-site, loss value, gradients, aliasing, end state, stdout, missing-call, extra-call, process,
-    # exception, exit-status
-    kind: str
-    summary: str
-    call: int | None = None  # the call number (0-based, per process, in call order)
-    call_kind: str | None = None  # backward or grad
-    baseline_site: str | None = None  # file:function:line
-    candidate_site: str | None = None
-    file: str | None = None  # the file (relative to the tree) whose code made the call
-    leaves: tuple[LeafDifference, ...] = ()
-    more_leaves: int = 0  # differing leaves not listed
-    detail: str | None = None  # e.g. the exception that ended the candidate early
-
-
-class _Diverged(Exception):
-    def __init__(self, divergence: Divergence) -> None:
-        super().__init__(divergence.summary)
-        self.divergence = divergence
+# A call's leaf as recorded: (path through the graph, leaf uid, .grad after the call).
+_Leaf = tuple[str, int, "StoredTensor | None"]
 
 
 def _argv(process: ProcessRecord) -> str:
@@ -138,7 +78,7 @@ def _exception(process: ProcessRecord) -> str | None:
 
 
 @dataclass
-class _ProcessComparison:
+class ProcessComparison:
     before: ProcessRecord
     after: ProcessRecord
     comparison: Comparison
@@ -172,12 +112,12 @@ class _ProcessComparison:
                 self._compare_call(index, before_calls[index], after_calls[other_start + offset])
                 self.comparison.calls += 1
             if end - start > paired:
-                raise _Diverged(self._missing(start + paired, end, other_start + paired))
+                raise Diverged(self._missing(start + paired, end, other_start + paired))
             if other_end - other_start > paired:
-                raise _Diverged(self._extra(other_start + paired, other_end, start + paired))
+                raise Diverged(self._extra(other_start + paired, other_end, start + paired))
         for before_caught, after_caught in zip_longest(self.before["caught"], self.after["caught"]):
             if before_caught != after_caught:
-                raise _Diverged(
+                raise Diverged(
                     Divergence(
                         "exception",
                         f"a test runner caught in `{_argv(self.before)}`: {_caught(before_caught)} "
@@ -186,7 +126,7 @@ class _ProcessComparison:
                 )
         before_error, after_error = _exception(self.before), _exception(self.after)
         if before_error != after_error:
-            raise _Diverged(
+            raise Diverged(
                 Divergence(
                     "exception",
                     f"uncaught exception in `{_argv(self.before)}`: {before_error or 'none'} (baseline) vs "
@@ -202,7 +142,7 @@ class _ProcessComparison:
         renamed = [(self._baseline_leaf(key), value) for key, value in after.items()]
         differences = self._keyed("", list(before.items()), renamed)
         if differences:
-            raise _Diverged(
+            raise Diverged(
                 Divergence(
                     "end state",
                     f"`{_argv(self.before)}` ended with {len(differences)} different "
@@ -267,7 +207,7 @@ class _ProcessComparison:
             file=before["file"],
         )
         if _match_key(before) != _match_key(after):
-            raise _Diverged(
+            raise Diverged(
                 replace(
                     divergence,
                     summary=f"call {index} was {before['kind']} at {_site(before)} in the baseline but "
@@ -290,7 +230,7 @@ class _ProcessComparison:
             what = "leaf identity (aliasing) and gradients" if aliasing else "gradients"
         differences = losses + differences
         if differences:
-            raise _Diverged(
+            raise Diverged(
                 replace(
                     divergence,
                     kind=kind,

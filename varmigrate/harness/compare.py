@@ -12,12 +12,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from varmigrate.harness.calls import (
-    Comparison,
-    Divergence,
-    _Diverged,
-    _ProcessComparison,
-)
+from varmigrate.harness.calls import ProcessComparison
+from varmigrate.harness.divergence import Comparison, Diverged, Divergence
 
 if TYPE_CHECKING:
     from varmigrate.harness.recorder import ProcessRecord
@@ -34,7 +30,7 @@ def compare_runs(baseline: RunOutcome, candidate: RunOutcome, compare_stdout: bo
     comparison = Comparison()
     try:
         pairs = [
-            _ProcessComparison(*pair, comparison)
+            ProcessComparison(*pair, comparison)
             for pair in _pair_processes(baseline.processes, candidate.processes)
         ]
         for pair in pairs:
@@ -45,7 +41,7 @@ def compare_runs(baseline: RunOutcome, candidate: RunOutcome, compare_stdout: bo
         for pair in pairs:
             pair.compare_end_state()
         _compare_exit_status(baseline, candidate)
-    except _Diverged as diverged:
+    except Diverged as diverged:
         comparison.divergence = diverged.divergence
     before, after = mask_stdout(baseline.stdout), mask_stdout(candidate.stdout)
     if before != after:
@@ -95,11 +91,11 @@ def _pair_processes(
     for process in filter(_recorded_something, baseline):
         lineage = _lineage(process, baseline)
         if not waiting.get(lineage):
-            raise _Diverged(_only_in(lineage, "baseline"))
+            raise Diverged(_only_in(lineage, "baseline"))
         yield process, waiting[lineage].pop(0)
     extra = next((lineage for lineage, queue in waiting.items() if queue), None)
     if extra is not None:
-        raise _Diverged(_only_in(extra, "candidate"))
+        raise Diverged(_only_in(extra, "candidate"))
 
 
 def _lineage(process: ProcessRecord, run: Sequence[ProcessRecord]) -> tuple[tuple[str, ...], ...]:
@@ -137,7 +133,7 @@ def _recorded_something(process: ProcessRecord) -> bool:
 
 def _compare_exit_status(baseline: RunOutcome, candidate: RunOutcome) -> None:
     if baseline.returncode != candidate.returncode:
-        raise _Diverged(
+        raise Diverged(
             Divergence(
                 "exit-status",
                 f"exit status {baseline.returncode} (baseline) vs {candidate.returncode} (candidate)",
