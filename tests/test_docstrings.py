@@ -5,11 +5,10 @@ files through the real pipeline and engine."""
 from __future__ import annotations
 
 import difflib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from programs import run_python
 from support import clean_env, write
 
 from varmigrate.cli import main
@@ -345,13 +344,7 @@ def test_doctest_passes_on_the_fixed_module_and_not_on_a_fix_blind_to_its_docstr
         ("blind", blind),
     ):
         path = write(tmp_path / f"{name}.py", text)
-        done = subprocess.run(
-            [sys.executable, "-m", "doctest", str(path)],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            cwd=tmp_path,
-        )
+        done = run_python(["-m", "doctest", str(path)], tmp_path, env=clean_env())
         if name == "blind":
             assert done.returncode == 1
             assert "NameError: name 'Variable' is not defined" in done.stdout

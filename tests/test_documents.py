@@ -4,11 +4,10 @@ other byte unchanged, positions on the document's own lines. Real documents, the
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from programs import run_python
 from support import clean_env, write
 
 from varmigrate.cli import main
@@ -83,9 +82,8 @@ def test_the_fixed_tutorial_computes_the_same_gradients(tmp_path: Path) -> None:
     outputs = []
     for name in ("input.md", "expected.md"):
         program = write(tmp_path / f"{name}.py", python_blocks((TUTORIAL / name).read_text()))
-        done = subprocess.run(
-            [sys.executable, str(program)], capture_output=True, text=True, env=clean_env(), check=True
-        )
+        done = run_python([str(program)], tmp_path, env=clean_env())
+        assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert "tensor([3., 9.], dtype=torch.float64)" in outputs[0]
     assert outputs[1] == outputs[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fixture_cases import FIXTURES, tomllib
+from programs import run_python
 
 from varmigrate.cli import main
 from varmigrate.engine import fix_source
@@ -97,7 +98,8 @@ def _expected(case: ProjectCase) -> dict[str, bytes]:
 
 
 def _run(command: list[str], tree: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=tree, capture_output=True, text=True, timeout=300, check=False)
+    assert command[0] == sys.executable
+    return run_python(command[1:], tree)
 
 
 def test_every_project_case_is_complete() -> None:
