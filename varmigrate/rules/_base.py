@@ -136,7 +136,9 @@ class Rule(cst.BatchableCSTVisitor):
 
     def is_own_instance(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` is the first parameter of a method here (``self``/``cls``): not a tensor."""
-        if not isinstance(expr, cst.Name):
+        if not isinstance(expr, cst.Name) or not self._inside_def_whose_first_parameter_is(expr.value, expr):
+            # Scope analysis of the module (the costly part on a large one) could only confirm a `def`
+            # around ``expr`` whose first parameter it names.
             return False
         scope = self.ctx.metadata(ScopeProvider, expr, None)
         if scope is None:
@@ -153,6 +155,17 @@ class Rule(cst.BatchableCSTVisitor):
         positional = [*method.params.posonly_params, *method.params.params]
         static = self.decorated_with(method, "builtins.staticmethod")
         return not static and bool(positional) and positional[0] is param
+
+    def _inside_def_whose_first_parameter_is(self, name: str, node: cst.CSTNode) -> bool:
+        """Whether a `def` around ``node`` has a first positional parameter called ``name``."""
+        parent = self.parent(node)
+        while parent is not None:
+            if isinstance(parent, cst.FunctionDef):
+                positional = [*parent.params.posonly_params, *parent.params.params]
+                if positional and positional[0].name.value == name:
+                    return True
+            parent = self.parent(parent)
+        return False
 
     def decorated_with(self, function: cst.FunctionDef, *decorators: str) -> bool:
         """Whether ``function`` has a decorator that is one of ``decorators`` (qualified names)."""
