@@ -73,8 +73,8 @@ class LegacyTensorConstructor(Rule):
       the dtypes agree and converts otherwise.
     - Modules that call `torch.set_default_device` get `device="cpu"`: the constructors ignore it.
     Data in a list whose elements are not number literals gets an unsafe fix. A CUDA constructor's fix
-    (`device="cuda"`, the current device, as before) is unsafe: the tests that prove every safe fix run
-    without a GPU. An alias that chooses between a CUDA and a CPU type at run time gets a display-only
+    (`device="cuda"`, the current device, as before), like that of a call passing `device=` other than
+    `"cpu"`, is unsafe: the tests that prove every safe fix run without a GPU. An alias that chooses between a CUDA and a CPU type at run time gets a display-only
     fix with `device="cuda" if cuda else "cpu"`: the alias tested its condition once, the rewrite tests
     it at every call. A single argument that is not a literal (`torch.FloatTensor(n)`) may be a size,
     data, a tensor or a storage: its fix is display only.
@@ -83,7 +83,8 @@ class LegacyTensorConstructor(Rule):
     `torch.FloatTensor(tensor)` and `torch.FloatTensor(storage)` share their argument's memory; no factory
     does the same, and they are reported with a display-only fix. Keywords other than `device=` get no
     fix. Aliases bound inside functions, or more than once, are not followed; neither are sparse
-    constructors (`torch.sparse.FloatTensor`).
+    constructors (`torch.sparse.FloatTensor`). The fix of a name imported on its own (`from torch import
+    LongTensor`) leaves that import, now unused, in place.
     """
 
     VALID = (
@@ -138,7 +139,7 @@ class LegacyTensorConstructor(Rule):
         title = f"Replace with `{nodes.code(new.func)}(...)`"
         if kind.choice is not None:
             applicability, reason = DISPLAY_ONLY, CHOSEN
-        elif kind.device == CUDA and applicability is SAFE:
+        elif applicability is SAFE and (kind.device == CUDA or not _on_cpu(node)):
             applicability, reason = UNSAFE, ON_CUDA
         if applicability is SAFE:
             return self.replace_with(node, new, title, SAFE, imports)
@@ -176,3 +177,11 @@ def _unsupported(call: cst.Call) -> str | None:
         if arg.keyword is not None and arg.keyword.value != "device":
             return f"`{arg.keyword.value}=`"
     return None
+
+
+def _on_cpu(call: cst.Call) -> bool:
+    """Whether ``call`` passes no `device=` or `device="cpu"` (another device cannot be verified here)."""
+    for arg in call.args:
+        if nodes.keyword_name(arg) == "device":
+            return isinstance(arg.value, cst.SimpleString) and arg.value.evaluated_value == "cpu"
+    return True
