@@ -21,7 +21,10 @@ UNKNOWN = (
     "if the argument is data (a sequence or an array); for a size it is `torch.empty(n, ...)`, for a "
     "tensor or a storage the constructor shared its memory"
 )
-NO_FIX = "`{}(...)` is a legacy constructor; no automatic fix for {}"
+MESSAGE = "`{}(...)` is a legacy typed constructor: {}"
+# One argument the code does not show the kind of.
+AMBIGUOUS = "`torch.empty` for a size, `torch.as_tensor` for data"
+NO_FIX = "`{}(...)` is a legacy typed constructor; no automatic fix for {}"
 
 
 class LegacyTensorConstructor(Rule):
@@ -72,12 +75,13 @@ class LegacyTensorConstructor(Rule):
       `torch.as_tensor(array, dtype=...)`, which, like the constructor, shares the array's memory when
       the dtypes agree and converts otherwise.
     - Modules that call `torch.set_default_device` get `device="cpu"`: the constructors ignore it.
+
     Data in a list whose elements are not number literals gets an unsafe fix. A CUDA constructor's fix
     (`device="cuda"`, the current device, as before), like that of a call passing `device=` other than
-    `"cpu"`, is unsafe: the tests that prove every safe fix run without a GPU. An alias that chooses between a CUDA and a CPU type at run time gets a display-only
-    fix with `device="cuda" if cuda else "cpu"`: the alias tested its condition once, the rewrite tests
-    it at every call. A single argument that is not a literal (`torch.FloatTensor(n)`) may be a size,
-    data, a tensor or a storage: its fix is display only.
+    `"cpu"`, is unsafe: the tests that prove every safe fix run without a GPU. An alias that chooses between a
+    CUDA and a CPU type at run time gets a display-only fix with `device="cuda" if cuda else "cpu"`: the alias
+    tested its condition once, the rewrite tests it at every call. A single argument that is not a literal
+    (`torch.FloatTensor(n)`) may be a size, data, a tensor or a storage: its fix is display only.
 
     ## Known problems
     `torch.FloatTensor(tensor)` and `torch.FloatTensor(storage)` share their argument's memory; no factory
@@ -131,7 +135,13 @@ class LegacyTensorConstructor(Rule):
         if unsupported is not None:
             self.report(node, message=NO_FIX.format(shown, unsupported))
             return
-        self.report(node, fixes=[self._fix(node, kind)])
+        fix = self._fix(node, kind)
+        built_with = (
+            AMBIGUOUS
+            if fix.title.endswith(f"({UNKNOWN})")
+            else f"build the tensor with `{fix.title.split('`')[1]}`"
+        )
+        self.report(node, message=MESSAGE.format(shown, built_with), fixes=[fix])
 
     def _fix(self, node: cst.Call, kind: LegacyType) -> Fix:
         factory, applicability, reason = self._form(node)

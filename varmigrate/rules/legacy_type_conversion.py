@@ -110,9 +110,11 @@ class LegacyTypeConversion(Rule):
             return
         rest = node.args[1:]
         if kind.dtype is None or any(arg.star or nodes.keyword_name(arg) != "non_blocking" for arg in rest):
-            self.report(node, message=f"{self.message}; no automatic fix for {_why(kind)}")
+            message = f"`.type({kind.shown})` converts through a legacy tensor type; no automatic fix for"
+            self.report(node, message=f"{message} {_why(kind)}")
             return
-        self.report(node, fixes=self._fixes(node, func.value, kind, kind.dtype, rest))
+        message = f"`.type({kind.shown})` converts through a legacy tensor type: use a dtype"
+        self.report(node, message=message, fixes=self._fixes(node, func.value, kind, kind.dtype, rest))
 
     def _target(self, expr: cst.BaseExpression) -> LegacyType | None:
         """The legacy type ``expr`` names: a reference to one, or its name in a string."""
