@@ -2,10 +2,12 @@
 
 For each ``*.py`` script of a folder (each in a copy of its own, so that it is its own project):
 
-- ``varmigrate verify --unsafe-fixes``: the original runs with the baseline's shim (PyTorch 0.3's
-  ``.data[0]`` and ``.numpy()[0]``), the fixed copy runs, and their gradients are compared bit for bit;
-- ``varmigrate fix --unsafe-fixes`` on the copy, then the fixed script is run once more with every
-  warning shown once per place (``-W default``), to count the deprecation warnings PyTorch still emits.
+- ``varmigrate verify --unsafe-fixes --extend-select VM3``: the original runs with the baseline's shim
+  (PyTorch 0.3's ``.data[0]`` and ``.numpy()[0]``), the fixed copy runs, and their gradients are compared
+  bit for bit;
+- ``varmigrate fix --unsafe-fixes --extend-select VM3`` on the copy, then the fixed script is run once more
+  with every warning shown once per place (``-W default``), to count the deprecation warnings PyTorch still
+  emits.
 
 Prints one row per script: whether the original runs (under the shim), whether the fixed one does, the
 verdict (``identical``, ``diverged: ...``, or why there is none) and the number of deprecation warnings.
@@ -26,7 +28,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from varmigrate.config import Configuration
 from varmigrate.harness.verify import IDENTICAL, VerifyOptions, VerifyResult, verify
+from varmigrate.rules import DEFAULT_RULES, select_rules
+
+# The default rules and the legacy typed constructors (VM3xx, off by default): legacy scripts use them.
+SELECT = ("--extend-select", "VM3")
+RULES = tuple(sorted({*DEFAULT_RULES, *select_rules([SELECT[1]])}, key=lambda rule: rule.code))
 
 ROOT = Path(__file__).resolve().parent.parent
 # `file:line: SomeWarning: message`, as the warnings module prints a warning.
@@ -75,9 +83,13 @@ def run_script(script: Path, timeout: float) -> Row:
         folder.mkdir()
         shutil.copy2(script, folder / script.name)
         command = (sys.executable, script.name)
-        result = verify(VerifyOptions(command=command, cwd=folder, unsafe_fixes=True, timeout=timeout))
+        configuration = Configuration(root=folder, rules=RULES, unsafe_fixes=True)
+        options = VerifyOptions(
+            command=command, cwd=folder, unsafe_fixes=True, configuration=configuration, timeout=timeout
+        )
+        result = verify(options)
         original_runs = bool(result.runs) and result.runs[0].returncode == 0
-        fix = [sys.executable, "-m", "varmigrate", "fix", "--unsafe-fixes", "--quiet", script.name]
+        fix = [sys.executable, "-m", "varmigrate", "fix", "--unsafe-fixes", "--quiet", *SELECT, script.name]
         subprocess.run(fix, cwd=folder, capture_output=True, check=False, timeout=timeout)
         fixed = subprocess.run(
             [sys.executable, "-W", "default", script.name],

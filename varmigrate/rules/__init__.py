@@ -15,7 +15,14 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
-from varmigrate.rules.torch_api import INIT_WITHOUT_UNDERSCORE, LEGACY_FUNCTION_MESSAGE, VOLATILE_MESSAGE
+from varmigrate.rules.torch_api import (
+    INIT_WITHOUT_UNDERSCORE,
+    LEGACY_FUNCTION_MESSAGE,
+    LEGACY_TYPE_ALIAS,
+    LEGACY_TYPE_NAMES,
+    VOLATILE_MESSAGE,
+    alias_names,
+)
 
 if TYPE_CHECKING:
     from varmigrate.rules._base import Rule
@@ -57,13 +64,18 @@ class RuleSpec:
     # Instead of `triggers`: a regular expression searched in the whole text, strings included (for
     # idioms that f-strings hold as often as code). It also marks the statements to analyse.
     pattern: str | None = None
-    # Whether the rule runs when no `select` names it. The deprecated aliases (VM41x) still work on
-    # today's PyTorch and are everywhere in modern code too (softmax, sigmoid, `reduce=`): on torch's
-    # own tree they made a default check about 11 times as costly, so they are chosen explicitly
-    # (`--extend-select VM41`), as ruff leaves most of its rules to `select`.
+    # Whether the rule runs when no `select` names it. The deprecated aliases (VM41x) and the legacy
+    # typed constructors (VM3xx) still work on today's PyTorch and are everywhere in modern code too
+    # (softmax, sigmoid, `reduce=`, `torch.Tensor(...)`): on torch's own tree the aliases made a default
+    # check about 11 times as costly, so they are chosen explicitly (`--extend-select VM41`,
+    # `--extend-select VM3`), as ruff leaves most of its rules to `select`.
     default: bool = True
     # Instead of `pattern`, to mark the statements to analyse (a text the engine rewrote before parsing).
     statements: str | None = None
+    # A regular expression whose first group is a name that a statement binds to what the rule looks
+    # for (`Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor`): statements that spell
+    # such a name are analysed too.
+    aliased_by: str | None = None
 
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
@@ -91,6 +103,12 @@ class RuleSpec:
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""
+        if self.aliased_by is not None:
+            names = sorted(alias_names(self.aliased_by, ctx.source))
+            marked = self.statements or self.pattern or ""
+            if names:
+                marked += r"|\b(?:" + "|".join(re.escape(name) for name in names) + r")\b"
+            return marked
         if self.statements is not None:
             return self.statements
         if self.pattern is not None:
@@ -124,6 +142,13 @@ def _docstring(module: str, class_name: str) -> str:
                 return ast.get_docstring(node) or ""
     # Installed without sources (a zipped or compiled package): import it after all.
     return inspect.cleandoc(getattr(importlib.import_module(module), class_name).__doc__ or "")
+
+
+def _legacy_type(*more: str) -> str:
+    """A legacy type's name (`FloatTensor`, ...) or ``more`` after `Tensor`, as a search that starts
+    with a literal (as fast as `str.find`): each alternative looks back at a fixed width."""
+    kinds = LEGACY_TYPE_NAMES[len("(?:") : -len(")Tensor")].split("|")
+    return "Tensor(?:" + "|".join([*(rf"(?<=\b{kind}Tensor)\b" for kind in kinds), *more]) + ")"
 
 
 # The linear-algebra names PyTorch removed that no other library uses (VM403).
@@ -183,6 +208,32 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         fix_availability="sometimes",
         requires=("torch", ".numpy("),
         pattern=r"\.numpy\(\s*\)\s*\[\s*0\s*\]",
+    ),
+    # -- VM3xx: legacy typed constructors and types (off by default, like VM41x) ------------------------
+    RuleSpec(
+        "VM301",
+        "varmigrate.rules.legacy_tensor_constructor",
+        "LegacyTensorConstructor",
+        "legacy typed constructor: build tensors with `torch.tensor` / `torch.empty` and `dtype=`",
+        fix_availability="sometimes",
+        default=False,
+        requires=("torch", "Tensor"),
+        # A typed name (`FloatTensor`), or a call of something spelled `Tensor` (`torch.Tensor(3)`, an
+        # alias): `torch.Tensor` in annotations and `isinstance` checks alone does not make a file pass.
+        pattern=_legacy_type(r"(?<!\wTensor)\s*\("),
+        aliased_by=LEGACY_TYPE_ALIAS,
+    ),
+    RuleSpec(
+        "VM302",
+        "varmigrate.rules.legacy_type_conversion",
+        "LegacyTypeConversion",
+        "`.type(torch.FloatTensor)` converts through a legacy tensor type: use a dtype",
+        fix_availability="sometimes",
+        default=False,
+        requires=("torch", "Tensor", ".type"),
+        # Every finding spells a typed name: in its argument, in a string, or where its alias is bound.
+        pattern=_legacy_type(),
+        statements=r"\.type\s*\(",
     ),
     RuleSpec(
         "VM401",

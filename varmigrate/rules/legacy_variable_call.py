@@ -7,6 +7,7 @@ import libcst as cst
 from varmigrate.model import Applicability, Fix, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
+from varmigrate.rules._constructors import CPU, LegacyType, rebuild
 from varmigrate.rules.torch_api import TYPED_CONSTRUCTORS
 from varmigrate.rules.variable import (
     Freshness,
@@ -194,21 +195,10 @@ class LegacyVariableCall(Rule):
         self, call: cst.Call, flag: bool | cst.BaseExpression
     ) -> tuple[cst.Call, tuple[str, ...]]:
         """`torch.FloatTensor([1, 2])` -> `torch.tensor([1, 2], dtype=torch.float32)`; sizes: `empty`."""
-        name = self.resolved_name(call.func) or "torch.Tensor"
-        dtype = TYPED_CONSTRUCTORS[name]
-        func = call.func
-        base = func.value if isinstance(func, cst.Attribute) else None
-        imports = self.torch_imports if base is None else ()
-        torch_expr: cst.BaseExpression = base if base is not None else cst.Name(self.ctx.torch_name)
+        kind = LegacyType(TYPED_CONSTRUCTORS[self.resolved_name(call.func) or "torch.Tensor"], CPU)
         factory = "tensor" if typed_constructor_form(call) == "data" else "empty"
-        extra: list[cst.Arg] = []
-        if dtype is not None:
-            extra.append(nodes.keyword("dtype", cst.Attribute(value=torch_expr, attr=cst.Name(dtype))))
-        elif factory == "tensor":
-            get_dtype = cst.Call(func=cst.Attribute(value=torch_expr, attr=cst.Name("get_default_dtype")))
-            extra.append(nodes.keyword("dtype", get_dtype))
-        new = call.with_changes(func=cst.Attribute(value=torch_expr, attr=cst.Name(factory)))
-        return nodes.append_args(new, extra + self._device_args() + _flag_keyword(flag)), imports
+        new, imports = rebuild(self, call, kind, factory)
+        return nodes.append_args(new, _flag_keyword(flag)), imports
 
     def _device_args(self) -> list[cst.Arg]:
         """`device="cpu"` where the module sets a default device (which legacy constructors ignore)."""

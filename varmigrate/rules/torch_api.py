@@ -6,6 +6,7 @@ Nothing here imports torch: these are names, not objects.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 # `torch.autograd.Variable is torch.autograd.variable.Variable`; both spellings occur in old code.
@@ -64,6 +65,78 @@ TYPED_CONSTRUCTORS: dict[str, str | None] = {
     "torch.LongTensor": "int64",
     "torch.BoolTensor": "bool",
 }
+
+# -- Legacy typed constructors and types (VM301, VM302; docs/legacy-constructors.md has the probes) ------
+
+# `torch.cuda.FloatTensor` etc.: the same types on the current CUDA device (`torch.cuda` has no `Tensor`).
+CUDA_TYPED_CONSTRUCTORS: dict[str, str] = {
+    f"torch.cuda.{name.rpartition('.')[2]}": dtype
+    for name, dtype in TYPED_CONSTRUCTORS.items()
+    if dtype is not None
+}
+# The type names as a regular expression: the prefilter's, the alias finder's.
+LEGACY_TYPE_NAMES = "(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor"
+
+# A statement that may bind a name to a legacy type (`Tensor = torch.cuda.FloatTensor if cuda else
+# torch.FloatTensor`, `from torch import FloatTensor as FT`); the one group that matched is the name.
+# Calls through such names are analysed too.
+LEGACY_TYPE_ALIAS = (
+    r"(?m)^[ \t]*(\w+)[ \t]*=(?!=)[^\n]*\b"
+    + LEGACY_TYPE_NAMES
+    + r"\b|\b"
+    + LEGACY_TYPE_NAMES
+    + r"\s+as\s+(\w+)"
+)
+
+
+def alias_names(pattern: str, source: str) -> set[str]:
+    """The names the matches of ``pattern`` in ``source`` bind (each match's group that matched)."""
+    return {next(name for name in match.groups() if name) for match in re.finditer(pattern, source)}
+
+
+# The tensor method that converts to each dtype (`t.float()`), as `.type(torch.FloatTensor)` did on the CPU.
+DTYPE_METHODS: dict[str, str] = {
+    "float32": "float",
+    "float64": "double",
+    "float16": "half",
+    "bfloat16": "bfloat16",
+    "uint8": "byte",
+    "int8": "char",
+    "int16": "short",
+    "int32": "int",
+    "int64": "long",
+    "bool": "bool",
+}
+
+# NumPy functions that return an `ndarray` whatever their arguments (`np.array(5.0)` is a 0-dim array).
+# A legacy constructor given an array shares its memory when the dtypes agree and converts it
+# otherwise, as `torch.as_tensor(array, dtype=...)` does (probed on torch 2.13).
+NUMPY_ARRAY_FACTORIES: frozenset[str] = frozenset(
+    f"numpy.{name}"
+    for name in (
+        "array",
+        "asarray",
+        "ascontiguousarray",
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "eye",
+        "identity",
+        "arange",
+        "linspace",
+        "concatenate",
+        "stack",
+        "vstack",
+        "hstack",
+    )
+)
+# `torch.Size(...)`: a legacy constructor reads it as sizes (any other tuple is data).
+TORCH_SIZE: frozenset[str] = frozenset({"torch.Size"})
 
 # Tensor methods that, applied to a fresh tensor, give a tensor nothing else references: either the
 # same object (`.float()` on a float tensor) or a new one computed from a tensor that does not
