@@ -23,7 +23,7 @@ from varmigrate.rules.torch_api import (
     TYPED_CONSTRUCTORS,
     alias_names,
 )
-from varmigrate.rules.variable import _module_name_in
+from varmigrate.rules.variable import module_name_in
 
 CUDA, CPU = "cuda", "cpu"
 
@@ -79,7 +79,7 @@ def _direct(rule: Rule, expr: cst.BaseExpression) -> LegacyType | None:
 def _through_alias(rule: Rule, name: cst.Name) -> LegacyType | None:
     """The type a name bound exactly once, at module level, to a legacy type (or a choice of two) means."""
     scope = rule.ctx.metadata(ScopeProvider, name, None)
-    if scope is None or _module_name_in(rule.ctx.dropped_code, name.value):
+    if scope is None or module_name_in(rule.ctx.dropped_code, name.value):
         return None
     assignments = list(scope[name.value])
     if len(assignments) != 1:

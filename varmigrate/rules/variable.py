@@ -151,7 +151,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     scope = rule.ctx.metadata(ScopeProvider, name, None)
     if scope is None:
         return None
-    if _module_name_in(rule.ctx.dropped_code, name.value):
+    if module_name_in(rule.ctx.dropped_code, name.value):
         # Statements left out of the analysis use or bind the module's name: other uses or bindings.
         return None
     assignments = list(scope.assignments[name.value])
@@ -182,7 +182,7 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     return assign.value
 
 
-def _module_name_in(code: str, name: str) -> bool:
+def module_name_in(code: str, name: str) -> bool:
     """Whether the statements ``code`` (left out of the analysis) may use or bind the module-level ``name``.
 
     Mentioning the word is not enough: a method's parameter of the same name is another variable.
