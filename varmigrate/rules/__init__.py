@@ -286,7 +286,9 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "`async=` is a syntax error since Python 3.7: PyTorch 0.4 renamed it `non_blocking=`",
         fix_availability="always",
         requires=("torch", "async"),
-        pattern=r"[(,]\s*async\s*=(?!=)",
+        # `(` or `,`, maybe a line break, then `async=`; spelled to start with the literal, which makes
+        # the search several times faster (a space before it is let through: the parse decides).
+        pattern=r"async(?<=[(,\s]async)\s*=(?!=)",
         # The engine analyses such a module with the keywords renamed (`engine.parsing`).
         statements=r"\bnon_blocking\s*=",
     ),
