@@ -104,6 +104,20 @@ def test_a_module_that_fails_only_on_async_keywords_is_analysed_with_them_rename
     assert (fixed.applied, fixed.diagnostics) == (3, [])
 
 
+def test_an_async_keyword_inside_another_fix_is_counted_as_fixed() -> None:
+    """The outer fix is written from the module with the keywords renamed: it fixes both findings."""
+    source = (
+        "import torch\nfrom torch.autograd import Variable\n"
+        "a = Variable(x.cuda(async=True))\nb = Variable(x).cuda(async=True)\n"
+    )
+    assert [d.code for d in check_source(source)] == ["VM001", "VM405"] * 2
+    fixed = fix_source(source)
+    assert fixed.source == (
+        "import torch\na = x.cuda(non_blocking=True).detach()\nb = x.detach().cuda(non_blocking=True)\n"
+    )
+    assert (fixed.applied, fixed.applied_codes, fixed.diagnostics) == (4, {"VM001": 2, "VM405": 2}, [])
+
+
 @pytest.mark.parametrize(
     "source",
     [
