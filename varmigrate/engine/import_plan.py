@@ -234,6 +234,8 @@ class _Plan:
 
     def add(self, wanted: Sequence[str]) -> bool:
         """Place `import X` for each of ``wanted`` as `AddImportsVisitor` does; False when it cannot say."""
+        if any(name.startswith("from ") for name in wanted):
+            return False  # a name, not a module: `rename_replaced_imports`, then `AddImportsVisitor`
         body = [i for i in range(len(self.outline.statements)) if i not in self.gone]
         if not body:
             return False

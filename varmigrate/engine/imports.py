@@ -21,14 +21,21 @@ import libcst as cst
 
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.import_plan import Cleanup, _Plan
-from varmigrate.engine.import_removal import KeepsComments, _asname, _EmptyTryRemover, _has_empty_try
+from varmigrate.engine.import_removal import (
+    FROM_IMPORT,
+    KeepsComments,
+    _asname,
+    _EmptyTryRemover,
+    _has_empty_try,
+    rename_replaced_imports,
+)
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.splice import Change, Ledger, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext
-from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE
+from varmigrate.rules.torch_api import AUTOGRAD_MODULES, RENAMED, VARIABLE
 
 # Where an import that may go can be: every candidate names `autograd`.
 _AUTOGRAD = re.compile(r"autograd")
@@ -184,8 +191,15 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
                 if dotted in AUTOGRAD_MODULES and alias.asname is not None and _asname(alias) not in keep:
                     RemoveImportsVisitor.remove_unused_import(context, dotted, asname=_asname(alias))
                     scheduled = True
+    module, removals = rename_replaced_imports(module, imports, RENAMED)
+    for dotted, name in removals:
+        RemoveImportsVisitor.remove_unused_import(context, dotted, name)
+        scheduled = True
     for name in imports:
-        AddImportsVisitor.add_needed_import(context, name)
+        if match := FROM_IMPORT.fullmatch(name):
+            AddImportsVisitor.add_needed_import(context, match[1], match[2])
+        else:
+            AddImportsVisitor.add_needed_import(context, name)
         scheduled = True
     if not scheduled:
         return Merged(source, [])
