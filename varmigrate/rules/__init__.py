@@ -185,6 +185,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         pattern=r"\.numpy\(\s*\)\s*\[\s*0\s*\]",
     ),
     RuleSpec(
+        "VM303",
+        "varmigrate.rules.legacy_tensor_new",
+        "LegacyTensorNew",
+        "`.new(...)` is the legacy constructor: use `new_empty`, `new_tensor`, `new_zeros` or `new_full`",
+        fix_availability="sometimes",
+        # `new` is a common method name (`hashlib.new`, `Image.new`): chosen explicitly, as VM41x.
+        default=False,
+        requires=("torch", ".new("),
+        pattern=r"\.new\(",
+    ),
+    RuleSpec(
         "VM401",
         "varmigrate.rules.backward_retain_variables",
         "BackwardRetainVariables",
