@@ -146,6 +146,14 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         triggers=("volatile",),
     ),
     RuleSpec(
+        "VM003",
+        "varmigrate.rules.volatile_parameter",
+        "VolatileParameter",
+        "`volatile` has had no effect since PyTorch 0.4: remove the parameter and its arguments by hand",
+        requires=("torch",),
+        triggers=("volatile",),
+    ),
+    RuleSpec(
         "VM101",
         "varmigrate.rules.legacy_variable_type_check",
         "LegacyVariableTypeCheck",
