@@ -213,6 +213,9 @@ class _EmptyTryRemover(cst.CSTTransformer):
 
 
 # How a fix asks for a name rather than a module (`Fix.imports`): ``from torch.nn.init import normal_``.
+# How it asks for the import of a name it no longer refers to to go, if nothing else uses it:
+# ``-torch.nn.functional.sigmoid`` (the name's qualified name after the prefix).
+DROP_IF_UNUSED = "-"
 FROM_IMPORT = re.compile(r"from ([\w.]+) import (\w+)")
 
 

@@ -22,6 +22,7 @@ import libcst as cst
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.import_plan import Cleanup, _Plan
 from varmigrate.engine.import_removal import (
+    DROP_IF_UNUSED,
     FROM_IMPORT,
     KeepsComments,
     _asname,
@@ -172,6 +173,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
         module = module.with_changes(default_indent=module.default_indent.replace("\x0c", "") or "    ")
     context = CodemodContext()
     scheduled = False
+    dropped = {name.removeprefix(DROP_IF_UNUSED) for name in imports if name.startswith(DROP_IF_UNUSED)}
     for node in nodes.descendants(module):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar) and node.module:
             dotted = nodes.code(node.module)
@@ -180,7 +182,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
             for alias in node.names:
                 full = f"{dotted}.{nodes.code(alias.name)}"
                 local = alias.evaluated_alias or alias.evaluated_name
-                if (full in VARIABLE or full in AUTOGRAD_MODULES) and local not in keep:
+                if (full in VARIABLE or full in AUTOGRAD_MODULES or full in dropped) and local not in keep:
                     RemoveImportsVisitor.remove_unused_import(
                         context, dotted, nodes.code(alias.name), _asname(alias)
                     )
@@ -196,6 +198,8 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
         RemoveImportsVisitor.remove_unused_import(context, dotted, name)
         scheduled = True
     for name in imports:
+        if name.startswith(DROP_IF_UNUSED):
+            continue
         if match := FROM_IMPORT.fullmatch(name):
             AddImportsVisitor.add_needed_import(context, match[1], match[2])
         else:

@@ -88,7 +88,9 @@ class RenamedReferenceRule(Rule):
         if old_module == new_module and node.value == old_name and self._free_for(node, new_name, new):
             # `from torch.nn.init import normal`: the import is renamed too once nothing uses `normal`.
             return cst.Name(new_name), (f"from {new_module} import {new_name}",)
-        return self.torch_attr(*new.split(".")[1:]), self.torch_imports
+        # A name imported on its own (`sigmoid`, `sparse as sparse_init`): its import goes once unused.
+        dropped = (f"-{old}",) if isinstance(node, cst.Name) else ()
+        return self.torch_attr(*new.split(".")[1:]), (*self.torch_imports, *dropped)
 
     def _free_for(self, node: cst.CSTNode, name: str, qualified: str) -> bool:
         """Whether ``name`` at ``node`` is unbound, or bound only by imports of ``qualified``."""

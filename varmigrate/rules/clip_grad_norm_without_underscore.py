@@ -44,13 +44,16 @@ class ClipGradNormWithoutUnderscore(RenamedReferenceRule):
     and its import, once nothing else uses the old name, imports `clip_grad_norm_` in its place
     (comments and layout kept; where the old name is still used, the new one is added next to it).
     Where `clip_grad_norm_` already means something else in the module, or the name was imported
-    under an alias, the call is spelled `torch.nn.utils.clip_grad_norm_` instead, and `import torch`
-    is added when the module lacks it. That is for calls; where the function is passed or stored, the fix is
-    unsafe (another function object, which an identity test elsewhere tells apart), and where the
-    function object itself is read or compared there is no fix.
+    under an alias, the call is spelled `torch.nn.utils.clip_grad_norm_` instead, `import torch`
+    is added when the module lacks it, and the old import goes once unused. That is for calls;
+    where the function is passed or stored, the fix is unsafe (another function object, which an
+    identity test elsewhere tells apart), and where the function object itself is read or compared
+    there is no fix.
 
     ## Known problems
-    An import under an alias (`clip_grad_norm as clip`) stays after the fix, now unused.
+    A name imported under an alias (`clip_grad_norm as clip`) is spelled from torch rather than
+    kept; its import goes once nothing else uses it. An old name another module of the project
+    imports from this one stays imported.
     """
 
     renamed = CLIP_GRAD_NORM
@@ -68,9 +71,6 @@ class ClipGradNormWithoutUnderscore(RenamedReferenceRule):
         ),
         Invalid(
             "import torch\nfrom torch.nn.utils import clip_grad_norm as clip\nclip(params, 1.0)\n",
-            fixed=(
-                "import torch\nfrom torch.nn.utils import clip_grad_norm as clip\n"
-                "torch.nn.utils.clip_grad_norm_(params, 1.0)\n"
-            ),
+            fixed="import torch\ntorch.nn.utils.clip_grad_norm_(params, 1.0)\n",
         ),
     )

@@ -45,15 +45,16 @@ class InitWithoutUnderscore(RenamedReferenceRule):
     normal`) becomes `normal_`, and its import, once nothing else uses `normal`, imports `normal_` in
     its place, comments and layout kept (where `normal` is still used, `normal_` is added next to it).
     Where `normal_` already means something else in the module, or the name was imported under an
-    alias, the call is spelled `torch.nn.init.normal_`, and `import torch` is added when the module
-    lacks it.
+    alias, the call is spelled `torch.nn.init.normal_`, `import torch` is added when the module
+    lacks it, and the old import goes once unused.
     Where the function is passed or stored instead (`init_fn=nn.init.orthogonal`), the fix is unsafe:
     it is another function object, which an identity test elsewhere tells apart. Where the function
     object itself is read or compared (`nn.init.normal.__name__`) there is no fix.
 
     ## Known problems
-    An import under an alias (`from torch.nn.init import normal as init_normal`) stays after the
-    fix, now unused.
+    A name imported under an alias (`from torch.nn.init import normal as init_normal`) is spelled
+    `torch.nn.init.normal_` rather than kept; its import goes once nothing else uses it. An old
+    name another module of the project imports from this one stays imported.
     """
 
     renamed = INIT_WITHOUT_UNDERSCORE
