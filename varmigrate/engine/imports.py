@@ -193,7 +193,8 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
                 if dotted in AUTOGRAD_MODULES and alias.asname is not None and _asname(alias) not in keep:
                     RemoveImportsVisitor.remove_unused_import(context, dotted, asname=_asname(alias))
                     scheduled = True
-    module, removals = rename_replaced_imports(module, imports, RENAMED)
+    # The module as printed stays `module` (what the result is merged against); the renaming is a change.
+    renamed, removals = rename_replaced_imports(module, imports, RENAMED)
     for dotted, name in removals:
         RemoveImportsVisitor.remove_unused_import(context, dotted, name)
         scheduled = True
@@ -212,7 +213,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
     class Remover(KeepsComments, RemoveImportsVisitor):
         pass
 
-    cleaned = Remover(context).transform_module(module)
+    cleaned = Remover(context).transform_module(renamed)
     if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.
