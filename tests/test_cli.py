@@ -252,6 +252,23 @@ def test_check_parse_error_exits_2(project: Path, capsys: pytest.CaptureFixture[
     assert capsys.readouterr().err == "error: a.py:3:10: cannot parse: invalid syntax\n"
 
 
+def test_a_noqad_async_keyword_leaves_the_file_as_it_is(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "import torch\nfrom torch.autograd import Variable\n"
+        "x = t.cuda(async=True)  # noqa: VM405\nv = Variable(x)\nloss.backward(retain_variables=True)\n"
+    )
+    write(project / "a.py", source)
+    assert main(["check", "a.py"]) == 2
+    assert main(["fix", "a.py"]) == 2
+    assert (project / "a.py").read_text() == source
+    err = capsys.readouterr().err
+    assert (
+        err.count("error: a.py:3:12: cannot parse: invalid syntax: `# noqa` keeps this `async=` keyword") == 2
+    )
+
+
 def test_exit_zero_ignores_findings_but_not_errors(project: Path) -> None:
     write(project / "a.py", LEGACY)
     assert main(["check", "--exit-zero", "a.py"]) == 0

@@ -104,6 +104,20 @@ def test_a_module_that_fails_only_on_async_keywords_is_analysed_with_them_rename
     assert (fixed.applied, fixed.diagnostics) == (3, [])
 
 
+def test_an_async_keyword_inside_another_fix_is_counted_as_fixed() -> None:
+    """The outer fix is written from the module with the keywords renamed: it fixes both findings."""
+    source = (
+        "import torch\nfrom torch.autograd import Variable\n"
+        "a = Variable(x.cuda(async=True))\nb = Variable(x).cuda(async=True)\n"
+    )
+    assert [d.code for d in check_source(source)] == ["VM001", "VM405"] * 2
+    fixed = fix_source(source)
+    assert fixed.source == (
+        "import torch\na = x.cuda(non_blocking=True).detach()\nb = x.detach().cuda(non_blocking=True)\n"
+    )
+    assert (fixed.applied, fixed.applied_codes, fixed.diagnostics) == (4, {"VM001": 2, "VM405": 2}, [])
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -118,6 +132,25 @@ def test_async_is_repaired_only_when_keyword_arguments_are_all_that_is_wrong(sou
         check_source(source)
     with pytest.raises(SourceParseError):
         fix_source(source)
+
+
+@pytest.mark.parametrize("directive", ["# noqa: VM405", "# noqa", "# NOQA: VM001,VM405"])
+def test_a_suppressed_async_keyword_leaves_the_file_a_parse_error(directive: str) -> None:
+    """A kept `async=` cannot stay in a rewritten file: the file is neither repaired nor fixed."""
+    source = (
+        f"import torch\nx = t.cuda(async=True)  {directive}\n"
+        "y = t.cuda(async=True)\nloss.backward(retain_variables=True)\n"
+    )
+    for run in (check_source, fix_source):
+        with pytest.raises(SourceParseError) as caught:
+            run(source)
+        assert (caught.value.row, caught.value.column) == (2, 12)
+        assert "`# noqa` keeps this `async=` keyword" in caught.value.message
+
+
+def test_a_noqa_for_other_codes_does_not_keep_an_async_keyword() -> None:
+    source = "import torch\nx = t.cuda(async=True)  # noqa: VM001\n"
+    assert fix_source(source).source == source.replace("async", "non_blocking")
 
 
 def test_ignoring_the_async_rule_leaves_the_parse_error() -> None:

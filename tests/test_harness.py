@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import stat
 import subprocess
@@ -20,8 +21,10 @@ from varmigrate.harness.recorder import store
 from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import changed_lines, read_source, write_source
-from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, verify
+from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, VerifyResult, verify
 from varmigrate.model import Location
+from varmigrate.output.console import make_console
+from varmigrate.output.verify_report import render
 
 LEGACY = textwrap.dedent(
     """\
@@ -103,6 +106,21 @@ def test_evidence_that_does_not_verify(counts, summary):
     evidence = _evidence(_5_9=counts)
     assert verified_findings(check_source(LEGACY), evidence) == {}
     assert evidence[0].summary == summary
+
+
+def test_the_report_names_every_api_the_baseline_shims():
+    result = VerifyResult(
+        VerifyOptions(command=("python", "train.py")), evidence=_evidence(_8_15={"runs": 2, "zero_dim": 2})
+    )
+    out = io.StringIO()
+    render(result, make_console(file=out, no_color=True, markup=True))
+    text = " ".join(out.getvalue().split())
+    assert (
+        "shim: the baseline ran with PyTorch 0.3's meaning of `t.data[0]` and `t.numpy()[0]` on 0-dim "
+        "tensors, `backward(retain_variables=...)`, `TensorDataset(data_tensor=..., target_tensor=...)` and "
+        "`torch.potrf`, `torch.potrs`, `torch.potri`, `torch.btriunpack`: 2 times `t.data[0]` or "
+        "`t.numpy()[0]` on a 0-dim tensor returned its number (today's torch raises IndexError)"
+    ) in text
 
 
 def test_a_nested_variable_is_not_verified_by_its_inner_result():

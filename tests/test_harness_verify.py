@@ -85,7 +85,8 @@ def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_p
     text = capsys.readouterr().out
     assert code == 0, text
     assert "IDENTICAL" in text
-    assert "ran with the PyTorch 0.3 `.data[0]` shim: 12 times" in text
+    assert "ran with PyTorch 0.3's meaning of `t.data[0]` and `t.numpy()[0]` on 0-dim tensors, " in text
+    assert ": 12 times `t.data[0]` or `t.numpy()[0]` on a 0-dim tensor returned its number" in text
 
 
 @pytest.mark.slow
@@ -283,3 +284,24 @@ def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tm
         "train.py:19:72 VM202 Replace with `.item()` (assumes the tensor is 0-dim; gives a Python number, "
         "not a NumPy one) [unsafe]"
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("legacy_retain_variables", "VM401"), ("legacy_tensor_dataset", "VM402"), ("legacy_potrf", "VM403")],
+)
+def test_a_removed_api_runs_in_the_baseline_with_its_pytorch_03_meaning(tmp_path, case, code):
+    """The original raises on today's torch; the baseline's shim runs it as 0.3 did, and the fix compares."""
+    folder = copy_case(case, tmp_path)
+    assert subprocess.run([PYTHON, "train.py"], cwd=folder, capture_output=True).returncode != 0
+    options = VerifyOptions(
+        command=(PYTHON, "train.py"),
+        cwd=folder,
+        unsafe_fixes=True,
+        configuration=resolve(None, Overrides(select=[code])),
+    )
+    result = verify(options)
+    assert result.verdict == IDENTICAL, result.message
+    assert {rewrite.code for rewrite in result.rewrites} == {code}
+    assert result.comparison.calls >= 1

@@ -13,7 +13,7 @@ HEADINGS = ["What it does", "Why is this bad?", "Example", "Fix safety", "Known 
 # Rules whose example is fixed only with `--unsafe-fixes`.
 UNSAFE_EXAMPLES = {"VM201", "VM202"}
 # Rules that never apply a fix (none, or display-only): "Use instead" is a rewrite by hand.
-MANUAL_EXAMPLES = {"VM002", "VM103", "VM404", "VM414"}
+MANUAL_EXAMPLES = {"VM002", "VM003", "VM103", "VM404", "VM414"}
 # An example that imports nothing is read as if it began with these lines; once the fix has run,
 # only `import torch` is left of them (the engine drops the unused `Variable` import).
 PREAMBLE = "import torch\nfrom torch.autograd import Variable\n"

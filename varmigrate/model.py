@@ -67,7 +67,9 @@ class Fix:
     title: str
     applicability: Applicability
     edits: tuple[Edit, ...]
-    # Modules the edits refer to that the file may not import yet (e.g. ``torch``).
+    # Modules the edits refer to that the file may not import yet (e.g. ``torch``), or names, as
+    # ``from torch.nn.init import normal_`` (an unused import of the name it replaces is renamed);
+    # ``-torch.nn.functional.sigmoid``: the edits no longer refer to that import, which goes if unused.
     imports: tuple[str, ...] = ()
     # For an UNSAFE fix: the one run-time fact that would make it exact, when there is one.
     verified_by: RuntimeCheck | None = None

@@ -24,7 +24,7 @@ from varmigrate.engine.parsing import (
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import Alignment, line_starts, may_differ
-from varmigrate.model import Diagnostic, Edit, Location, ProjectImports
+from varmigrate.model import Diagnostic, Edit, Location, ProjectImports, SourceParseError
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import ASYNC_KEYWORD_RULE, RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
@@ -114,9 +114,33 @@ def _analyse_repaired(
     repair = repair_async_keywords(source)
     if repair is None:
         return None
+    _refuse_suppressed_repairs(source, repair.originals)
     inner = analyse(repair.text, rules, project=project, repairs=repair.renamed)
     place = _Placing(repair, line_starts(repair.text), line_starts(source))
     return Analysis(source, [place.diagnostic(d) for d in inner.diagnostics], inner.ctx, None)
+
+
+# A file whose `async=` keyword a noqa directive keeps cannot be rewritten: it would stay a syntax error.
+SUPPRESSED_ASYNC = (
+    "invalid syntax: `# noqa` keeps this `async=` keyword (a reserved word since Python 3.7), "
+    f"so the file is not analysed with it renamed `non_blocking=` ({ASYNC_KEYWORD_RULE})"
+)
+
+
+def _refuse_suppressed_repairs(source: str, offsets: Sequence[int]) -> None:
+    """Raise the parse error of ``source`` when a `# noqa` suppresses one of its `async=` keywords.
+
+    The keyword starts at one of ``offsets``. A finding suppressed there is a file left as it is: the
+    noqa'd line could only stay `async=` while the rest is rewritten, and the result would not parse.
+    """
+    suppressed = noqa_lines(source)
+    if not suppressed:
+        return
+    starts = line_starts(source)
+    for offset in offsets:
+        row = bisect.bisect_right(starts, offset)
+        if row in suppressed and (suppressed[row] is None or ASYNC_KEYWORD_RULE in (suppressed[row] or ())):
+            raise SourceParseError(SUPPRESSED_ASYNC, row, offset - starts[row - 1] + 1)
 
 
 def _analyse_printed(

@@ -42,6 +42,7 @@ from varmigrate.model import (
     Location,
     SourceParseError,
 )
+from varmigrate.rules import ASYNC_KEYWORD_RULE
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
 # reach the fixed point in practice, the bound keeps a misbehaving rule from looping forever.
@@ -150,6 +151,11 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
         for fix in step.applied:
             code = owners[id(fix)]
             result.applied_codes[code] = result.applied_codes.get(code, 0) + 1
+        if absorbed := _absorbed_renames(step):
+            result.applied += absorbed
+            result.applied_codes[ASYNC_KEYWORD_RULE] = (
+                result.applied_codes.get(ASYNC_KEYWORD_RULE, 0) + absorbed
+            )
         result.verified.extend(step.promoted[id(fix)] for fix in step.applied if id(fix) in step.promoted)
     cleanup = Cleanup(current, current, None)
     if result.applied:
@@ -166,6 +172,24 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
     for changes in [*(changes for step in rounds for changes in step.changes), cleanup.changes]:
         ledger.apply(changes)
     return result, ledger
+
+
+def _absorbed_renames(step: _Round) -> int:
+    """How many of the round's `async=` findings (VM405) an applied fix of another finding also fixed.
+
+    Such a fix is written from the module as analysed, where the keyword already reads `non_blocking`:
+    its edit renames the keyword too, and no later round sees that finding again to count it.
+    """
+    applied = {id(fix) for fix in step.applied}
+    spans = [(edit.start_offset, edit.end_offset) for fix in step.applied for edit in fix.edits]
+    count = 0
+    for diagnostic in step.diagnostics:
+        if diagnostic.code != ASYNC_KEYWORD_RULE or any(id(fix) in applied for fix in diagnostic.fixes):
+            continue
+        edits = [edit for fix in diagnostic.fixes[:1] for edit in fix.edits]
+        if edits and all(any(s <= e.start_offset and e.end_offset <= t for s, t in spans) for e in edits):
+            count += 1
+    return count
 
 
 def _refused(source: str, settings: Settings, offset: int) -> FixResult:

@@ -18,6 +18,7 @@ from libcst.helpers import get_absolute_module_from_package_for_import
 from libcst.metadata import ImportAssignment, ParentNodeProvider, ScopeProvider
 
 from varmigrate.engine.import_removal import (
+    DROP_IF_UNUSED,
     _asname,
     _EmptyTryRemover,
     _has_empty_try,
@@ -234,6 +235,9 @@ class _Plan:
 
     def add(self, wanted: Sequence[str]) -> bool:
         """Place `import X` for each of ``wanted`` as `AddImportsVisitor` does; False when it cannot say."""
+        if any(name.startswith(("from ", DROP_IF_UNUSED)) for name in wanted):
+            # Names, not modules: `rename_replaced_imports`, `RemoveImportsVisitor`, `AddImportsVisitor`.
+            return False
         body = [i for i in range(len(self.outline.statements)) if i not in self.gone]
         if not body:
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -209,3 +210,65 @@ class _EmptyTryRemover(cst.CSTTransformer):
         if not _is_empty_try(updated) or nodes.count_comments(updated):
             return updated
         return cst.RemoveFromParent()
+
+
+# How a fix asks for a name rather than a module (`Fix.imports`): ``from torch.nn.init import normal_``.
+# How it asks for the import of a name it no longer refers to to go, if nothing else uses it:
+# ``-torch.nn.functional.sigmoid`` (the name's qualified name after the prefix).
+DROP_IF_UNUSED = "-"
+FROM_IMPORT = re.compile(r"from ([\w.]+) import (\w+)")
+
+
+def rename_replaced_imports(
+    module: cst.Module, wanted: Sequence[str], renamed: Mapping[str, str]
+) -> tuple[cst.Module, list[tuple[str, str]]]:
+    """``module`` with each `from M import old` that nothing uses any more importing its new name instead.
+
+    ``wanted`` holds the imports fixes asked for; ``renamed`` maps a deprecated qualified name to the
+    one that replaced it. An import of a deprecated name (no alias) whose replacement a fix asked for
+    in the form ``from M import new`` is renamed in place, so that its comments and layout stay.
+    Where the old name is still used (a reference no fix changed), it stays and the new name is added
+    by `AddImportsVisitor` as any other; where the new name is bound already, the old import is
+    returned as (module, name), for `RemoveImportsVisitor` to remove if unused.
+    """
+    asked = {f"{match[1]}.{match[2]}" for name in wanted if (match := FROM_IMPORT.fullmatch(name))}
+    if not asked:
+        return module, []
+    from libcst.metadata import MetadataWrapper, ScopeProvider
+
+    wrapper = MetadataWrapper(module)
+    scopes = wrapper.resolve(ScopeProvider)
+    targets: dict[int, str] = {}  # id of the alias -> the name it imports instead
+    removals: list[tuple[str, str]] = []
+    for node in nodes.descendants(wrapper.module):
+        if not isinstance(node, cst.ImportFrom) or node.relative or isinstance(node.names, cst.ImportStar):
+            continue
+        scope = scopes.get(node)
+        if node.module is None or scope is None:
+            continue
+        dotted = nodes.code(node.module)
+        for alias in node.names:
+            name = nodes.code(alias.name)
+            new = renamed.get(f"{dotted}.{name}")
+            if alias.asname is not None or new not in asked:
+                continue
+            short = new.rpartition(".")[2]
+            if scope.assignments[short]:
+                removals.append((dotted, name))
+            elif not any(assignment.references for assignment in scope.assignments[name]):
+                targets[id(alias)] = short
+    if not targets:
+        return module, removals
+    return wrapper.module.visit(_AliasRenamer(targets)), removals
+
+
+class _AliasRenamer(cst.CSTTransformer):
+    """Renames the import aliases it is given (by id) to the names given for them."""
+
+    def __init__(self, targets: Mapping[int, str]) -> None:
+        super().__init__()
+        self.targets = targets
+
+    def leave_ImportAlias(self, original: cst.ImportAlias, updated: cst.ImportAlias) -> cst.ImportAlias:
+        new = self.targets.get(id(original))
+        return updated if new is None else updated.with_changes(name=cst.Name(new))

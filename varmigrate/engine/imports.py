@@ -21,14 +21,22 @@ import libcst as cst
 
 from varmigrate.engine.analysis import Analysis, outline_of, parse_partial
 from varmigrate.engine.import_plan import Cleanup, _Plan
-from varmigrate.engine.import_removal import KeepsComments, _asname, _EmptyTryRemover, _has_empty_try
+from varmigrate.engine.import_removal import (
+    DROP_IF_UNUSED,
+    FROM_IMPORT,
+    KeepsComments,
+    _asname,
+    _EmptyTryRemover,
+    _has_empty_try,
+    rename_replaced_imports,
+)
 from varmigrate.engine.outline import Outline
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.splice import Change, Ledger, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext
-from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE
+from varmigrate.rules.torch_api import AUTOGRAD_MODULES, RENAMED, VARIABLE
 
 # Where an import that may go can be: every candidate names `autograd`.
 _AUTOGRAD = re.compile(r"autograd")
@@ -165,6 +173,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
         module = module.with_changes(default_indent=module.default_indent.replace("\x0c", "") or "    ")
     context = CodemodContext()
     scheduled = False
+    dropped = {name.removeprefix(DROP_IF_UNUSED) for name in imports if name.startswith(DROP_IF_UNUSED)}
     for node in nodes.descendants(module):
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar) and node.module:
             dotted = nodes.code(node.module)
@@ -173,7 +182,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
             for alias in node.names:
                 full = f"{dotted}.{nodes.code(alias.name)}"
                 local = alias.evaluated_alias or alias.evaluated_name
-                if (full in VARIABLE or full in AUTOGRAD_MODULES) and local not in keep:
+                if (full in VARIABLE or full in AUTOGRAD_MODULES or full in dropped) and local not in keep:
                     RemoveImportsVisitor.remove_unused_import(
                         context, dotted, nodes.code(alias.name), _asname(alias)
                     )
@@ -184,8 +193,18 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
                 if dotted in AUTOGRAD_MODULES and alias.asname is not None and _asname(alias) not in keep:
                     RemoveImportsVisitor.remove_unused_import(context, dotted, asname=_asname(alias))
                     scheduled = True
+    # The module as printed stays `module` (what the result is merged against); the renaming is a change.
+    renamed, removals = rename_replaced_imports(module, imports, RENAMED)
+    for dotted, name in removals:
+        RemoveImportsVisitor.remove_unused_import(context, dotted, name)
+        scheduled = True
     for name in imports:
-        AddImportsVisitor.add_needed_import(context, name)
+        if name.startswith(DROP_IF_UNUSED):
+            continue
+        if match := FROM_IMPORT.fullmatch(name):
+            AddImportsVisitor.add_needed_import(context, match[1], match[2])
+        else:
+            AddImportsVisitor.add_needed_import(context, name)
         scheduled = True
     if not scheduled:
         return Merged(source, [])
@@ -194,7 +213,7 @@ def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[st
     class Remover(KeepsComments, RemoveImportsVisitor):
         pass
 
-    cleaned = Remover(context).transform_module(module)
+    cleaned = Remover(context).transform_module(renamed)
     if not _has_empty_try(module):
         # `try: from torch.autograd import Variable / except ImportError: pass` is left with nothing
         # but `pass` once the import goes; the module had no such statement before, so drop them.

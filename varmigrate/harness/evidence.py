@@ -88,7 +88,7 @@ class SiteEvidence:
 
     @property
     def shim_fired(self) -> int:
-        """How many times the baseline's `.data[0]` shim returned a number for a 0-dim tensor."""
+        """How often the baseline's `.data[0]` / `.numpy()[0]` shim returned the number of a 0-dim tensor."""
         return self.counts.get("zero_dim", 0) if self.site.kind is SiteKind.DATA_INDEX else 0
 
     def holds(self, check: RuntimeCheck) -> bool:

@@ -120,7 +120,7 @@ class VerifyResult:
 
     @property
     def shim_fired(self) -> int:
-        """How often the baseline's `.data[0]` shim returned a number for a 0-dim tensor."""
+        """How often the baseline's `.data[0]` / `.numpy()[0]` shim returned a number for a 0-dim tensor."""
         return sum(e.shim_fired for e in self.evidence)
 
     def rewrites_in(self, file: str | None) -> list[Rewrite]:

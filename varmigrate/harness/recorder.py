@@ -50,6 +50,9 @@ ENV_FULL_BYTES = "VARMIGRATE_FULL_BYTES"  # tensors up to this many bytes are st
 ARG_HOOK = "__varmigrate_arg__"
 INDEX_HOOK = "__varmigrate_index__"
 
+# The baseline's PyTorch 0.3 meanings of removed APIs, loaded by path as this module is (see there).
+LEGACY_API = os.path.join(os.path.dirname(__file__), "legacy_api.py")
+
 # Per tensor: stored whole up to this size, as a digest and summary statistics above it; after the
 # run budget is spent every tensor is stored as a digest.
 FULL_BYTES = 1 << 20
@@ -368,6 +371,22 @@ class Recorder:
             return original_save(obj, f, *args, **kwargs)
 
         self.torch.save = save
+        if self.config.sites:
+            self._install_legacy_api(torch)
+
+    def _install_legacy_api(self, torch: ModuleType) -> None:
+        """The baseline runs the legacy program: give removed APIs their PyTorch 0.3 meaning back."""
+        import importlib.util
+
+        try:
+            spec = importlib.util.spec_from_file_location("_varmigrate_legacy_api", LEGACY_API)
+            assert spec is not None
+            assert spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.install(torch)
+        except Exception as error:  # the program runs as it is; where it needed a shim it fails, and says so
+            self.errors.append(f"installing the PyTorch 0.3 shims: {error!r}")
 
     def _tracking(
         self, method: Callable[..., None], table: weakref.WeakKeyDictionary[Any, int]
@@ -497,12 +516,13 @@ class Recorder:
         return [None if isinstance(t, edge_type) else self._store(t) for t in tensors]
 
     def _caller(self) -> tuple[str, str, int]:
-        """The first frame outside torch and this module: (file relative to the root, function, line)."""
+        """The first frame outside torch, this module and its shims: (file relative to the root, function,
+        line)."""
         frame: FrameType | None = sys._getframe(2)
         torch_dir = self._torch_dir
         while frame is not None:
             filename = frame.f_code.co_filename
-            if not filename.startswith(torch_dir) and filename != __file__:
+            if not filename.startswith(torch_dir) and filename not in (__file__, LEGACY_API):
                 break
             frame = frame.f_back
         if frame is None:

@@ -6,7 +6,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from varmigrate.harness.evidence import SiteEvidence
+from varmigrate.harness.legacy_api import COVERED
 from varmigrate.harness.runner import RunOutcome
 from varmigrate.harness.verify import DIVERGED, IDENTICAL, Rewrite, VerifyOptions, VerifyResult
 from varmigrate.output.console import make_console, shown_path
@@ -236,10 +237,15 @@ def _evidence(result: VerifyResult, console: Console) -> None:
     console.print(table)
     if result.shim_fired:
         console.print(
-            f"[yellow]shim:[/] the baseline ran with the PyTorch 0.3 `.data[0]` shim: "
-            f"{plural(result.shim_fired, 'time')} `t.data[0]` on a 0-dim tensor returned its number "
-            "(today's torch raises IndexError)"
+            f"[yellow]shim:[/] the baseline ran with PyTorch 0.3's meaning of {escape(_and(COVERED))}: "
+            f"{plural(result.shim_fired, 'time')} `t.data[0]` or `t.numpy()[0]` on a 0-dim tensor returned "
+            "its number (today's torch raises IndexError)"
         )
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _fix_cell(entry: SiteEvidence, verified: set[Any], result: VerifyResult) -> str:

@@ -171,6 +171,14 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         triggers=("volatile",),
     ),
     RuleSpec(
+        "VM003",
+        "varmigrate.rules.volatile_parameter",
+        "VolatileParameter",
+        "`volatile` has had no effect since PyTorch 0.4: remove the parameter and its arguments by hand",
+        requires=("torch",),
+        triggers=("volatile",),
+    ),
+    RuleSpec(
         "VM101",
         "varmigrate.rules.legacy_variable_type_check",
         "LegacyVariableTypeCheck",
@@ -234,6 +242,17 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         # Every finding spells a typed name: in its argument, in a string, or where its alias is bound.
         pattern=_legacy_type(),
         statements=r"\.type\s*\(",
+    ),
+    RuleSpec(
+        "VM303",
+        "varmigrate.rules.legacy_tensor_new",
+        "LegacyTensorNew",
+        "`.new(...)` is the legacy constructor: use `new_empty`, `new_tensor`, `new_zeros` or `new_full`",
+        fix_availability="sometimes",
+        # `new` is a common method name (`hashlib.new`, `Image.new`): chosen explicitly, as VM41x.
+        default=False,
+        requires=("torch", ".new("),
+        pattern=r"\.new\(",
     ),
     RuleSpec(
         "VM401",

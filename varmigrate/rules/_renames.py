@@ -10,11 +10,12 @@ import sigmoid as sig` -> `torch.sigmoid`, with `import torch` added when the mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import ExpressionContext, ExpressionContextProvider
+from libcst.metadata import ExpressionContext, ExpressionContextProvider, ImportAssignment, ScopeProvider
 
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
@@ -80,11 +81,30 @@ class RenamedReferenceRule(Rule):
         self, node: cst.Name | cst.Attribute, old: str, new: str
     ) -> tuple[cst.BaseExpression, tuple[str, ...]]:
         """The new name in the reference's place, and the imports it needs."""
-        old_module, _, _ = old.rpartition(".")
+        old_module, _, old_name = old.rpartition(".")
         new_module, _, new_name = new.rpartition(".")
         if isinstance(node, cst.Attribute) and old_module == new_module:
             return nodes.without_parens(node).with_changes(attr=cst.Name(new_name)), ()
-        return self.torch_attr(*new.split(".")[1:]), self.torch_imports
+        if old_module == new_module and node.value == old_name and self._free_for(node, new_name, new):
+            # `from torch.nn.init import normal`: the import is renamed too once nothing uses `normal`.
+            return cst.Name(new_name), (f"from {new_module} import {new_name}",)
+        # A name imported on its own (`sigmoid`, `sparse as sparse_init`): its import goes once unused.
+        dropped = (f"-{old}",) if isinstance(node, cst.Name) else ()
+        return self.torch_attr(*new.split(".")[1:]), (*self.torch_imports, *dropped)
+
+    def _free_for(self, node: cst.CSTNode, name: str, qualified: str) -> bool:
+        """Whether ``name`` at ``node`` is unbound, or bound only by imports of ``qualified``."""
+        scope = self.ctx.metadata(ScopeProvider, node, None)
+        if scope is None or re.search(rf"\b{name}\b", self.ctx.dropped_code):
+            # Statements left out of the analysed module (`ModuleContext.reduce`) may bind it.
+            return False
+        for assignment in scope[name]:
+            if not isinstance(assignment, ImportAssignment):
+                return False
+            names = {q.name for q in assignment.get_qualified_names_for(name)}
+            if names != {qualified}:
+                return False
+        return True
 
 
 def _shown(qualified: str) -> str:

@@ -47,6 +47,12 @@ class AsyncKeywordArgument(Rule):
     Every call's `async=` is renamed, torch's or not: a function of the project that read
     `kwargs["async"]` must be changed by hand. `async` as a parameter name (`def f(async=False)`)
     is a parse error, not a finding.
+
+    A `# noqa` that suppresses this rule on the line of an `async=` keyword (`# noqa` or
+    `# noqa: VM405`) makes the whole file a parse error again, reported as such and left as it is
+    by `fix` too: the suppressed keyword would have to stay `async=` while the rest of the file is
+    rewritten, and the result would still not compile. Whoever keeps that spelling (for a
+    Python 3.6 interpreter) keeps the file as it is; drop the `noqa` to have the file fixed.
     """
 
     VALID = (

@@ -40,13 +40,20 @@ class ClipGradNormWithoutUnderscore(RenamedReferenceRule):
     The fix of a call is safe: in torch 2.13 the old name returns `clip_grad_norm_(parameters, max_norm,
     norm_type, error_if_nonfinite, foreach)` with its own parameters, which are the new one's, so the
     gradients are scaled alike and the same total norm is returned. An attribute keeps its receiver;
-    a name imported on its own becomes `torch.nn.utils.clip_grad_norm_`, and `import torch` is added
-    when the module lacks it. That is for calls; where the function is passed or stored, the fix is
-    unsafe (another function object, which an identity test elsewhere tells apart), and where the
-    function object itself is read or compared there is no fix.
+    a name imported on its own (`from torch.nn.utils import clip_grad_norm`) becomes `clip_grad_norm_`,
+    and its import, once nothing else uses the old name, imports `clip_grad_norm_` in its place
+    (comments and layout kept; where the old name is still used, the new one is added next to it).
+    Where `clip_grad_norm_` already means something else in the module, or the name was imported
+    under an alias, the call is spelled `torch.nn.utils.clip_grad_norm_` instead, `import torch`
+    is added when the module lacks it, and the old import goes once unused. That is for calls;
+    where the function is passed or stored, the fix is unsafe (another function object, which an
+    identity test elsewhere tells apart), and where the function object itself is read or compared
+    there is no fix.
 
     ## Known problems
-    The fix of a name imported on its own leaves that import, now unused, in place.
+    A name imported under an alias (`clip_grad_norm as clip`) is spelled from torch rather than
+    kept; its import goes once nothing else uses it. An old name another module of the project
+    imports from this one stays imported.
     """
 
     renamed = CLIP_GRAD_NORM
@@ -64,9 +71,6 @@ class ClipGradNormWithoutUnderscore(RenamedReferenceRule):
         ),
         Invalid(
             "import torch\nfrom torch.nn.utils import clip_grad_norm as clip\nclip(params, 1.0)\n",
-            fixed=(
-                "import torch\nfrom torch.nn.utils import clip_grad_norm as clip\n"
-                "torch.nn.utils.clip_grad_norm_(params, 1.0)\n"
-            ),
+            fixed="import torch\ntorch.nn.utils.clip_grad_norm_(params, 1.0)\n",
         ),
     )

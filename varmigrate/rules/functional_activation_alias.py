@@ -42,7 +42,9 @@ class FunctionalActivationAlias(RenamedReferenceRule):
     ## Fix safety
     The fix of a call is safe: for a tensor (a `__torch_function__` subclass included) the old
     function calls the tensor's own method, which runs the same kernel as the `torch` function, so
-    values and gradients are bit for bit the same. `import torch` is added when the module lacks it.
+    values and gradients are bit for bit the same. `import torch` is added when the module lacks it,
+    and the import of a name imported on its own (`from torch.nn.functional import sigmoid as sig`)
+    goes once nothing else uses it.
     Where the function is passed or stored instead (`activation=F.tanh`), the fix is unsafe: it is
     another function object, and an identity test elsewhere (`fn is F.tanh`, a set or dict of
     functions) tells them apart. Where the function object itself is read or compared
@@ -51,8 +53,7 @@ class FunctionalActivationAlias(RenamedReferenceRule):
     ## Known problems
     An object that is not a tensor but has a `sigmoid()` method was accepted by `F.sigmoid` and is
     refused by `torch.sigmoid`. A `__torch_function__` override sees `torch.sigmoid` where it saw
-    `Tensor.sigmoid`. The fix of a name imported on its own (`from torch.nn.functional import
-    sigmoid`) leaves that import, now unused, in place.
+    `Tensor.sigmoid`.
     """
 
     renamed = FUNCTIONAL_ACTIVATIONS
@@ -71,7 +72,7 @@ class FunctionalActivationAlias(RenamedReferenceRule):
         ),
         Invalid(
             "import torch as th\nfrom torch.nn.functional import sigmoid as sig\ny = sig(x)\n",
-            fixed="import torch as th\nfrom torch.nn.functional import sigmoid as sig\ny = th.sigmoid(x)\n",
+            fixed="import torch as th\ny = th.sigmoid(x)\n",
         ),
         # Passed as a value: another function object, which identity tests can tell apart.
         Invalid("import torch.nn.functional as F\nacts = [F.sigmoid]\n"),

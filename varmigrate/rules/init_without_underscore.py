@@ -42,13 +42,19 @@ class InitWithoutUnderscore(RenamedReferenceRule):
     The fix of a call is safe: the old name passes its arguments on to the new one unchanged, so the
     tensor gets the same values from the same random numbers. An attribute keeps its receiver
     (`init.normal` becomes `init.normal_`); a name imported on its own (`from torch.nn.init import
-    normal`) becomes `torch.nn.init.normal_`, and `import torch` is added when the module lacks it.
+    normal`) becomes `normal_`, and its import, once nothing else uses `normal`, imports `normal_` in
+    its place, comments and layout kept (where `normal` is still used, `normal_` is added next to it).
+    Where `normal_` already means something else in the module, or the name was imported under an
+    alias, the call is spelled `torch.nn.init.normal_`, `import torch` is added when the module
+    lacks it, and the old import goes once unused.
     Where the function is passed or stored instead (`init_fn=nn.init.orthogonal`), the fix is unsafe:
     it is another function object, which an identity test elsewhere tells apart. Where the function
     object itself is read or compared (`nn.init.normal.__name__`) there is no fix.
 
     ## Known problems
-    The fix of a name imported on its own leaves that import, now unused, in place.
+    A name imported under an alias (`from torch.nn.init import normal as init_normal`) is spelled
+    `torch.nn.init.normal_` rather than kept; its import goes once nothing else uses it. An old
+    name another module of the project imports from this one stays imported.
     """
 
     renamed = INIT_WITHOUT_UNDERSCORE
@@ -66,9 +72,6 @@ class InitWithoutUnderscore(RenamedReferenceRule):
         ),
         Invalid(
             "from torch.nn.init import orthogonal\northogonal(rnn.weight_hh_l0)\n",
-            fixed=(
-                "from torch.nn.init import orthogonal\nimport torch\n\n"
-                "torch.nn.init.orthogonal_(rnn.weight_hh_l0)\n"
-            ),
+            fixed="from torch.nn.init import orthogonal_\northogonal_(rnn.weight_hh_l0)\n",
         ),
     )

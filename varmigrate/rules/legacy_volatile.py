@@ -8,6 +8,7 @@ from libcst.metadata import ExpressionContext, ExpressionContextProvider
 from varmigrate.model import Applicability
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
+from varmigrate.rules.volatile_parameter import forwards_dead_volatile
 
 READ = "`.volatile` is always False since PyTorch 0.4; use `torch.no_grad()` for inference"
 WRITE = "setting `.volatile` has had no effect since PyTorch 0.4; use `torch.no_grad()`"
@@ -20,6 +21,8 @@ class LegacyVolatile(Rule):
     (typically a helper that forwards it), and reads or writes of a `.volatile` attribute. Inside
     `Variable(x, volatile=True)` the keyword is part of VM001's finding, whose fix removes it: that
     call is VM001's alone, so `--select VM002` leaves it out and `--ignore VM002` still reports it.
+    Likewise `volatile=volatile` that passes on a helper's own dead `volatile` parameter is part of
+    VM003's finding on that parameter.
 
     ## Why is this bad?
     `volatile` has had no effect since PyTorch 0.4. Tensors still have a `volatile` property, but
@@ -62,6 +65,8 @@ class LegacyVolatile(Rule):
         Valid("import torch\n\nclass Loader:\n    def mode(self):\n        return self.volatile\n"),
         # Inside torch's own `Variable(...)` it is VM001's finding.
         Valid("import torch\nfrom torch.autograd import Variable\nv = Variable(x, volatile=True)\n"),
+        # Passing on a helper's own dead `volatile` parameter is part of VM003's finding on it.
+        Valid("import torch\n\ndef to_cuda(x, volatile=False):\n    return prepare(x, volatile=volatile)\n"),
     )
     INVALID = (
         Invalid("import torch\n\ndef evaluate(x):\n    return to_var(x, volatile=True)\n"),
@@ -75,6 +80,8 @@ class LegacyVolatile(Rule):
             return
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "volatile":
+                if forwards_dead_volatile(self, arg.value):
+                    continue  # VM003 reports the parameter it passes on, and this with it
                 title = "Remove the `volatile=` argument"
                 fix = self.replace_with(node, nodes.remove_arg(node, arg), title, Applicability.DISPLAY_ONLY)
                 self.report(arg, fixes=[fix])

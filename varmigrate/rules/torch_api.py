@@ -218,6 +218,10 @@ CLIP_GRAD_NORM: dict[str, str] = {
     for module in ("torch.nn.utils", "torch.nn.utils.clip_grad")
 }
 
+# Every deprecated alias above with its current name: an import of one that a fix left unused is renamed
+# in place when the fix asked for `from <module> import <current name>` (`engine.import_removal`).
+RENAMED: dict[str, str] = {**FUNCTIONAL_ACTIVATIONS, **INIT_WITHOUT_UNDERSCORE, **CLIP_GRAD_NORM}
+
 # Losses that still take the flags `size_average=` and `reduce=` that `reduction=` replaced in 0.4.1,
 # each with the position of `size_average` among its parameters (`self` not counted); `reduce` and
 # `reduction` come after it. Read from the signatures of torch 2.13: every one of them, given a flag
