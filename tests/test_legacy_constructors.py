@@ -28,8 +28,8 @@ def f(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def test_vm3_is_off_by_default_and_selected_by_its_prefix() -> None:
-    assert not {"VM301", "VM302"} & {rule.code for rule in DEFAULT_RULES}
-    assert [rule.code for rule in VM3] == ["VM301", "VM302"]
+    assert not {"VM301", "VM302", "VM303"} & {rule.code for rule in DEFAULT_RULES}
+    assert [rule.code for rule in VM3] == ["VM301", "VM302", "VM303"]
     assert check_source("import torch\nx = torch.FloatTensor(2)\n") == []
 
 
