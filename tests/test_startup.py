@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 # What each run loads of varmigrate, exactly: a module more is start-up every run pays for.
 BASE = {"varmigrate", "varmigrate._lazy", "varmigrate._version", "varmigrate.cli", "varmigrate.output"}
-RULES = {"varmigrate.rules", "varmigrate.rules.torch_api"}
+RULES = {"varmigrate.rules", "varmigrate.rules.spec", "varmigrate.rules.torch_api"}
 RULE = BASE | RULES | {"varmigrate.cli.rule", "varmigrate.output.console"}
 HELP = RULE | {
     "varmigrate.cache",
