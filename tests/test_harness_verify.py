@@ -289,20 +289,21 @@ def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tm
 
 @pytest.mark.slow
 def test_removed_apis_run_in_the_baseline_with_their_pytorch_03_meaning(tmp_path):
-    """The original raises on today's torch (`retain_variables=`, `TensorDataset`'s keywords, `torch.potrf`
-    and kin); the baseline's shims run it as 0.3 did, and the fixes compare identical."""
+    """The original fails on today's torch and Python (`retain_variables=`, `TensorDataset`'s keywords,
+    `torch.potrf` and kin, `async=`); the baseline runs it as 0.3 did, and the fixes compare identical."""
     folder = copy_case("legacy_removed_apis", tmp_path)
     raw = run_python(["train.py"], folder)
     assert raw.returncode != 0
-    assert "retain_variables" in raw.stderr
+    assert "SyntaxError" in raw.stderr
     options = VerifyOptions(
         command=(PYTHON, "train.py"),
         cwd=folder,
         unsafe_fixes=True,
-        configuration=resolve(None, Overrides(select=["VM401", "VM402", "VM403"])),
+        configuration=resolve(None, Overrides(select=["VM401", "VM402", "VM403", "VM405"])),
     )
     result = verify(options)
     assert result.verdict == IDENTICAL, result.message
-    assert {rewrite.code for rewrite in result.rewrites} == {"VM401", "VM402", "VM403"}
+    assert {rewrite.code for rewrite in result.rewrites} == {"VM401", "VM402", "VM403", "VM405"}
+    assert "train.py: the baseline ran with `async=` renamed `non_blocking=`" in result.notes
     # Two backward calls through one graph, five training steps, the solve's loss.
     assert result.comparison.calls == 8

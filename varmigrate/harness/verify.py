@@ -37,6 +37,7 @@ from pathlib import Path
 
 from varmigrate.config import resolve
 from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
+from varmigrate.engine.parsing import repair_async_keywords
 from varmigrate.harness.compare import compare_runs
 from varmigrate.harness.evidence import Site, gather, instrument, verified_findings
 from varmigrate.harness.options import (
@@ -333,8 +334,13 @@ def _instrument_baseline(
             continue
         diagnostics[file] = found
         sites.extend(instrumented.sites)
-        if instrumented.source != source.text:
-            write_source(path, instrumented.source, source.encoding)
+        text = instrumented.source
+        # `async=` has been a syntax error since Python 3.7: the baseline says it as PyTorch 0.4 renamed it.
+        if (repaired := repair_async_keywords(text)) is not None:
+            text = repaired.text
+            result.notes.append(f"{file.as_posix()}: the baseline ran with `async=` renamed `non_blocking=`")
+        if text != source.text:
+            write_source(path, text, source.encoding)
     return diagnostics, sites
 
 
