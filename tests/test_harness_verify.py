@@ -104,6 +104,7 @@ def test_modules_that_import_each_other_are_fixed_as_one_project(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.mutation  # a wrong rewrite verify must catch: CI's second step
 def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crashes(tmp_path):
     folder = copy_case("legacy_loss_data", tmp_path)
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=folder, configuration=ONLY_VM001))
@@ -121,6 +122,7 @@ def test_legacy_loss_data_without_an_item_fix_diverges_where_the_candidate_crash
 
 
 @pytest.mark.slow
+@pytest.mark.mutation  # a wrong rewrite verify must catch: CI's second step
 def test_stop_gradient_teacher_diverges_with_unsafe_fixes(tmp_path):
     folder = copy_case("stop_gradient_teacher", tmp_path)
     result = verify(
@@ -214,6 +216,7 @@ def saliency_repo(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.mutation  # a wrong rewrite verify must catch: CI's second step
 def test_baseline_revision_catches_a_hand_rewrite_that_aliases_one_leaf(saliency_repo):
     shutil.copy(CASES / "reused_input" / "hand_rewritten.py", saliency_repo / "train.py")
     result = verify(VerifyOptions(command=(PYTHON, "train.py"), cwd=saliency_repo, baseline="HEAD"))
