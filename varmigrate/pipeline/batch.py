@@ -257,7 +257,7 @@ def processing(
     if not size:
         yield batch
         return
-    with _start_pool(size, method, timeout) as pool:
+    with _start_pool(size, method, timeout, _layers(batch)) as pool:
         with _frozen_heap(method == "fork"):
             pool.start()
         batch.start(pool)
@@ -316,18 +316,30 @@ def _start_method() -> str:
     return "spawn" if sys.platform == "win32" else "forkserver"
 
 
+def _layers(batch: Batch) -> list[str]:
+    """The modules the second stage of ``batch`` loads: the engine's analysis (and fixer), and the notebook
+    and document layers only for notebooks, documents and modules with doctest examples."""
+    modules = ["varmigrate.engine.analysis"]
+    if any(task.job.mode.fixes for task in batch.tasks):
+        modules.append("varmigrate.engine.fixer")
+    if any(task.kind != ".py" or b">>>" in task.data for task in batch.tasks):
+        modules += ["varmigrate.notebook", "varmigrate.documents"]
+    return modules
+
+
 def _start_pool(
-    workers: int, method: str, timeout: float | None
+    workers: int, method: str, timeout: float | None, modules: list[str]
 ) -> WorkerPool[int, tuple[FileResult, bytes | None]]:
-    """A pool of ``workers`` processes started by ``method``, each file's analysis bounded by ``timeout``."""
+    """A pool of ``workers`` processes started by ``method``, each file's analysis bounded by ``timeout``.
+
+    ``modules`` are loaded before forking, so that the workers share one copy instead of each importing
+    LibCST (about a second of CPU); the fork server loads them once for all the workers it forks.
+    """
     import multiprocessing
 
     from varmigrate.pipeline.workers import WorkerPool
 
     context = cast("DefaultContext", multiprocessing.get_context(method))
-    # Loaded before forking, so that the workers share one copy instead of each importing LibCST (about
-    # a second of CPU); the fork server loads them once for all the workers it forks.
-    modules = ["varmigrate.engine", "varmigrate.notebook", "varmigrate.documents"]
     if method == "fork":
         for module in modules:
             importlib.import_module(module)
