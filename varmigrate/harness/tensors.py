@@ -112,7 +112,7 @@ def only_signs_of_zero_differ(before: StoredTensor | None, after: StoredTensor |
     old, new = stored_tensor(before), stored_tensor(after)
     if not (old.is_floating_point() or old.is_complex()):
         return False
-    return torch.equal(_bits(_unsigned_zeros(old)), _bits(_unsigned_zeros(new)))
+    return bool(torch.equal(_bits(_unsigned_zeros(old)), _bits(_unsigned_zeros(new))))
 
 
 def _unsigned_zeros(tensor: torch.Tensor) -> torch.Tensor:
