@@ -22,7 +22,7 @@ from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import changed_lines, read_source, write_source
 from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, VerifyResult, verify
-from varmigrate.model import Location
+from varmigrate.model import Location, RuntimeCheck
 from varmigrate.output.console import make_console
 from varmigrate.output.verify_report import render
 
@@ -86,7 +86,9 @@ def test_evidence_verifies_a_variable_site_only_when_its_argument_never_required
         _6_9={"runs": 3, "plain_no_grad": 2, "requires_grad": 1},
     )
     verified = verified_findings(check_source(LEGACY), evidence)
-    assert [(code, str(start)) for code, start in verified] == [("VM001", "5:9")]
+    assert [(code, str(start), check) for code, start, check in verified] == [
+        ("VM001", "5:9", RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)
+    ]
     assert evidence[1].summary == "argument required grad in 1 of 3 runs"
 
 
@@ -130,7 +132,9 @@ def test_a_nested_variable_is_not_verified_by_its_inner_result():
 
 def test_engine_applies_the_unsafe_fix_only_at_verified_findings():
     source = "import torch\nfrom torch.autograd import Variable\na = Variable(x)\nb = Variable(x)\n"
-    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    result = fix_source(
+        source, Settings(verified=frozenset({("VM001", Location(3, 5), RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)}))
+    )
     assert result.source == "import torch\na = x\nb = x.detach()\n"
     assert [str(d.start) for d in result.verified] == ["3:5"]
 
@@ -138,7 +142,9 @@ def test_engine_applies_the_unsafe_fix_only_at_verified_findings():
 def test_engine_does_not_promote_a_fix_that_names_no_runtime_check():
     # `Variable(h.data)` has only a SAFE fix; a verified location changes nothing there.
     source = "import torch\nfrom torch.autograd import Variable\na = Variable(h.data)\n"
-    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    result = fix_source(
+        source, Settings(verified=frozenset({("VM001", Location(3, 5), RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)}))
+    )
     assert result.source == "import torch\na = h.detach()\n"
     assert result.verified == []
 
