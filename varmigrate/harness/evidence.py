@@ -172,8 +172,12 @@ class SiteEvidence:
             if self.counts.get(key):
                 return f"{what} was {text} in {self.counts[key]} of {times}"
         if self.site.kind is SiteKind.INPUT:
-            ranks = ", ".join(str(rank) for rank in sorted(self.ranks))
-            return f"input always a tensor of rank {ranks} ({times})"
+            ranks = sorted(self.ranks)
+            dims = sorted({softmax_dim(rank) for rank in ranks})
+            return (
+                f"input of rank {' or '.join(map(str, ranks))} ({times}): "
+                f"PyTorch picked dim {' or '.join(map(str, dims))}"
+            )
         elsewhere = self.runs - self.counts.get("cpu_tensor", 0)
         if elsewhere:
             return f"receiver a tensor, not on the CPU in {elsewhere} of {times}"
