@@ -387,14 +387,14 @@ def _fix_candidate(
         original = read_source(result.root / file)
         name = file.as_posix()
         evidence = [e for e in result.evidence if e.site.file == name]
-        verified = verified_findings(diagnostics[file], evidence)
-        fixed = fix_source(original.text, replace(settings, verified=frozenset(verified)))
+        verified = frozenset(verified_findings(diagnostics[file], evidence))
+        fixed = fix_source(original.text, replace(settings, verified=verified))
         promoted = {(d.code, d.start) for d in fixed.verified}
         entry = FileFix(file=name, original=original, fixed=fixed.source)
         for diagnostic in diagnostics[file]:
             key = (diagnostic.code, diagnostic.start)
             fix = (
-                verified_fix(diagnostic, frozenset(verified))
+                verified_fix(diagnostic, verified)
                 if key in promoted
                 else diagnostic.fix_for(settings.threshold)
             )
