@@ -49,21 +49,21 @@ class ImplicitSoftmaxDim(Rule):
     ```
 
     ## Fix safety
-    The dimension PyTorch picks depends on the rank of the input at run time. Where the code shows
-    the rank, the fix passes PyTorch's pick and is safe: the input of a function call is a torch
-    factory with sizes written out (`torch.randn(2, 3)`, `torch.zeros((4, 5, 6))`, `torch.full((3,),
-    v)`), or a name bound once, at module or function level, to one and used elsewhere only in ways
-    that cannot change its rank in place (no `x.unsqueeze_()`, `x.data = y`, aliases or calls of
-    the program's own functions). The same dim gives the same kernel, so values and gradients are
-    bit-identical; only the deprecation warning goes.
+    The dimension PyTorch picks depends on the rank of the input at run time. Where the code shows the
+    rank, the fix passes PyTorch's pick and is safe: the input of a function call is a torch factory
+    with sizes written out (`torch.randn(2, 3)`, `torch.zeros((4, 5, 6))`, `torch.full((3,), v)`), or a
+    name bound once, at module or function level, to one and used elsewhere only in ways that cannot
+    change its rank in place (no `x.unsqueeze_()`, `x.data = y`, aliases or calls of the program's own
+    functions). The same dim gives the same kernel, so values and gradients are bit-identical; only the
+    deprecation warning goes.
 
     Elsewhere adding `dim=1`, PyTorch's pick for 2-dim and 4-or-more-dim input, is a display-only
     suggestion (and `dim=0` the other one): it is not offered as an unsafe fix, since it silently
-    normalises along another dimension for 0-, 1- and 3-dim input, and for `(batch, time, classes)`
-    the intended dimension is usually the last one. `varmigrate verify` records the rank of a
-    function call's input in the original run and, where every call at the site had a rank for
-    which PyTorch picks 1 (or every one a rank for which it picks 0), applies `dim=1` (or `dim=0`)
-    as a *verified* fix: exact for every input the run saw, even without `--unsafe-fixes`.
+    normalises along another dimension for 0-, 1- and 3-dim input, and for `(batch, time, classes)` the
+    intended dimension is usually the last one. `varmigrate verify` records the rank of a function
+    call's input in the original run and, where every call at the site had a rank for which PyTorch
+    picks 1 (or every one a rank for which it picks 0), applies `dim=1` (or `dim=0`) as a *verified*
+    fix: exact for every input the run saw, even without `--unsafe-fixes`.
 
     ## Known problems
     Calls that pass `*args` or `**kwargs` are not flagged (they may hold `dim`), nor subclasses of

@@ -62,15 +62,15 @@ class LegacyTypeConversion(Rule):
     `torch.randn(...)`); elsewhere it may be an `nn.Module`, whose `.type(T)` converts its integer
     buffers too, which `.to(...)` does not, and the fix is unsafe. The idiomatic `.float()` is offered
     as an unsafe fix: it keeps a CUDA tensor on the GPU. On a CPU tensor (or `nn.Parameter`) it equals
-    `.type(T)` with a CPU type, probed on torch 2.13 for every dtype method and float, integer and
-    bool inputs: the same values, dtype, device, strides (channels-last kept), `requires_grad` and
-    `grad_fn` (`ToCopyBackward0`, same gradient), and the tensor itself when the dtype already
-    matches (both return `self`, so aliasing is kept). `varmigrate verify` applies it as a *verified*
-    fix at sites where the receiver was, every time the original program ran them, a CPU
-    `torch.Tensor` or `nn.Parameter`. With a CUDA type the fix,
-    `.to("cuda", dtype)`, is unsafe: the tests run without a GPU, and a tensor already on a GPU other
-    than the current one stays there with `.type(...)` but moves with `.to("cuda")`. An alias that
-    chooses between a CUDA and a CPU type at run time gets a display-only fix.
+    `.type(T)` with a CPU type, probed on torch 2.13 for every dtype method and float, integer and bool
+    inputs: the same values, dtype, device, strides (channels-last kept), `requires_grad` and `grad_fn`
+    (`ToCopyBackward0`, same gradient), and the tensor itself when the dtype already matches (both
+    return `self`, so aliasing is kept). `varmigrate verify` applies it as a *verified* fix at sites
+    where the receiver was, every time the original program ran them, a CPU `torch.Tensor` or
+    `nn.Parameter`. With a CUDA type the fix, `.to("cuda", dtype)`, is unsafe: the tests run without a
+    GPU, and a tensor already on a GPU other than the current one stays there with `.type(...)` but
+    moves with `.to("cuda")`. An alias that chooses between a CUDA and a CPU type at run time gets a
+    display-only fix.
 
     ## Known problems
     `.type(torch.Tensor)` (the default type) and sparse types are not flagged; `.type(T, non_blocking=...)`
