@@ -1,6 +1,6 @@
 """Call-site evidence: instrument the baseline copy, read what its run saw, decide which fixes it verifies.
 
-Two kinds of site are instrumented in the baseline's copy of each file that is fixed:
+Three kinds of site are instrumented in the baseline's copy of each file that is fixed:
 
 - each `Variable(...)` call a VM0xx finding reports: its data argument ``x`` becomes
   ``__varmigrate_arg__(ID, x)``, which notes whether ``x`` was a plain tensor requiring grad and
@@ -371,7 +371,8 @@ def verified_findings(
 def _site_of(
     diagnostic: Diagnostic, check: RuntimeCheck, evidence: Sequence[SiteEvidence]
 ) -> SiteEvidence | None:
-    """The site a finding is about: the same `Variable(...)` call, or the smallest `.data[0]` around it."""
+    """The site a finding is about: the same call (`Variable(...)`, or the call whose receiver or input was
+    observed), or the smallest `.data[0]` around it."""
     same_call = SiteKind.VARIABLE if check is RuntimeCheck.DATA_IS_PLAIN_NO_GRAD else _VALUE_CHECKS.get(check)
     if same_call is not None:
         return next(
