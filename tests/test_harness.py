@@ -22,9 +22,10 @@ from varmigrate.harness.runner import RunOutcome, RunSpec, run
 from varmigrate.harness.tensors import only_signs_of_zero_differ, stored_difference, tensor_difference
 from varmigrate.harness.tree import changed_lines, read_source, write_source
 from varmigrate.harness.verify import ERROR, RecordedBaseline, UsageError, VerifyOptions, VerifyResult, verify
-from varmigrate.model import Location
+from varmigrate.model import Location, RuntimeCheck
 from varmigrate.output.console import make_console
 from varmigrate.output.verify_report import render
+from varmigrate.rules import select_rules
 
 LEGACY = textwrap.dedent(
     """\
@@ -86,7 +87,9 @@ def test_evidence_verifies_a_variable_site_only_when_its_argument_never_required
         _6_9={"runs": 3, "plain_no_grad": 2, "requires_grad": 1},
     )
     verified = verified_findings(check_source(LEGACY), evidence)
-    assert [(code, str(start)) for code, start in verified] == [("VM001", "5:9")]
+    assert [(code, str(start), check) for code, start, check in verified] == [
+        ("VM001", "5:9", RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)
+    ]
     assert evidence[1].summary == "argument required grad in 1 of 3 runs"
 
 
@@ -130,7 +133,9 @@ def test_a_nested_variable_is_not_verified_by_its_inner_result():
 
 def test_engine_applies_the_unsafe_fix_only_at_verified_findings():
     source = "import torch\nfrom torch.autograd import Variable\na = Variable(x)\nb = Variable(x)\n"
-    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    result = fix_source(
+        source, Settings(verified=frozenset({("VM001", Location(3, 5), RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)}))
+    )
     assert result.source == "import torch\na = x\nb = x.detach()\n"
     assert [str(d.start) for d in result.verified] == ["3:5"]
 
@@ -138,9 +143,105 @@ def test_engine_applies_the_unsafe_fix_only_at_verified_findings():
 def test_engine_does_not_promote_a_fix_that_names_no_runtime_check():
     # `Variable(h.data)` has only a SAFE fix; a verified location changes nothing there.
     source = "import torch\nfrom torch.autograd import Variable\na = Variable(h.data)\n"
-    result = fix_source(source, Settings(verified=frozenset({("VM001", Location(3, 5))})))
+    result = fix_source(
+        source, Settings(verified=frozenset({("VM001", Location(3, 5), RuntimeCheck.DATA_IS_PLAIN_NO_GRAD)}))
+    )
     assert result.source == "import torch\na = h.detach()\n"
     assert result.verified == []
+
+
+# Receivers and softmax inputs whose fix names a check on their value (VM302, VM303, VM414).
+VALUES = textwrap.dedent(
+    """\
+    import torch
+    import torch.nn.functional as F
+    h = w.new(2, 3).zero_()
+    d = w.data.new(2, 3)
+    y = x.type(torch.DoubleTensor)
+    p = F.softmax(logits)
+    q = F.softmax(torch.randn(2, 3))
+    """
+)
+VALUE_SETTINGS = Settings(rules=select_rules(["VM302", "VM303", "VM414"]))
+
+
+def _value_evidence(counts: dict[str, int], row: int) -> SiteEvidence:
+    sites = instrument("m.py", VALUES, check_source(VALUES, VALUE_SETTINGS), first_id=1).sites
+    (site,) = [s for s in sites if s.start.row == row]
+    return SiteEvidence(site, counts)
+
+
+def test_receivers_and_softmax_inputs_are_wrapped_only_where_a_fix_names_a_check_on_them():
+    instrumented = instrument("m.py", VALUES, check_source(VALUES, VALUE_SETTINGS), first_id=1)
+    lines = instrumented.source.splitlines()
+    assert lines[2] == "h = __varmigrate_value__(1, w).new(2, 3).zero_()"
+    assert lines[3] == "d = w.data.new(2, 3)"  # a SAFE fix: nothing to verify
+    assert lines[4] == "y = __varmigrate_value__(2, x).type(torch.DoubleTensor)"
+    assert lines[5] == "p = F.softmax(__varmigrate_value__(3, logits))"
+    assert lines[6] == "q = F.softmax(torch.randn(2, 3))"  # the rank is written out: a SAFE fix
+    assert [(s.kind, str(s.start), s.code) for s in instrumented.sites] == [
+        (SiteKind.RECEIVER, "3:5", "w.new(2, 3)"),
+        (SiteKind.RECEIVER, "5:5", "x.type(torch.DoubleTensor)"),
+        (SiteKind.INPUT, "6:5", "F.softmax(logits)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "counts", "check", "holds"),
+    [
+        (3, {"runs": 2, "tensor": 2, "rank_2": 2}, RuntimeCheck.RECEIVER_IS_TENSOR, True),
+        (3, {"runs": 2, "tensor": 1, "rank_2": 1, "not_tensor": 1}, RuntimeCheck.RECEIVER_IS_TENSOR, False),
+        (3, {"runs": 1, "subclass": 1}, RuntimeCheck.RECEIVER_IS_TENSOR, False),
+        (5, {"runs": 2, "tensor": 2, "cpu_tensor": 2}, RuntimeCheck.RECEIVER_IS_CPU_TENSOR, True),
+        (5, {"runs": 2, "tensor": 2, "cpu_tensor": 1}, RuntimeCheck.RECEIVER_IS_CPU_TENSOR, False),
+        (5, {"runs": 1, "not_tensor": 1}, RuntimeCheck.RECEIVER_IS_CPU_TENSOR, False),
+        # A receiver site does not verify a check on a softmax input, nor the reverse.
+        (5, {"runs": 2, "tensor": 2, "rank_2": 2}, RuntimeCheck.INPUT_RANK_PICKS_DIM_1, False),
+        (6, {"runs": 2, "tensor": 2, "cpu_tensor": 2}, RuntimeCheck.RECEIVER_IS_CPU_TENSOR, False),
+        (6, {"runs": 3, "tensor": 3, "rank_2": 2, "rank_4": 1}, RuntimeCheck.INPUT_RANK_PICKS_DIM_1, True),
+        (6, {"runs": 3, "tensor": 3, "rank_2": 2, "rank_4": 1}, RuntimeCheck.INPUT_RANK_PICKS_DIM_0, False),
+        (6, {"runs": 3, "tensor": 3, "rank_2": 2, "rank_3": 1}, RuntimeCheck.INPUT_RANK_PICKS_DIM_1, False),
+        (
+            6,
+            {"runs": 3, "tensor": 3, "rank_0": 1, "rank_1": 1, "rank_3": 1},
+            RuntimeCheck.INPUT_RANK_PICKS_DIM_0,
+            True,
+        ),
+        (6, {"runs": 2, "tensor": 1, "rank_2": 1, "subclass": 1}, RuntimeCheck.INPUT_RANK_PICKS_DIM_1, False),
+        (6, {}, RuntimeCheck.INPUT_RANK_PICKS_DIM_1, False),
+    ],
+    ids=[
+        "tensor-receiver",
+        "receiver-once-not-a-tensor",
+        "receiver-a-subclass",
+        "cpu-receiver",
+        "receiver-once-elsewhere",
+        "module-receiver",
+        "receiver-site-for-a-rank-check",
+        "input-site-for-a-receiver-check",
+        "ranks-2-and-4-pick-1",
+        "ranks-2-and-4-do-not-pick-0",
+        "rank-3-once-picks-0",
+        "ranks-0-1-3-pick-0",
+        "input-once-a-subclass",
+        "not-run",
+    ],
+)
+def test_value_evidence_holds_only_when_every_run_showed_the_fact(row, counts, check, holds):
+    assert _value_evidence(counts, row).holds(check) is holds
+
+
+def test_the_softmax_dim_every_observed_rank_picks_is_the_one_applied():
+    diagnostics = check_source(VALUES, VALUE_SETTINGS)
+    evidence = [_value_evidence({"runs": 2, "tensor": 2, "rank_3": 2}, row=6)]
+    verified = verified_findings(diagnostics, evidence)
+    assert [(code, str(start), check) for code, start, check in verified] == [
+        ("VM414", "6:5", RuntimeCheck.INPUT_RANK_PICKS_DIM_0)
+    ]
+    fixed = fix_source(VALUES, Settings(rules=VALUE_SETTINGS.rules, verified=frozenset(verified)))
+    assert "p = F.softmax(logits, dim=0)\n" in fixed.source
+    assert "h = w.new(2, 3).zero_()\n" in fixed.source  # no evidence there: its UNSAFE fix waits
+    assert "q = F.softmax(torch.randn(2, 3), dim=1)\n" in fixed.source  # the SAFE fix
 
 
 # -- stored tensors ---------------------------------------------------------------------------------------

@@ -310,3 +310,36 @@ def test_removed_apis_run_in_the_baseline_with_their_pytorch_03_meaning(tmp_path
     assert "train.py: the baseline ran with `async=` renamed `non_blocking=`" in result.notes
     # Two backward calls through one graph, five training steps, the solve's loss.
     assert result.comparison.calls == 8
+
+
+@pytest.mark.slow
+def test_receiver_and_rank_evidence_verifies_new_type_and_softmax_fixes_where_they_held(tmp_path):
+    """VM303, VM302 and VM414 in one run: each fix is verified where the baseline saw its fact, only there."""
+    folder = copy_case("runtime_checks", tmp_path)
+    (folder / "expected.py").unlink()  # it has findings of its own (unverified ones)
+    options = VerifyOptions(
+        command=(PYTHON, "train.py"),
+        cwd=folder,
+        configuration=resolve(None, Overrides(select=["VM302", "VM303", "VM414"])),
+    )
+    result = verify(options)
+    assert result.verdict == IDENTICAL, result.message
+    seen = {e.site.where: e.summary for e in result.evidence}
+    assert seen == {
+        "train.py:18:12": "input of rank 1 or 2 (4 runs): PyTorch picked dim 0 or 1",
+        "train.py:22:1": "receiver was not a tensor in 1 of 1 run",
+        "train.py:27:9": "receiver always a CPU tensor (2 runs)",
+        "train.py:28:13": "receiver was not a tensor in 2 of 2 runs",
+        "train.py:29:14": "receiver always a CPU tensor (2 runs)",
+        "train.py:31:13": "input of rank 2 (2 runs): PyTorch picked dim 1",
+        "train.py:32:17": "input of rank 3 (2 runs): PyTorch picked dim 0",
+    }
+    # The module receiver, the `Pool` and the softmax of mixed ranks keep their unverified fixes unapplied.
+    assert {(str(r.start), r.code, r.label) for r in result.rewrites} == {
+        ("27:9", "VM303", "verified"),
+        ("29:14", "VM302", "verified"),
+        ("31:13", "VM414", "verified"),
+        ("32:17", "VM414", "verified"),
+    }
+    (entry,) = result.files
+    assert entry.fixed == (CASES / "runtime_checks" / "expected.py").read_text(encoding="utf-8")

@@ -27,15 +27,27 @@ class Applicability(enum.IntEnum):
 class RuntimeCheck(enum.Enum):
     """A fact one run of the program can establish that makes an UNSAFE fix exact at its site.
 
-    A rule names the check on an UNSAFE fix whose only risk is that fact; `varmigrate verify` observes
-    the site while the original program runs and, when the fact held every time, applies the fix as a
-    *verified* fix even without ``--unsafe-fixes``.
+    A rule names the check on an UNSAFE fix whose only risk is that fact (or on a DISPLAY_ONLY fix that
+    is a guess without it: VM414's `dim=`); `varmigrate verify` observes the site while the original
+    program runs and, when the fact held every time, applies the fix as a *verified* fix even without
+    ``--unsafe-fixes``. A finding may offer several such fixes: the first whose check held is applied.
     """
 
     # `Variable(x)` -> `x`: exact when `x` was always a plain `torch.Tensor` that did not require grad.
     DATA_IS_PLAIN_NO_GRAD = "data-is-plain-no-grad"
     # `t.data[0]` -> `t.item()`: exact (in PyTorch 0.3's meaning) when `t` was always a 0-dim tensor.
     RECEIVER_IS_ZERO_DIM = "receiver-is-zero-dim"
+    # `x.new(...)` -> `x.new_empty(...)` etc.: exact when `x` was always a `torch.Tensor` (or an
+    # `nn.Parameter`, whose `new_*` give what its `new` gave), not another object with a `new` method.
+    RECEIVER_IS_TENSOR = "receiver-is-tensor"
+    # `x.type(torch.FloatTensor)` -> `x.float()`: exact when `x` was always a CPU `torch.Tensor` (or
+    # `nn.Parameter`), not a CUDA tensor (which `.type` moved to the CPU) or an `nn.Module`.
+    RECEIVER_IS_CPU_TENSOR = "receiver-is-cpu-tensor"
+    # `F.softmax(x)` -> `F.softmax(x, dim=1)`: exact when `x` was always a tensor of 2 or 4-or-more
+    # dims, for which PyTorch picks dim 1 (`torch.nn.functional._get_softmax_dim`).
+    INPUT_RANK_PICKS_DIM_1 = "input-rank-picks-dim-1"
+    # `F.softmax(x)` -> `F.softmax(x, dim=0)`: exact when `x` was always 0-, 1- or 3-dim.
+    INPUT_RANK_PICKS_DIM_0 = "input-rank-picks-dim-0"
 
 
 @dataclass(frozen=True, order=True)
@@ -71,7 +83,7 @@ class Fix:
     # ``from torch.nn.init import normal_`` (an unused import of the name it replaces is renamed);
     # ``-torch.nn.functional.sigmoid``: the edits no longer refer to that import, which goes if unused.
     imports: tuple[str, ...] = ()
-    # For an UNSAFE fix: the one run-time fact that would make it exact, when there is one.
+    # For an UNSAFE (or DISPLAY_ONLY) fix: the one run-time fact that would make it exact, when there is one.
     verified_by: RuntimeCheck | None = None
 
     def allowed(self, threshold: Applicability) -> bool:

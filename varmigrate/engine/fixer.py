@@ -40,6 +40,7 @@ from varmigrate.model import (
     Edit,
     Fix,
     Location,
+    RuntimeCheck,
     SourceParseError,
 )
 from varmigrate.rules import ASYNC_KEYWORD_RULE
@@ -126,7 +127,7 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
         promoted: dict[int, Diagnostic] = {}
         fixes = []
         for d in diagnostics:
-            fix = _verified_fix(d, verified) or d.fix_for(threshold)
+            fix = verified_fix(d, verified) or d.fix_for(threshold)
             if fix is None or (d.code, _key(fix)) in rejected:
                 continue
             if fix.applicability < threshold:
@@ -317,14 +318,20 @@ def _moved_edit(edit: Edit, shift: Callable[[int], tuple[int, int] | None]) -> E
     )
 
 
-def _verified_fix(diagnostic: Diagnostic, verified: frozenset[tuple[str, Location]]) -> Fix | None:
-    """The UNSAFE fix of ``diagnostic`` when a run showed it exact at this location, else None."""
-    if (diagnostic.code, diagnostic.start) not in verified:
+def verified_fix(
+    diagnostic: Diagnostic, verified: frozenset[tuple[str, Location, RuntimeCheck]]
+) -> Fix | None:
+    """The UNSAFE or DISPLAY_ONLY fix of ``diagnostic`` whose check a run showed to hold here, else None."""
+    if not verified:
         return None
-    fix = diagnostic.fix_for(Applicability.UNSAFE)
-    if fix is None or fix.applicability is not Applicability.UNSAFE or fix.verified_by is None:
-        return None
-    return fix
+    for fix in diagnostic.fixes:
+        if (
+            fix.applicability is not Applicability.SAFE
+            and fix.verified_by is not None
+            and (diagnostic.code, diagnostic.start, fix.verified_by) in verified
+        ):
+            return fix
+    return None
 
 
 def _key(fix: Fix) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from varmigrate.model import Applicability, Location, ProjectImports
+from varmigrate.model import Applicability, Location, ProjectImports, RuntimeCheck
 from varmigrate.rules import DEFAULT_RULES, RuleSpec
 
 
@@ -14,9 +14,10 @@ class Settings:
 
     rules: tuple[RuleSpec, ...] = DEFAULT_RULES
     unsafe_fixes: bool = False
-    # Findings, as (code, start) in the source given to `fix_source`, whose UNSAFE fix a run of the
-    # program has shown to be exact (see `RuntimeCheck`): they get that fix even without `unsafe_fixes`.
-    verified: frozenset[tuple[str, Location]] = frozenset()
+    # Findings, as (code, start) in the source given to `fix_source`, with the check a run of the program
+    # showed to hold there (see `RuntimeCheck`): they get the UNSAFE or DISPLAY_ONLY fix that names that
+    # check even without `unsafe_fixes`.
+    verified: frozenset[tuple[str, Location, RuntimeCheck]] = frozenset()
     # What the other modules of the project bind in this one (see `in_project`).
     project: ProjectImports = field(default_factory=ProjectImports)
 

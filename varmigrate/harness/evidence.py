@@ -1,6 +1,6 @@
 """Call-site evidence: instrument the baseline copy, read what its run saw, decide which fixes it verifies.
 
-Two kinds of site are instrumented in the baseline's copy of each file that is fixed:
+Three kinds of site are instrumented in the baseline's copy of each file that is fixed:
 
 - each `Variable(...)` call a VM0xx finding reports: its data argument ``x`` becomes
   ``__varmigrate_arg__(ID, x)``, which notes whether ``x`` was a plain tensor requiring grad and
@@ -8,7 +8,10 @@ Two kinds of site are instrumented in the baseline's copy of each file that is f
 - each ``t.data[0]`` read: it becomes ``__varmigrate_index__(ID, t.data)``, which notes whether ``t``
   was 0-dim and, when it was, returns the number as PyTorch 0.3 did (today's torch raises there);
   ``t.numpy()[0]`` likewise (``__varmigrate_index__(ID, t.numpy())``: a 0-dim array gives the NumPy
-  scalar 0.3's 1-element array gave).
+  scalar 0.3's 1-element array gave);
+- the receiver ``x`` of each ``x.new(...)`` (VM303) and ``x.type(T)`` (VM302) finding whose fix names a
+  check on it, and the input ``x`` of each ``F.softmax(x)`` (VM414): ``__varmigrate_value__(ID, x)``,
+  which notes whether ``x`` was a plain tensor, on the CPU, and its rank, and returns it untouched.
 
 The wrappers are inserted inside the existing line, so line numbers do not move. Sites are found from
 the engine's findings (same 1-based positions as its diagnostics) and from the CST shape of
@@ -31,7 +34,7 @@ from libcst.metadata import (
     PositionProvider,
 )
 
-from varmigrate.harness.recorder import ARG_HOOK, INDEX_HOOK
+from varmigrate.harness.recorder import ARG_HOOK, INDEX_HOOK, VALUE_HOOK
 from varmigrate.model import Applicability, Diagnostic, Location, RuntimeCheck
 from varmigrate.rules.variable import parse_variable_args
 
@@ -48,6 +51,22 @@ class SiteKind(enum.Enum):
 
     VARIABLE = "variable"  # a `Variable(x)` call: was `x` ever a tensor requiring grad?
     DATA_INDEX = "data-index"  # a `t.data[0]` read: was `t` always 0-dim?
+    RECEIVER = "receiver"  # `x.new(...)`, `x.type(T)`: was `x` always a plain tensor, on the CPU?
+    INPUT = "input"  # `F.softmax(x)`: which ranks did `x` have?
+
+
+# The checks observed through `__varmigrate_value__`, and where it goes.
+_VALUE_CHECKS = {
+    RuntimeCheck.RECEIVER_IS_TENSOR: SiteKind.RECEIVER,
+    RuntimeCheck.RECEIVER_IS_CPU_TENSOR: SiteKind.RECEIVER,
+    RuntimeCheck.INPUT_RANK_PICKS_DIM_1: SiteKind.INPUT,
+    RuntimeCheck.INPUT_RANK_PICKS_DIM_0: SiteKind.INPUT,
+}
+
+
+def softmax_dim(rank: int) -> int:
+    """The dim PyTorch picks for softmax of a ``rank``-dim input (`torch.nn.functional._get_softmax_dim`)."""
+    return 0 if rank in (0, 1, 3) else 1
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,24 @@ class SiteEvidence:
             )
         if check is RuntimeCheck.RECEIVER_IS_ZERO_DIM:
             return self.site.kind is SiteKind.DATA_INDEX and self.counts.get("zero_dim", 0) == self.runs
-        return False
+        if self.site.kind is not _VALUE_CHECKS.get(check):
+            return False
+        if check is RuntimeCheck.RECEIVER_IS_TENSOR:
+            return self.counts.get("tensor", 0) == self.runs
+        if check is RuntimeCheck.RECEIVER_IS_CPU_TENSOR:
+            return self.counts.get("cpu_tensor", 0) == self.runs
+        dim = 1 if check is RuntimeCheck.INPUT_RANK_PICKS_DIM_1 else 0
+        return sum(n for rank, n in self.ranks.items() if softmax_dim(rank) == dim) == self.runs
+
+    @property
+    def ranks(self) -> dict[int, int]:
+        """How many times the value was a plain tensor of each rank (value sites)."""
+        prefix = "rank_"
+        return {
+            int(key[len(prefix) :]): n
+            for key, n in self.counts.items()
+            if key.startswith(prefix) and key[len(prefix) :].isdigit()
+        }
 
     @property
     def summary(self) -> str:
@@ -117,6 +153,8 @@ class SiteEvidence:
             if zero == runs:
                 return f"receiver always 0-dim ({times}; the shim returned the number)"
             return f"receiver not 0-dim in {runs - zero} of {times}"
+        if self.site.kind in (SiteKind.RECEIVER, SiteKind.INPUT):
+            return self._value_summary(times)
         for key, text in (
             ("requires_grad", "argument required grad"),
             ("subclass", "argument was a Parameter or tensor subclass"),
@@ -127,6 +165,23 @@ class SiteEvidence:
         if self.site.nested:
             return f"argument is another `Variable(...)` ({times})"
         return f"argument never required grad ({times})"
+
+    def _value_summary(self, times: str) -> str:
+        what = "receiver" if self.site.kind is SiteKind.RECEIVER else "input"
+        for key, text in (("not_tensor", "not a tensor"), ("subclass", "a tensor subclass")):
+            if self.counts.get(key):
+                return f"{what} was {text} in {self.counts[key]} of {times}"
+        if self.site.kind is SiteKind.INPUT:
+            ranks = sorted(self.ranks)
+            dims = sorted({softmax_dim(rank) for rank in ranks})
+            return (
+                f"input of rank {' or '.join(map(str, ranks))} ({times}): "
+                f"PyTorch picked dim {' or '.join(map(str, dims))}"
+            )
+        elsewhere = self.runs - self.counts.get("cpu_tensor", 0)
+        if elsewhere:
+            return f"receiver a tensor, not on the CPU in {elsewhere} of {times}"
+        return f"receiver always a CPU tensor ({times})"
 
 
 @dataclass(frozen=True)
@@ -140,7 +195,13 @@ class Instrumented:
 def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_id: int) -> Instrumented:
     """Wrap the sites of ``source`` (path ``file``) in recorder calls numbered from ``first_id``."""
     variable_ranges = {(d.start, d.end) for d in diagnostics if d.code.startswith(_VARIABLE_CODES)}
-    if not variable_ranges and ".data" not in source and ".numpy(" not in source:
+    value_ranges = {
+        (d.start, d.end): _VALUE_CHECKS[fix.verified_by]
+        for d in diagnostics
+        for fix in d.fixes
+        if fix.verified_by in _VALUE_CHECKS
+    }
+    if not variable_ranges and not value_ranges and ".data" not in source and ".numpy(" not in source:
         return Instrumented(source, [])
     try:
         wrapper = MetadataWrapper(cst.parse_module(source))
@@ -148,7 +209,7 @@ def instrument(file: str, source: str, diagnostics: Sequence[Diagnostic], first_
         # Findings in a file Python cannot parse (`t.cuda(async=True)`, VM405): it cannot run as it
         # is, so there is nothing to observe in it.
         return Instrumented(source, [])
-    finder = _SiteFinder(variable_ranges)
+    finder = _SiteFinder(variable_ranges, value_ranges)
     wrapper.visit(finder)
     if not finder.found:
         return Instrumented(source, [])
@@ -181,9 +242,14 @@ def _snippet(module: cst.Module, node: cst.CSTNode) -> str:
 class _SiteFinder(cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider, ExpressionContextProvider)
 
-    def __init__(self, variable_ranges: set[tuple[Location, Location]]) -> None:
+    def __init__(
+        self,
+        variable_ranges: set[tuple[Location, Location]],
+        value_ranges: dict[tuple[Location, Location], SiteKind],
+    ) -> None:
         super().__init__()
         self.variable_ranges = variable_ranges
+        self.value_ranges = value_ranges
         # (node to wrap, kind, site range); `nodes` holds the node whose text names the site.
         self.found: list[tuple[cst.CSTNode, SiteKind, tuple[Location, Location]]] = []
         self.nodes: list[cst.CSTNode] = []
@@ -197,6 +263,9 @@ class _SiteFinder(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         span = self._range(node)
+        kind = self.value_ranges.get(span)
+        if kind is not None:
+            self._value_site(node, kind, span)
         if span not in self.variable_ranges:
             return
         data = parse_variable_args(node).data
@@ -205,6 +274,20 @@ class _SiteFinder(cst.CSTVisitor):
             return  # `Variable()` / `Variable(None)`: nothing to observe
         self.found.append((argument, SiteKind.VARIABLE, span))
         self.nodes.append(node)
+
+    def _value_site(self, node: cst.Call, kind: SiteKind, span: tuple[Location, Location]) -> None:
+        """The receiver (the `x.new` attribute, whose value is wrapped) or the input argument of ``node``."""
+        target: cst.CSTNode | None
+        if kind is SiteKind.RECEIVER:
+            target = node.func if isinstance(node.func, cst.Attribute) else None
+        else:
+            positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+            named = [arg for arg in node.args if arg.keyword is not None and arg.keyword.value == "input"]
+            found = positional or named
+            target = found[0] if found else None
+        if target is not None:
+            self.found.append((target, kind, span))
+            self.nodes.append(node)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if not m.matches(node, _DATA_ZERO):
@@ -225,7 +308,16 @@ class _Wrapper(cst.CSTTransformer):
         site = self.targets.get(original_node)
         if site is None:
             return updated_node
-        return updated_node.with_changes(value=_hook(ARG_HOOK, site, updated_node.value))
+        hook = ARG_HOOK if site.kind is SiteKind.VARIABLE else VALUE_HOOK
+        return updated_node.with_changes(value=_hook(hook, site, updated_node.value))
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        site = self.targets.get(original_node)
+        if site is None:
+            return updated_node
+        return updated_node.with_changes(value=_hook(VALUE_HOOK, site, updated_node.value))
 
     def leave_Subscript(
         self, original_node: cst.Subscript, updated_node: cst.Subscript
@@ -261,29 +353,33 @@ def gather(sites: Iterable[Site], counts: Iterable[Mapping[int, Mapping[str, int
 
 def verified_findings(
     diagnostics: Sequence[Diagnostic], evidence: Sequence[SiteEvidence]
-) -> dict[tuple[str, Location], SiteEvidence]:
-    """Findings whose UNSAFE fix the evidence made exact, by (code, start), with the evidence that did."""
-    verified: dict[tuple[str, Location], SiteEvidence] = {}
+) -> dict[tuple[str, Location, RuntimeCheck], SiteEvidence]:
+    """Findings whose UNSAFE (or DISPLAY_ONLY) fix the evidence made exact, by (code, start, the check that
+    held), with the evidence that did; of a finding's fixes that name a check, the first that held."""
+    verified: dict[tuple[str, Location, RuntimeCheck], SiteEvidence] = {}
     for diagnostic in diagnostics:
-        fix = diagnostic.fix_for(Applicability.UNSAFE)
-        if fix is None or fix.applicability is not Applicability.UNSAFE or fix.verified_by is None:
-            continue
-        site = _site_of(diagnostic, fix.verified_by, evidence)
-        if site is not None and site.holds(fix.verified_by):
-            verified[(diagnostic.code, diagnostic.start)] = site
+        for fix in diagnostic.fixes:
+            if fix.applicability is Applicability.SAFE or fix.verified_by is None:
+                continue
+            site = _site_of(diagnostic, fix.verified_by, evidence)
+            if site is not None and site.holds(fix.verified_by):
+                verified[(diagnostic.code, diagnostic.start, fix.verified_by)] = site
+                break
     return verified
 
 
 def _site_of(
     diagnostic: Diagnostic, check: RuntimeCheck, evidence: Sequence[SiteEvidence]
 ) -> SiteEvidence | None:
-    """The site a finding is about: the same `Variable(...)` call, or the smallest `.data[0]` around it."""
-    if check is RuntimeCheck.DATA_IS_PLAIN_NO_GRAD:
+    """The site a finding is about: the same call (`Variable(...)`, or the call whose receiver or input was
+    observed), or the smallest `.data[0]` around it."""
+    same_call = SiteKind.VARIABLE if check is RuntimeCheck.DATA_IS_PLAIN_NO_GRAD else _VALUE_CHECKS.get(check)
+    if same_call is not None:
         return next(
             (
                 e
                 for e in evidence
-                if e.site.kind is SiteKind.VARIABLE
+                if e.site.kind is same_call
                 and (e.site.start, e.site.end) == (diagnostic.start, diagnostic.end)
             ),
             None,

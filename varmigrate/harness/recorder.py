@@ -49,6 +49,7 @@ ENV_FULL_BYTES = "VARMIGRATE_FULL_BYTES"  # tensors up to this many bytes are st
 # import is added and no line number moves.
 ARG_HOOK = "__varmigrate_arg__"
 INDEX_HOOK = "__varmigrate_index__"
+VALUE_HOOK = "__varmigrate_value__"
 
 # The baseline's PyTorch 0.3 meanings of removed APIs, loaded by path as this module is (see there).
 LEGACY_API = os.path.join(os.path.dirname(__file__), "legacy_api.py")
@@ -277,6 +278,7 @@ class Recorder:
         if self.config.sites:
             setattr(builtins, ARG_HOOK, self.arg_site)
             setattr(builtins, INDEX_HOOK, self.index_site)
+            setattr(builtins, VALUE_HOOK, self.value_site)
         previous_hook = sys.excepthook
 
         def excepthook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
@@ -458,6 +460,27 @@ class Recorder:
             return data[()]
         counts["other"] = counts.get("other", 0) + 1
         return data[0]
+
+    def value_site(self, site: int, value: Any) -> Any:
+        """`__varmigrate_value__(ID, x)` for a receiver (`x.new(...)`, `x.type(T)`) or a softmax input:
+        note what `x` was (its class, device and rank); return it untouched."""
+        counts = self._site(site)
+        torch = self.torch
+        if torch is None or not isinstance(value, torch.Tensor):
+            keys = ["not_tensor"]
+        else:
+            # Only these two: `new_*` and the dtype methods give the same result type as `new` and
+            # `type(T)` on them (probed, torch 2.13); another subclass may override either method.
+            # A subclass's `__torch_function__` also sees `dim=None` become `dim=1` in softmax.
+            if type(value) is not torch.Tensor and type(value) is not torch.nn.Parameter:
+                keys = ["subclass"]
+            else:
+                keys = ["tensor", f"rank_{value.dim()}"]
+                if value.device.type == "cpu":
+                    keys.append("cpu_tensor")
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+        return value
 
     # -- recording ----------------------------------------------------------------------------------
 
@@ -937,6 +960,7 @@ class _PlainUnpickler(pickle.Unpickler):
 __all__ = [
     "ARG_HOOK",
     "INDEX_HOOK",
+    "VALUE_HOOK",
     "CallRecord",
     "LeafInfo",
     "ProcessRecord",

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from varmigrate.config import resolve
 from varmigrate.engine import Settings, SourceParseError, check_source, fix_source
+from varmigrate.engine.fixer import verified_fix
 from varmigrate.engine.parsing import repair_async_keywords
 from varmigrate.harness.compare import compare_runs
 from varmigrate.harness.evidence import Site, gather, instrument, verified_findings
@@ -65,7 +66,7 @@ from varmigrate.harness.tree import (
     remove_git_worktree,
     write_source,
 )
-from varmigrate.model import Applicability, Diagnostic
+from varmigrate.model import Diagnostic
 from varmigrate.pipeline.project import project_view
 
 # The options and result types live in `.options`; this module is where callers have always found them.
@@ -386,14 +387,14 @@ def _fix_candidate(
         original = read_source(result.root / file)
         name = file.as_posix()
         evidence = [e for e in result.evidence if e.site.file == name]
-        verified = verified_findings(diagnostics[file], evidence)
-        fixed = fix_source(original.text, replace(settings, verified=frozenset(verified)))
+        verified = frozenset(verified_findings(diagnostics[file], evidence))
+        fixed = fix_source(original.text, replace(settings, verified=verified))
         promoted = {(d.code, d.start) for d in fixed.verified}
         entry = FileFix(file=name, original=original, fixed=fixed.source)
         for diagnostic in diagnostics[file]:
             key = (diagnostic.code, diagnostic.start)
             fix = (
-                diagnostic.fix_for(Applicability.UNSAFE)
+                verified_fix(diagnostic, verified)
                 if key in promoted
                 else diagnostic.fix_for(settings.threshold)
             )

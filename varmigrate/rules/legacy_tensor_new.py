@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import QualifiedNameProvider, QualifiedNameSource
 
-from varmigrate.model import Applicability
+from varmigrate.model import Applicability, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
 
@@ -52,15 +52,18 @@ class LegacyTensorNew(Rule):
 
     ## Fix safety
     Measured on torch 2.13, each rewrite gives the same dtype, device, shape, values and
-    `requires_grad=False` (a leaf) as the call it replaces: `new_empty` is as uninitialised as
-    `new` was; `new_tensor` copies list and tuple data into `x`'s dtype as `new` did; `fill_(v)`
-    folds into `new_full` only for a number written out (`fill_(t)` with a tensor requiring grad
-    makes a result that requires grad, which `new_full` refuses). `.data` stays where it was. The
-    fix is safe where the receiver is `t.data`, which is a tensor; on any other receiver it is
-    unsafe, since without types the receiver may be another object with a `new` method that has
-    no `new_empty`. A single argument that is neither an integer, `t.size()`, nor a list or tuple
-    display (`x.new(n)`, `x.new(other)`) is reported without a fix: it is a size, data or a tensor
-    to share memory with, depending on its value.
+    `requires_grad=False` (a leaf) as the call it replaces: `new_empty` is as uninitialised as `new`
+    was; `new_tensor` copies list and tuple data into `x`'s dtype as `new` did; `fill_(v)` folds into
+    `new_full` only for a number written out (`fill_(t)` with a tensor requiring grad makes a result
+    that requires grad, which `new_full` refuses). `.data` stays where it was. The fix is safe where the
+    receiver is `t.data`, which is a tensor; on any other receiver it is unsafe, since without types the
+    receiver may be another object with a `new` method that has no `new_empty` (a `PackedSequence`, a
+    user's class). `varmigrate verify` applies it as a *verified* fix at sites where the receiver was,
+    every time the original program ran them, a `torch.Tensor` or an `nn.Parameter` (for a `Parameter`,
+    `new` and the `new_*` methods both give a plain `Tensor`, probed; other subclasses may override
+    either method and do not count). A single argument that is neither an integer, `t.size()`, nor a
+    list or tuple display (`x.new(n)`, `x.new(other)`) is reported without a fix: it is a size, data or
+    a tensor to share memory with, depending on its value.
 
     ## Known problems
     `.new` is a common method name. Calls are not flagged on a method's own `self` or `cls`, on a
@@ -103,7 +106,14 @@ class LegacyTensorNew(Rule):
         if _is_data(func.value):
             fix = self.replace_with(outer, replacement, title, Applicability.SAFE)
         else:
-            fix = self.replace_with(outer, replacement, title + ASSUMED, Applicability.UNSAFE)
+            # The only risk is the receiver not being a tensor: one run can rule that out.
+            fix = self.replace_with(
+                outer,
+                replacement,
+                title + ASSUMED,
+                Applicability.UNSAFE,
+                verified_by=RuntimeCheck.RECEIVER_IS_TENSOR,
+            )
         self.report(node, fixes=[fix])
 
     def _credible(self, node: cst.Call, func: cst.Attribute) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from varmigrate.model import Applicability, Fix
+from varmigrate.model import Applicability, Fix, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules._constructors import CPU, CUDA, LegacyType, device_value, legacy_type
@@ -61,10 +61,16 @@ class LegacyTypeConversion(Rule):
     The fix is safe where the receiver is known to be a tensor (a factory call such as
     `torch.randn(...)`); elsewhere it may be an `nn.Module`, whose `.type(T)` converts its integer
     buffers too, which `.to(...)` does not, and the fix is unsafe. The idiomatic `.float()` is offered
-    as an unsafe fix: it keeps a CUDA tensor on the GPU. With a CUDA type the fix,
-    `.to("cuda", dtype)`, is unsafe: the tests run without a GPU, and a tensor already on a GPU other
-    than the current one stays there with `.type(...)` but moves with `.to("cuda")`. An alias that
-    chooses between a CUDA and a CPU type at run time gets a display-only fix.
+    as an unsafe fix: it keeps a CUDA tensor on the GPU. On a CPU tensor (or `nn.Parameter`) it equals
+    `.type(T)` with a CPU type, probed on torch 2.13 for every dtype method and float, integer and bool
+    inputs: the same values, dtype, device, strides (channels-last kept), `requires_grad` and `grad_fn`
+    (`ToCopyBackward0`, same gradient), and the tensor itself when the dtype already matches (both
+    return `self`, so aliasing is kept). `varmigrate verify` applies it as a *verified* fix at sites
+    where the receiver was, every time the original program ran them, a CPU `torch.Tensor` or
+    `nn.Parameter`. With a CUDA type the fix, `.to("cuda", dtype)`, is unsafe: the tests run without a
+    GPU, and a tensor already on a GPU other than the current one stays there with `.type(...)` but
+    moves with `.to("cuda")`. An alias that chooses between a CUDA and a CPU type at run time gets a
+    display-only fix.
 
     ## Known problems
     `.type(torch.Tensor)` (the default type) and sparse types are not flagged; `.type(T, non_blocking=...)`
@@ -149,9 +155,12 @@ class LegacyTypeConversion(Rule):
         fixes = []
         if not rest:
             method = nodes.method_call(receiver, DTYPE_METHODS[dtype])
+            # Its only risks are a receiver that is not a CPU tensor (a CUDA tensor stays on the GPU, a
+            # module keeps its integer buffers): one run can rule both out.
+            idiom = f"Replace with `.{DTYPE_METHODS[dtype]}()` ({KEEPS_DEVICE})"
             fixes.append(
                 self.replace_with(
-                    node, method, f"Replace with `.{DTYPE_METHODS[dtype]}()` ({KEEPS_DEVICE})", UNSAFE
+                    node, method, idiom, UNSAFE, verified_by=RuntimeCheck.RECEIVER_IS_CPU_TENSOR
                 )
             )
         if freshness(self, receiver) is not Freshness.NOT_FRESH:
