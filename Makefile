@@ -25,20 +25,21 @@ demo: $(STAMP)
 # with --dist loadgroup from pyproject.toml).
 PYTEST := $(BIN)/python -m pytest -q -n auto
 
-## Ruff, mypy and every test but the stress and mutation suites, with a few examples per property test
+## Ruff, mypy and every test but the stress, mutation and scenario suites, with a few examples per property test
 ## (what CI runs first).
 ## mypy (single-threaded) checks alongside the tests rather than before them, so that its cold start on
 ## a fresh clone uses the core pytest leaves free; its report follows the tests', and either failing fails.
 test: $(STAMP) lint
 	$(BIN)/mypy varmigrate > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
-	$(PYTEST) -m "not stress and not mutation"; tests=$$?; \
+	$(PYTEST) -m "not stress and not mutation and not scenario"; tests=$$?; \
 	wait $$mypy; typed=$$?; cat $(VENV)/mypy.log; \
 	test $$tests -eq 0 && test $$typed -eq 0 || { echo "make test: pytest exit $$tests, mypy exit $$typed"; exit 1; }
 
-## The stress suite (tests/stress/: hostile inputs, signals, races) and verify's mutation suite, which CI
+## The stress suite (tests/stress/: hostile inputs, signals, races), verify's mutation suite and its
+## scenarios on legacy training scripts, which CI
 ## runs after `test`.
 test-stress: $(STAMP)
-	$(PYTEST) -m "stress or mutation"
+	$(PYTEST) -m "stress or mutation or scenario"
 
 ## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
 test-fast: $(STAMP)

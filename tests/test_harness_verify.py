@@ -75,6 +75,7 @@ def test_seed_tutorial_is_identical_and_leaves_the_tree_alone(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.scenario
 def test_legacy_loss_data_runs_under_the_shim_and_its_item_fix_is_verified(tmp_path, capsys):
     folder = copy_case("legacy_loss_data", tmp_path)
     options = VerifyOptions(
@@ -272,6 +273,7 @@ def test_verify_without_torch_says_how_to_install_it(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.scenario
 def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tmp_path):
     """`loss.data.numpy()[0]` raises today: the baseline gives it 0.3's meaning (the NumPy scalar)."""
     folder = copy_case("legacy_loss_numpy", tmp_path)
@@ -291,6 +293,7 @@ def test_legacy_numpy_index_runs_under_the_shim_and_its_item_fix_is_identical(tm
 
 
 @pytest.mark.slow
+@pytest.mark.scenario
 def test_removed_apis_run_in_the_baseline_with_their_pytorch_03_meaning(tmp_path):
     """The original fails on today's torch and Python (`retain_variables=`, `TensorDataset`'s keywords,
     `torch.potrf` and kin, `async=`); the baseline runs it as 0.3 did, and the fixes compare identical."""
@@ -313,6 +316,7 @@ def test_removed_apis_run_in_the_baseline_with_their_pytorch_03_meaning(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.scenario
 def test_receiver_and_rank_evidence_verifies_new_type_and_softmax_fixes_where_they_held(tmp_path):
     """VM303, VM302 and VM414 in one run: each fix is verified where the baseline saw its fact, only there."""
     folder = copy_case("runtime_checks", tmp_path)
