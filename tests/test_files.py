@@ -360,3 +360,24 @@ def test_explicit_directory_that_is_ignored_is_walked_with_the_other_patterns(in
     found = discover([Path("vendor")], exclude=["vendor", "skip/"])
     assert names(found.files, in_tmp) == ["vendor/lib/a.py"]
     assert discover([Path(".")]).files == []
+
+
+def test_a_file_renamed_into_place_before_its_result_is_recorded_counts_as_written(tmp_path: Path) -> None:
+    """What an interruption reports is what is on disk: a signal may land between the rename that writes
+    a fixed file and the statement that records it; the count then asks the file itself."""
+    from varmigrate.pipeline import processing
+    from varmigrate.sources.io import write_atomic
+
+    paths = [tmp_path / "a.py", tmp_path / "b.py"]
+    for path in paths:
+        path.write_text(LEGACY)
+    with processing([(path, Job(mode=Mode.FIX)) for path in paths], workers=0) as batch:
+        first, second = batch.tasks
+        batch._result(first)
+        assert batch.written == 1
+        _, new_data = batch._second_stage(second)
+        assert new_data is not None
+        batch._writing = (second, new_data)  # as `_result` sets it, just before writing
+        assert batch.written == 1  # not renamed yet
+        write_atomic(second.path, new_data, expected=second.data)
+        assert batch.written == 2  # renamed, its result not recorded

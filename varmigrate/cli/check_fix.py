@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from varmigrate.output.console import Stream
     from varmigrate.output.report import Report
     from varmigrate.pipeline import Job, Mode
+    from varmigrate.pipeline.batch import Batch
 
 STDIN = "-"
 
@@ -253,7 +254,13 @@ class _Progress:
     def __init__(self) -> None:
         self.files = 0
         self.done = 0
-        self.written = 0
+        # The run's batch, which counts the files written whenever asked (see `Batch.written`).
+        self.batch: Batch | None = None
+
+    @property
+    def written(self) -> int:
+        """How many files are written, by the time this is asked."""
+        return 0 if self.batch is None else self.batch.written
 
     def interrupted(self, mode: Mode, how: str) -> str:
         """The one line a run ended by a signal prints."""
@@ -333,10 +340,10 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
             # Files the first stage settled (most, and all of them on a cached run) need no bar.
             total = len(found.files) if batch.pending else 0
             with progress_bar(report, total, quiet=args.quiet) as advance:
+                progress.batch = batch
                 for result in batch:
                     report.add(result)
                     progress.done += 1
-                    progress.written += result.written
                     advance()
         if reads_stdin:
             _run_stdin(args, job, configuration, report)

@@ -110,6 +110,23 @@ class Batch:
         # The bytes of files the first stage settled that a pending module waits for.
         self._settled = settled or {}
         self._submitted: set[int] = set()
+        # The task whose result is being written, and the bytes it writes (see `written`).
+        self._writing: tuple[_Task, bytes | None] | None = None
+
+    @property
+    def written(self) -> int:
+        """How many files this run has written so far, whenever it is asked (a signal's handler included).
+
+        A file whose result is not recorded yet may have been written already (the rename done, the
+        signal arriving before the next statement): its bytes on disk say whether it was.
+        """
+        count = sum(1 for task in self.tasks if task.result is not None and task.result.written)
+        if self._writing is not None:
+            task, data = self._writing
+            if task.result is None and data is not None and task.job.mode.writes:
+                with contextlib.suppress(OSError):
+                    count += task.path.read_bytes() == data
+        return count
 
     @property
     def pending(self) -> int:
@@ -151,6 +168,8 @@ class Batch:
             if users is not None:
                 task.job = self._decided(task.job, users)
             result, new_data = self._second_stage(task)
+            # A signal may end the run anywhere from here on: `written` then asks the disk about it.
+            self._writing = (task, new_data)
             task.result = _finish(task, result, new_data, self.cache)
             shown = task.result.written or (task.job.mode is Mode.DIFF and task.result.changed)
             task.final = new_data if new_data is not None and shown else task.data
