@@ -41,9 +41,10 @@ test: $(STAMP) lint
 test-stress: $(STAMP)
 	$(PYTEST) -m "stress or mutation or scenario"
 
-## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit); no ruff or mypy.
+## For the edit-test loop: no test that starts a program (torch, the CLI, pip, pre-commit), none of the
+## sampled equivalence searches (marker search: make test runs them); no ruff or mypy.
 test-fast: $(STAMP)
-	$(PYTEST) -m "not slow and not precommit"
+	$(PYTEST) -m "not slow and not precommit and not search"
 
 ## Ruff, mypy and every test, with the full Hypothesis search (HYPOTHESIS_PROFILE=full).
 test-full: $(STAMP) lint typecheck
