@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import libcst as cst
-from libcst.metadata import Assignment, GlobalScope, ScopeProvider
+from libcst.metadata import GlobalScope
 
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Rule
@@ -23,7 +23,7 @@ from varmigrate.rules.torch_api import (
     TYPED_CONSTRUCTORS,
     alias_names,
 )
-from varmigrate.rules.variable import module_name_in
+from varmigrate.rules.variable import sole_assignment
 
 CUDA, CPU = "cuda", "cpu"
 
@@ -78,24 +78,10 @@ def _direct(rule: Rule, expr: cst.BaseExpression) -> LegacyType | None:
 
 def _through_alias(rule: Rule, name: cst.Name) -> LegacyType | None:
     """The type a name bound exactly once, at module level, to a legacy type (or a choice of two) means."""
-    scope = rule.ctx.metadata(ScopeProvider, name, None)
-    if scope is None or module_name_in(rule.ctx.dropped_code, name.value):
+    bound = sole_assignment(rule, name)
+    if bound is None or not isinstance(bound[0].scope, GlobalScope):
         return None
-    assignments = list(scope[name.value])
-    if len(assignments) != 1:
-        return None
-    [assignment] = assignments
-    if not isinstance(assignment, Assignment) or not isinstance(assignment.scope, GlobalScope):
-        return None
-    target = assignment.node
-    holder = rule.parent(target)
-    assign = rule.parent(holder) if isinstance(holder, cst.AssignTarget) else None
-    if (
-        not isinstance(assign, cst.Assign)
-        or len(assign.targets) != 1
-        or assign.targets[0].target is not target
-    ):
-        return None
+    assign = bound[1]
     value = nodes.without_parens(assign.value)
     if not isinstance(value, cst.IfExp):
         found = _direct(rule, assign.value)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import Assignment, FunctionScope, GlobalScope, ScopeProvider
+from libcst.metadata import FunctionScope, GlobalScope
 
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Rule
-from varmigrate.rules.variable import module_name_in
+from varmigrate.rules.variable import sole_assignment
 
 # Factories whose positional arguments are the sizes (`torch.randn(2, 3)`) or one shape (`((2, 3))`).
 SIZED_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty"))
@@ -56,24 +56,10 @@ def _shape_rank(expr: cst.BaseExpression) -> int | None:
 def _single_binding(rule: Rule, name: cst.Name) -> cst.BaseExpression | None:
     """What ``name`` was bound to by its only binding, `name = <value>` at module or function level,
     when no use of it can change the tensor's rank in place; else None."""
-    scope = rule.ctx.metadata(ScopeProvider, name, None)
-    if scope is None or module_name_in(rule.ctx.dropped_code, name.value):
+    found = sole_assignment(rule, name)
+    if found is None or not isinstance(found[0].scope, GlobalScope | FunctionScope):
         return None
-    assignments = list(scope[name.value])
-    assignment = assignments[0] if len(assignments) == 1 else None
-    if not isinstance(assignment, Assignment) or not isinstance(
-        assignment.scope, GlobalScope | FunctionScope
-    ):
-        return None
-    target = assignment.node
-    holder = rule.parent(target)
-    assign = rule.parent(holder) if isinstance(holder, cst.AssignTarget) else None
-    if (
-        not isinstance(assign, cst.Assign)
-        or len(assign.targets) != 1
-        or assign.targets[0].target is not target
-    ):
-        return None
+    assignment, assign = found
     if not all(_reads_only(rule, access.node) for access in assignment.references):
         return None
     return assign.value

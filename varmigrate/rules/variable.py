@@ -141,6 +141,36 @@ def _numeric_literal(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Integer | cst.Float)
 
 
+def sole_assignment(
+    rule: Rule, name: cst.Name, *, local: bool = False
+) -> tuple[Assignment, cst.Assign] | None:
+    """The only binding of ``name`` seen from its scope (with ``local``, in that scope itself), when it is
+    a plain ``name = <value>`` with one target and no statement left out of the analysis uses or binds the
+    name; with the `Assign` statement. None otherwise."""
+    scope = rule.ctx.metadata(ScopeProvider, name, None)
+    if scope is None:
+        return None
+    if module_name_in(rule.ctx.dropped_code, name.value):
+        # Statements left out of the analysis use or bind the module's name: other uses or bindings.
+        return None
+    assignments = list(scope.assignments[name.value] if local else scope[name.value])
+    if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+        return None
+    assignment = assignments[0]
+    target = assignment.node
+    if not isinstance(target, cst.Name):
+        return None
+    holder = rule.parent(target)
+    assign = rule.parent(holder) if isinstance(holder, cst.AssignTarget) else None
+    if (
+        not isinstance(assign, cst.Assign)
+        or len(assign.targets) != 1
+        or assign.targets[0].target is not target
+    ):
+        return None
+    return assignment, assign
+
+
 def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.BaseExpression | None:
     """The fresh expression ``name`` is bound to, if ``use`` may treat it as a fresh temporary.
 
@@ -148,29 +178,12 @@ def fresh_name_binding(rule: Rule, name: cst.Name, use: cst.CSTNode) -> cst.Base
     be referenced only at ``use``, and ``use`` must not run more often than the binding (no loop
     between them); otherwise ``name.requires_grad_()`` would hand the same leaf out more than once.
     """
-    scope = rule.ctx.metadata(ScopeProvider, name, None)
-    if scope is None:
+    found = sole_assignment(rule, name, local=True)
+    if found is None:
         return None
-    if module_name_in(rule.ctx.dropped_code, name.value):
-        # Statements left out of the analysis use or bind the module's name: other uses or bindings.
-        return None
-    assignments = list(scope.assignments[name.value])
-    if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
-        return None
-    assignment = assignments[0]
+    assignment, assign = found
     references = list(assignment.references)
     if len(references) != 1 or references[0].node is not name:
-        return None
-    target = getattr(assignment, "node", None)
-    if not isinstance(target, cst.Name):
-        return None
-    target_parent = rule.parent(target)
-    assign = rule.parent(target_parent) if isinstance(target_parent, cst.AssignTarget) else None
-    if (
-        not isinstance(assign, cst.Assign)
-        or len(assign.targets) != 1
-        or assign.targets[0].target is not target
-    ):
         return None
     if freshness(rule, assign.value) is Freshness.NOT_FRESH:
         return None
