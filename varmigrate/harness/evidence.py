@@ -36,6 +36,7 @@ from libcst.metadata import (
 
 from varmigrate.harness.recorder import ARG_HOOK, INDEX_HOOK, VALUE_HOOK
 from varmigrate.model import Applicability, Diagnostic, Location, RuntimeCheck
+from varmigrate.rules.torch_api import implicit_softmax_dim
 from varmigrate.rules.variable import parse_variable_args
 
 # Findings about `Variable(...)` construction (code allocation: VM0xx).
@@ -62,11 +63,6 @@ _VALUE_CHECKS = {
     RuntimeCheck.INPUT_RANK_PICKS_DIM_1: SiteKind.INPUT,
     RuntimeCheck.INPUT_RANK_PICKS_DIM_0: SiteKind.INPUT,
 }
-
-
-def softmax_dim(rank: int) -> int:
-    """The dim PyTorch picks for softmax of a ``rank``-dim input (`torch.nn.functional._get_softmax_dim`)."""
-    return 0 if rank in (0, 1, 3) else 1
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class SiteEvidence:
         if check is RuntimeCheck.RECEIVER_IS_CPU_TENSOR:
             return self.counts.get("cpu_tensor", 0) == self.runs
         dim = 1 if check is RuntimeCheck.INPUT_RANK_PICKS_DIM_1 else 0
-        return sum(n for rank, n in self.ranks.items() if softmax_dim(rank) == dim) == self.runs
+        return sum(n for rank, n in self.ranks.items() if implicit_softmax_dim(rank) == dim) == self.runs
 
     @property
     def ranks(self) -> dict[int, int]:
@@ -173,7 +169,7 @@ class SiteEvidence:
                 return f"{what} was {text} in {self.counts[key]} of {times}"
         if self.site.kind is SiteKind.INPUT:
             ranks = sorted(self.ranks)
-            dims = sorted({softmax_dim(rank) for rank in ranks})
+            dims = sorted({implicit_softmax_dim(rank) for rank in ranks})
             return (
                 f"input of rank {' or '.join(map(str, ranks))} ({times}): "
                 f"PyTorch picked dim {' or '.join(map(str, dims))}"

@@ -8,7 +8,7 @@ from varmigrate.model import Applicability, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
 from varmigrate.rules._ranks import literal_rank
-from varmigrate.rules.torch_api import IMPLICIT_DIM_FUNCTIONS, IMPLICIT_DIM_MODULES
+from varmigrate.rules.torch_api import IMPLICIT_DIM_FUNCTIONS, IMPLICIT_DIM_MODULES, implicit_softmax_dim
 
 # `dim=1` is what PyTorch picks for 2-dim and 4-or-more-dim input; for 0-, 1- and 3-dim input it picks 0.
 # Which one a call gets is known only at run time, so the fix is a suggestion.
@@ -115,7 +115,7 @@ class ImplicitSoftmaxDim(Rule):
         source = source or (positional[0] if positional else None)
         rank = None if source is None else literal_rank(self, source.value)
         if rank is not None:
-            picked = 0 if rank in (0, 1, 3) else 1
+            picked = implicit_softmax_dim(rank)
             title = f"Pass `dim={picked}` (what PyTorch picks for this {rank}-dim input)"
             fix = self.replace_with(node, zero if picked == 0 else one, title, Applicability.SAFE)
             self.report(node, message=message, fixes=[fix])

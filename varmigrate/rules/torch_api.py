@@ -286,6 +286,11 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
 # Softmax-like functions and modules whose `dim` defaults to None, meaning "choose from the input's
 # rank" (`_get_softmax_dim`: 0 for 0-, 1- and 3-dim input, else 1, with a deprecation warning). The
 # functions take `(input, dim=None, _stacklevel=3, dtype=None)`; the modules `(dim=None)` (torch 2.13).
+def implicit_softmax_dim(rank: int) -> int:
+    """The dim softmax and its kin pick without `dim=` for a ``rank``-dim input (`_get_softmax_dim`)."""
+    return 0 if rank in (0, 1, 3) else 1
+
+
 IMPLICIT_DIM_FUNCTIONS: frozenset[str] = frozenset(
     f"torch.nn.functional.{name}" for name in ("softmax", "log_softmax", "softmin")
 )
