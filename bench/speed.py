@@ -11,7 +11,7 @@ both: compare the ratios, not the absolute figures.
 
 The corpora live in bench/data/ (git-ignored) and are prepared on first use, or with ``--prepare``:
 
-- torch: the installed package, located with ``importlib.util.find_spec`` in the varmigrate python;
+- torch: the installed package, located with ``importlib.util.find_spec`` in the python running this script;
 - transformers: its wheel (``pip download --no-deps transformers``), unzipped;
 - pyro, torchtext: two legacy sdists (``pip download --no-deps --no-binary :all: pyro-ppl==0.1.2
   torchtext==0.2.3``), unpacked;
@@ -19,7 +19,12 @@ The corpora live in bench/data/ (git-ignored) and are prepared on first use, or 
   build isolation, by a small tool venv in bench/data/ that has ``setuptools`` and ``wheel``;
 - a ~5 kB legacy script, 200 copies of it, a ~5 kB clean script and a ~1.4 MB module (bench/samples.py).
 
-A corpus that cannot be had is reported as skipped. ruff is the one next to the varmigrate python, or on
+varmigrate runs from bench/data/installed-venv, where the working tree is installed as users install it
+(``pip install .``; reinstalled on every run): the development venv's editable install adds an import
+finder to every start-up (about 30 ms of CPU). ``--varmigrate-python`` picks another python.
+
+A corpus that cannot be had is reported as skipped. ruff is the one next to the varmigrate python (else
+next to the python running this script), or on
 PATH. TorchFix pins its own libcst, so it is best kept in a venv of its own: pass ``--torchfix
 /path/to/venv/bin/torchfix``; otherwise it is looked for next to the python, on PATH, then as a module.
 On the three large trees TorchFix takes CPU minutes per run, so it runs there only with ``--torchfix-trees``.
@@ -52,6 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DATA = HERE / "data"
 DOWNLOADS = DATA / "downloads"
 SCRATCH = DATA / "tmp"
@@ -136,7 +142,7 @@ class Tools:
     varmigrate_cache: bool  # `check --no-cache` exists, so there is a cache to measure
 
 
-def find_tools(python: str, torchfix: str | None) -> Tools:
+def find_tools(python: str, torchfix: str | None, ruff_python: str | None = None) -> Tools:
     varmigrate = [python, "-m", "varmigrate"]
     try:
         check_help = subprocess.run(
@@ -150,8 +156,9 @@ def find_tools(python: str, torchfix: str | None) -> Tools:
         python=python,
         varmigrate=varmigrate,
         script=[found] if (found := beside(python, "varmigrate")) else None,
-        ruff=find_ruff(python),
-        torchfix=find_torchfix(python, torchfix),
+        ruff=find_ruff(python) or (find_ruff(ruff_python) if ruff_python else None),
+        torchfix=find_torchfix(python, torchfix)
+        or (find_torchfix(ruff_python, None) if ruff_python else None),
         varmigrate_cache="--no-cache" in check_help.stdout,
     )
 
@@ -260,6 +267,42 @@ def unpack(archive: Path, target: Path) -> None:
                 tar.extractall(partial)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
+
+
+def installed_venv(python: str) -> str:
+    """A venv in bench/data/ with this working tree installed as users install it; its python.
+
+    An editable install (the development venv's) puts an import finder in every start-up, about
+    30 ms of CPU that no user pays: the rows measure `pip install .` instead. The project is
+    reinstalled (without its dependencies) on every run, so the venv measures the working tree.
+    """
+    venv = DATA / "installed-venv"
+    bin_python = venv / "bin" / "python"
+    # Dependencies are installed again when pyproject.toml changes.
+    stamp, wanted = venv / ".ready", (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
+        print(f"  creating {venv} (pip install {ROOT}, with its dependencies)", file=sys.stderr)
+        shutil.rmtree(venv, ignore_errors=True)
+        run_checked([python, "-m", "venv", str(venv)], "could not create the installed venv")
+        install = [str(bin_python), "-m", "pip", "install", "-q", str(ROOT)]
+        run_checked(install, "could not install varmigrate")
+        stamp.write_text(wanted, encoding="utf-8")
+    else:
+        run_checked(
+            [str(bin_python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
+            "could not reinstall varmigrate",
+        )
+    return str(bin_python)
+
+
+def run_checked(argv: list[str], failure: str) -> None:
+    """Run a set-up command; stop the benchmark with its error output when it fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SystemExit(f"{failure}: {error}") from error
+    if done.returncode != 0:
+        raise SystemExit(f"{failure}:\n{done.stderr}")
 
 
 def tool_venv(python: str) -> tuple[str | None, str]:
@@ -912,7 +955,10 @@ def corpora_for(names: set[str]) -> set[str]:
 
 def main(args_list: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--varmigrate-python", default=sys.executable, help="python that runs varmigrate")
+    parser.add_argument(
+        "--varmigrate-python",
+        help="python that runs varmigrate (default: a venv in bench/data/ with this tree pip-installed)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median; default 3)")
     parser.add_argument("--quick", action="store_true", help="one run per measurement (and per small case)")
     parser.add_argument("--only", default="", help="comma-separated rows: " + ", ".join(NAMES))
@@ -933,8 +979,10 @@ def main(args_list: Sequence[str] | None = None) -> int:
     repeat = 1 if args.quick else max(1, args.repeat)
     small_repeat = 1 if args.quick else max(repeat, SMALL_REPEAT)
 
-    tools = find_tools(args.varmigrate_python, args.torchfix)
-    corpora = prepare(tools.python, set() if args.prepare else corpora_for(only))
+    python = args.varmigrate_python or installed_venv(sys.executable)
+    tools = find_tools(python, args.torchfix, ruff_python=sys.executable)
+    # torch is found where this script runs (the development venv has it; the installed one need not).
+    corpora = prepare(sys.executable, set() if args.prepare else corpora_for(only))
     if args.prepare:
         for corpus in corpora.values():
             print(f"{corpus.name}: {corpus.path or ''} ({corpus.describe()})")
