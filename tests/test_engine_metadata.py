@@ -7,9 +7,12 @@ from pathlib import Path
 import libcst as cst
 import pytest
 from libcst.metadata import (
+    CodePosition,
+    CodeRange,
     ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
+    PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
     ScopeProvider,
@@ -17,6 +20,7 @@ from libcst.metadata import (
 from support import full_search
 
 from varmigrate.engine.parsing import cpython_error
+from varmigrate.rules._traversal import expression_context_of
 from varmigrate.rules.context import ModuleContext, expression_contexts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +97,67 @@ def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
                 type(a).__name__ for a in theirs[node.value]
             }
             assert len(mine.accesses[node.value]) == len(theirs.accesses[node.value])
+
+
+@pytest.mark.search
+@pytest.mark.parametrize("source", [*EXTRA, *(p.read_text(encoding="utf-8") for p in SOURCES)])
+def test_expression_contexts_from_ancestors_match_the_walk(source: str) -> None:
+    module = cst.parse_module(source)
+    ctx = ModuleContext.build(module, source)
+    walked = expression_contexts(module)
+    for node in ctx.nodes():
+        assert expression_context_of(node, ctx._parents.get) == walked.get(node)
+        assert ctx.metadata(ExpressionContextProvider, node, None) == walked.get(node)
+    assert ctx.metadata(ExpressionContextProvider, cst.Name("x"), None) is None
+
+
+# Nodes printed alone, in blocks, across lines, with parentheses, tabs, wide characters and CRLF; some
+# printed more than once (the node must grow until its text is found once).
+POSITIONED = [
+    *EXTRA,
+    "if a:\n    x = f(\n        y,\n        z)  # c\nelif b:\n    x = f(\n        y,\n        z)\n",
+    "def f():\n\tif a:\n\t\treturn [\n\t\t\tVariable(x),\n\t\t\tVariable(x),\n\t\t]\n",
+    "s = 'é' + ('ü' +\n     (Variable(x)))  # ß\nt = Variable(x)\r\n",
+    "d = {\r\n    'a': Variable(x),\r\n    'b': (Variable(\r\n        x)),\r\n}\r\n",
+    "class A:\n    def f(self, *args, x: int = 1, **kw) -> None:\n        return self.x\n"
+    "    def g(self, *args, x: int = 1, **kw) -> None:\n        return self.x\n",
+    "x = 1; y = 2; x = 1\nwith a as b, c as d:\n    pass\nimport a, b\nimport a, b\n",
+    "x = \\\n    y . z\nx = \\\n    y . z\n",
+]
+
+
+@pytest.mark.search
+@pytest.mark.parametrize("source", [*POSITIONED, *(p.read_text(encoding="utf-8") for p in SOURCES)])
+def test_positions_printed_around_a_node_match_libcst(source: str) -> None:
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    # In visiting order (most nodes fall in a subtree already printed) and in reverse (each grows
+    # from the leaves), every node's range is LibCST's.
+    for order in (list, reversed):
+        ctx = ModuleContext.build(module, source)
+        for node in order(ctx.nodes()):
+            assert ctx.metadata(PositionProvider, node, None) == expected[node], (
+                type(node).__name__,
+                module.code_for_node(node),
+            )
+    assert ModuleContext.build(module, source).metadata(PositionProvider, cst.Name("x"), None) is None
+
+
+def test_positions_print_less_than_the_module() -> None:
+    # One call in a thousand-line display: only the call is printed, not the whole module.
+    lines = [f"    'k{i}': lambda self: {i}," for i in range(1000)]
+    lines[500] = "    'v': Variable(x),"
+    source = "d = {\n" + "\n".join(lines) + "\n}\n"
+    module = cst.parse_module(source)
+    ctx = ModuleContext.build(module, source)
+    call = next(n for n in ctx.nodes() if isinstance(n, cst.Call))
+    assert ctx.metadata(PositionProvider, call, None) == CodeRange(
+        CodePosition(502, 9), CodePosition(502, 20)
+    )
+    finder = ctx._positions
+    assert finder is not None
+    assert finder._whole is None
+    assert finder._printed < 20
 
 
 class _Leaving(cst.BatchableCSTVisitor):

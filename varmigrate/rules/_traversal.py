@@ -7,6 +7,7 @@ fraction of the cost of a visitor.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -191,3 +192,31 @@ def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionConte
         else:
             stack.extend((child, context) for child in children(node))
     return found
+
+
+def expression_context_of(
+    node: cst.CSTNode, parent: Callable[[cst.CSTNode], cst.CSTNode | None]
+) -> ExpressionContext | None:
+    """What `expression_contexts` gives ``node`` (None: no context), from its ancestors alone.
+
+    The context flows down, so the path from the module to ``node`` decides it: a rule on the way
+    that does not visit the next node leaves the whole subtree without one.
+    """
+    path = [node]
+    while (above := parent(path[-1])) is not None:
+        path.append(above)
+    path.reverse()
+    context = _LOAD
+    for above, below in itertools.pairwise(path):
+        if type(above) is cst.Name:
+            return None
+        rule = _RULES.get(type(above))
+        if rule is None:
+            continue
+        for child, given in rule(above, context):
+            if child is below:
+                context = given
+                break
+        else:
+            return None
+    return context if type(node) in _GIVEN else None

@@ -22,6 +22,7 @@ from libcst.metadata import (
     ExpressionContextProvider,
     MetadataWrapper,
     ParentNodeProvider,
+    PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
     ScopeProvider,
@@ -37,7 +38,8 @@ from varmigrate.rules._bindings import (
     torch_binding,
     variable_aliases,
 )
-from varmigrate.rules._traversal import children, expression_contexts, walk
+from varmigrate.rules._positions import Positions
+from varmigrate.rules._traversal import children, expression_context_of, expression_contexts, walk
 from varmigrate.rules.torch_api import VARIABLE
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ class ModuleContext:
     _parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
     _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
     _spellings: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
+    _positions: Positions | None = None
 
     @classmethod
     def build(
@@ -228,12 +231,23 @@ class ModuleContext:
         without a walk of their own: parents come from the walk that orders the nodes for the rules
         (LibCST's provider rebuilds every node twice), and qualified names straight from the scope of
         the node, which is all `QualifiedNameProvider` stores (as a lazy value, for every node).
+        Positions are printed for the part of the module around the node (`Positions`).
         """
         if provider is ParentNodeProvider:
             self.nodes()
             return self._parents.get(node, default)  # type: ignore[return-value]
         if provider is QualifiedNameProvider:
             return self._qualified_names(node, default)  # type: ignore[arg-type, return-value]
+        if provider is ExpressionContextProvider and provider not in self._metadata:
+            # The context flows down from the module: the node's ancestors decide it.
+            self.nodes()
+            if node is not self.module and node not in self._parents:
+                return default
+            context = expression_context_of(node, self._parents.get)
+            return default if context is None else context  # type: ignore[return-value]
+        if provider is PositionProvider:
+            found = self._position_finder().range_of(node)
+            return default if found is None else found  # type: ignore[return-value]
         value = self._table(provider).get(node, default)
         # Some providers store lazily computed values.
         return value() if isinstance(value, _LazyValue) else value  # type: ignore[return-value]
@@ -275,11 +289,20 @@ class ModuleContext:
             self._qualified[node] = found
         return found
 
+    def _position_finder(self) -> Positions:
+        if self._positions is None or self._positions.module is not self.module:
+            self.nodes()
+            self._positions = Positions(self.module, self.source, self._line_starts(), self._parents.get)
+        return self._positions
+
     def offset(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, 0-based column)."""
+        return self._line_starts()[line - 1] + column
+
+    def _line_starts(self) -> list[int]:
         if not self.line_starts:
             self.line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.source))]
-        return self.line_starts[line - 1] + column
+        return self.line_starts
 
 
 _BLANK = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""), comment=None)
