@@ -255,13 +255,7 @@ class Rule(cst.BatchableCSTVisitor):
 
     def _indentation(self, node: cst.CSTNode) -> str:
         """The indentation of the blocks ``node`` stands in, outermost first."""
-        indents: list[str] = []
-        parent = self.parent(node)
-        while parent is not None:
-            if isinstance(parent, cst.IndentedBlock):
-                indents.append(self.ctx.module.default_indent if parent.indent is None else parent.indent)
-            parent = self.parent(parent)
-        return "".join(reversed(indents))
+        return "".join(nodes.block_indents(node, self.parent, self.ctx.module.default_indent))
 
     def _needs_parentheses(self, node: cst.CSTNode, replacement: cst.BaseExpression) -> bool:
         """Whether ``replacement`` needs parentheses of its own to stand where ``node`` stands."""

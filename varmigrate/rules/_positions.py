@@ -23,6 +23,8 @@ import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, PositionProvider
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+from varmigrate.rules.nodes import block_indents
+
 # Printing nodes alone stops paying once it has printed this share of the text: the whole module is
 # printed instead (once), as LibCST's provider does.
 _BUDGET = 0.5
@@ -91,7 +93,7 @@ class Positions:
                 default_indent=self.module.default_indent,
                 default_newline=self.module.default_newline,
                 provider=provider,
-                indent_tokens=self._indentation(current),
+                indent_tokens=block_indents(current, self.parent, self.module.default_indent),
             )
             current._codegen(state)
             code = "".join(state.tokens)
@@ -115,17 +117,6 @@ class Positions:
 
         for node, span in relative.items():
             self._ranges[node] = CodeRange(moved(span.start), moved(span.end))
-
-    def _indentation(self, node: cst.CSTNode) -> list[str]:
-        """The indentation of the blocks around ``node``, outermost first, as printing pushes it."""
-        indents: list[str] = []
-        parent = self.parent(node)
-        while parent is not None:
-            if isinstance(parent, cst.IndentedBlock):
-                indents.append(self.module.default_indent if parent.indent is None else parent.indent)
-            parent = self.parent(parent)
-        indents.reverse()
-        return indents
 
 
 def _ranges(provider: PositionProvider) -> Mapping[cst.CSTNode, CodeRange]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
 
@@ -221,3 +221,17 @@ def remove_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
     if index == len(args) and args:
         args[-1] = args[-1].with_changes(comma=arg.comma)
     return call.with_changes(args=args)
+
+
+def block_indents(
+    node: cst.CSTNode, parent: Callable[[cst.CSTNode], cst.CSTNode | None], default_indent: str
+) -> list[str]:
+    """The indentation of the blocks ``node`` stands in, outermost first, as printing pushes it."""
+    indents: list[str] = []
+    current = parent(node)
+    while current is not None:
+        if isinstance(current, cst.IndentedBlock):
+            indents.append(default_indent if current.indent is None else current.indent)
+        current = parent(current)
+    indents.reverse()
+    return indents
