@@ -149,7 +149,9 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         "`TensorDataset(data_tensor=..., target_tensor=...)` raises `TypeError` since PyTorch 0.4: "
         "pass the tensors positionally",
         fix_availability="sometimes",
-        requires=("torch",),
+        # A call of torch's `TensorDataset` spells its name somewhere (an import, `data.TensorDataset`,
+        # the call itself); `target_tensor` alone is a common variable name (three of torch's modules).
+        requires=("torch", "TensorDataset"),
         triggers=("data_tensor", "target_tensor"),
     ),
     RuleSpec(
