@@ -666,7 +666,15 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
             "check legacy 5 kB file",
             "legacy-file",
             Command("varmigrate check", check),
-            peers(argv),
+            # The floor the issue names: a python that only imports LibCST, as every such check must.
+            [
+                *peers(argv),
+                Command(
+                    "python -c 'import libcst'",
+                    lambda _: [tools.python, "-c", "import libcst"],
+                    ok=frozenset({0}),
+                ),
+            ],
             [Target("≤ 0.400 s wall", "wall", 0.400)],
             small=True,
         ),
