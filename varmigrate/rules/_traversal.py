@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import libcst as cst
@@ -53,14 +53,37 @@ def _fields(node: cst.CSTNode) -> tuple[str, ...]:
     return found
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+# What a field's value is to the walk, by its type: a node, a sequence of them, or neither. Asked of
+# every field of every node: `isinstance` against `CSTNode` (an abstract base class) costs several times
+# a dictionary lookup.
+_OTHER, _NODE, _SEQUENCE = 0, 1, 2
+_KINDS: dict[type, int] = {}
+
+
+def _kind(kind: type) -> int:
+    found = _KINDS.get(kind)
+    if found is None:
+        if issubclass(kind, cst.CSTNode):
+            found = _NODE
+        elif issubclass(kind, tuple | list):
+            found = _SEQUENCE
+        else:
+            found = _OTHER
+        _KINDS[kind] = found
+    return found
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The children of ``node``, in visiting order."""
+    found: list[cst.CSTNode] = []
     for name in _fields(node):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, tuple | list):
-            yield from (child for child in value if isinstance(child, cst.CSTNode))
+        kind = _kind(type(value))
+        if kind == _NODE:
+            found.append(value)
+        elif kind == _SEQUENCE:
+            found.extend(child for child in value if _kind(type(child)) == _NODE)
+    return found
 
 
 def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
@@ -71,7 +94,7 @@ def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CS
     while stack:
         node = stack.pop()
         order.append(node)
-        children_ = list(children(node))
+        children_ = children(node)
         for child in children_:
             parents[child] = node
         children_.reverse()
