@@ -7,8 +7,9 @@ Many files go in two stages. The first runs in this process and reads each file 
 view (what imports between the files' own modules bind, ``project.py``), the byte prefilter, a cache
 lookup, decoding and the text prefilter, which settle almost every file. Only the files that can hold a
 finding reach the second stage, LibCST, and only when their bytes are worth it are they shared out over
-worker processes. Nothing here imports LibCST, ``multiprocessing`` or
-``concurrent.futures`` until a file needs it: a run that the first stage settles starts in milliseconds.
+worker processes. Nothing here imports LibCST, ``multiprocessing`` or ``concurrent.futures`` until a file
+needs it, nor the project view until a file spells a word it follows (``screen.py``): a run that the first
+stage settles starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from typing import TYPE_CHECKING, cast
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
-from varmigrate.pipeline.import_scan import still_uses
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
-from varmigrate.pipeline.project import ProjectView, project_view, without_names
-from varmigrate.pipeline.single import process_bytes, reaches_torch, without_torch
+from varmigrate.pipeline.screen import project_view_needed, reaches_torch, without_torch
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, read_regular, write_atomic
 
 if TYPE_CHECKING:
     from multiprocessing.context import DefaultContext
 
+    from varmigrate.pipeline.project import ProjectView
     from varmigrate.pipeline.workers import WorkerPool
 
 # How long one file's analysis may take in a worker process before it is given up (``--timeout``).
@@ -180,11 +180,15 @@ class Batch:
         unused = [name for name, files in users.items() if not any(self._uses(file, name) for file in files)]
         if not unused:
             return job
+        from varmigrate.pipeline.project import without_names
+
         project = without_names(job.settings.project, unused)
         return replace(job, settings=replace(job.settings, project=project))
 
     def _uses(self, name: str, word: str) -> bool:
         """Whether the file ``name`` may still use ``word`` once the run is done with it."""
+        from varmigrate.pipeline.import_scan import still_uses
+
         task = self._by_name.get(name)
         if task is None:
             return name not in self._settled or still_uses(Path(name), self._settled[name], word)
@@ -216,7 +220,8 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
     """
     read = [(path, job, _read(path)) for path, job in items]
     view = _view(read)
-    users = {str(user) for waiting in view.pending.values() for files in waiting.values() for user in files}
+    waiting_for = view.pending if view is not None else {}
+    users = {str(user) for waiting in waiting_for.values() for files in waiting.values() for user in files}
     slots: list[FileResult | _Task] = []
     settled: dict[str, bytes] = {}
     first_of: dict[str, _Task] = {}
@@ -224,7 +229,7 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         if isinstance(data, FileResult):
             slots.append(data)
             continue
-        facts = view.settings_for(path)
+        facts = view.settings_for(path) if view is not None else None
         if facts is not None:
             job = replace(job, settings=job.settings.in_project(facts))
         slot = _first_stage(path, job, cache, data)
@@ -238,15 +243,21 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         slots.append(slot)
     pending = {
         str(path): {name: frozenset(map(str, files)) for name, files in waiting.items()}
-        for path, waiting in view.pending.items()
+        for path, waiting in waiting_for.items()
     }
     return Batch(slots, cache, pending, settled)
 
 
-def _view(read: list[tuple[Path, Job, bytes | FileResult]]) -> ProjectView:
-    """The project view of the files read (which imports other modules need: only when fixing)."""
+def _view(read: list[tuple[Path, Job, bytes | FileResult]]) -> ProjectView | None:
+    """The project view of the files read (which imports other modules need: only when fixing); None when
+    it would be empty, so that a run no file of which spells the words it follows never loads it."""
     files = {path: data for path, _, data in read if not isinstance(data, FileResult)}
-    return project_view(files, fixes=any(job.mode.fixes for _, job, _ in read))
+    fixes = any(job.mode.fixes for _, job, _ in read)
+    if not project_view_needed(files, fixes=fixes):
+        return None
+    from varmigrate.pipeline.project import project_view
+
+    return project_view(files, fixes=fixes)
 
 
 @contextlib.contextmanager
@@ -427,11 +438,15 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
 
 def _not_written(task: _Task, message: str) -> FileResult:
     """The result for a file whose fix could not be written: the findings of what it still holds."""
+    from varmigrate.pipeline.single import process_bytes
+
     result, _ = process_bytes(task.data, task.name, replace(task.job, mode=Mode.CHECK))
     result.errors.append(FileError(task.name, message))
     return result
 
 
 def _second_stage(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
-    """LibCST's part (in a worker, or here): the result and the new bytes, as :func:`process_bytes`."""
+    """LibCST's part (in a worker, or here): the result and the new bytes, as `single.process_bytes`."""
+    from varmigrate.pipeline.single import process_bytes
+
     return process_bytes(data, name, job)
