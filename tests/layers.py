@@ -21,7 +21,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("varmigrate.notebook", "varmigrate.documents", "varmigrate.sources"),
     ("varmigrate.engine",),
     ("varmigrate.rules",),
-    ("varmigrate.noqa", "varmigrate.model", "varmigrate._version", "varmigrate._lazy"),
+    (
+        "varmigrate.noqa",
+        "varmigrate.model",
+        "varmigrate.diagnostics",
+        "varmigrate._version",
+        "varmigrate._lazy",
+    ),
 )
 
 # Third-party or standard modules a part of the package must never import (prefix match).
