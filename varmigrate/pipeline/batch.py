@@ -19,7 +19,7 @@ import gc
 import importlib
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import DefaultContext
 
     from varmigrate.pipeline.project import ProjectView
+    from varmigrate.pipeline.task import Task
     from varmigrate.pipeline.workers import WorkerPool
 
 # How long one file's analysis may take in a worker process before it is given up (``--timeout``).
@@ -65,23 +66,6 @@ def process_file(path: Path, job: Job) -> FileResult:
 POOL_THRESHOLD_BYTES = {"fork": 32 * 1024, "forkserver": 256 * 1024, "spawn": 256 * 1024}
 
 
-@dataclass(eq=False)
-class _Task:
-    """A file that passed the first stage: its bytes (read once), its job and its cache key."""
-
-    path: Path
-    name: str
-    kind: str  # how the file is read: `sources.discovery.file_kind`
-    data: bytes
-    job: Job
-    key: str | None
-    # An earlier task with the same key (``check`` only): its result serves this file too.
-    same_as: _Task | None = None
-    result: FileResult | None = None
-    # The file's bytes once the run is done with it (the fixed ones, when written or shown as a diff).
-    final: bytes | None = None
-
-
 class Batch:
     """Files after the first stage, in order: results already known, and tasks for the second stage.
 
@@ -94,14 +78,14 @@ class Batch:
 
     def __init__(
         self,
-        slots: list[FileResult | _Task],
+        slots: list[FileResult | Task],
         cache: ResultCache | None,
         pending: dict[str, dict[str, frozenset[str]]] | None = None,
         settled: dict[str, bytes] | None = None,
     ) -> None:
         self.slots = slots
         self.cache = cache
-        self.tasks = [slot for slot in slots if isinstance(slot, _Task) and slot.same_as is None]
+        self.tasks = [slot for slot in slots if not isinstance(slot, FileResult) and slot.same_as is None]
         self._pool: WorkerPool[int, tuple[FileResult, bytes | None]] | None = None
         self._by_name = {task.name: task for task in self.tasks}
         # Only modules still waiting for files that are to be analysed (a file the first stage settled
@@ -111,7 +95,7 @@ class Batch:
         self._settled = settled or {}
         self._submitted: set[int] = set()
         # The task whose result is being written, and the bytes it writes (see `written`).
-        self._writing: tuple[_Task, bytes | None] | None = None
+        self._writing: tuple[Task, bytes | None] | None = None
 
     @property
     def written(self) -> int:
@@ -146,7 +130,7 @@ class Batch:
         for task in sorted(ready, key=lambda task: len(task.data), reverse=True):
             self._submit(task)
 
-    def _submit(self, task: _Task) -> None:
+    def _submit(self, task: Task) -> None:
         assert self._pool is not None
         self._pool.submit(id(task), task.data, task.name, task.job)
         self._submitted.add(id(task))
@@ -161,7 +145,7 @@ class Batch:
             else:
                 yield self._result(slot)
 
-    def _result(self, task: _Task) -> FileResult:
+    def _result(self, task: Task) -> FileResult:
         """``task``'s result, computed (and written) on first use: a pending module asks for its users'."""
         if task.result is None:
             users = self._pending.pop(task.name, None)
@@ -197,7 +181,7 @@ class Batch:
         self._result(task)
         return task.final is None or still_uses(task.path, task.final, word)
 
-    def _second_stage(self, task: _Task) -> tuple[FileResult, bytes | None]:
+    def _second_stage(self, task: Task) -> tuple[FileResult, bytes | None]:
         if self._pool is None:
             return _second_stage(task.data, task.name, task.job)
         from varmigrate.pipeline.workers import WorkerFailure
@@ -222,9 +206,9 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
     view = _view(read)
     waiting_for = view.pending if view is not None else {}
     users = {str(user) for waiting in waiting_for.values() for files in waiting.values() for user in files}
-    slots: list[FileResult | _Task] = []
+    slots: list[FileResult | Task] = []
     settled: dict[str, bytes] = {}
-    first_of: dict[str, _Task] = {}
+    first_of: dict[str, Task] = {}
     for path, job, data in read:
         if isinstance(data, FileResult):
             slots.append(data)
@@ -233,7 +217,7 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         if facts is not None:
             job = replace(job, settings=job.settings.in_project(facts))
         slot = _first_stage(path, job, cache, data)
-        if isinstance(slot, _Task) and slot.key is not None and job.mode is Mode.CHECK:
+        if not isinstance(slot, FileResult) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
             slot.same_as = first_of.setdefault(slot.key, slot)
             if slot.same_as is slot:
@@ -387,7 +371,7 @@ def _read(path: Path) -> bytes | FileResult:
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
 
 
-def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | _Task:
+def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | Task:
     """Settle the file at ``path`` (bytes ``data``) without LibCST if possible: the result, else a task."""
     name = str(path)
     # Cheapest prefilter: no rule can fire in a file torch does not reach; cheaper than hashing.
@@ -402,7 +386,9 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
     screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
     if screened is None:
-        return _Task(path, name, kind, data, job, key)
+        from varmigrate.pipeline.task import Task
+
+        return Task(path, name, kind, data, job, key)
     if cache is not None and key is not None:
         store(cache, key, screened, job)
     return screened
@@ -418,7 +404,7 @@ def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
     return None if could_match(source.text, job.settings.rules, examples=True) else FileResult(name)
 
 
-def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
+def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
     """Write what the second stage changed (when the job writes), and cache what may be reused."""
     if new_data is not None and task.job.mode.writes:
         try:
@@ -436,7 +422,7 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
     return result
 
 
-def _not_written(task: _Task, message: str) -> FileResult:
+def _not_written(task: Task, message: str) -> FileResult:
     """The result for a file whose fix could not be written: the findings of what it still holds."""
     from varmigrate.pipeline.single import process_bytes
 
