@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("varmigrate", "varmigrate.__main__", "varmigrate.cli"),
     ("varmigrate.output", "varmigrate.api"),
     ("varmigrate.harness",),
-    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.cache"),
+    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.per_file_ignores", "varmigrate.cache"),
     ("varmigrate.notebook", "varmigrate.documents", "varmigrate.sources"),
     ("varmigrate.engine",),
     ("varmigrate.rules",),
