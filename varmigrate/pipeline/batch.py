@@ -331,9 +331,10 @@ def _start_method() -> str:
 
 
 def _layers(batch: Batch) -> list[str]:
-    """The modules the second stage of ``batch`` loads: the engine's analysis (and fixer), and the notebook
-    and document layers only for notebooks, documents and modules with doctest examples."""
-    modules = ["varmigrate.engine.analysis"]
+    """The modules the second stage of ``batch`` loads: the one-file pipeline, the engine's analysis (and
+    fixer), and the notebook and document layers only for notebooks, documents and modules with doctest
+    examples."""
+    modules = ["varmigrate.pipeline.single", "varmigrate.engine.analysis"]
     if any(task.job.mode.fixes for task in batch.tasks):
         modules.append("varmigrate.engine.fixer")
     if any(task.kind != ".py" or b">>>" in task.data for task in batch.tasks):
