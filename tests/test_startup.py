@@ -52,9 +52,9 @@ CHECK = (
     }
 )
 
-# Standard modules that cost milliseconds and that none of these runs needs: a pool's, the
+# Standard modules that cost milliseconds and that none of these runs needs: a pool's and its threads', the
 # configuration file's, JSON and pickle (formats for programs, cache entries with findings), OpenSSL.
-NEVER = {"multiprocessing", "concurrent.futures", "tomllib", "json", "pickle", "_hashlib"}
+NEVER = {"multiprocessing", "concurrent.futures", "tomllib", "json", "pickle", "_hashlib", "threading"}
 # `--version` needs no parser and no annotations.
 NOT_FOR_VERSION = NEVER | {"argparse", "typing", "dataclasses"}
 
