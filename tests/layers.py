@@ -17,11 +17,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("varmigrate", "varmigrate.__main__", "varmigrate.cli"),
     ("varmigrate.output", "varmigrate.api"),
     ("varmigrate.harness",),
-    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.cache"),
+    ("varmigrate.pipeline", "varmigrate.config", "varmigrate.per_file_ignores", "varmigrate.cache"),
     ("varmigrate.notebook", "varmigrate.documents", "varmigrate.sources"),
     ("varmigrate.engine",),
     ("varmigrate.rules",),
-    ("varmigrate.noqa", "varmigrate.model", "varmigrate._version", "varmigrate._lazy"),
+    (
+        "varmigrate.noqa",
+        "varmigrate.model",
+        "varmigrate.diagnostics",
+        "varmigrate._version",
+        "varmigrate._lazy",
+    ),
 )
 
 # Third-party or standard modules a part of the package must never import (prefix match).

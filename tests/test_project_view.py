@@ -14,6 +14,7 @@ from varmigrate.model import ProjectImports
 from varmigrate.pipeline import Job, Mode, kept_imports, prepare
 from varmigrate.pipeline.import_scan import _import_statements, still_uses
 from varmigrate.pipeline.project import ProjectView, project_view
+from varmigrate.pipeline.screen import project_view_needed
 
 MODEL = (
     "import torch\nfrom torch.autograd import Variable\n\n\ndef weights():\n"
@@ -150,6 +151,29 @@ def test_imports_that_cannot_be_read_are_skipped(tmp_path: Path) -> None:
         "train.py": "from model import (\n    Variable,\nprint Variable\nfrom model import *\nVariable\n",
     }
     assert _variable(_view(tmp_path, files), tmp_path, "train.py") == (("Variable", "model.py"),)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"model.py": MODEL, "train.py": TRAIN},
+        {
+            "main.py": "import torch\nnet = torch.nn.Linear(2, 1)\n",
+            "use.py": "from main import *\nout.data[0]\n",
+        },
+        {"a.py": "x = y.volatile\n"},
+        {"ag.py": "import torch.autograd as ag\n", "use.py": "from ag import *\ng = ag.grad\n"},
+        {"clean.py": "import torch\nx = torch.ones(2, requires_grad=True)\nx.sum().backward()\n"},
+        {"data.py": "import torch\nprint(x.data [ 0 ])\n", "other.py": "z = 1\n"},
+    ],
+    ids=["star-import", "data-index-zero", "volatile", "autograd-alias", "clean", "torch-spelled"],
+)
+@pytest.mark.parametrize("fixes", [False, True], ids=["check", "fix"])
+def test_a_view_the_screen_rules_out_is_empty(tmp_path: Path, files: dict[str, str], fixes: bool) -> None:
+    """What lets a run skip the project view: when the screen says so, the view has nothing."""
+    tree = _tree(tmp_path, files)
+    if not project_view_needed(tree, fixes=fixes):
+        assert project_view(tree, fixes=fixes) == ProjectView()
 
 
 # -- which imports other modules need --------------------------------------------------------------------

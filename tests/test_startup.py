@@ -44,21 +44,17 @@ CHECK = (
         "varmigrate.pipeline",
         "varmigrate.pipeline.batch",
         "varmigrate.pipeline.cache_entries",
-        "varmigrate.pipeline.module_files",
-        "varmigrate.pipeline.import_scan",
         "varmigrate.pipeline.job",
-        "varmigrate.pipeline.kept_imports",
-        "varmigrate.pipeline.project",
-        "varmigrate.pipeline.single",
+        "varmigrate.pipeline.screen",
         "varmigrate.sources",
         "varmigrate.sources.discovery",
         "varmigrate.sources.io",
     }
 )
 
-# Standard modules that cost milliseconds and that none of these runs needs: a pool's, the
+# Standard modules that cost milliseconds and that none of these runs needs: a pool's and its threads', the
 # configuration file's, JSON and pickle (formats for programs, cache entries with findings), OpenSSL.
-NEVER = {"multiprocessing", "concurrent.futures", "tomllib", "json", "pickle", "_hashlib"}
+NEVER = {"multiprocessing", "concurrent.futures", "tomllib", "json", "pickle", "_hashlib", "threading"}
 # `--version` needs no parser and no annotations.
 NOT_FOR_VERSION = NEVER | {"argparse", "typing", "dataclasses"}
 

@@ -55,22 +55,12 @@ _ENTRY = ".pickle"
 _EMPTY = ".empty"
 _MAGIC = b"varmigrate-cache-1\n"
 _CHECKSUM_SIZE = 16
-# Everything an entry may contain besides builtins: the result and the model's frozen dataclasses.
+# Everything an entry may contain besides builtins: the result, the findings and the model's frozen data.
 _ALLOWED = frozenset(
     {
         ("varmigrate.pipeline.job", "FileResult"),
-        *(
-            ("varmigrate.model", name)
-            for name in (
-                "Applicability",
-                "Diagnostic",
-                "Edit",
-                "FileError",
-                "Fix",
-                "Location",
-                "RuntimeCheck",
-            )
-        ),
+        *(("varmigrate.diagnostics", name) for name in ("Diagnostic", "Edit", "Fix")),
+        *(("varmigrate.model", name) for name in ("Applicability", "FileError", "Location", "RuntimeCheck")),
     }
 )
 

@@ -22,13 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from varmigrate._lazy import lazy_getattr
 from varmigrate.engine import Settings
 from varmigrate.model import OutputFormat
 from varmigrate.rules import DEFAULT_RULES, RuleSpec, UnknownRuleError, select_rules
-from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, gitignore_spec, relative_to
+from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, relative_to
 
 if TYPE_CHECKING:
-    from pathspec import GitIgnoreSpec
+    from varmigrate.per_file_ignores import PerFileIgnore
+
+# `PerFileIgnore` is loaded from its module on first use: only a run with per-file ignores needs it.
+__getattr__ = lazy_getattr(__name__, {"PerFileIgnore": "varmigrate.per_file_ignores"}, globals())
 
 # Searched in this order in each directory; the first that applies wins (ruff's order).
 CONFIG_FILES = (".varmigrate.toml", "varmigrate.toml", "pyproject.toml")
@@ -41,27 +45,6 @@ class ConfigError(ValueError):
 
 
 # -- one file --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PerFileIgnore:
-    """Rules not run on the files a .gitignore-style pattern matches (``!pattern``: on all others)."""
-
-    pattern: str
-    rules: frozenset[RuleSpec]
-    spec: GitIgnoreSpec = field(compare=False, repr=False)
-    negated: bool = False
-
-    @classmethod
-    def build(cls, pattern: str, rules: frozenset[RuleSpec]) -> PerFileIgnore:
-        """The entry for ``pattern`` (as written in the file)."""
-        negated = pattern.startswith("!")
-        spec = gitignore_spec([pattern[1:] if negated else pattern])
-        return cls(pattern, rules, spec, negated)
-
-    def matches(self, relative: str) -> bool:
-        """Whether the entry applies to a file at ``relative`` (POSIX, relative to the file's directory)."""
-        return bool(self.spec.match_file(relative)) != self.negated
 
 
 @dataclass(frozen=True)
@@ -118,6 +101,8 @@ def _output_format(name: str, value: object) -> OutputFormat:
 def _per_file_ignores(name: str, value: object) -> tuple[PerFileIgnore, ...]:
     if not isinstance(value, dict):
         raise TypeError(f"`{name}` must be a table of glob = [rules], not {_describe(value)}")
+    from varmigrate.per_file_ignores import PerFileIgnore
+
     return tuple(
         PerFileIgnore.build(pattern, frozenset(select_rules(_selectors(f'{name}."{pattern}"', rules))))
         for pattern, rules in value.items()
@@ -134,6 +119,8 @@ def _command_line_ignores(entries: Sequence[str]) -> tuple[PerFileIgnore, ...]:
                 f"--per-file-ignores: expected PATTERN:RULES (e.g. 'tests/**:VM201'), not {entry!r}"
             )
         selectors = [rule.strip() for rule in rules.split(",") if rule.strip()]
+        from varmigrate.per_file_ignores import PerFileIgnore
+
         found.append(PerFileIgnore.build(pattern, frozenset(select_rules(selectors))))
     return tuple(found)
 

@@ -1,9 +1,25 @@
-"""Findings, their fixes, file errors, output formats: plain data, no LibCST, no terminals."""
+"""Findings, their fixes, file errors, output formats: plain data, no LibCST, no terminals.
+
+The findings and their fixes (:class:`Diagnostic`, :class:`Fix`, :class:`Edit`) are defined in
+``varmigrate.diagnostics`` and loaded from there on first use: a run no file of which reaches the engine
+never creates those classes.
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from varmigrate._lazy import lazy_getattr
+
+# Not `typing.TYPE_CHECKING`: mypy reads the block, and nothing needs it at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from varmigrate.diagnostics import Diagnostic, Edit, Fix
+
+_FINDINGS = {name: "varmigrate.diagnostics" for name in ("Diagnostic", "Edit", "Fix")}
+
+__getattr__ = lazy_getattr(__name__, _FINDINGS, globals())
 
 
 class Applicability(enum.IntEnum):
@@ -59,62 +75,6 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.row}:{self.column}"
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``source[start_offset:end_offset]`` with ``content``."""
-
-    content: str
-    start: Location
-    end: Location
-    start_offset: int
-    end_offset: int
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One way to resolve a finding: a titled, labelled set of non-overlapping edits."""
-
-    title: str
-    applicability: Applicability
-    edits: tuple[Edit, ...]
-    # Modules the edits refer to that the file may not import yet (e.g. ``torch``), or names, as
-    # ``from torch.nn.init import normal_`` (an unused import of the name it replaces is renamed);
-    # ``-torch.nn.functional.sigmoid``: the edits no longer refer to that import, which goes if unused.
-    imports: tuple[str, ...] = ()
-    # For an UNSAFE (or DISPLAY_ONLY) fix: the one run-time fact that would make it exact, when there is one.
-    verified_by: RuntimeCheck | None = None
-
-    def allowed(self, threshold: Applicability) -> bool:
-        """Whether the fix may be applied when fixes down to ``threshold`` are allowed."""
-        return self.applicability is not Applicability.DISPLAY_ONLY and self.applicability >= threshold
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """A finding: rule code, message, source range and ranked fixes (best first)."""
-
-    code: str
-    name: str
-    message: str
-    start: Location
-    end: Location
-    fixes: tuple[Fix, ...] = field(default=())
-    # In a notebook: the 1-based position of the cell among all cells; rows and columns are the cell's.
-    cell: int | None = None
-
-    def fix_for(self, threshold: Applicability) -> Fix | None:
-        """The first fix allowed at ``threshold``, if any."""
-        for fix in self.fixes:
-            if fix.allowed(threshold):
-                return fix
-        return None
-
-    @property
-    def shown_fix(self) -> Fix | None:
-        """The fix to describe to the user when none applies: the first one, whatever its label."""
-        return self.fixes[0] if self.fixes else None
 
 
 class OutputFormat(str, enum.Enum):
@@ -203,3 +163,19 @@ class ProjectImports:
     def qualified_variables(self) -> frozenset[str]:
         """The qualified names of explicit imports that are torch's `Variable` here."""
         return frozenset(name for name, _ in self.variable if "." in name)
+
+
+__all__ = [
+    "FIX_REFUSED",
+    "INTERNAL_ERROR",
+    "Applicability",
+    "Diagnostic",
+    "Edit",
+    "FileError",
+    "Fix",
+    "Location",
+    "OutputFormat",
+    "ProjectImports",
+    "RuntimeCheck",
+    "SourceParseError",
+]

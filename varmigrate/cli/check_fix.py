@@ -112,9 +112,12 @@ def add_shared_arguments(shared: argparse._ActionsContainer) -> None:
     shared.add_argument("--no-color", action="store_true", help="no colours (also set by NO_COLOR)")
 
 
-def common_arguments() -> argparse.ArgumentParser:
-    """The options ``check`` and ``fix`` share, as a parent parser."""
-    common = argparse.ArgumentParser(add_help=False)
+def add_common_arguments(common: argparse.ArgumentParser) -> None:
+    """Add the options ``check`` and ``fix`` share to their parser ``common``.
+
+    Added to each, not through a parent parser: one parser fewer to build (argparse looks up its
+    translations for every parser) on every run.
+    """
     common.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories (`-` for stdin); default `.`"
     )
@@ -189,14 +192,12 @@ def common_arguments() -> argparse.ArgumentParser:
     common.add_argument(
         "--cache-dir", metavar="PATH", help=f"keep the results cache here instead of in {CACHE_DIR}/"
     )
-    return common
 
 
 def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``check`` subcommand."""
-    check = commands.add_parser(
-        "check", parents=[common_arguments()], help="report findings", description="Report findings."
-    )
+    check = commands.add_parser("check", help="report findings", description="Report findings.")
+    add_common_arguments(check)
     check.add_argument(
         "--add-noqa",
         action="store_true",
@@ -212,9 +213,8 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def add_fix_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``fix`` subcommand."""
-    fix = commands.add_parser(
-        "fix", parents=[common_arguments()], help="apply fixes in place", description="Apply fixes in place."
-    )
+    fix = commands.add_parser("fix", help="apply fixes in place", description="Apply fixes in place.")
+    add_common_arguments(fix)
     fix.add_argument("--diff", action="store_true", help="print a diff of the fixes instead of writing them")
     fix.set_defaults(handler=lambda args: run(args, "diff" if args.diff else "fix"))
 

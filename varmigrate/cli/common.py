@@ -43,15 +43,20 @@ def sigterm_unwinds() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` (as Ctrl-C raises KeyboardInterrupt).
 
     Signal handlers can only be set in the main thread: elsewhere (an API caller's thread) SIGTERM
-    keeps its handler.
+    keeps its handler. `signal.signal` says which thread this is (`threading` would cost every run the
+    import).
     """
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        in_main_thread = False
+    else:
+        in_main_thread = True
+    if not in_main_thread:
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
     finally:

@@ -24,7 +24,6 @@ from varmigrate.rules import DEFAULT_RULES, RuleSpec
 # (`requires_words`), then a match of the pattern or, when there is none, one of the words outside
 # strings and comments.
 _Test = tuple[tuple[str, ...], tuple[re.Pattern[str], ...], re.Pattern[str] | None, tuple[str, ...]]
-_WORD = re.compile(r"\w+")
 
 
 def could_match(
@@ -91,7 +90,7 @@ def _word_in_code(source: str, words: frozenset[str]) -> bool:
     quote, `#` or line break), and a space is no more a word character than the quote or `#` it stands
     for: such words are found in the text itself. Others are looked for in the blanked-out text.
     """
-    plain = tuple(sorted(word for word in words if _WORD.fullmatch(word)))
+    plain = tuple(sorted(word for word in words if _word().fullmatch(word)))
     others = tuple(sorted(words.difference(plain)))
     if others and _bounded(others).search(strings_and_comments().sub(" ", source)):
         return True
@@ -115,6 +114,13 @@ def _word_in_code(source: str, words: frozenset[str]) -> bool:
         if hidden_start >= end:
             return True
     return False
+
+
+@cache
+def _word() -> re.Pattern[str]:
+    """A run of word characters (compiled on first use, as the patterns below: a file no rule's words are
+    in needs none of them)."""
+    return re.compile(r"\w+")
 
 
 @cache
@@ -154,9 +160,12 @@ def _bounded(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")
 
 
-# A `>>>` prompt with the rest of its line and the `...` lines that go on with it: a doctest example.
-_EXAMPLE = re.compile(r">>>(?: ([^\r\n]*))?((?:(?:\r\n|\r|\n)[ \t]*\.\.\.(?: [^\r\n]*)?)*)")
-_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
+@cache
+def _examples() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A `>>>` prompt with the rest of its line and the `...` lines that go on with it (a doctest example),
+    and the line break and prompt of one of those `...` lines."""
+    example = re.compile(r">>>(?: ([^\r\n]*))?((?:(?:\r\n|\r|\n)[ \t]*\.\.\.(?: [^\r\n]*)?)*)")
+    return example, re.compile(r"(?:\r\n|\r|\n)[ \t]*\.\.\. ?")
 
 
 def could_match_examples(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
@@ -168,6 +177,7 @@ def could_match_examples(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES)
 
 def example_code(source: str) -> str:
     """The code of the ``>>>`` examples in ``source``, a line each (continuations joined by line breaks)."""
+    example, continuation = _examples()
     return "\n".join(
-        (found[1] or "") + _CONTINUATION.sub("\n", found[2]) for found in _EXAMPLE.finditer(source)
+        (found[1] or "") + continuation.sub("\n", found[2]) for found in example.finditer(source)
     )

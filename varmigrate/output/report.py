@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from varmigrate.model import Applicability, Diagnostic, FileError, OutputFormat
+from varmigrate.model import Applicability, FileError, OutputFormat
 from varmigrate.output import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from varmigrate.pipeline import FileResult, Mode
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from varmigrate.model import Diagnostic
     from varmigrate.output.console import Stream
 
 

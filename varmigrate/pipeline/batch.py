@@ -7,8 +7,9 @@ Many files go in two stages. The first runs in this process and reads each file 
 view (what imports between the files' own modules bind, ``project.py``), the byte prefilter, a cache
 lookup, decoding and the text prefilter, which settle almost every file. Only the files that can hold a
 finding reach the second stage, LibCST, and only when their bytes are worth it are they shared out over
-worker processes. Nothing here imports LibCST, ``multiprocessing`` or
-``concurrent.futures`` until a file needs it: a run that the first stage settles starts in milliseconds.
+worker processes. Nothing here imports LibCST, ``multiprocessing`` or ``concurrent.futures`` until a file
+needs it, nor the project view until a file spells a word it follows (``screen.py``): a run that the first
+stage settles starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -18,23 +19,23 @@ import gc
 import importlib
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from varmigrate.engine.prefilter import could_match
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
-from varmigrate.pipeline.import_scan import still_uses
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
-from varmigrate.pipeline.project import ProjectView, project_view, without_names
-from varmigrate.pipeline.single import process_bytes, reaches_torch, without_torch
+from varmigrate.pipeline.screen import project_view_needed, reaches_torch, without_torch
 from varmigrate.sources.discovery import NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import DecodeError, FileChangedError, decode, read_regular, write_atomic
 
 if TYPE_CHECKING:
     from multiprocessing.context import DefaultContext
 
+    from varmigrate.pipeline.project import ProjectView
+    from varmigrate.pipeline.task import Task
     from varmigrate.pipeline.workers import WorkerPool
 
 # How long one file's analysis may take in a worker process before it is given up (``--timeout``).
@@ -65,23 +66,6 @@ def process_file(path: Path, job: Job) -> FileResult:
 POOL_THRESHOLD_BYTES = {"fork": 32 * 1024, "forkserver": 256 * 1024, "spawn": 256 * 1024}
 
 
-@dataclass(eq=False)
-class _Task:
-    """A file that passed the first stage: its bytes (read once), its job and its cache key."""
-
-    path: Path
-    name: str
-    kind: str  # how the file is read: `sources.discovery.file_kind`
-    data: bytes
-    job: Job
-    key: str | None
-    # An earlier task with the same key (``check`` only): its result serves this file too.
-    same_as: _Task | None = None
-    result: FileResult | None = None
-    # The file's bytes once the run is done with it (the fixed ones, when written or shown as a diff).
-    final: bytes | None = None
-
-
 class Batch:
     """Files after the first stage, in order: results already known, and tasks for the second stage.
 
@@ -94,14 +78,14 @@ class Batch:
 
     def __init__(
         self,
-        slots: list[FileResult | _Task],
+        slots: list[FileResult | Task],
         cache: ResultCache | None,
         pending: dict[str, dict[str, frozenset[str]]] | None = None,
         settled: dict[str, bytes] | None = None,
     ) -> None:
         self.slots = slots
         self.cache = cache
-        self.tasks = [slot for slot in slots if isinstance(slot, _Task) and slot.same_as is None]
+        self.tasks = [slot for slot in slots if not isinstance(slot, FileResult) and slot.same_as is None]
         self._pool: WorkerPool[int, tuple[FileResult, bytes | None]] | None = None
         self._by_name = {task.name: task for task in self.tasks}
         # Only modules still waiting for files that are to be analysed (a file the first stage settled
@@ -111,7 +95,7 @@ class Batch:
         self._settled = settled or {}
         self._submitted: set[int] = set()
         # The task whose result is being written, and the bytes it writes (see `written`).
-        self._writing: tuple[_Task, bytes | None] | None = None
+        self._writing: tuple[Task, bytes | None] | None = None
 
     @property
     def written(self) -> int:
@@ -146,7 +130,7 @@ class Batch:
         for task in sorted(ready, key=lambda task: len(task.data), reverse=True):
             self._submit(task)
 
-    def _submit(self, task: _Task) -> None:
+    def _submit(self, task: Task) -> None:
         assert self._pool is not None
         self._pool.submit(id(task), task.data, task.name, task.job)
         self._submitted.add(id(task))
@@ -161,7 +145,7 @@ class Batch:
             else:
                 yield self._result(slot)
 
-    def _result(self, task: _Task) -> FileResult:
+    def _result(self, task: Task) -> FileResult:
         """``task``'s result, computed (and written) on first use: a pending module asks for its users'."""
         if task.result is None:
             users = self._pending.pop(task.name, None)
@@ -180,11 +164,15 @@ class Batch:
         unused = [name for name, files in users.items() if not any(self._uses(file, name) for file in files)]
         if not unused:
             return job
+        from varmigrate.pipeline.project import without_names
+
         project = without_names(job.settings.project, unused)
         return replace(job, settings=replace(job.settings, project=project))
 
     def _uses(self, name: str, word: str) -> bool:
         """Whether the file ``name`` may still use ``word`` once the run is done with it."""
+        from varmigrate.pipeline.import_scan import still_uses
+
         task = self._by_name.get(name)
         if task is None:
             return name not in self._settled or still_uses(Path(name), self._settled[name], word)
@@ -193,7 +181,7 @@ class Batch:
         self._result(task)
         return task.final is None or still_uses(task.path, task.final, word)
 
-    def _second_stage(self, task: _Task) -> tuple[FileResult, bytes | None]:
+    def _second_stage(self, task: Task) -> tuple[FileResult, bytes | None]:
         if self._pool is None:
             return _second_stage(task.data, task.name, task.job)
         from varmigrate.pipeline.workers import WorkerFailure
@@ -216,19 +204,20 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
     """
     read = [(path, job, _read(path)) for path, job in items]
     view = _view(read)
-    users = {str(user) for waiting in view.pending.values() for files in waiting.values() for user in files}
-    slots: list[FileResult | _Task] = []
+    waiting_for = view.pending if view is not None else {}
+    users = {str(user) for waiting in waiting_for.values() for files in waiting.values() for user in files}
+    slots: list[FileResult | Task] = []
     settled: dict[str, bytes] = {}
-    first_of: dict[str, _Task] = {}
+    first_of: dict[str, Task] = {}
     for path, job, data in read:
         if isinstance(data, FileResult):
             slots.append(data)
             continue
-        facts = view.settings_for(path)
+        facts = view.settings_for(path) if view is not None else None
         if facts is not None:
             job = replace(job, settings=job.settings.in_project(facts))
         slot = _first_stage(path, job, cache, data)
-        if isinstance(slot, _Task) and slot.key is not None and job.mode is Mode.CHECK:
+        if not isinstance(slot, FileResult) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
             slot.same_as = first_of.setdefault(slot.key, slot)
             if slot.same_as is slot:
@@ -238,15 +227,21 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         slots.append(slot)
     pending = {
         str(path): {name: frozenset(map(str, files)) for name, files in waiting.items()}
-        for path, waiting in view.pending.items()
+        for path, waiting in waiting_for.items()
     }
     return Batch(slots, cache, pending, settled)
 
 
-def _view(read: list[tuple[Path, Job, bytes | FileResult]]) -> ProjectView:
-    """The project view of the files read (which imports other modules need: only when fixing)."""
+def _view(read: list[tuple[Path, Job, bytes | FileResult]]) -> ProjectView | None:
+    """The project view of the files read (which imports other modules need: only when fixing); None when
+    it would be empty, so that a run no file of which spells the words it follows never loads it."""
     files = {path: data for path, _, data in read if not isinstance(data, FileResult)}
-    return project_view(files, fixes=any(job.mode.fixes for _, job, _ in read))
+    fixes = any(job.mode.fixes for _, job, _ in read)
+    if not project_view_needed(files, fixes=fixes):
+        return None
+    from varmigrate.pipeline.project import project_view
+
+    return project_view(files, fixes=fixes)
 
 
 @contextlib.contextmanager
@@ -336,9 +331,10 @@ def _start_method() -> str:
 
 
 def _layers(batch: Batch) -> list[str]:
-    """The modules the second stage of ``batch`` loads: the engine's analysis (and fixer), and the notebook
-    and document layers only for notebooks, documents and modules with doctest examples."""
-    modules = ["varmigrate.engine.analysis"]
+    """The modules the second stage of ``batch`` loads: the one-file pipeline, the engine's analysis (and
+    fixer), and the notebook and document layers only for notebooks, documents and modules with doctest
+    examples."""
+    modules = ["varmigrate.pipeline.single", "varmigrate.engine.analysis"]
     if any(task.job.mode.fixes for task in batch.tasks):
         modules.append("varmigrate.engine.fixer")
     if any(task.kind != ".py" or b">>>" in task.data for task in batch.tasks):
@@ -376,7 +372,7 @@ def _read(path: Path) -> bytes | FileResult:
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
 
 
-def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | _Task:
+def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | Task:
     """Settle the file at ``path`` (bytes ``data``) without LibCST if possible: the result, else a task."""
     name = str(path)
     # Cheapest prefilter: no rule can fire in a file torch does not reach; cheaper than hashing.
@@ -391,7 +387,9 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
     screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
     if screened is None:
-        return _Task(path, name, kind, data, job, key)
+        from varmigrate.pipeline.task import Task
+
+        return Task(path, name, kind, data, job, key)
     if cache is not None and key is not None:
         store(cache, key, screened, job)
     return screened
@@ -407,7 +405,7 @@ def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
     return None if could_match(source.text, job.settings.rules, examples=True) else FileResult(name)
 
 
-def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
+def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
     """Write what the second stage changed (when the job writes), and cache what may be reused."""
     if new_data is not None and task.job.mode.writes:
         try:
@@ -425,13 +423,17 @@ def _finish(task: _Task, result: FileResult, new_data: bytes | None, cache: Resu
     return result
 
 
-def _not_written(task: _Task, message: str) -> FileResult:
+def _not_written(task: Task, message: str) -> FileResult:
     """The result for a file whose fix could not be written: the findings of what it still holds."""
+    from varmigrate.pipeline.single import process_bytes
+
     result, _ = process_bytes(task.data, task.name, replace(task.job, mode=Mode.CHECK))
     result.errors.append(FileError(task.name, message))
     return result
 
 
 def _second_stage(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
-    """LibCST's part (in a worker, or here): the result and the new bytes, as :func:`process_bytes`."""
+    """LibCST's part (in a worker, or here): the result and the new bytes, as `single.process_bytes`."""
+    from varmigrate.pipeline.single import process_bytes
+
     return process_bytes(data, name, job)

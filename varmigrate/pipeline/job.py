@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from varmigrate.engine.settings import Settings
-from varmigrate.model import Diagnostic, FileError
+
+if TYPE_CHECKING:
+    from varmigrate.model import Diagnostic, FileError
 
 
 @dataclass

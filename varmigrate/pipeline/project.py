@@ -44,18 +44,16 @@ from varmigrate.pipeline.import_scan import (
     owner,
     read_module,
     rebinds,
-    spells_variable,
     torch_bindings,
     variable_aliases,
 )
 from varmigrate.pipeline.kept_imports import KeptImports
 from varmigrate.pipeline.module_files import ModuleFiles, file_key
+from varmigrate.pipeline.screen import other_rule_words, spells_variable
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
 if TYPE_CHECKING:
     from varmigrate.engine.settings import Settings
-
-_DATA_INDEX_ZERO = re.compile(rb"data\s*\[\s*0\s*\]")
 
 
 @dataclass(frozen=True)
@@ -164,17 +162,8 @@ class Project(ModuleFiles):
         """The run's files that may use a name another module binds (see the module's docstring)."""
         aliases = [word.encode() for word in self.words - {"Variable"}]
         for path, data in self.given.items():
-            if path in self.mentions or any(alias in data for alias in aliases) or self._other_words(data):
+            if path in self.mentions or any(alias in data for alias in aliases) or other_rule_words(data):
                 yield path
-
-    @staticmethod
-    def _other_words(data: bytes) -> bool:
-        """Whether a file that never spells `torch` holds the words of a rule other than `Variable`'s."""
-        if b"torch" in data:
-            return False
-        # VM201's `.data[0]`: found by its `data` (where a `.` is at every few bytes), then its dot checked.
-        zero = any(data[m.start() - 1 : m.start()] == b"." for m in _DATA_INDEX_ZERO.finditer(data))
-        return zero or b"volatile" in data
 
     def facts(self, path: Path) -> ProjectImports:
         """What imports of the project's modules bind in the file ``path``."""

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from varmigrate.engine.prefilter import could_match_examples
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.pipeline.job import FileResult, Job, Mode
+from varmigrate.pipeline.screen import reaches_torch, without_torch
 from varmigrate.sources.discovery import DOCUMENT_SUFFIXES, NOTEBOOK_SUFFIX, file_kind
-from varmigrate.sources.io import DecodedSource, DecodeError, decode, mentions
+from varmigrate.sources.io import DecodedSource, DecodeError, decode
 
 if TYPE_CHECKING:
     from varmigrate.documents import DocumentError
@@ -198,26 +199,6 @@ def _process_document(
     if job.mode is Mode.DIFF and result.changed:
         result.diff = unified_diff(source.text, outcome.text, name)
     return result, new_data if result.changed else None
-
-
-def reaches_torch(data: bytes, job: Job) -> bool:
-    """Whether torch reaches the file ``data``: it spells `torch`, or imports a module of the project that
-    does (the project view says so). No rule can fire in a file that torch does not reach."""
-    return mentions(data, "torch") or job.settings.project.reaches_torch
-
-
-def without_torch(data: bytes, name: str) -> FileResult:
-    """The result of a file that never spells `torch`: no rule can fire in it, so it is not parsed.
-
-    It is still decoded (ASCII needs no look), so that an undecodable file is an error, not a pass.
-    """
-    if data.isascii() or name.endswith(NOTEBOOK_SUFFIX):
-        return FileResult(name)
-    try:
-        decode(data)
-    except DecodeError as error:
-        return FileResult(name, errors=[FileError(name, error.message, error.location)])
-    return FileResult(name)
 
 
 def plural_findings(result: FileResult) -> str:

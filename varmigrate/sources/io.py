@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import functools
 import io
 import os
 import re
@@ -21,9 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from varmigrate.model import Location
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 class DecodeError(Exception):
@@ -110,7 +108,7 @@ def decode(data: bytes) -> DecodedSource:
 def _byte_location(data: bytes, offset: int, encoding: str) -> Location:
     """The row and column (in characters, best effort) of byte ``offset``."""
     line_start = max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
-    row = len(_LINE_BREAK.findall(data[:line_start].decode("latin-1"))) + 1
+    row = len(re.findall(r"\r\n|\r|\n", data[:line_start].decode("latin-1"))) + 1
     column = len(data[line_start:offset].decode(encoding, errors="replace")) + 1
     return Location(row, column)
 
@@ -118,7 +116,13 @@ def _byte_location(data: bytes, offset: int, encoding: str) -> Location:
 def split_lines(text: str) -> list[str]:
     """``text`` split after each ``\\r\\n``, ``\\r`` or ``\\n``, line breaks kept (``str.splitlines``
     would also split at form feeds and other characters Python's tokenizer keeps in a line)."""
-    return _LINE.findall(text)
+    return _line().findall(text)
+
+
+@functools.cache
+def _line() -> re.Pattern[str]:
+    """A line with its line break, if any (compiled on first use: the first stage splits no lines)."""
+    return re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 def read_regular(path: Path) -> bytes:
@@ -134,7 +138,14 @@ def read_regular(path: Path) -> bytes:
 # The temporary file a write goes through: `.NAME.varmigrate-XXXXXXXX.tmp` beside the file, renamed over
 # it when complete. Only a process killed at that moment (SIGKILL, a power cut) leaves one behind.
 _TEMPORARY = "varmigrate-"
-_STALE = re.compile(r"\.(?P<name>.+)\.varmigrate-[a-z0-9_]{8}\.tmp")
+
+
+@functools.cache
+def _stale() -> re.Pattern[str]:
+    """The name of such a file (compiled on first use: almost no directory holds one)."""
+    return re.compile(r"\.(?P<name>.+)\.varmigrate-[a-z0-9_]{8}\.tmp")
+
+
 # A younger one may belong to a run going on right now (they live for milliseconds).
 STALE_AFTER_SECONDS = 60.0
 
@@ -154,7 +165,7 @@ def remove_stale_temporaries(directories: Iterable[Path], now: float | None = No
             continue
         names = {entry.name for entry in entries}
         for entry in entries:
-            match = _STALE.fullmatch(entry.name)
+            match = _stale().fullmatch(entry.name) if _TEMPORARY in entry.name else None
             if match is None or match["name"] not in names:
                 continue
             try:
