@@ -86,8 +86,13 @@ def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
     module = cst.parse_module(source)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ExpressionContextProvider)
     assert expression_contexts(module) == dict(expected)
-    # Scope analysis on those contexts gives the same assignments and accesses as on LibCST's.
+    # Asked for one node (before any scope analysis), a context is read from the node's ancestors.
     ctx = ModuleContext.build(module, source)
+    for node in ctx.nodes():
+        assert expression_context_of(node, ctx._parents.get) == expected.get(node)
+        assert ctx.metadata(ExpressionContextProvider, node, None) == expected.get(node)
+    assert ctx.metadata(ExpressionContextProvider, cst.Name("x"), None) is None
+    # Scope analysis on those contexts gives the same assignments and accesses as on LibCST's.
     scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
     for node in ctx.nodes():
         mine, theirs = ctx.metadata(ScopeProvider, node, None), scopes.get(node)
@@ -97,18 +102,6 @@ def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
                 type(a).__name__ for a in theirs[node.value]
             }
             assert len(mine.accesses[node.value]) == len(theirs.accesses[node.value])
-
-
-@pytest.mark.search
-@pytest.mark.parametrize("source", [*EXTRA, *(p.read_text(encoding="utf-8") for p in SOURCES)])
-def test_expression_contexts_from_ancestors_match_the_walk(source: str) -> None:
-    module = cst.parse_module(source)
-    ctx = ModuleContext.build(module, source)
-    walked = expression_contexts(module)
-    for node in ctx.nodes():
-        assert expression_context_of(node, ctx._parents.get) == walked.get(node)
-        assert ctx.metadata(ExpressionContextProvider, node, None) == walked.get(node)
-    assert ctx.metadata(ExpressionContextProvider, cst.Name("x"), None) is None
 
 
 # Nodes printed alone, in blocks, across lines, with parentheses, tabs, wide characters and CRLF; some

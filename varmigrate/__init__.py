@@ -9,7 +9,7 @@ the first time they are used.
 
 from __future__ import annotations
 
-from varmigrate._lazy import lazy_getattr
+from varmigrate._lazy import lazy_dir, lazy_getattr
 from varmigrate._version import INFORMATION_URI, __version__
 
 # Not `typing.TYPE_CHECKING`: importing `typing` would cost every run milliseconds (mypy reads the block).
@@ -53,9 +53,7 @@ _EXPORTS = {
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__dir__ = lazy_dir(_EXPORTS, globals())
 
 
 __all__ = [

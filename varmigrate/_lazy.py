@@ -26,3 +26,12 @@ def lazy_getattr(package: str, exports: Mapping[str, str], namespace: dict[str, 
         return value
 
     return __getattr__
+
+
+def lazy_dir(exports: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[], list[str]]:
+    """A module ``__dir__`` that lists the names ``exports`` gives besides those already defined."""
+
+    def __dir__() -> list[str]:
+        return sorted([*namespace, *exports])
+
+    return __dir__

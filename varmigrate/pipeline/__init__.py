@@ -12,7 +12,7 @@ names below load their modules on first use.
 
 from __future__ import annotations
 
-from varmigrate._lazy import lazy_getattr
+from varmigrate._lazy import lazy_dir, lazy_getattr
 
 # Not `typing.TYPE_CHECKING`: mypy reads the block, and nothing needs it at run time.
 TYPE_CHECKING = False
@@ -54,9 +54,7 @@ _EXPORTS = {
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__dir__ = lazy_dir(_EXPORTS, globals())
 
 
 __all__ = [
