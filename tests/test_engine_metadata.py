@@ -77,6 +77,8 @@ EXTRA = [
     "async def f():\n    async for a in b:\n        pass\n"
     "    async with c as d:\n        await e[f:g, ...]\n",
     "print(f'{a!r:{b}}', *c, **d)\n@dec(x)\nclass K(B, metaclass=M):\n    x: 'T' = 1\n",
+    # A field some node types enter only when it is set (an f-string's format spec), first unset.
+    "f'{a}' f'{a!r:{b}}' f'{c:>{d:{e}}}' f'{x=}'\n",
 ]
 
 
