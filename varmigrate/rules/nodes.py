@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
 
+from varmigrate.rules._traversal import children
+
 # Expressions that can take `.attr`, `(...)` or `[...]` directly, without parentheses.
 _ATOMS = (
     cst.Name,
@@ -210,7 +212,8 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(current.children))
+        # Read from the fields: LibCST's `children` rebuilds the node to collect them.
+        stack.extend(reversed(children(current)))
 
 
 def remove_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
