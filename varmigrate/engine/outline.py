@@ -7,7 +7,8 @@ each run of left-out statements is one stand-in on as many lines. Every kept lin
 so positions and offsets are those of the whole module, and the text of each left-out statement is
 exactly the code LibCST would have given it (comments and blank lines before a statement belong to
 it; see `_Statement`), so the reduction that follows (`ModuleContext.reduce`) sees what it would
-have seen.
+have seen. The bodies of the classes that reduction keeps are reduced here first, alike
+(:meth:`Outline.class_reductions`), with the statements and code LibCST would give them (`members`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import itertools
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from varmigrate.engine.members import ClassBody, class_body
 from varmigrate.engine.splice import LINE
 from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
 
@@ -79,6 +81,35 @@ class _Statement:
         return isinstance(self.nodes[-1], _COMPOUND)
 
 
+@dataclass(frozen=True)
+class ClassReduction:
+    """What is left out of the body of a class that is kept: members (by index), and in kept classes."""
+
+    body: ClassBody
+    left_out: frozenset[int]
+    inner: Mapping[int, ClassReduction]
+
+
+@dataclass(frozen=True)
+class PartialText:
+    """The text LibCST parses instead of a module's, and what each stand-in in it stands for.
+
+    ``positions``: where each top-level statement lands in the parsed module's body (None: in a
+    stand-in); ``stand_ins``: each top-level stand-in's index there, with the code of the statements
+    it stands for. The same for class bodies, by path (the class's index in the module's body, then
+    the index of each nested class in its class's body, then the member's): ``member_stand_ins``,
+    ``member_codes`` (the code of each member kept whose code is certain) and ``member_counts`` (how
+    many statements each reduced class body holds).
+    """
+
+    text: str
+    positions: list[int | None]
+    stand_ins: dict[int, str]
+    member_stand_ins: dict[tuple[int, ...], str]
+    member_codes: dict[tuple[int, ...], str]
+    member_counts: dict[tuple[int, ...], int]
+
+
 class Outline:
     """The lines of a module and its top-level statements."""
 
@@ -119,7 +150,7 @@ class Outline:
             return codes[index]
 
         keep = [
-            any(index in t for t in touched) and _may_matter(statement, code(index), pattern)
+            any(index in t for t in touched) and _may_matter(statement.nodes, code(index), pattern)
             for index, statement in enumerate(self.statements)
         ]
         mentioned = set(_WORD.findall("".join(code(i) for i, kept in enumerate(keep) if kept)))
@@ -128,6 +159,55 @@ class Outline:
             for index, (statement, kept) in enumerate(zip(self.statements, keep, strict=True))
             if statement.known and not kept and not _assigned_names(statement.nodes) & mentioned
         }
+
+    def class_reductions(
+        self, pattern: re.Pattern[str], left_out: Mapping[int, str]
+    ) -> dict[int, ClassReduction]:
+        """What `ModuleContext.reduce` leaves out of the bodies of the classes it keeps, by statement.
+
+        It keeps a class that may matter, and reduces its body as it reduces the module (see
+        `left_out`), nested classes included; only the members whose code is certain (see
+        `members.class_body`) are left out here, and the kept members' words are its own where the
+        code is not: more is kept, never less, and what is kept is for it to decide again.
+        """
+        found: dict[int, ClassReduction] = {}
+        for index, statement in enumerate(self.statements):
+            node = statement.nodes[0]
+            if index in left_out or not statement.known or not isinstance(node, ast.ClassDef):
+                continue
+            if len(statement.nodes) != 1 or not _may_matter(statement.nodes, self.code(index), pattern):
+                continue
+            stop = self.statements[index + 1].first if index + 1 < len(self.statements) else len(self.lines)
+            body = class_body(self.lines, node, stop)
+            reduction = self._reduce_members(body, pattern) if body is not None else None
+            if reduction is not None:
+                found[index] = reduction
+        return found
+
+    def _reduce_members(self, body: ClassBody, pattern: re.Pattern[str]) -> ClassReduction | None:
+        """`_reduce_block` on a class body, for the members whose code is certain."""
+        members = body.members
+        codes = [
+            member.code if member.code is not None else "".join(self.lines[member.start : member.last + 1])
+            for member in members
+        ]
+        keep = [
+            member.code is None or _may_matter(member.nodes, code, pattern)
+            for member, code in zip(members, codes, strict=True)
+        ]
+        mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
+        left_out = frozenset(
+            index
+            for index, (member, kept) in enumerate(zip(members, keep, strict=True))
+            if not kept and not _assigned_names(member.nodes) & mentioned
+        )
+        inner: dict[int, ClassReduction] = {}
+        for index, (member, kept) in enumerate(zip(members, keep, strict=True)):
+            if kept and member.code is not None and member.body is not None:
+                reduction = self._reduce_members(member.body, pattern)
+                if reduction is not None:
+                    inner[index] = reduction
+        return ClassReduction(body, left_out, inner) if left_out or inner else None
 
     def _touched(self, pattern: re.Pattern[str]) -> set[int]:
         """The statements whose code (generous for an uncertain one) a match of ``pattern`` reaches into."""
@@ -158,13 +238,15 @@ class Outline:
         stop = self.statements[index + 1].first if index + 1 < len(self.statements) else len(self.lines)
         return self._offsets[start], self._offsets[stop]
 
-    def partial(self, left_out: Mapping[int, str]) -> tuple[str, list[int | None], dict[int, str]]:
+    def partial(
+        self, left_out: Mapping[int, str], classes: Mapping[int, ClassReduction] | None = None
+    ) -> PartialText:
         """The text LibCST parses instead of the source, with the statements ``left_out`` replaced.
 
         Each run of left-out statements becomes one stand-in on as many lines: `pass` for one line,
-        else a string (one token, where blank lines would cost LibCST a node each). Also returns
-        where each statement lands in the parsed module's body (None: in a stand-in), and each
-        stand-in's index there with the code of the statements it stands for.
+        else a string (one token, where blank lines would cost LibCST a node each). The members
+        left out of the bodies of kept classes (``classes``, by statement) are replaced alike, each
+        stand-in indented as its block.
         """
         lines = list(self.lines)
         positions: list[int | None] = []
@@ -177,19 +259,57 @@ class Outline:
                 positions.append(None)
                 continue
             if run:
-                start, stop = self.statements[run[0]].start, self.statements[run[-1]].last + 1
-                ends = ("pass",) if stop - start == 1 else ('"""', '"""')
-                for number in range(start, stop):
-                    ending = lines[number][len(lines[number].rstrip("\r\n")) :]
-                    text = ends[0] if number == start else ends[-1] if number == stop - 1 else ""
-                    lines[number] = text + ending
+                _stand_in(lines, self.statements[run[0]].start, self.statements[run[-1]].last + 1, "")
                 stand_ins[body] = "".join(_terminated(left_out[i]) for i in run)
                 body += 1
                 run = []
             if index < len(self.statements):
                 positions.append(body)
                 body += 1
-        return "".join(lines), positions, stand_ins
+        found = PartialText("", positions, stand_ins, {}, {}, {})
+        for index, reduction in (classes or {}).items():
+            position = positions[index]
+            if position is not None:
+                _reduce_class(lines, reduction, (position,), found)
+        return replace(found, text="".join(lines))
+
+
+def _reduce_class(
+    lines: list[str], reduction: ClassReduction, path: tuple[int, ...], found: PartialText
+) -> None:
+    """Replace in ``lines`` the members ``reduction`` leaves out of the class at ``path``; record them."""
+    members = reduction.body.members
+    body = 0
+    run: list[int] = []
+    for index in range(len(members) + 1):
+        if index < len(members) and index in reduction.left_out:
+            run.append(index)
+            continue
+        if run:
+            _stand_in(lines, members[run[0]].start, members[run[-1]].last + 1, reduction.body.indent)
+            key = (*path, body)
+            found.member_stand_ins[key] = "".join(members[i].code or "" for i in run)
+            body += 1
+            run = []
+        if index < len(members):
+            key = (*path, body)
+            code = members[index].code
+            if code is not None:
+                found.member_codes[key] = code
+            inner = reduction.inner.get(index)
+            if inner is not None:
+                _reduce_class(lines, inner, key, found)
+            body += 1
+    found.member_counts[path] = body
+
+
+def _stand_in(lines: list[str], start: int, stop: int, indent: str) -> None:
+    """Replace ``lines[start:stop]`` by one statement indented by ``indent``, line for line."""
+    ends = (indent + "pass",) if stop - start == 1 else (indent + '"""', '"""')
+    for number in range(start, stop):
+        ending = lines[number][len(lines[number].rstrip("\r\n")) :]
+        text = ends[0] if number == start else ends[-1] if number == stop - 1 else ""
+        lines[number] = text + ending
 
 
 def _terminated(code: str) -> str:
@@ -236,11 +356,11 @@ def _unindented(line: str) -> bool:
     return not text or text.startswith("#")
 
 
-def _may_matter(statement: _Statement, code: str, pattern: re.Pattern[str]) -> bool:
-    """`context.may_matter` on the `ast` of a top-level statement."""
+def _may_matter(nodes: Sequence[ast.stmt], code: str, pattern: re.Pattern[str]) -> bool:
+    """`context.may_matter` on the `ast` of a statement (statements on one line are one)."""
     if pattern.search(code) or STAR_IMPORT.search(code):
         return True
-    if len(statement.nodes) == 1 and isinstance(statement.nodes[0], _SCOPES):
+    if len(nodes) == 1 and isinstance(nodes[0], _SCOPES):
         return IMPORT.search(code) is not None and DECLARATION.search(code) is not None
     return IMPORT.search(code) is not None
 
