@@ -19,6 +19,7 @@ from varmigrate.engine import lint, parse
 from varmigrate.engine.analysis import analyse, outline_of
 from varmigrate.engine.fixer import fix_source
 from varmigrate.engine.members import ClassBody, class_body
+from varmigrate.engine.outline import _dedent_invariant
 from varmigrate.engine.parsing import cpython_error
 from varmigrate.engine.settings import Settings
 from varmigrate.model import Diagnostic
@@ -384,3 +385,21 @@ def test_class_layouts_change_nothing(layout: Path | int) -> None:
     analysis = analyse(source, ALL_RULES)
     assert analysis.diagnostics == lint(module, source, ALL_RULES)
     assert analysis.ctx.dropped_code == whole.dropped_code
+
+
+@pytest.mark.parametrize(
+    ("pattern", "invariant"),
+    [
+        (r"\b(?:Variable)\b|\.data\s*\[\s*0\s*\]|class\s+\w+\s*\([^)]*\bFunction\b", True),
+        (r"\bimport[\s\\]*\*", True),
+        (r"^def", False),
+        (r"(?m)def", False),
+        (r"foo\nbar", False),
+        (r"(?<!\wTensor)\s*\(", False),
+        (r"[^ ]def", False),
+        (r"[^]a ]", False),
+        (r"[^\x20]def", False),
+    ],
+)
+def test_a_pattern_that_sees_line_starts_is_searched_in_every_member(pattern: str, invariant: bool) -> None:
+    assert _dedent_invariant(re.compile(pattern)) is invariant

@@ -6,6 +6,7 @@ import ast
 import bisect
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -211,7 +212,11 @@ def _partial_context(
     pattern = ModuleContext.for_text(outline.source, project=project).statement_pattern(rules)
     left_out = outline.left_out(pattern)
     classes = outline.class_reductions(pattern, left_out)
-    parsed = parse_partial(outline, left_out, classes, exact=True) if left_out or classes else None
+    parsed = (
+        parse_partial(outline, left_out, classes, exact=True, pattern=pattern)
+        if left_out or classes
+        else None
+    )
     if parsed is None:
         return None
     module, partial, positions = parsed
@@ -229,11 +234,14 @@ def parse_partial(
     classes: Mapping[int, ClassReduction] | None = None,
     *,
     exact: bool = False,
+    pattern: re.Pattern[str] | None = None,
 ) -> tuple[cst.Module, Partial, list[int | None]] | None:
     """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects).
 
     Nor the members ``classes`` leaves out of class bodies. ``exact``: None too when LibCST does not
-    print the text it parsed back as it is (its positions would not be the text's).
+    print the text it parsed back as it is (its positions would not be the text's). ``pattern``: the
+    statement pattern they were chosen for; the partial then says which statements the outline
+    found may matter.
     """
     found = outline.partial(left_out, classes)
     text, positions, stand_ins = found.text, found.positions, found.stand_ins
@@ -256,7 +264,24 @@ def parse_partial(
         for index, position in enumerate(positions)
         if position is not None and outline.statements[index].known
     }
-    return module, Partial(stand_ins, codes, found.member_stand_ins, found.member_codes), positions
+    matters: frozenset[int] = frozenset()
+    if pattern is not None:
+        matters = frozenset(
+            position
+            for position, statement, matter in zip(
+                positions, outline.statements, outline.matter(pattern), strict=True
+            )
+            if position is not None and statement.known and matter
+        )
+    partial = Partial(
+        stand_ins,
+        codes,
+        found.member_stand_ins,
+        found.member_codes,
+        matters=matters,
+        member_matters=frozenset(found.member_matters),
+    )
+    return module, partial, positions
 
 
 def _class_body_length(module: cst.Module, path: Sequence[int]) -> int | None:

@@ -10,7 +10,7 @@ the walk over the nodes, and their expression contexts, are in `_traversal`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
@@ -82,6 +82,9 @@ class Partial:
     codes: Mapping[int, str] = field(default_factory=dict)
     members_left_out: Mapping[tuple[int, ...], str] = field(default_factory=dict)
     member_codes: Mapping[tuple[int, ...], str] = field(default_factory=dict)
+    # The kept statements the caller found may matter (`may_matter`), in the module's body and by path.
+    matters: frozenset[int] = frozenset()
+    member_matters: frozenset[tuple[int, ...]] = frozenset()
 
 
 @dataclass
@@ -193,6 +196,7 @@ class ModuleContext:
         known: dict[int, str] = {}
         # Top-level statements whose bodies hold stand-ins: ``known`` has their code as it was.
         holders: set[int] = set()
+        matters: set[int] = set()
         if partial is not None:
             stand_ins = {id(module.body[index]): code for index, code in partial.left_out.items()}
             known = {id(module.body[index]): code for index, code in partial.codes.items()}
@@ -201,9 +205,11 @@ class ModuleContext:
                 holders.add(id(module.body[path[0]]))
             for path, code in partial.member_codes.items():
                 known[id(_member(module, path))] = code
+            matters = {id(module.body[index]) for index in partial.matters}
+            matters.update(id(_member(module, path)) for path in partial.member_matters)
         pattern = self.statement_pattern(rules)
         dropped: list[str] = []
-        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known)
+        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known, matters)
         if not dropped:
             return
         self.dropped_code = "".join(dropped)
@@ -304,17 +310,19 @@ def _reduce_block(
     dropped: list[str],
     stand_ins: Mapping[int, str],
     known: Mapping[int, str],
+    matters: Collection[int] = frozenset(),
 ) -> list[cst.BaseStatement]:
     """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
 
     Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
     The code of every left-out statement is appended to ``dropped``. A statement in ``stand_ins``
     (keyed by `id`) stands for statements already left out, whose code it gives; ``known`` gives the
-    code of others, when known (it saves printing them).
+    code of others, when known (it saves printing them), and ``matters`` those known to matter (it
+    saves searching them).
     """
     codes = [stand_ins.get(id(s)) or known.get(id(s)) or module.code_for_node(s) for s in statements]
     keep = [
-        id(statement) not in stand_ins and may_matter(statement, code, pattern)
+        id(statement) not in stand_ins and (id(statement) in matters or may_matter(statement, code, pattern))
         for statement, code in zip(statements, codes, strict=True)
     ]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
@@ -324,7 +332,9 @@ def _reduce_block(
     for statement, code, kept in zip(statements, codes, keep, strict=True):
         if kept or _assigned_names(statement) & mentioned:
             if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-                inner = _reduce_block(module, statement.body.body, pattern, dropped, stand_ins, known)
+                inner = _reduce_block(
+                    module, statement.body.body, pattern, dropped, stand_ins, known, matters
+                )
                 if any(new is not old for new, old in zip(inner, statement.body.body, strict=True)):
                     statement = statement.with_changes(body=statement.body.with_changes(body=inner))
             body.append(statement)
