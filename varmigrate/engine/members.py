@@ -98,7 +98,7 @@ def class_body(lines: Sequence[str], node: ast.ClassDef, stop: int) -> ClassBody
     """The members of top-level class ``node`` whose lines end before line ``stop``; None when unsure."""
     try:
         return _Reader(lines, node, stop).read()
-    except _Doubt:
+    except (_Doubt, RecursionError):
         return None
 
 
