@@ -6,13 +6,14 @@ import ast
 import bisect
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import libcst as cst
 
-from varmigrate.engine.outline import Outline, parse_ast
+from varmigrate.engine.outline import ClassReduction, Outline, parse_ast
 from varmigrate.engine.parsing import (
     DEPTH_ERRORS,
     MAX_BRACKETS,
@@ -210,7 +211,12 @@ def _partial_context(
     """
     pattern = ModuleContext.for_text(outline.source, project=project).statement_pattern(rules)
     left_out = outline.left_out(pattern)
-    parsed = parse_partial(outline, left_out, exact=True) if left_out else None
+    classes = outline.class_reductions(pattern, left_out)
+    parsed = (
+        parse_partial(outline, left_out, classes, exact=True, pattern=pattern)
+        if left_out or classes
+        else None
+    )
     if parsed is None:
         return None
     module, partial, positions = parsed
@@ -223,14 +229,22 @@ def _partial_context(
 
 
 def parse_partial(
-    outline: Outline, left_out: Mapping[int, str], *, exact: bool = False
+    outline: Outline,
+    left_out: Mapping[int, str],
+    classes: Mapping[int, ClassReduction] | None = None,
+    *,
+    exact: bool = False,
+    pattern: re.Pattern[str] | None = None,
 ) -> tuple[cst.Module, Partial, list[int | None]] | None:
     """LibCST's parse of the source without the statements ``left_out`` (None when LibCST objects).
 
-    ``exact``: None too when LibCST does not print the text it parsed back as it is (its positions
-    would not be the text's).
+    Nor the members ``classes`` leaves out of class bodies. ``exact``: None too when LibCST does not
+    print the text it parsed back as it is (its positions would not be the text's). ``pattern``: the
+    statement pattern they were chosen for; the partial then says which statements the outline
+    found may matter.
     """
-    text, positions, stand_ins = outline.partial(left_out)
+    found = outline.partial(left_out, classes)
+    text, positions, stand_ins = found.text, found.positions, found.stand_ins
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
@@ -240,6 +254,8 @@ def parse_partial(
         return None
     if len(module.body) != len(stand_ins) + sum(p is not None for p in positions):
         return None
+    if any(_class_body_length(module, path) != count for path, count in found.member_counts.items()):
+        return None
     newline = module.default_newline
     codes = {
         position: outline.code(index)
@@ -248,7 +264,38 @@ def parse_partial(
         for index, position in enumerate(positions)
         if position is not None and outline.statements[index].known
     }
-    return module, Partial(stand_ins, codes), positions
+    matters: frozenset[int] = frozenset()
+    if pattern is not None:
+        matters = frozenset(
+            position
+            for position, statement, matter in zip(
+                positions, outline.statements, outline.matter(pattern), strict=True
+            )
+            if position is not None and statement.known and matter
+        )
+    partial = Partial(
+        stand_ins,
+        codes,
+        found.member_stand_ins,
+        found.member_codes,
+        matters=matters,
+        member_matters=frozenset(found.member_matters),
+    )
+    return module, partial, positions
+
+
+def _class_body_length(module: cst.Module, path: Sequence[int]) -> int | None:
+    """How many statements the indented body of the class at ``path`` holds (None: no such class)."""
+    node: cst.BaseStatement = module.body[path[0]]
+    for index in path[1:]:
+        if not isinstance(node, cst.ClassDef) or not isinstance(node.body, cst.IndentedBlock):
+            return None
+        if index >= len(node.body.body):
+            return None
+        node = node.body.body[index]
+    if not isinstance(node, cst.ClassDef) or not isinstance(node.body, cst.IndentedBlock):
+        return None
+    return len(node.body.body)
 
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> list[Diagnostic]:

@@ -7,7 +7,8 @@ each run of left-out statements is one stand-in on as many lines. Every kept lin
 so positions and offsets are those of the whole module, and the text of each left-out statement is
 exactly the code LibCST would have given it (comments and blank lines before a statement belong to
 it; see `_Statement`), so the reduction that follows (`ModuleContext.reduce`) sees what it would
-have seen.
+have seen. The bodies of the classes that reduction keeps are reduced here first, alike
+(:meth:`Outline.class_reductions`), with the statements and code LibCST would give them (`members`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import bisect
 import itertools
 import re
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from varmigrate.engine.members import ClassBody, class_body
 from varmigrate.engine.splice import LINE
 from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
 
@@ -79,6 +81,39 @@ class _Statement:
         return isinstance(self.nodes[-1], _COMPOUND)
 
 
+@dataclass(frozen=True)
+class ClassReduction:
+    """What is left out of the body of a class that is kept: members (by index), and in kept classes."""
+
+    body: ClassBody
+    left_out: frozenset[int]
+    inner: Mapping[int, ClassReduction]
+    # The members kept because they may matter (what `_reduce_block` need not search again).
+    matters: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class PartialText:
+    """The text LibCST parses instead of a module's, and what each stand-in in it stands for.
+
+    ``positions``: where each top-level statement lands in the parsed module's body (None: in a
+    stand-in); ``stand_ins``: each top-level stand-in's index there, with the code of the statements
+    it stands for. The same for class bodies, by path (the class's index in the module's body, then
+    the index of each nested class in its class's body, then the member's): ``member_stand_ins``,
+    ``member_codes`` (the code of each member kept whose code is certain), ``member_counts`` (how
+    many statements each reduced class body holds) and ``member_matters`` (the members kept because
+    they may matter).
+    """
+
+    text: str
+    positions: list[int | None]
+    stand_ins: dict[int, str]
+    member_stand_ins: dict[tuple[int, ...], str]
+    member_codes: dict[tuple[int, ...], str]
+    member_counts: dict[tuple[int, ...], int]
+    member_matters: set[tuple[int, ...]]
+
+
 class Outline:
     """The lines of a module and its top-level statements."""
 
@@ -89,6 +124,9 @@ class Outline:
         # Where each line starts, and where the text `left_out` reads for each statement lies.
         self._offsets = [0, *itertools.accumulate(map(len, self.lines))]
         self._spans: list[tuple[int, int]] | None = None
+        # Per pattern: where it matches in the source, and which statements `left_out` found may matter.
+        self._matches: dict[re.Pattern[str], list[tuple[int, int]]] = {}
+        self._matter: dict[re.Pattern[str], list[bool]] = {}
 
     def code(self, index: int) -> str:
         """The code of statement ``index``, as LibCST gives it; only exact for a ``known`` statement."""
@@ -119,15 +157,94 @@ class Outline:
             return codes[index]
 
         keep = [
-            any(index in t for t in touched) and _may_matter(statement, code(index), pattern)
+            any(index in t for t in touched) and _may_matter(statement.nodes, code(index), pattern)
             for index, statement in enumerate(self.statements)
         ]
+        self._matter[pattern] = keep
         mentioned = set(_WORD.findall("".join(code(i) for i, kept in enumerate(keep) if kept)))
         return {
             index: code(index)
             for index, (statement, kept) in enumerate(zip(self.statements, keep, strict=True))
             if statement.known and not kept and not _assigned_names(statement.nodes) & mentioned
         }
+
+    def class_reductions(
+        self, pattern: re.Pattern[str], left_out: Mapping[int, str]
+    ) -> dict[int, ClassReduction]:
+        """What `ModuleContext.reduce` leaves out of the bodies of the classes it keeps, by statement.
+
+        It keeps a class that may matter, and reduces its body as it reduces the module (see
+        `left_out`), nested classes included; only the members whose code is certain (see
+        `members.class_body`) are left out here, and the kept members' words are its own where the
+        code is not: more is kept, never less, and what is kept is for it to decide again.
+        """
+        found: dict[int, ClassReduction] = {}
+        matter = self.matter(pattern)
+        for index, statement in enumerate(self.statements):
+            node = statement.nodes[0]
+            if index in left_out or not statement.known or not isinstance(node, ast.ClassDef):
+                continue
+            if len(statement.nodes) != 1 or not matter[index]:
+                continue
+            stop = self.statements[index + 1].first if index + 1 < len(self.statements) else len(self.lines)
+            body = class_body(self.lines, node, stop)
+            reduction = self._reduce_members(body, pattern) if body is not None else None
+            if reduction is not None:
+                found[index] = reduction
+        return found
+
+    def matter(self, pattern: re.Pattern[str]) -> list[bool]:
+        """Per top-level statement: whether it may matter (exact for a ``known`` one; see `left_out`)."""
+        if pattern not in self._matter:
+            self.left_out(pattern)
+        return self._matter[pattern]
+
+    def _reduce_members(self, body: ClassBody, pattern: re.Pattern[str]) -> ClassReduction | None:
+        """`_reduce_block` on a class body, for the members whose code is certain."""
+        members = body.members
+        codes = [
+            member.code if member.code is not None else "".join(self.lines[member.start : member.last + 1])
+            for member in members
+        ]
+        # The pattern ran over the source already: a member it does not reach into cannot match,
+        # unless dedenting the code can make a match (see `_dedent_invariant`).
+        search = self._reaches(pattern) if _dedent_invariant(pattern) else (lambda start, last: True)
+        keep = [
+            member.code is None
+            or _may_matter(member.nodes, code, pattern, search=search(member.start, member.last))
+            for member, code in zip(members, codes, strict=True)
+        ]
+        mentioned = set(_WORD.findall("".join(code for code, kept in zip(codes, keep, strict=True) if kept)))
+        left_out = frozenset(
+            index
+            for index, (member, kept) in enumerate(zip(members, keep, strict=True))
+            if not kept and not _assigned_names(member.nodes) & mentioned
+        )
+        inner: dict[int, ClassReduction] = {}
+        for index, (member, kept) in enumerate(zip(members, keep, strict=True)):
+            if kept and member.code is not None and member.body is not None:
+                reduction = self._reduce_members(member.body, pattern)
+                if reduction is not None:
+                    inner[index] = reduction
+        matters = frozenset(
+            index
+            for index, (member, kept) in enumerate(zip(members, keep, strict=True))
+            if kept and member.code is not None
+        )
+        return ClassReduction(body, left_out, inner, matters) if left_out or inner else None
+
+    def _reaches(self, pattern: re.Pattern[str]) -> Callable[[int, int], bool]:
+        """Whether a match of ``pattern`` in the source reaches into lines ``start`` to ``last``."""
+        matches = self._matching(pattern)
+        starts = [start for start, _ in matches]
+
+        def reaches(start: int, last: int) -> bool:
+            # Matches do not overlap: the last one that starts before the lines end is the one to ask.
+            low, high = self._offsets[start], self._offsets[last + 1]
+            before = bisect.bisect_left(starts, high)
+            return before > 0 and matches[before - 1][1] > low
+
+        return reaches
 
     def _touched(self, pattern: re.Pattern[str]) -> set[int]:
         """The statements whose code (generous for an uncertain one) a match of ``pattern`` reaches into."""
@@ -136,8 +253,7 @@ class Outline:
         spans = self._spans
         starts = [start for start, _ in spans]
         found: set[int] = set()
-        for match in pattern.finditer(self.source):
-            first, stop = match.start(), max(match.end(), match.start() + 1)
+        for first, stop in self._matching(pattern):
             index = bisect.bisect_right(starts, first) - 1
             # Uncertain statements' spans reach into their neighbours': look both ways.
             low = index
@@ -149,6 +265,14 @@ class Outline:
             found.update(i for i in range(max(low, 0), high) if spans[i][0] < stop and first < spans[i][1])
         return found
 
+    def _matching(self, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+        """Where ``pattern`` matches in the source: start and end (past the start, when empty)."""
+        found = self._matches.get(pattern)
+        if found is None:
+            found = [(m.start(), max(m.end(), m.start() + 1)) for m in pattern.finditer(self.source)]
+            self._matches[pattern] = found
+        return found
+
     def _span(self, index: int) -> tuple[int, int]:
         """Offsets of the text `left_out` reads for statement ``index``."""
         statement = self.statements[index]
@@ -158,13 +282,15 @@ class Outline:
         stop = self.statements[index + 1].first if index + 1 < len(self.statements) else len(self.lines)
         return self._offsets[start], self._offsets[stop]
 
-    def partial(self, left_out: Mapping[int, str]) -> tuple[str, list[int | None], dict[int, str]]:
+    def partial(
+        self, left_out: Mapping[int, str], classes: Mapping[int, ClassReduction] | None = None
+    ) -> PartialText:
         """The text LibCST parses instead of the source, with the statements ``left_out`` replaced.
 
         Each run of left-out statements becomes one stand-in on as many lines: `pass` for one line,
-        else a string (one token, where blank lines would cost LibCST a node each). Also returns
-        where each statement lands in the parsed module's body (None: in a stand-in), and each
-        stand-in's index there with the code of the statements it stands for.
+        else a string (one token, where blank lines would cost LibCST a node each). The members
+        left out of the bodies of kept classes (``classes``, by statement) are replaced alike, each
+        stand-in indented as its block.
         """
         lines = list(self.lines)
         positions: list[int | None] = []
@@ -177,19 +303,59 @@ class Outline:
                 positions.append(None)
                 continue
             if run:
-                start, stop = self.statements[run[0]].start, self.statements[run[-1]].last + 1
-                ends = ("pass",) if stop - start == 1 else ('"""', '"""')
-                for number in range(start, stop):
-                    ending = lines[number][len(lines[number].rstrip("\r\n")) :]
-                    text = ends[0] if number == start else ends[-1] if number == stop - 1 else ""
-                    lines[number] = text + ending
+                _stand_in(lines, self.statements[run[0]].start, self.statements[run[-1]].last + 1, "")
                 stand_ins[body] = "".join(_terminated(left_out[i]) for i in run)
                 body += 1
                 run = []
             if index < len(self.statements):
                 positions.append(body)
                 body += 1
-        return "".join(lines), positions, stand_ins
+        found = PartialText("", positions, stand_ins, {}, {}, {}, set())
+        for index, reduction in (classes or {}).items():
+            position = positions[index]
+            if position is not None:
+                _reduce_class(lines, reduction, (position,), found)
+        return replace(found, text="".join(lines))
+
+
+def _reduce_class(
+    lines: list[str], reduction: ClassReduction, path: tuple[int, ...], found: PartialText
+) -> None:
+    """Replace in ``lines`` the members ``reduction`` leaves out of the class at ``path``; record them."""
+    members = reduction.body.members
+    body = 0
+    run: list[int] = []
+    for index in range(len(members) + 1):
+        if index < len(members) and index in reduction.left_out:
+            run.append(index)
+            continue
+        if run:
+            _stand_in(lines, members[run[0]].start, members[run[-1]].last + 1, reduction.body.indent)
+            key = (*path, body)
+            found.member_stand_ins[key] = "".join(members[i].code or "" for i in run)
+            body += 1
+            run = []
+        if index < len(members):
+            key = (*path, body)
+            code = members[index].code
+            if code is not None:
+                found.member_codes[key] = code
+            if index in reduction.matters:
+                found.member_matters.add(key)
+            inner = reduction.inner.get(index)
+            if inner is not None:
+                _reduce_class(lines, inner, key, found)
+            body += 1
+    found.member_counts[path] = body
+
+
+def _stand_in(lines: list[str], start: int, stop: int, indent: str) -> None:
+    """Replace ``lines[start:stop]`` by one statement indented by ``indent``, line for line."""
+    ends = (indent + "pass",) if stop - start == 1 else (indent + '"""', '"""')
+    for number in range(start, stop):
+        ending = lines[number][len(lines[number].rstrip("\r\n")) :]
+        text = ends[0] if number == start else ends[-1] if number == stop - 1 else ""
+        lines[number] = text + ending
 
 
 def _terminated(code: str) -> str:
@@ -236,11 +402,21 @@ def _unindented(line: str) -> bool:
     return not text or text.startswith("#")
 
 
-def _may_matter(statement: _Statement, code: str, pattern: re.Pattern[str]) -> bool:
-    """`context.may_matter` on the `ast` of a top-level statement."""
-    if pattern.search(code) or STAR_IMPORT.search(code):
+def _may_matter(
+    nodes: Sequence[ast.stmt], code: str, pattern: re.Pattern[str], *, search: bool = True
+) -> bool:
+    """`context.may_matter` on the `ast` of a statement (statements on one line are one).
+
+    ``search``: False when ``pattern`` is known not to match ``code``.
+    """
+    if search and pattern.search(code):
         return True
-    if len(statement.nodes) == 1 and isinstance(statement.nodes[0], _SCOPES):
+    # Both import patterns need the word, which `in` finds far faster than they do.
+    if "import" not in code:
+        return False
+    if STAR_IMPORT.search(code):
+        return True
+    if len(nodes) == 1 and isinstance(nodes[0], _SCOPES):
         return IMPORT.search(code) is not None and DECLARATION.search(code) is not None
     return IMPORT.search(code) is not None
 
@@ -257,3 +433,26 @@ def _assigned_names(nodes: Sequence[ast.stmt]) -> set[str]:
             continue
         names.update(t.id for t in targets if isinstance(t, ast.Name))
     return names
+
+
+# What in a regular expression can tell a line's start from the indentation before it: anchors, line
+# breaks, character codes, lookbehinds, inline flags, backreferences, and negated sets that leave out
+# a space or a tab.
+_LINE_AWARE = re.compile(r"\^|\\[AZnrxuUN0-9]|\(\?[^:=!]")
+_NEGATED_SET = re.compile(r"\[\^((?:\\.|[^\]\\])*)\]")
+
+
+def _dedent_invariant(pattern: re.Pattern[str]) -> bool:
+    """Whether ``pattern`` matches in a member's code only where it matches in the member's lines.
+
+    LibCST's code of a member is its lines with the class body's indentation taken off some; a
+    pattern that cannot tell a line break from the spaces or tabs after it finds no match in the
+    code that its scan of the source did not find there.
+    """
+    text = pattern.pattern
+    if pattern.flags & (re.MULTILINE | re.VERBOSE) or _LINE_AWARE.search(_NEGATED_SET.sub("", text)):
+        return False
+    # A negated set must leave out none of a line break, a space and a tab, or all of them.
+    return not any(
+        not inside or re.search(r"\s|\\[A-Za-z0-9]", inside) for inside in _NEGATED_SET.findall(text)
+    )

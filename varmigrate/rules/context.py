@@ -10,7 +10,7 @@ the walk over the nodes, and their expression contexts, are in `_traversal`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
@@ -71,14 +71,22 @@ class IncompleteModuleError(Exception):
 
 @dataclass(frozen=True)
 class Partial:
-    """The top-level statements a caller replaced by stand-ins (line for line) before parsing a module.
+    """The statements a caller replaced by stand-ins (line for line) before parsing a module.
 
     ``left_out`` maps the index in the module's body of each stand-in to the code of the statements
     it replaces; ``codes`` gives the code of kept top-level statements, where the caller knows it.
+    ``members_left_out`` and ``member_codes`` do the same in the bodies of kept classes, by path: the
+    class's index in the module's body, then each nested class's index in its class's body, then
+    the statement's in its class's body.
     """
 
     left_out: Mapping[int, str]
     codes: Mapping[int, str] = field(default_factory=dict)
+    members_left_out: Mapping[tuple[int, ...], str] = field(default_factory=dict)
+    member_codes: Mapping[tuple[int, ...], str] = field(default_factory=dict)
+    # The kept statements the caller found may matter (`may_matter`), in the module's body and by path.
+    matters: frozenset[int] = frozenset()
+    member_matters: frozenset[tuple[int, ...]] = frozenset()
 
 
 @dataclass
@@ -141,7 +149,7 @@ class ModuleContext:
         ctx.torch_name, ctx.torch_bound = torch_binding(module)
         if rules:
             ctx.reduce(rules, partial)
-        elif partial is not None and partial.left_out:
+        elif partial is not None and (partial.left_out or partial.members_left_out):
             raise IncompleteModuleError("statements were left out of a module that is analysed whole")
         return ctx
 
@@ -189,12 +197,22 @@ class ModuleContext:
         module = self.wrapper.module
         stand_ins: dict[int, str] = {}
         known: dict[int, str] = {}
+        # Top-level statements whose bodies hold stand-ins: ``known`` has their code as it was.
+        holders: set[int] = set()
+        matters: set[int] = set()
         if partial is not None:
             stand_ins = {id(module.body[index]): code for index, code in partial.left_out.items()}
             known = {id(module.body[index]): code for index, code in partial.codes.items()}
+            for path, code in partial.members_left_out.items():
+                stand_ins[id(_member(module, path))] = code
+                holders.add(id(module.body[path[0]]))
+            for path, code in partial.member_codes.items():
+                known[id(_member(module, path))] = code
+            matters = {id(module.body[index]) for index in partial.matters}
+            matters.update(id(_member(module, path)) for path in partial.member_matters)
         pattern = self.statement_pattern(rules)
         dropped: list[str] = []
-        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known)
+        body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known, matters)
         if not dropped:
             return
         self.dropped_code = "".join(dropped)
@@ -204,7 +222,7 @@ class ModuleContext:
             return
         # Unchanged statements print as they are; the changed ones must keep their lines.
         for new, old in changed:
-            before = known.get(id(old)) or module.code_for_node(old)
+            before = (known.get(id(old)) if id(old) not in holders else None) or module.code_for_node(old)
             if not _same_lines(module.code_for_node(new), before):
                 self.dropped_code = ""
                 if stand_ins:
@@ -331,17 +349,19 @@ def _reduce_block(
     dropped: list[str],
     stand_ins: Mapping[int, str],
     known: Mapping[int, str],
+    matters: Collection[int] = frozenset(),
 ) -> list[cst.BaseStatement]:
     """``statements`` with those that cannot hold a finding replaced by `pass` on as many lines.
 
     Kept classes are reduced in turn (their methods are separate scopes); functions are kept whole.
     The code of every left-out statement is appended to ``dropped``. A statement in ``stand_ins``
     (keyed by `id`) stands for statements already left out, whose code it gives; ``known`` gives the
-    code of others, when known (it saves printing them).
+    code of others, when known (it saves printing them), and ``matters`` those known to matter (it
+    saves searching them).
     """
     codes = [stand_ins.get(id(s)) or known.get(id(s)) or module.code_for_node(s) for s in statements]
     keep = [
-        id(statement) not in stand_ins and may_matter(statement, code, pattern)
+        id(statement) not in stand_ins and (id(statement) in matters or may_matter(statement, code, pattern))
         for statement, code in zip(statements, codes, strict=True)
     ]
     # Assignments to names the kept code mentions stay too: a fresh tensor bound at module level and
@@ -351,7 +371,9 @@ def _reduce_block(
     for statement, code, kept in zip(statements, codes, keep, strict=True):
         if kept or _assigned_names(statement) & mentioned:
             if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
-                inner = _reduce_block(module, statement.body.body, pattern, dropped, {}, {})
+                inner = _reduce_block(
+                    module, statement.body.body, pattern, dropped, stand_ins, known, matters
+                )
                 if any(new is not old for new, old in zip(inner, statement.body.body, strict=True)):
                     statement = statement.with_changes(body=statement.body.with_changes(body=inner))
             body.append(statement)
@@ -363,6 +385,18 @@ def _reduce_block(
         lines = len(_NEWLINE.findall(code))
         body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[_BLANK] * max(lines - 1, 0)))
     return body
+
+
+def _member(module: cst.Module, path: Sequence[int]) -> cst.BaseStatement:
+    """The statement at ``path`` in the bodies of the module's classes (see `Partial`)."""
+    node: cst.BaseStatement = module.body[path[0]]
+    for index in path[1:]:
+        if not isinstance(node, cst.ClassDef) or not isinstance(node.body, cst.IndentedBlock):
+            raise IncompleteModuleError("a stand-in is not in a class body")
+        if index >= len(node.body.body):
+            raise IncompleteModuleError("a stand-in is not in its class body")
+        node = node.body.body[index]
+    return node
 
 
 def may_matter(statement: cst.BaseStatement, code: str, pattern: re.Pattern[str]) -> bool:
