@@ -32,7 +32,8 @@ _INDENT = re.compile(r"[ \t]*")
 # Since Python 3.12 (PEP 701, which tokenizes f-strings apart) an f-string may hold its own quotes,
 # which `_TOKENS` does not follow.
 _NESTED_QUOTES = hasattr(token, "FSTRING_START")
-_COMPOUND: tuple[type[ast.stmt], ...] = (
+# Statements with blocks that the reader follows (a `match` statement makes it give up).
+COMPOUND: tuple[type[ast.stmt], ...] = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
     ast.ClassDef,
@@ -136,7 +137,7 @@ class _Reader:
                 begin = len(self.logical)
                 if len(group) == 1:
                     self._statement(group[0], indent, in_class=in_class)
-                elif any(isinstance(n, _COMPOUND) for n in group):
+                elif any(isinstance(n, COMPOUND) for n in group):
                     raise _Doubt
                 else:
                     self._line(group[0].lineno - 1, _end(group[-1]), indent, opens=False)
@@ -147,7 +148,7 @@ class _Reader:
     def _statement(self, node: ast.stmt, indent: str, *, in_class: bool) -> None:
         if isinstance(node, ast.Match):
             raise _Doubt
-        if not isinstance(node, _COMPOUND):
+        if not isinstance(node, COMPOUND):
             self._line(node.lineno - 1, _end(node), indent, opens=False)
             return
         for decorator in getattr(node, "decorator_list", ()):

@@ -21,25 +21,12 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from varmigrate.engine.members import ClassBody, class_body
+from varmigrate.engine.members import COMPOUND, ClassBody, class_body
 from varmigrate.engine.splice import LINE
 from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
 
 _WORD = re.compile(r"\w+")
-_COMPOUND = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.If,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.With,
-    ast.AsyncWith,
-    ast.Try,
-    ast.Match,
-    *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
-)
+_COMPOUND = (*COMPOUND, ast.Match)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # Every match of `IMPORT` and `STAR_IMPORT` at the same place, but found some forty times faster (a
 # leading `\b` keeps the regular expression engine from skipping ahead to the literal).
