@@ -987,7 +987,9 @@ def main(args_list: Sequence[str] | None = None) -> int:
     repeat = 1 if args.quick else max(1, args.repeat)
     small_repeat = 1 if args.quick else max(repeat, SMALL_REPEAT)
 
-    python = args.varmigrate_python or installed_venv(sys.executable)
+    # Absolute, not resolved: the commands run from a scratch directory, and a venv's python is a symlink.
+    given = args.varmigrate_python
+    python = os.path.abspath(given) if given else installed_venv(sys.executable)
     tools = find_tools(python, args.torchfix, ruff_python=sys.executable)
     # torch is found where this script runs (the development venv has it; the installed one need not).
     corpora = prepare(sys.executable, set() if args.prepare else corpora_for(only))
