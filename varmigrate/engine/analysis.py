@@ -13,6 +13,7 @@ from typing import Protocol
 
 import libcst as cst
 
+from varmigrate.engine.displays import blank_elements, long_statement
 from varmigrate.engine.outline import ClassReduction, Outline, parse_ast
 from varmigrate.engine.parsing import (
     DEPTH_ERRORS,
@@ -24,7 +25,7 @@ from varmigrate.engine.parsing import (
 )
 from varmigrate.engine.prefilter import could_match
 from varmigrate.engine.settings import Settings
-from varmigrate.engine.splice import Alignment, line_starts, may_differ
+from varmigrate.engine.splice import LINE, Alignment, line_starts, may_differ
 from varmigrate.model import Diagnostic, Edit, Location, ProjectImports, SourceParseError
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import ASYNC_KEYWORD_RULE, RuleSpec
@@ -214,7 +215,7 @@ def _partial_context(
     classes = outline.class_reductions(pattern, left_out)
     parsed = (
         parse_partial(outline, left_out, classes, exact=True, pattern=pattern)
-        if left_out or classes
+        if left_out or classes or any(long_statement(s.first, s.last) for s in outline.statements)
         else None
     )
     if parsed is None:
@@ -245,6 +246,21 @@ def parse_partial(
     """
     found = outline.partial(left_out, classes)
     text, positions, stand_ins = found.text, found.positions, found.stand_ins
+    blanked = ""
+    if pattern is not None:
+        # Long displays in the statements kept whole lose the elements that cannot matter.
+        lines = LINE.findall(text)
+        kept = [
+            (statement.first, statement.last, statement.nodes)
+            for index, statement in enumerate(outline.statements)
+            if positions[index] is not None
+            and statement.known
+            and index not in (classes or {})
+            and not isinstance(statement.nodes[-1], ast.ClassDef)
+        ]
+        blanked = blank_elements(lines, kept, pattern)
+        if blanked:
+            text = "".join(lines)
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
@@ -280,6 +296,7 @@ def parse_partial(
         found.member_codes,
         matters=matters,
         member_matters=frozenset(found.member_matters),
+        blanked=blanked,
     )
     return module, partial, positions
 

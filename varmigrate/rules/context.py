@@ -87,6 +87,8 @@ class Partial:
     # The kept statements the caller found may matter (`may_matter`), in the module's body and by path.
     matters: frozenset[int] = frozenset()
     member_matters: frozenset[tuple[int, ...]] = frozenset()
+    # The code of the elements of long displays left out of kept statements, as blank lines.
+    blanked: str = ""
 
 
 @dataclass
@@ -213,9 +215,10 @@ class ModuleContext:
         pattern = self.statement_pattern(rules)
         dropped: list[str] = []
         body = _reduce_block(module, module.body, pattern, dropped, stand_ins, known, matters)
+        blanked = partial.blanked if partial is not None else ""
+        self.dropped_code = "".join(dropped) + blanked
         if not dropped:
             return
-        self.dropped_code = "".join(dropped)
         changed = [(new, old) for new, old in zip(body, module.body, strict=True) if new is not old]
         if not changed:
             # Only stand-ins were left out: the module already is the reduced one.
