@@ -29,20 +29,20 @@ def _entries(count: int, template: str = "    'k{i}': lambda x: x + {i},\n") -> 
 
 def _table(middle: str, *, opener: str = "    table = {\n", closer: str = "    }\n") -> str:
     """A function holding a long display with ``middle`` among its entries."""
-    before, after = _entries(120), _entries(120, "    'j{i}': F.relu,\n")
+    before, after = _entries(100), _entries(100, "    'j{i}': F.relu,\n")
     return "def build(x, extra):\n" + opener + before + middle + after + closer + "    return table\n"
 
 
 def _list(middle: str) -> str:
     """A function holding a long list with ``middle`` among its items."""
-    items = _entries(240, "    ('k{i}', F.relu),\n")
+    items = _entries(205, "    ('k{i}', F.relu),\n")
     return "def build(x, extra):\n    table = [\n" + items + middle + "    ]\n    return table\n"
 
 
 CASES = {
     "one_candidate": _table("    'v': Variable(x),\n"),
     "comments_and_blank_lines": _table(
-        "    # a comment of its own\n\n    'c': lambda x: x,  # trailing\n    'v': sigmoid(Variable(x)),\n"
+        "    # a comment of its own\n\n    'c': lambda x: x,  # trailing\n    'v': Variable(x).sum(),\n"
     ),
     "multi_line_entries": _table(
         "    'm': lambda x: (\n        x\n        + 1\n    ),\n    'v': Variable(\n        x),\n"
@@ -52,13 +52,13 @@ CASES = {
     ),
     "two_on_a_line": _table("    'a': 1, 'b': Variable(x),\n    'c': 2,\n"),
     "no_comma_after_the_last": "def build(x):\n    table = {\n"
-    + _entries(240)
+    + _entries(205)
     + "    'v': Variable(x)\n    }\n",
     "a_list": _list("    Variable(x),\n"),
     "an_argument": _table("    'v': Variable(x),\n", opener="    table = dict({\n", closer="    })\n"),
     "volatile_read_in_a_lambda": _table("    'v': lambda t: t.volatile,\n"),
     "nested_display": _table(
-        "    'n': {\n" + _entries(110, "        'n{i}': {i},\n") + "        'v': Variable(x),\n    },\n"
+        "    'n': {\n" + _entries(100, "        'n{i}': {i},\n") + "        'v': Variable(x),\n    },\n"
     ),
     # A walrus in an entry binds in the function: the softmax's input has two bindings, not one.
     "walrus_binding": _table(
