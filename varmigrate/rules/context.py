@@ -259,10 +259,9 @@ class ModuleContext:
             return self._parents.get(node, default)  # type: ignore[return-value]
         if provider is QualifiedNameProvider:
             return self._qualified_names(node, default)  # type: ignore[arg-type, return-value]
-        if provider is ExpressionContextProvider and provider not in self._metadata:
+        if provider is ExpressionContextProvider:
             # The context flows down from the module: the node's ancestors decide it.
-            self.nodes()
-            if node is not self.module and node not in self._parents:
+            if not self._owns(node):
                 return default
             context = expression_context_of(node, self._parents.get)
             return default if context is None else context  # type: ignore[return-value]
@@ -276,8 +275,6 @@ class ModuleContext:
     def _table(self, provider: type[BaseMetadataProvider[_T]]) -> Mapping[cst.CSTNode, object]:
         table = self._metadata.get(provider)
         if table is None:
-            if provider is ExpressionContextProvider or provider is ScopeProvider:
-                self._expression_contexts()
             table = self._scopes() if provider is ScopeProvider else self.wrapper.resolve(provider)
             self._metadata[provider] = table
         return table
@@ -292,6 +289,7 @@ class ModuleContext:
         metadata = self.wrapper._metadata
         table = metadata.get(ScopeProvider)
         if table is None:
+            self._expression_contexts()
             provider = ScopeProvider()
             with provider.resolve(self.wrapper):
                 provider.visit_Module(self.module)
@@ -299,7 +297,7 @@ class ModuleContext:
         return table
 
     def _expression_contexts(self) -> None:
-        """Give the wrapper `ExpressionContextProvider`'s table, computed by reading fields.
+        """Give the wrapper `ExpressionContextProvider`'s whole table, computed by reading fields.
 
         Scope analysis depends on it, and LibCST's provider walks the module with a visitor (which
         rebuilds every node) for what is a simple top-down rule; see `expression_contexts`.
@@ -319,12 +317,17 @@ class ModuleContext:
             if node in scopes:
                 scope = scopes[node]
                 found = scope.get_qualified_names_for(node) if scope else set()  # type: ignore[attr-defined]
-            elif node is self.module or (self.nodes() and node in self._parents):
+            elif self._owns(node):
                 found = set()
             else:
                 return default
             self._qualified[node] = found
         return found
+
+    def _owns(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is one of the analysed module's nodes."""
+        self.nodes()
+        return node is self.module or node in self._parents
 
     def _position_finder(self) -> Positions:
         if self._positions is None or self._positions.module is not self.module:
