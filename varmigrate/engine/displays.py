@@ -87,9 +87,8 @@ def _elements(
             continue  # something after its comma, or no comma
         if start > 0 and lines[start - 1].rstrip().endswith("\\"):
             continue
-        code = "".join(lines[start:stop])
-        if pattern.search(code) or any(isinstance(n, ast.NamedExpr) for n in ast.walk(head)):
+        if pattern.search("".join(lines[start:stop])):
             continue
-        if tail is not head and any(isinstance(n, ast.NamedExpr) for n in ast.walk(tail)):
+        if any(isinstance(n, ast.NamedExpr) for part in {head, tail} for n in ast.walk(part)):
             continue
         yield start, stop

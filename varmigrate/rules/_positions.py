@@ -66,16 +66,8 @@ class Positions:
     def whole(self) -> Mapping[cst.CSTNode, CodeRange]:
         """Every node's range, printing the whole module (once)."""
         if self._whole is None:
-            provider = PositionProvider()
-            state = PositionProvidingCodegenState(
-                default_indent=self.module.default_indent,
-                default_newline=self.module.default_newline,
-                provider=provider,
-            )
-            self.module._codegen(state)
-            whole = self._whole = _ranges(provider)
+            _, self._whole = self._print(self.module)
             self._ranges.clear()
-            return whole
         return self._whole
 
     def _anchor(self, node: cst.CSTNode) -> None:
@@ -88,22 +80,27 @@ class Positions:
             if not _prints_alone(type(current)):
                 current = self.parent(current)
                 continue
-            provider = PositionProvider()
-            state = PositionProvidingCodegenState(
-                default_indent=self.module.default_indent,
-                default_newline=self.module.default_newline,
-                provider=provider,
-                indent_tokens=block_indents(current, self.parent, self.module.default_indent),
-            )
-            current._codegen(state)
-            code = "".join(state.tokens)
+            code, relative = self._print(current)
             self._printed += len(code)
             start = self.text.find(code)
             if code and start >= 0 and self.text.find(code, start + 1) < 0:
-                self._record(_ranges(provider), start)
+                self._record(relative, start)
                 return
             current = self.parent(current)
         self.whole()
+
+    def _print(self, node: cst.CSTNode) -> tuple[str, Mapping[cst.CSTNode, CodeRange]]:
+        """``node`` printed from line 1, column 0 (with its blocks' indentation), and its subtree's ranges."""
+        provider = PositionProvider()
+        state = PositionProvidingCodegenState(
+            default_indent=self.module.default_indent,
+            default_newline=self.module.default_newline,
+            provider=provider,
+            indent_tokens=block_indents(node, self.parent, self.module.default_indent),
+        )
+        node._codegen(state)
+        # Every node printed gets a range, none of them lazy.
+        return "".join(state.tokens), cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
 
     def _record(self, relative: Mapping[cst.CSTNode, CodeRange], start: int) -> None:
         """Store ``relative`` ranges (printed from line 1, column 0) for a printing found at ``start``."""
@@ -117,11 +114,6 @@ class Positions:
 
         for node, span in relative.items():
             self._ranges[node] = CodeRange(moved(span.start), moved(span.end))
-
-
-def _ranges(provider: PositionProvider) -> Mapping[cst.CSTNode, CodeRange]:
-    """What ``provider`` computed: a range for every node it printed (none is lazy)."""
-    return cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
 
 
 @functools.cache
