@@ -666,7 +666,7 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
             "check legacy 5 kB file",
             "legacy-file",
             Command("varmigrate check", check),
-            # The floor the issue names: a python that only imports LibCST, as every such check must.
+            # Its floor: a python that only imports LibCST, as every such check must.
             [
                 *peers(argv),
                 Command(
@@ -988,15 +988,15 @@ def main(args_list: Sequence[str] | None = None) -> int:
     small_repeat = 1 if args.quick else max(repeat, SMALL_REPEAT)
 
     # Absolute, not resolved: the commands run from a scratch directory, and a venv's python is a symlink.
-    given = args.varmigrate_python
-    python = os.path.abspath(given) if given else installed_venv(sys.executable)
-    tools = find_tools(python, args.torchfix, ruff_python=sys.executable)
     # torch is found where this script runs (the development venv has it; the installed one need not).
     corpora = prepare(sys.executable, set() if args.prepare else corpora_for(only))
     if args.prepare:
         for corpus in corpora.values():
             print(f"{corpus.name}: {corpus.path or ''} ({corpus.describe()})")
         return 0
+    given = args.varmigrate_python
+    python = os.path.abspath(given) if given else installed_venv(sys.executable)
+    tools = find_tools(python, args.torchfix, ruff_python=sys.executable)
 
     info = machine(tools)
     print(
