@@ -507,9 +507,17 @@ class Command:
 
 
 def fresh_copy(source: Path) -> tuple[Path, Path]:
-    """A scratch directory holding a copy of ``source``; returns (scratch dir, the copy)."""
+    """A scratch directory holding a copy of ``source``; returns (scratch dir, the copy).
+
+    The scratch directory is a git repository of its own, as a user's project is. `fix` looks for other
+    modules importing a fixed one as far as its repository reaches. Inside varmigrate's own repository,
+    that would be every file of bench/data: its corpora and venvs.
+    """
     SCRATCH.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=SCRATCH))
+    git = shutil.which("git")
+    if git is None or subprocess.run([git, "init", "-q", str(scratch)], check=False).returncode != 0:
+        (scratch / ".git").mkdir(exist_ok=True)
     copy = scratch / source.name
     if source.is_dir():
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
