@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 # What each run loads of varmigrate, exactly: a module more is start-up every run pays for.
 BASE = {"varmigrate", "varmigrate._lazy", "varmigrate._version", "varmigrate.cli", "varmigrate.output"}
 RULES = {"varmigrate.rules", "varmigrate.rules.spec", "varmigrate.rules.torch_api"}
-RULE = BASE | RULES | {"varmigrate.cli.rule", "varmigrate.output.console"}
+# Every parser is varmigrate's own (varmigrate.cli.common), with a help formatter that needs no shutil.
+RULE = BASE | RULES | {"varmigrate.cli.common", "varmigrate.cli.rule", "varmigrate.output.console"}
 HELP = RULE | {
     "varmigrate.cache",
     "varmigrate.cli.check_fix",
@@ -53,8 +54,10 @@ CHECK = (
 )
 
 # Standard modules that cost milliseconds and that none of these runs needs: a pool's and its threads', the
-# configuration file's, JSON and pickle (formats for programs, cache entries with findings), OpenSSL.
-NEVER = {"multiprocessing", "concurrent.futures", "tomllib", "json", "pickle", "_hashlib", "threading"}
+# configuration file's, JSON and pickle (formats for programs, cache entries with findings), OpenSSL, and
+# shutil (argparse's own help formatter imports it for the terminal's width).
+NEVER = {"multiprocessing", "concurrent.futures", "threading", "tomllib", "json", "pickle", "_hashlib"}
+NEVER |= {"shutil"}
 # `--version` needs no parser and no annotations.
 NOT_FOR_VERSION = NEVER | {"argparse", "typing", "dataclasses"}
 

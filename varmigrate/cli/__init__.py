@@ -85,10 +85,11 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser: with every subcommand, or with ``command``'s only."""
-    import argparse
     import importlib
 
-    parser = argparse.ArgumentParser(
+    from varmigrate.cli.common import ArgumentParser
+
+    parser = ArgumentParser(
         prog="varmigrate",
         description="Find and fix Variable-era PyTorch code.",
     )

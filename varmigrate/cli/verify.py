@@ -17,6 +17,7 @@ from varmigrate.cli.check_fix import add_shared_arguments, configuration_of
 from varmigrate.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    RawDescriptionHelpFormatter,
     Terminated,
     seconds,
     sigterm_unwinds,
@@ -42,7 +43,7 @@ def add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "  varmigrate verify src/ -- pytest -q  fix the files under src/, run the tests\n"
         "  varmigrate verify --baseline HEAD -- python train.py\n"
         "                                       compare your own edits with the last commit",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
         usage="%(prog)s [OPTIONS] [PATH ...] [-- COMMAND [ARG ...]]\n       %(prog)s [OPTIONS] SCRIPT.py",
     )
     add_verify_arguments(parser)
