@@ -127,3 +127,14 @@ def test_a_candidate_file_does_load_the_engine(tmp_path: Path) -> None:
     assert code == 1
     assert "libcst" in outside
     assert not outside <= CHECK
+
+
+@pytest.mark.parametrize("output_format", ["concise", "full"])
+def test_findings_printed_to_a_pipe_need_no_rich(tmp_path: Path, output_format: str) -> None:
+    """Findings that show no styles are written as rich would print them, without rich."""
+    (tmp_path / "legacy.py").write_text(
+        "import torch\nfrom torch.autograd import Variable\nv = Variable(x)\n"
+    )
+    code, loaded = _loaded(["check", "--output-format", output_format, "legacy.py"], tmp_path)
+    assert code == 1
+    assert "rich" not in {name.split(".")[0] for name in loaded}

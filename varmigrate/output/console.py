@@ -1,7 +1,8 @@
-"""Where the command line writes: streams that make a rich console only when something styled is printed.
+"""Where the command line writes: streams that make a rich console only when styles are shown.
 
-rich costs about 40 ms to import; a clean run prints one plain line, so a :class:`Stream` writes plain
-lines straight to its file until the first styled output needs a console.
+rich costs about 40 ms to import. A clean run prints one plain line, and findings printed to a pipe or a
+file (pre-commit, CI, `--output-file`) show no styles: a :class:`Stream` writes such text straight to its
+file, as rich would print it, and makes a console only for text that needs one.
 """
 
 from __future__ import annotations
@@ -12,10 +13,54 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 # Environment variables by which rich calls a stream a terminal (or not) whatever it is.
 _TERMINAL_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE")
+# What rich changes in text it prints without styles: the control codes it strips (BEL, BS, VT, FF, CR)
+# and the tabs it expands. Text with none of them, and no line ending in whitespace (which rich trims from
+# a line wider than the console), it prints as given.
+_CHANGED_BY_RICH = frozenset("\a\b\v\f\r\t")
+
+
+class Styled:
+    """Text made of styled pieces (rich's style names): what :meth:`Stream.styled` prints.
+
+    A rich `Text` is made from it only when the styles are shown, so that printing needs no rich.
+    """
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.pieces: list[tuple[str, str]] = []
+        self.append(text, style)
+
+    def append(self, text: str, style: str = "") -> None:
+        """Add ``text`` in ``style`` (no style: "")."""
+        if text:
+            self.pieces.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        """The text without its styles."""
+        return "".join(text for text, _ in self.pieces)
+
+    def rich(self) -> Text:
+        """The rich `Text` of it."""
+        from rich.text import Text
+
+        text = Text()
+        for piece, style in self.pieces:
+            text.append(piece, style=style or None)
+        return text
+
+    def printed_as_given(self) -> bool:
+        """Whether rich, showing no styles, prints exactly this text."""
+        plain = self.plain
+        if not _CHANGED_BY_RICH.isdisjoint(plain):
+            return False
+        return all(line == line.rstrip() for line in plain.split("\n"))
 
 
 def make_console(
@@ -90,6 +135,26 @@ class Stream:
         """rich's colour system for the stream, None without colours."""
         return self.console.color_system
 
+    def styled(self, text: Styled) -> None:
+        """Print ``text`` and a newline: written as it is where rich would show no styles and print it
+        unchanged, else through the console."""
+        if self._console is None and not self._shows_styles() and text.printed_as_given():
+            file = self.file
+            file.write(text.plain + "\n")
+            # rich flushes after every print: the order of stdout's and stderr's lines stays as it was.
+            file.flush()
+        else:
+            self.console.print(text.rich())
+
+    def _shows_styles(self) -> bool:
+        """Whether a console over this stream might show styles (False only where it surely would not)."""
+        if self._no_color or os.environ.get("NO_COLOR"):
+            return False
+        # rich renders for Jupyter by its own rules: let it decide.
+        import builtins
+
+        return hasattr(builtins, "get_ipython") or self.is_terminal
+
     def print(self, *objects: Any, **options: Any) -> None:
         """Print styled output (rich renderables) through the console."""
         self.console.print(*objects, **options)
@@ -107,11 +172,16 @@ def rich_console(target: Stream | Console) -> Console:
     return target.console if isinstance(target, Stream) else target
 
 
+def print_styled(target: Stream | Console, text: Styled) -> None:
+    """Print ``text`` to ``target`` (see :meth:`Stream.styled`)."""
+    if isinstance(target, Stream):
+        target.styled(text)
+    else:
+        target.print(text.rich())
+
+
 def print_error(console: Stream | Console, message: str) -> None:
     """Print ``error: message`` to ``console``."""
-    from rich.text import Text
-
-    line = Text()
-    line.append("error", style="bold red")
+    line = Styled("error", "bold red")
     line.append(f": {message}")
-    console.print(line)
+    print_styled(console, line)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from rich.text import Text
-
 from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location
+from varmigrate.output.console import Styled
 
 MARKERS = {
     Applicability.SAFE: "",
@@ -16,9 +15,9 @@ MARKERS = {
 }
 
 
-def _header(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text:
+def _header(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Styled:
     """``path:line:col: CODE [*] message``."""
-    text = Text()
+    text = Styled()
     text.append(path, style="bold")
     if diagnostic.cell is not None:
         text.append(f":cell {diagnostic.cell}")
@@ -30,14 +29,14 @@ def _header(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text
     return text
 
 
-def render_concise(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Text:
+def render_concise(diagnostic: Diagnostic, path: str, threshold: Applicability) -> Styled:
     """One line per finding: ``path:line:col: CODE [*] message``."""
     return _header(diagnostic, path, threshold)
 
 
 def render_full(
     diagnostic: Diagnostic, path: str, lines: dict[tuple[int | None, int], str], threshold: Applicability
-) -> Text:
+) -> Styled:
     """The finding's line, its source line with a caret underline, and the fixes on offer."""
     text = _header(diagnostic, path, threshold)
     row = diagnostic.start.row

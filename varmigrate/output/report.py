@@ -114,6 +114,7 @@ class Report:
         """Print (or keep, for formats printed at the end) the findings of one file."""
         if not result.diagnostics:
             return
+        from varmigrate.output.console import print_styled
         from varmigrate.output.formats import json_record, render_concise, render_full, render_github
 
         path, threshold, found = result.path, self.threshold, result.diagnostics
@@ -132,10 +133,10 @@ class Report:
                 self._print_raw(render_github(d, path))
         elif self.output_format is OutputFormat.FULL:
             for d in found:
-                self.out.print(render_full(d, path, result.lines, threshold))
+                print_styled(self.out, render_full(d, path, result.lines, threshold))
         else:
             for d in found:
-                self.out.print(render_concise(d, path, threshold))
+                print_styled(self.out, render_concise(d, path, threshold))
 
     @property
     def for_people(self) -> bool:
@@ -159,29 +160,24 @@ class Report:
 
     def error(self, error: FileError) -> None:
         """Count and print (to stderr) a file that could not be processed."""
-        from rich.text import Text
-
+        from varmigrate.output.console import print_error
         from varmigrate.output.formats import render_github_error
 
         self.errors += 1
         self._error_list.append(error)
-        line = Text()
-        line.append("error", style="bold red")
-        line.append(f": {error}")
-        self.err.print(line)
+        print_error(self.err, str(error))
         if self.output_format is OutputFormat.GITHUB and self.mode is not Mode.DIFF:
             # A file CI could not check deserves an annotation as much as a finding does.
             self._print_raw(render_github_error(error))
 
     def warning(self, warning: FileError) -> None:
         """Count and print (to stderr) something the user should know that is not an error."""
-        from rich.text import Text
+        from varmigrate.output.console import Styled, print_styled
 
         self.warnings += 1
-        line = Text()
-        line.append("warning", style="bold yellow")
+        line = Styled("warning", "bold yellow")
         line.append(f": {warning}")
-        self.err.print(line)
+        print_styled(self.err, line)
 
     # -- finishing ------------------------------------------------------------------------------------
 
@@ -317,18 +313,18 @@ class Report:
         return EXIT_FINDINGS if self.findings else EXIT_CLEAN
 
     def _print_statistics(self) -> None:
-        from rich.text import Text
+        from varmigrate.output.console import Styled, print_styled
 
         rows = sorted(self.by_code.items(), key=lambda item: (-item[1].count, item[0]))
         width = max((len(str(stats.count)) for _, stats in rows), default=1)
         for code, stats in rows:
-            line = Text(f"{stats.count:>{width}}  ")
+            line = Styled(f"{stats.count:>{width}}  ")
             line.append(code, style="bold red")
             line.append("  [*] " if stats.fixable else "      ", style="cyan")
             line.append(stats.name)
             if 0 < stats.fixable < stats.count:
                 line.append(f" ({stats.fixable} fixable)", style="cyan")
-            self.out.print(line)
+            print_styled(self.out, line)
 
     def _statistics_json(self) -> list[dict[str, Any]]:
         return [
