@@ -15,6 +15,7 @@ from libcst.metadata import (
     PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
+    Scope,
     ScopeProvider,
 )
 from support import full_search
@@ -94,16 +95,27 @@ def test_expression_contexts_and_scopes_match_libcst(source: str) -> None:
         assert expression_context_of(node, ctx._parents.get) == expected.get(node)
         assert ctx.metadata(ExpressionContextProvider, node, None) == expected.get(node)
     assert ctx.metadata(ExpressionContextProvider, cst.Name("x"), None) is None
-    # Scope analysis on those contexts gives the same assignments and accesses as on LibCST's.
+    # Scope analysis (on those contexts, with its own visitor) gives every node a scope of the same kind,
+    # with the same assignments (node, kind, order) and accesses, and the same qualified names.
     scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
     for node in ctx.nodes():
         mine, theirs = ctx.metadata(ScopeProvider, node, None), scopes.get(node)
-        assert (mine is None) == (theirs is None)
-        if isinstance(node, cst.Name) and mine is not None and theirs is not None:
-            assert {type(a).__name__ for a in mine[node.value]} == {
-                type(a).__name__ for a in theirs[node.value]
-            }
-            assert len(mine.accesses[node.value]) == len(theirs.accesses[node.value])
+        assert type(mine) is type(theirs)
+        if mine is None or theirs is None:
+            continue
+        assert _scope_facts(mine) == _scope_facts(theirs)
+        assert mine.get_qualified_names_for(node) == theirs.get_qualified_names_for(node)
+
+
+def _scope_facts(scope: Scope) -> tuple[object, ...]:
+    """What a scope says of its names, by the identity of the nodes involved."""
+    assignments = sorted(
+        (a.name, type(a).__name__, id(a.node), getattr(a, "index", None)) for a in scope.assignments
+    )
+    accesses = sorted(
+        (a.node.value if isinstance(a.node, cst.Name) else "", id(a.node)) for a in scope.accesses
+    )
+    return type(scope).__name__, id(getattr(scope, "node", None)), assignments, accesses
 
 
 # Nodes printed alone, in blocks, across lines, with parentheses, tabs, wide characters and CRLF; some

@@ -39,6 +39,7 @@ from varmigrate.rules._bindings import (
     variable_aliases,
 )
 from varmigrate.rules._positions import Positions
+from varmigrate.rules._scopes import analyse_scopes
 from varmigrate.rules._traversal import children, expression_context_of, expression_contexts, walk
 from varmigrate.rules.torch_api import VARIABLE
 
@@ -285,6 +286,7 @@ class ModuleContext:
         The provider does all its work when it visits the module (its one callback); the resolver
         runs it in a batched traversal that then walks every node of the module for no callback
         (rebuilding each, as LibCST's visitors do): a third of the scope analysis of a small module.
+        The visit itself finds its callbacks in a table (`_scopes.analyse_scopes`).
         """
         metadata = self.wrapper._metadata
         table = metadata.get(ScopeProvider)
@@ -292,8 +294,8 @@ class ModuleContext:
             self._expression_contexts()
             provider = ScopeProvider()
             with provider.resolve(self.wrapper):
-                provider.visit_Module(self.module)
-            table = metadata[ScopeProvider] = MappingProxyType(dict(provider._computed))
+                computed = analyse_scopes(provider, self.module)
+            table = metadata[ScopeProvider] = MappingProxyType(dict(computed))
         return table
 
     def _expression_contexts(self) -> None:
