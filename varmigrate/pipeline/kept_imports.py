@@ -14,15 +14,18 @@ files is left without the name (the batch decides, `ProjectView.pending`); an im
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from varmigrate.pipeline.module_files import file_key
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import read_regular
 
 if TYPE_CHECKING:
     from varmigrate.pipeline.project import Project
+
+_File = TypeVar("_File", Path, str)
 
 # A repository's files looked at on disk for importers of one module: beyond this, its imports all stay.
 MAX_DISK_FILES = 5000
@@ -33,8 +36,8 @@ class KeptImports:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self._walks: dict[str, list[Path] | None] = {}
-        self._spells: dict[tuple[frozenset[str], str], list[Path]] = {}
+        self._walks: dict[str, list[str] | None] = {}
+        self._spells: dict[tuple[frozenset[str], str], list[Any]] = {}
 
     def needed(self) -> dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]]:
         """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
@@ -46,9 +49,8 @@ class KeptImports:
             # Only a module can be imported (not a notebook, nor a document's code blocks).
             if path not in self.project.autograd or file_kind(path.name) != ".py":
                 continue
-            own = {
-                name for name, bound in self.project.bindings(path).items() if _key(bound.path) == _key(path)
-            }
+            key = file_key(path)
+            own = {name for name, bound in self.project.bindings(path).items() if file_key(bound.path) == key}
             if own:
                 kept, pending = self._needed(path, own)
                 if kept or pending:
@@ -63,7 +65,7 @@ class KeptImports:
             return frozenset(names), {}
         for path, given in files:
             for use in self.project.uses(path):
-                if _key(use.origin) != _key(origin) or use.exported not in names:
+                if file_key(use.origin) != file_key(origin) or use.exported not in names:
                     continue
                 if use.named or given is None:
                     kept.add(use.exported)
@@ -78,36 +80,27 @@ class KeptImports:
         Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
         there are more than `MAX_DISK_FILES` of them).
         """
-        root = self._search_root(origin)
+        root = file_key(self._search_root(origin))
         disk = self._disk_files(root)
         if disk is None:
             return None
         spelling = frozenset(names)
         found: list[tuple[Path, Path | None]] = []
-        found += [(path, path) for path in self._spelling(spelling, "", self.project.given)]
-        found += [(path, None) for path in self._spelling(spelling, _key(root), disk)]
-        return [(path, given) for path, given in found if _key(path) != _key(origin)]
+        run = self.project.given
+        found += [(path, path) for path in self._spelling(spelling, "", run, lambda path: run[path])]
+        found += [(Path(path), None) for path in self._spelling(spelling, root, disk, _peek)]
+        return [(path, given) for path, given in found if file_key(path) != file_key(origin)]
 
-    def _spelling(self, names: frozenset[str], group: str, files: Iterable[Path]) -> list[Path]:
-        """Those of ``files`` (known as ``group``) whose bytes spell one of ``names``, searched once."""
+    def _spelling(
+        self, names: frozenset[str], group: str, files: Iterable[_File], read: Callable[[_File], bytes]
+    ) -> list[_File]:
+        """Those of ``files`` (known as ``group``, their bytes by ``read``) that spell one of ``names``,
+        searched once."""
         found = self._spells.get((names, group))
         if found is None:
             words = [name.encode() for name in names]
-            found = self._spells[names, group] = [
-                path for path in files if any(word in self._peek(path) for word in words)
-            ]
+            found = self._spells[names, group] = [path for path in files if _spells(read(path), words)]
         return found
-
-    def _peek(self, path: Path) -> bytes:
-        """The bytes of ``path``, not kept when read from disk (most files on disk are looked at once)."""
-        given = self.project.by_key.get(_key(path))
-        if given is not None:
-            return self.project.given[given]
-        try:
-            # Only regular files: a FIFO in the repository would block the run forever.
-            return read_regular(path)
-        except OSError:
-            return b""
 
     def _search_root(self, path: Path) -> Path:
         """Where importers of ``path`` may be: its repository (the nearest directory above with `.git`),
@@ -121,31 +114,42 @@ class KeptImports:
             folder = folder.parent
         return folder
 
-    def _disk_files(self, root: Path) -> list[Path] | None:
-        """The files under ``root`` that are not the run's (None: more than `MAX_DISK_FILES`)."""
-        key = _key(root)
-        if key not in self._walks:
-            found: list[Path] | None = []
+    def _disk_files(self, root: str) -> list[str] | None:
+        """The files under ``root`` (absolute and normal, as the files found are) that are not the run's
+        (None: more than `MAX_DISK_FILES`)."""
+        if root not in self._walks:
+            found: list[str] | None = []
+            run = self.project.by_key
             for path in _walk(root):
-                if _key(path) in self.project.by_key:
+                if path in run:
                     continue
                 assert found is not None
                 found.append(path)
                 if len(found) > MAX_DISK_FILES:
                     found = None
                     break
-            self._walks[key] = found
-        return self._walks[key]
+            self._walks[root] = found
+        return self._walks[root]
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """The `.py` files and notebooks under ``root`` (not in VCS data, environments or caches)."""
+def _walk(root: str) -> Iterator[str]:
+    """The `.py` files and notebooks under ``root`` (not in VCS data, environments or caches), as strings:
+    a repository can hold thousands, and only those that spell a name are looked at further."""
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in DEFAULT_EXCLUDED_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             if name.endswith((".py", NOTEBOOK_SUFFIX)):
-                yield Path(directory, name)
+                yield os.path.join(directory, name)
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
+def _spells(data: bytes, words: list[bytes]) -> bool:
+    return any(word in data for word in words)
+
+
+def _peek(path: str) -> bytes:
+    """The bytes of the file ``path`` on disk (not kept: most are looked at once); none if unreadable."""
+    try:
+        # Only regular files: a FIFO in the repository would block the run forever.
+        return read_regular(path)
+    except OSError:
+        return b""

@@ -125,7 +125,7 @@ def _line() -> re.Pattern[str]:
     return re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
-def read_regular(path: Path) -> bytes:
+def read_regular(path: str | os.PathLike[str]) -> bytes:
     """The bytes of the regular file at ``path`` (through symlinks). Raises :class:`OSError`, also for
     FIFOs, devices and sockets, which are never read: a FIFO would block, a device never end."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
