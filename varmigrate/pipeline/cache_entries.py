@@ -28,7 +28,7 @@ def entry_for(result: FileResult, job: Job) -> FileResult | None:
     return FileResult(
         "",
         diagnostics=list(result.diagnostics),
-        errors=[replace(error, path="") for error in result.errors],
+        errors=[error._replace(path="") for error in result.errors],
         lines=dict(result.lines),
     )
 
@@ -52,7 +52,7 @@ def named(entry: FileResult, name: str) -> FileResult:
         entry,
         path=name,
         diagnostics=list(entry.diagnostics),
-        errors=[replace(error, path=name) for error in entry.errors],
+        errors=[error._replace(path=name) for error in entry.errors],
         lines=dict(entry.lines),
-        warnings=[replace(warning, path=name) for warning in entry.warnings],
+        warnings=[warning._replace(path=name) for warning in entry.warnings],
     )
