@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from varmigrate.engine.settings import Settings
 
@@ -63,11 +63,10 @@ class Mode(enum.Enum):
         return self in (Mode.FIX, Mode.ADD_NOQA)
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """What to do with one file: which rules, and what to do with their findings."""
 
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
     mode: Mode = Mode.CHECK
 
 
