@@ -3,6 +3,11 @@
 The findings and their fixes (:class:`Diagnostic`, :class:`Fix`, :class:`Edit`) are defined in
 ``varmigrate.diagnostics`` and loaded from there on first use: a run no file of which reaches the engine
 never creates those classes.
+
+The records such a run does create, here and elsewhere (the configuration, the settings, the job, the
+result, the report), are named tuples, or plain classes where they change, never dataclasses: importing
+``dataclasses`` (with ``inspect``, ``ast`` and ``dis``) and generating each class's methods is start-up a
+clean check would pay for nothing (``tests/test_startup.py`` keeps it out; figures in docs/speed.md).
 """
 
 from __future__ import annotations
