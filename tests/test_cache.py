@@ -22,7 +22,7 @@ import varmigrate._version
 from varmigrate.cache import CACHE_DIR, CACHEDIR_TAG, Cache, _checksum
 from varmigrate.cli import main
 from varmigrate.config import load_configuration
-from varmigrate.model import Applicability, Diagnostic, Edit, Fix, Location
+from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location
 from varmigrate.pipeline import FileResult, Job, Mode
 from varmigrate.sources.discovery import file_kind
 
@@ -98,6 +98,31 @@ def test_a_planted_entry_is_what_check_reports(project: Path, capsys: pytest.Cap
         1,
         f"a.py:1:1: VM999 {PLANTED}\nFound 1 finding in 1 file.\n",
     )
+
+
+def test_an_entry_reads_back_as_the_result_stored(project: Path) -> None:
+    edit = Edit("x", Location(2, 1), Location(2, 4), 14, 17)
+    fixes = (Fix("Plant", Applicability.UNSAFE, (edit,)),)
+    finding = Diagnostic("VM999", "planted", PLANTED, Location(2, 1), Location(2, 9), fixes, cell=3)
+    error = FileError("", "cannot parse: invalid syntax", Location(4, 7), cell=2)
+    stored = FileResult(
+        "",
+        diagnostics=[finding],
+        errors=[error],
+        fixed=2,
+        fixed_codes={"VM001": 2},
+        changed=True,
+        written=True,
+        diff="--- a.py\n+++ a.py\n",
+        lines={(3, 2): "import torch", (None, 4): "print x"},
+        noqa_added=1,
+        warnings=[error._replace(location=None, cell=None)],
+        internal_error=True,
+    )
+    key = f"{'0' * 24}/{'1' * 40}.py"
+    Cache.in_project(project).put(key, stored)
+    # A fresh cache, so that the entry is unpickled from its file, not served from memory.
+    assert Cache.in_project(project).get(key) == stored
 
 
 def test_identical_files_share_one_entry_and_keep_their_names(

@@ -45,7 +45,10 @@ SCRIPT = textwrap.dedent(
         children = [child.name for child in multiprocessing.active_children()]
         results = []
         for result in batch:
-            plain = dataclasses.asdict(result)
+            plain = dict(vars(result))
+            plain["diagnostics"] = [dataclasses.asdict(d) for d in result.diagnostics]
+            plain["errors"] = [error._asdict() for error in result.errors]
+            plain["warnings"] = [warning._asdict() for warning in result.warnings]
             plain["lines"] = sorted(([*key, line] for key, line in result.lines.items()), key=str)
             results.append(plain)
     print(json.dumps({"children": children, "results": results}, default=str))

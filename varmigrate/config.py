@@ -18,9 +18,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from varmigrate._lazy import lazy_getattr
 from varmigrate.engine import Settings
@@ -47,8 +46,7 @@ class ConfigError(ValueError):
 # -- one file --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileOptions:
+class FileOptions(NamedTuple):
     """The options one configuration file sets, validated; None (or empty) where it sets nothing."""
 
     path: Path
@@ -232,8 +230,7 @@ def find_config_file(start: Path | None = None) -> Path | None:
 # -- the run ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(NamedTuple):
     """What the command line (or a caller of the API) sets; None (or empty) where it sets nothing."""
 
     select: Sequence[str] | None = None
@@ -250,14 +247,13 @@ class Overrides:
     per_file_ignores: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class Configuration:
+class Configuration(NamedTuple):
     """The resolved settings of one run: the file's options under the command line's."""
 
+    # The directory patterns of the file are relative to (the working directory without a file).
+    root: Path
     # The configuration file read, if any.
     path: Path | None = None
-    # The directory patterns of the file are relative to (the working directory without a file).
-    root: Path = field(default_factory=Path.cwd)
     rules: tuple[RuleSpec, ...] = DEFAULT_RULES
     per_file_ignores: tuple[PerFileIgnore, ...] = ()
     unsafe_fixes: bool = False

@@ -3,17 +3,20 @@
 The findings and their fixes (:class:`Diagnostic`, :class:`Fix`, :class:`Edit`) are defined in
 ``varmigrate.diagnostics`` and loaded from there on first use: a run no file of which reaches the engine
 never creates those classes.
+
+The records such a run does create, here and elsewhere (the configuration, the settings, the job, the
+result, the report), are named tuples, or plain classes where they change, never dataclasses: importing
+``dataclasses`` (with ``inspect``, ``ast`` and ``dis``) and generating each class's methods is start-up a
+clean check would pay for nothing (``tests/test_startup.py`` keeps it out; figures in docs/speed.md).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from varmigrate._lazy import lazy_getattr
 
-# Not `typing.TYPE_CHECKING`: mypy reads the block, and nothing needs it at run time.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from varmigrate.diagnostics import Diagnostic, Edit, Fix
 
@@ -66,9 +69,8 @@ class RuntimeCheck(enum.Enum):
     INPUT_RANK_PICKS_DIM_0 = "input-rank-picks-dim-0"
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """A 1-based row and 1-based column (in characters)."""
+class Location(NamedTuple):
+    """A 1-based row and 1-based column (in characters); ordered by row, then column, as tuples are."""
 
     row: int
     column: int
@@ -115,8 +117,7 @@ class SourceParseError(Exception):
         return f"{self.row}:{self.column}: {self.message}"
 
 
-@dataclass(frozen=True)
-class FileError:
+class FileError(NamedTuple):
     """A file that could not be read, decoded, parsed or written; ``location`` when known."""
 
     path: str
@@ -131,8 +132,7 @@ class FileError:
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True)
-class ProjectImports:
+class ProjectImports(NamedTuple):
     """What imports between the modules of a project mean for one of them (the project view).
 
     Found by ``varmigrate.pipeline.project`` for the files of a run; plain, hashable data that reaches the

@@ -7,7 +7,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -331,7 +330,7 @@ def _run(args: argparse.Namespace, mode: Mode, err: Stream, progress: _Progress)
         if mode.writes:
             for stale in remove_stale_temporaries({path.parent for path in found.files}):
                 report.warning(FileError(str(stale), "removed: a temporary file left by an interrupted run"))
-        items = [(path, replace(job, settings=configuration.settings_for(path))) for path in found.files]
+        items = [(path, job._replace(settings=configuration.settings_for(path))) for path in found.files]
         cache = None if args.no_cache else _cache(args, configuration)
         progress.files = len(items)
         timeout = time_limit(args.timeout, DEFAULT_TIMEOUT)
@@ -402,7 +401,7 @@ def _run_stdin(args: argparse.Namespace, job: Job, configuration: Configuration,
     settings = configuration.settings_for(args.stdin_filename)
     if args.stdin_filename:
         settings = in_project(Path(args.stdin_filename), data, settings, fixes=job.mode.fixes)
-    result, new_data = process_bytes(data, name, replace(job, settings=settings))
+    result, new_data = process_bytes(data, name, job._replace(settings=settings))
     if writes_code:
         _write_stdout(data if new_data is None else new_data)
     report.add(result)

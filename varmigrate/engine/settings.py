@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from varmigrate.model import Applicability, Location, ProjectImports, RuntimeCheck
 from varmigrate.rules import DEFAULT_RULES, RuleSpec
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What to run and how far fixes may go."""
 
     rules: tuple[RuleSpec, ...] = DEFAULT_RULES
@@ -19,7 +18,7 @@ class Settings:
     # check even without `unsafe_fixes`.
     verified: frozenset[tuple[str, Location, RuntimeCheck]] = frozenset()
     # What the other modules of the project bind in this one (see `in_project`).
-    project: ProjectImports = field(default_factory=ProjectImports)
+    project: ProjectImports = ProjectImports()
 
     @property
     def threshold(self) -> Applicability:
@@ -37,4 +36,4 @@ class Settings:
         rules = self.rules
         if project.reaches_torch or project.variable:
             rules = tuple(rule.through_project(project.spellings) for rule in rules)
-        return replace(self, rules=rules, project=project)
+        return self._replace(rules=rules, project=project)

@@ -32,7 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from varmigrate.config import resolve
@@ -173,7 +173,7 @@ def _record_baseline(
     settings = _in_project(
         root,
         {
-            file: replace(configuration.settings_for(root / file), unsafe_fixes=options.unsafe_fixes)
+            file: configuration.settings_for(root / file)._replace(unsafe_fixes=options.unsafe_fixes)
             for file in files
         },
     )
@@ -388,7 +388,7 @@ def _fix_candidate(
         name = file.as_posix()
         evidence = [e for e in result.evidence if e.site.file == name]
         verified = frozenset(verified_findings(diagnostics[file], evidence))
-        fixed = fix_source(original.text, replace(settings, verified=verified))
+        fixed = fix_source(original.text, settings._replace(verified=verified))
         promoted = {(d.code, d.start) for d in fixed.verified}
         entry = FileFix(file=name, original=original, fixed=fixed.source)
         for diagnostic in diagnostics[file]:

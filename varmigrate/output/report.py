@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from varmigrate.model import Applicability, FileError, OutputFormat
@@ -33,16 +32,17 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@dataclass
 class CodeStatistics:
     """Findings of one rule across the run."""
 
-    name: str
-    count: int = 0
-    fixable: int = 0
+    __slots__ = ("count", "fixable", "name")
+
+    def __init__(self, name: str, count: int = 0, fixable: int = 0) -> None:
+        self.name = name
+        self.count = count
+        self.fixable = fixable
 
 
-@dataclass
 class Report:
     """Counters for one run, the rendering of each file's result and the summary, and the exit code."""
 
@@ -51,38 +51,74 @@ class Report:
     err: Stream | Console
     # None: `full` when `out` is a terminal, else `concise` (decided when the first finding is printed,
     # so that a clean run never asks, and never loads rich).
-    output_format: OutputFormat | None = OutputFormat.CONCISE
-    threshold: Applicability = Applicability.SAFE
-    quiet: bool = False
+    output_format: OutputFormat | None
+    threshold: Applicability
+    quiet: bool
     # Print nothing at all (`--silent`); the exit code still tells.
-    silent: bool = False
-    exit_zero: bool = False
+    silent: bool
+    exit_zero: bool
     # Fix, and neither report nor exit 1 for what is left (`--fix-only`).
-    fix_only: bool = False
+    fix_only: bool
     # Exit 1 when a file was fixed (`--exit-non-zero-on-fix`).
-    exit_non_zero_on_fix: bool = False
-    statistics: bool = False
+    exit_non_zero_on_fix: bool
+    statistics: bool
     # After the findings, list the fixes applied (`fix`), that would be (`--diff`) or that can be
     # (`check`), per file and rule (`--show-fixes`, as ruff's).
-    show_fixes: bool = False
+    show_fixes: bool
 
-    files: int = 0
-    findings: int = 0
-    files_with_findings: int = 0
+    files: int
+    findings: int
+    files_with_findings: int
     # Findings whose fix applies at the threshold, and those that only `--unsafe-fixes` would fix.
-    fixable: int = 0
-    unsafe_fixable: int = 0
-    fixed: int = 0
-    changed_files: int = 0
-    noqa_added: int = 0
-    errors: int = 0
-    warnings: int = 0
-    by_code: dict[str, CodeStatistics] = field(default_factory=dict)
-    _json: list[dict[str, Any]] = field(default_factory=list)
-    _sarif: list[tuple[str, Diagnostic]] = field(default_factory=list)
-    _error_list: list[FileError] = field(default_factory=list)
+    fixable: int
+    unsafe_fixable: int
+    fixed: int
+    changed_files: int
+    noqa_added: int
+    errors: int
+    warnings: int
+    by_code: dict[str, CodeStatistics]
+    _json: list[dict[str, Any]]
+    _sarif: list[tuple[str, Diagnostic]]
+    _error_list: list[FileError]
     # For --show-fixes: path -> rule code -> how many fixes.
-    _fixes: dict[str, dict[str, int]] = field(default_factory=dict)
+    _fixes: dict[str, dict[str, int]]
+
+    def __init__(
+        self,
+        mode: Mode,
+        out: Stream | Console,
+        err: Stream | Console,
+        output_format: OutputFormat | None = OutputFormat.CONCISE,
+        threshold: Applicability = Applicability.SAFE,
+        quiet: bool = False,
+        silent: bool = False,
+        exit_zero: bool = False,
+        fix_only: bool = False,
+        exit_non_zero_on_fix: bool = False,
+        statistics: bool = False,
+        show_fixes: bool = False,
+    ) -> None:
+        self.mode = mode
+        self.out = out
+        self.err = err
+        self.output_format = output_format
+        self.threshold = threshold
+        self.quiet = quiet
+        self.silent = silent
+        self.exit_zero = exit_zero
+        self.fix_only = fix_only
+        self.exit_non_zero_on_fix = exit_non_zero_on_fix
+        self.statistics = statistics
+        self.show_fixes = show_fixes
+        self.files = self.findings = self.files_with_findings = 0
+        self.fixable = self.unsafe_fixable = self.fixed = self.changed_files = self.noqa_added = 0
+        self.errors = self.warnings = 0
+        self.by_code = {}
+        self._json = []
+        self._sarif = []
+        self._error_list = []
+        self._fixes = {}
 
     # -- collecting -----------------------------------------------------------------------------------
 

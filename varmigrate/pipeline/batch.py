@@ -19,7 +19,6 @@ import gc
 import importlib
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -167,7 +166,7 @@ class Batch:
         from varmigrate.pipeline.project import without_names
 
         project = without_names(job.settings.project, unused)
-        return replace(job, settings=replace(job.settings, project=project))
+        return job._replace(settings=job.settings._replace(project=project))
 
     def _uses(self, name: str, word: str) -> bool:
         """Whether the file ``name`` may still use ``word`` once the run is done with it."""
@@ -215,7 +214,7 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
             continue
         facts = view.settings_for(path) if view is not None else None
         if facts is not None:
-            job = replace(job, settings=job.settings.in_project(facts))
+            job = job._replace(settings=job.settings.in_project(facts))
         slot = _first_stage(path, job, cache, data)
         if not isinstance(slot, FileResult) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
@@ -430,7 +429,7 @@ def _not_written(task: Task, message: str) -> FileResult:
     """The result for a file whose fix could not be written: the findings of what it still holds."""
     from varmigrate.pipeline.single import process_bytes
 
-    result, _ = process_bytes(task.data, task.name, replace(task.job, mode=Mode.CHECK))
+    result, _ = process_bytes(task.data, task.name, task.job._replace(mode=Mode.CHECK))
     result.errors.append(FileError(task.name, message))
     return result
 

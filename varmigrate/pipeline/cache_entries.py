@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import copy
 
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 
@@ -28,7 +28,7 @@ def entry_for(result: FileResult, job: Job) -> FileResult | None:
     return FileResult(
         "",
         diagnostics=list(result.diagnostics),
-        errors=[replace(error, path="") for error in result.errors],
+        errors=[error._replace(path="") for error in result.errors],
         lines=dict(result.lines),
     )
 
@@ -46,13 +46,12 @@ def reusable(entry: FileResult, job: Job) -> bool:
 def named(entry: FileResult, name: str) -> FileResult:
     """A copy of the path-free ``entry`` for the file ``name``."""
     if not (entry.diagnostics or entry.errors or entry.warnings):
-        # Most files of a large tree; `replace` costs more than the rest of a cache hit.
+        # Most files of a large tree; a copy costs more than the rest of a cache hit.
         return FileResult(name, lines=dict(entry.lines))
-    return replace(
-        entry,
-        path=name,
-        diagnostics=list(entry.diagnostics),
-        errors=[replace(error, path=name) for error in entry.errors],
-        lines=dict(entry.lines),
-        warnings=[replace(warning, path=name) for warning in entry.warnings],
-    )
+    found = copy.copy(entry)
+    found.path = name
+    found.diagnostics = list(entry.diagnostics)
+    found.errors = [error._replace(path=name) for error in entry.errors]
+    found.lines = dict(entry.lines)
+    found.warnings = [warning._replace(path=name) for warning in entry.warnings]
+    return found

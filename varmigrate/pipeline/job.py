@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from varmigrate.engine.settings import Settings
 
@@ -13,33 +12,70 @@ if TYPE_CHECKING:
     from varmigrate.model import Diagnostic, FileError
 
 
-@dataclass
 class FileResult:
     """What checking or fixing one file found and did. Plain, picklable data."""
 
     path: str
     # Findings left in the file (after fixing, when fixing); internal errors are in ``errors``.
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    errors: list[FileError] = field(default_factory=list)
+    diagnostics: list[Diagnostic]
+    errors: list[FileError]
     # Fixes applied (or, with ``diff``, that would be applied), and how many of them each rule's
     # findings gave, by code.
-    fixed: int = 0
-    fixed_codes: dict[str, int] = field(default_factory=dict)
+    fixed: int
+    fixed_codes: dict[str, int]
     # The file's bytes changed (or would change, with ``diff``).
-    changed: bool = False
-    written: bool = False
+    changed: bool
+    written: bool
     # Unified diff of the fix, when asked for.
-    diff: str = ""
+    diff: str
     # The source lines the diagnostics point at ((cell, row) -> text without its line break; the cell
     # is None outside notebooks), for display.
-    lines: dict[tuple[int | None, int], str] = field(default_factory=dict)
+    lines: dict[tuple[int | None, int], str]
     # Lines that got a noqa directive or new codes in one (``check --add-noqa``).
-    noqa_added: int = 0
+    noqa_added: int
     # Things the user should know that are not errors (e.g. a finding no noqa comment fits).
-    warnings: list[FileError] = field(default_factory=list)
+    warnings: list[FileError]
     # Among the errors is a failure of varmigrate itself (a crash, a fix that did not parse): such a
     # result is never cached, so that the next run (or a fixed varmigrate) tries again.
-    internal_error: bool = False
+    internal_error: bool
+
+    def __init__(
+        self,
+        path: str,
+        diagnostics: list[Diagnostic] | None = None,
+        errors: list[FileError] | None = None,
+        fixed: int = 0,
+        fixed_codes: dict[str, int] | None = None,
+        changed: bool = False,
+        written: bool = False,
+        diff: str = "",
+        lines: dict[tuple[int | None, int], str] | None = None,
+        noqa_added: int = 0,
+        warnings: list[FileError] | None = None,
+        internal_error: bool = False,
+    ) -> None:
+        self.path = path
+        self.diagnostics = [] if diagnostics is None else diagnostics
+        self.errors = [] if errors is None else errors
+        self.fixed = fixed
+        self.fixed_codes = {} if fixed_codes is None else fixed_codes
+        self.changed = changed
+        self.written = written
+        self.diff = diff
+        self.lines = {} if lines is None else lines
+        self.noqa_added = noqa_added
+        self.warnings = [] if warnings is None else warnings
+        self.internal_error = internal_error
+
+    # Field by field: the cache tells a clean result so (`Cache.put`), and tests compare results.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileResult):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({fields})"
 
 
 class Mode(enum.Enum):
@@ -63,11 +99,10 @@ class Mode(enum.Enum):
         return self in (Mode.FIX, Mode.ADD_NOQA)
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """What to do with one file: which rules, and what to do with their findings."""
 
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
     mode: Mode = Mode.CHECK
 
 

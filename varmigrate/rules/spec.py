@@ -7,9 +7,8 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from varmigrate.rules.torch_api import alias_names
 
@@ -29,8 +28,7 @@ def kebab(name: str) -> str:
 RULES_DOCS_URL = "https://github.com/varmigrate/varmigrate/blob/main/docs/rules.md"
 
 
-@dataclass(frozen=True)
-class RuleSpec:
+class RuleSpec(NamedTuple):
     """One rule as the catalog knows it: code, name, message, prefilter, and where its visitor lives."""
 
     code: str
@@ -85,7 +83,7 @@ class RuleSpec:
         triggers = self.triggers
         if "Variable" in triggers:
             triggers = tuple(sorted({*triggers, *spellings}))
-        return replace(self, requires=(), requires_words=(), triggers=triggers)
+        return self._replace(requires=(), requires_words=(), triggers=triggers)
 
     def statement_pattern(self, ctx: ModuleContext) -> str:
         """A regular expression found in the code of every top-level statement that may hold a finding."""

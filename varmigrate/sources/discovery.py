@@ -6,7 +6,6 @@ import copy
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,14 +57,21 @@ DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
 )
 
 
-@dataclass
 class Discovery:
     """The files to process, in a stable order, paths that could not be used, and paths skipped."""
 
-    files: list[Path] = field(default_factory=list)
-    errors: list[FileError] = field(default_factory=list)
-    # Special files (FIFOs, devices, sockets): never read, and said so.
-    warnings: list[FileError] = field(default_factory=list)
+    __slots__ = ("errors", "files", "warnings")
+
+    def __init__(
+        self,
+        files: list[Path] | None = None,
+        errors: list[FileError] | None = None,
+        warnings: list[FileError] | None = None,
+    ) -> None:
+        self.files = [] if files is None else files
+        self.errors = [] if errors is None else errors
+        # Special files (FIFOs, devices, sockets): never read, and said so.
+        self.warnings = [] if warnings is None else warnings
 
 
 class Excluder:

@@ -18,8 +18,8 @@ import stat
 import time
 import tokenize
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from varmigrate.model import Location
 
@@ -48,8 +48,7 @@ _WIDE_BOMS = (
 )
 
 
-@dataclass(frozen=True)
-class DecodedSource:
+class DecodedSource(NamedTuple):
     """Text decoded from a file, and how to write it back: the encoding (``utf-8-sig`` when there is a
     UTF-8 BOM) and, for UTF-16 and UTF-32, the byte order mark that precedes it."""
 
