@@ -85,10 +85,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def neutral_directory() -> Path:
+    """Where a probe runs: ``python -m varmigrate`` in this repository would import the working tree's."""
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    return SCRATCH
+
+
 def quiet_output(argv: Sequence[str]) -> str:
     """The first line a command prints (stdout, else stderr), or why it could not run."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=120, cwd=neutral_directory()
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"unavailable ({error})"
     lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
@@ -146,7 +154,12 @@ def find_tools(python: str, torchfix: str | None, ruff_python: str | None = None
     varmigrate = [python, "-m", "varmigrate"]
     try:
         check_help = subprocess.run(
-            [*varmigrate, "check", "--help"], capture_output=True, text=True, check=False, timeout=120
+            [*varmigrate, "check", "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            cwd=neutral_directory(),
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise SystemExit(f"{python} -m varmigrate does not run: {error}") from error
@@ -757,6 +770,19 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
     return cases
 
 
+def add_baseline(cases: list[Case], baseline_cases: list[Case], version: str) -> None:
+    """Give each case the same work by the baseline varmigrate as its last peer (``version`` in its label).
+
+    Last, so that the targets keep the peers they name (or the first).
+    """
+    theirs = {case.name: case.subject for case in baseline_cases}
+    for case in cases:
+        subject = theirs.get(case.name)
+        if subject is not None and not case.note:
+            label = subject.label.replace("varmigrate", version, 1)
+            case.peers.append(Command(label, subject.argv, fresh=subject.fresh, ok=subject.ok))
+
+
 CACHE_TREES = ("transformers", "pyro", "torchtext", "copies")
 
 
@@ -975,6 +1001,11 @@ def main(args_list: Sequence[str] | None = None) -> int:
         "--varmigrate-python",
         help="python that runs varmigrate (default: a venv in bench/data/ with this tree pip-installed)",
     )
+    parser.add_argument(
+        "--baseline-python",
+        help="python of another varmigrate (a release, installed in a venv of its own) measured as a peer "
+        "of every varmigrate row, taking turns with this one",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median; default 3)")
     parser.add_argument("--quick", action="store_true", help="one run per measurement (and per small case)")
     parser.add_argument("--only", default="", help="comma-separated rows: " + ", ".join(NAMES))
@@ -1016,6 +1047,12 @@ def main(args_list: Sequence[str] | None = None) -> int:
     print(f"Figures: {mode}; CPU = user+sys of the child; ratio = varmigrate CPU / peer CPU.\n", flush=True)
 
     cases = [c for c in build_cases(Argv(tools), tools, args.torchfix_trees) if not only or c.name in only]
+    if args.baseline_python:
+        other = os.path.abspath(args.baseline_python)
+        baseline = find_tools(other, args.torchfix, ruff_python=sys.executable)
+        version = quiet_output([*baseline.varmigrate, "--version"])
+        print(f"Baseline: {version}, a peer of every row.\n", flush=True)
+        add_baseline(cases, build_cases(Argv(baseline), baseline, args.torchfix_trees), version)
     for case in cases:
         run_case(case, corpora, small_repeat if case.small else repeat)
     memory = run_memory(tools, corpora, repeat) if not only or "memory" in only else None
