@@ -31,46 +31,35 @@ def _callback(name: str) -> _Callback | None:
     return found
 
 
-class _Callbacks:
-    """The callbacks of `ScopeVisitor` by node type (and field), looked up on first use."""
+class _ByType(dict[type[cst.CSTNode], "_Callback | None"]):
+    """`ScopeVisitor`'s callbacks ``PREFIX_<node type>`` by node type, looked up on first use."""
 
-    def __init__(self) -> None:
-        self.visit: dict[type[cst.CSTNode], _Callback | None] = {}
-        self.leave: dict[type[cst.CSTNode], _Callback | None] = {}
-        self.fields: dict[tuple[type[cst.CSTNode], str], tuple[_Callback | None, _Callback | None]] = {}
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
 
-    def visit_of(self, kind: type[cst.CSTNode]) -> _Callback | None:
-        try:
-            return self.visit[kind]
-        except KeyError:
-            found = self.visit[kind] = _callback(f"visit_{kind.__name__}")
-            return found
-
-    def leave_of(self, kind: type[cst.CSTNode]) -> _Callback | None:
-        try:
-            return self.leave[kind]
-        except KeyError:
-            found = self.leave[kind] = _callback(f"leave_{kind.__name__}")
-            return found
-
-    def field_of(self, kind: type[cst.CSTNode], field: str) -> tuple[_Callback | None, _Callback | None]:
-        key = (kind, field)
-        try:
-            return self.fields[key]
-        except KeyError:
-            name = f"{kind.__name__}_{field}"
-            found = self.fields[key] = (_callback(f"visit_{name}"), _callback(f"leave_{name}"))
-            return found
+    def __missing__(self, kind: type[cst.CSTNode]) -> _Callback | None:
+        found = self[kind] = _callback(f"{self.prefix}_{kind.__name__}")
+        return found
 
 
-_CALLBACKS = _Callbacks()
+class _ByField(dict[tuple[type[cst.CSTNode], str], "tuple[_Callback | None, _Callback | None]"]):
+    """`ScopeVisitor`'s callbacks on entering and leaving a field, by node type and field name."""
+
+    def __missing__(self, key: tuple[type[cst.CSTNode], str]) -> tuple[_Callback | None, _Callback | None]:
+        name = f"{key[0].__name__}_{key[1]}"
+        found = self[key] = (_callback(f"visit_{name}"), _callback(f"leave_{name}"))
+        return found
+
+
+_VISIT, _LEAVE, _FIELDS = _ByType("visit"), _ByType("leave"), _ByField()
 
 
 class _TabledScopeVisitor(ScopeVisitor):
-    """`ScopeVisitor` with its callbacks found through `_CALLBACKS`."""
+    """`ScopeVisitor` with its callbacks found in the tables above."""
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        visit = _CALLBACKS.visit_of(type(node))
+        visit = _VISIT[type(node)]
         return visit is None or visit(self, node) is not False
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
@@ -78,17 +67,17 @@ class _TabledScopeVisitor(ScopeVisitor):
         self.provider.set_metadata(original_node, self.scope)
         if kind in _ASSIGNMENT_LIKE:
             self.scope._assignment_count += 1
-        leave = _CALLBACKS.leave_of(kind)
+        leave = _LEAVE[kind]
         if leave is not None:
             leave(self, original_node)
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        visit = _CALLBACKS.field_of(type(node), attribute)[0]
+        visit = _FIELDS[type(node), attribute][0]
         if visit is not None:
             visit(self, node)
 
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        leave = _CALLBACKS.field_of(type(original_node), attribute)[1]
+        leave = _FIELDS[type(original_node), attribute][1]
         if leave is not None:
             leave(self, original_node)
 
