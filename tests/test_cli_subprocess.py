@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -170,3 +171,34 @@ def test_worker_processes_give_the_same_results_in_the_same_order(tmp_path: Path
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert outputs[0].count(b"+a = torch.ones((2,2), requires_grad=True)") == 8
+
+
+@pytest.mark.parametrize(
+    ("source", "args"),
+    [
+        ("from torch.autograd import Variable\nv = Variable(x)\n", ["--output-format", "concise"]),
+        ("from torch.autograd import Variable\nv = Variable(x)\n", ["--output-format", "json-lines"]),
+        ("import torch\nx = torch.ones(2)\n", []),
+    ],
+    ids=["findings", "json-lines", "clean"],
+)
+def test_a_reader_that_went_away_ends_the_run_quietly(tmp_path: Path, source: str, args: list[str]) -> None:
+    """`varmigrate check | head`: once the reader has gone, the run ends with exit 1 and no traceback."""
+    (tmp_path / "a.py").write_text(source)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written: the first write fails
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "varmigrate", "check", "--no-cache", *args, "a.py"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr

@@ -61,7 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The words after the subcommand, as typed: for messages that repeat the command (verify's).
     args.argv = tuple(arguments[1:])
     code: int = args.handler(args)
+    _flush_stdout()
     return code
+
+
+def _flush_stdout() -> None:
+    """Write out what stdout still holds now, while a reader that went away (`| head`) can be told quietly
+    (at exit, Python would print a traceback for it)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from varmigrate.output.console import reader_gone
+
+        reader_gone(sys.stdout)
 
 
 def _hint(word: str, choices: list[str]) -> str:

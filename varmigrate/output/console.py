@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -139,12 +139,19 @@ class Stream:
         """Print ``text`` and a newline: written as it is where rich would show no styles and print it
         unchanged, else through the console."""
         if self._console is None and not self._shows_styles() and text.printed_as_given():
-            file = self.file
-            file.write(text.plain + "\n")
             # rich flushes after every print: the order of stdout's and stderr's lines stays as it was.
-            file.flush()
+            self._write(text.plain + "\n", flush=True)
         else:
             self.console.print(text.rich())
+
+    def _write(self, text: str, *, flush: bool = False) -> None:
+        file = self.file
+        try:
+            file.write(text)
+            if flush:
+                file.flush()
+        except BrokenPipeError:
+            reader_gone(file)
 
     def _shows_styles(self) -> bool:
         """Whether a console over this stream might show styles (False only where it surely would not)."""
@@ -162,9 +169,22 @@ class Stream:
     def out(self, text: str, *, highlight: bool = False) -> None:
         """Print ``text`` and a newline as it is: no styling, wrapping or highlighting."""
         if self._console is None:
-            self.file.write(text + "\n")
+            self._write(text + "\n")
         else:
             self._console.out(text, highlight=highlight)
+
+
+def reader_gone(file: IO[str]) -> NoReturn:
+    """End the run, exit 1, once the reader of ``file`` has gone (`varmigrate check | head`), as rich does:
+    what is left to write goes nowhere, and no traceback is printed."""
+    try:
+        fileno = file.fileno()
+    except (AttributeError, OSError, ValueError):
+        raise SystemExit(1) from None
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+    raise SystemExit(1) from None
 
 
 def rich_console(target: Stream | Console) -> Console:
