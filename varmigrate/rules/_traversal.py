@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -53,10 +54,10 @@ def _fields(node: cst.CSTNode) -> tuple[str, ...]:
     return found
 
 
-# What a field's value is to the walk, by its type: a node, a sequence of them, or neither. Asked of
-# every field of every node: `isinstance` against `CSTNode` (an abstract base class) costs several times
-# a dictionary lookup.
-_OTHER, _NODE, _SEQUENCE = 0, 1, 2
+# What a field's value is to the walk, by its type: a node, a sequence of them, or neither (all true, so
+# that a lookup can fall back with `or`). Asked of every field of every node: `isinstance` against
+# `CSTNode` (an abstract base class) costs several times a dictionary lookup.
+_OTHER, _NODE, _SEQUENCE = 1, 2, 3
 _KINDS: dict[type, int] = {}
 
 
@@ -73,16 +74,44 @@ def _kind(kind: type) -> int:
     return found
 
 
+# The values of a node's fields in visiting order, read by one `attrgetter` per node type: the walk asks
+# this of every node, and one C call costs less than a `getattr` per field.
+_Values = Callable[[cst.CSTNode], tuple[Any, ...]]
+_VALUES: dict[type[cst.CSTNode], _Values] = {}
+
+
+def _values(node: cst.CSTNode) -> _Values:
+    names = _fields(node)
+    if len(names) > 1:
+        values: _Values = operator.attrgetter(*names)
+    elif names:  # `attrgetter` of one name gives the value, not a tuple (whitespace nodes have one field)
+        one = operator.attrgetter(names[0])
+
+        def values(node: cst.CSTNode) -> tuple[Any, ...]:
+            return (one(node),)
+
+    else:
+
+        def values(node: cst.CSTNode) -> tuple[Any, ...]:
+            return ()
+
+    _VALUES[type(node)] = values
+    return values
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The children of ``node``, in visiting order."""
+    values = _VALUES.get(type(node)) or _values(node)
     found: list[cst.CSTNode] = []
-    for name in _fields(node):
-        value = getattr(node, name)
-        kind = _kind(type(value))
+    kinds = _KINDS
+    for value in values(node):
+        kind = kinds.get(type(value)) or _kind(type(value))
         if kind == _NODE:
             found.append(value)
         elif kind == _SEQUENCE:
-            found.extend(child for child in value if _kind(type(child)) == _NODE)
+            for child in value:
+                if (kinds.get(type(child)) or _kind(type(child))) == _NODE:
+                    found.append(child)
     return found
 
 
