@@ -249,7 +249,6 @@ def parse_partial(
     blanked = ""
     if pattern is not None:
         # Long displays in the statements kept whole lose the elements that cannot matter.
-        lines = LINE.findall(text)
         kept = [
             (statement.first, statement.last, statement.nodes)
             for index, statement in enumerate(outline.statements)
@@ -257,10 +256,13 @@ def parse_partial(
             and statement.known
             and index not in (classes or {})
             and not isinstance(statement.nodes[-1], ast.ClassDef)
+            and long_statement(statement.first, statement.last)
         ]
-        blanked = blank_elements(lines, kept, pattern)
-        if blanked:
-            text = "".join(lines)
+        if kept:  # the text is split into lines only when there is something to blank
+            lines = LINE.findall(text)
+            blanked = blank_elements(lines, kept, pattern)
+            if blanked:
+                text = "".join(lines)
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError):
