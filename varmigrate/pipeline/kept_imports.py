@@ -63,9 +63,10 @@ class KeptImports:
         files = self._importers(origin, names)
         if files is None:
             return frozenset(names), {}
+        origin_key = file_key(origin)
         for path, given in files:
             for use in self.project.uses(path):
-                if file_key(use.origin) != file_key(origin) or use.exported not in names:
+                if file_key(use.origin) != origin_key or use.exported not in names:
                     continue
                 if use.named or given is None:
                     kept.add(use.exported)
@@ -80,7 +81,7 @@ class KeptImports:
         Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
         there are more than `MAX_DISK_FILES` of them).
         """
-        root = file_key(self._search_root(origin))
+        origin_key, root = file_key(origin), file_key(self._search_root(origin))
         disk = self._disk_files(root)
         if disk is None:
             return None
@@ -89,7 +90,7 @@ class KeptImports:
         run = self.project.given
         found += [(path, path) for path in self._spelling(spelling, "", run, lambda path: run[path])]
         found += [(Path(path), None) for path in self._spelling(spelling, root, disk, _peek)]
-        return [(path, given) for path, given in found if file_key(path) != file_key(origin)]
+        return [(path, given) for path, given in found if file_key(path) != origin_key]
 
     def _spelling(
         self, names: frozenset[str], group: str, files: Iterable[_File], read: Callable[[_File], bytes]
