@@ -57,10 +57,13 @@ class Styled:
 
     def printed_as_given(self) -> bool:
         """Whether rich, showing no styles, prints exactly this text."""
-        plain = self.plain
-        if not _CHANGED_BY_RICH.isdisjoint(plain):
-            return False
-        return all(line == line.rstrip() for line in plain.split("\n"))
+        return _printed_as_given(self.plain)
+
+
+def _printed_as_given(plain: str) -> bool:
+    if not _CHANGED_BY_RICH.isdisjoint(plain):
+        return False
+    return all(line == line.rstrip() for line in plain.split("\n"))
 
 
 def make_console(
@@ -138,9 +141,10 @@ class Stream:
     def styled(self, text: Styled) -> None:
         """Print ``text`` and a newline: written as it is where rich would show no styles and print it
         unchanged, else through the console."""
-        if self._console is None and not self._shows_styles() and text.printed_as_given():
+        plain = text.plain
+        if self._console is None and not self._shows_styles() and _printed_as_given(plain):
             # rich flushes after every print: the order of stdout's and stderr's lines stays as it was.
-            self._write(text.plain + "\n", flush=True)
+            self._write(plain + "\n", flush=True)
         else:
             self.console.print(text.rich())
 
