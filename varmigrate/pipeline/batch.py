@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 # How long one file's analysis may take in a worker process before it is given up (``--timeout``).
 DEFAULT_TIMEOUT = 60.0
 
+# Imports LibCST with its node classes' methods compiled once per interpreter, not on every start: the
+# second stage imports it before anything else that uses LibCST.
+LIBCST = "varmigrate.pipeline.libcst_loader"
+
 
 def process_file(path: Path, job: Job) -> FileResult:
     """Check (or fix) the file at ``path``. Pure apart from writing the fixed file: path in, result out.
@@ -330,11 +334,12 @@ def _start_method() -> str:
 
 
 def _layers(batch: Batch, workers: int) -> list[str]:
-    """The modules the second stage of ``batch`` loads: the one-file pipeline, the engine's analysis (and
-    fixer), LibCST's native parser, and the notebook and document layers only for notebooks, documents
-    and modules with doctest examples. For more than one worker, the selected rules too: each worker
-    would otherwise import those its files need (about 40 ms for the default rules)."""
-    modules = ["varmigrate.pipeline.single", "varmigrate.engine.analysis", "libcst.native"]
+    """The modules the second stage of ``batch`` loads: LibCST (first, through its loader), the one-file
+    pipeline, the engine's analysis (and fixer), LibCST's native parser, and the notebook and document
+    layers only for notebooks, documents and modules with doctest examples. For more than one worker,
+    the selected rules too: each worker would otherwise import those its files need (about 40 ms for
+    the default rules)."""
+    modules = [LIBCST, "varmigrate.pipeline.single", "varmigrate.engine.analysis", "libcst.native"]
     if any(task.job.mode.fixes for task in batch.tasks):
         modules.append("varmigrate.engine.fixer")
     if any(task.kind != ".py" or b">>>" in task.data for task in batch.tasks):
@@ -436,6 +441,7 @@ def _not_written(task: Task, message: str) -> FileResult:
 
 def _second_stage(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
     """LibCST's part (in a worker, or here): the result and the new bytes, as `single.process_bytes`."""
+    importlib.import_module(LIBCST)
     from varmigrate.pipeline.single import process_bytes
 
     return process_bytes(data, name, job)

@@ -1,0 +1,136 @@
+"""LibCST imported through `pipeline.libcst_loader`: its dataclasses' methods are exactly those a plain import
+makes, whether their code was compiled in the run or read from the kept table; a table that cannot be
+trusted is passed over; nothing is written where bytecode is not.
+
+Each case is a fresh interpreter (LibCST is imported once per process), with ``PYTHONPYCACHEPREFIX``
+pointing at a temporary directory, so the table is written there and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Every method ``dataclasses`` generated for a class of LibCST (their code is compiled from "<string>"),
+# described by what running it depends on: its code, closure, annotations and defaults.
+FINGERPRINT = """
+import dataclasses, json, sys, types
+
+def code(c):
+    consts = [code(k) if isinstance(k, types.CodeType) else repr(k) for k in c.co_consts]
+    return [c.co_code.hex(), consts, c.co_names, c.co_varnames, c.co_freevars, c.co_cellvars,
+            c.co_argcount, c.co_posonlyargcount, c.co_kwonlyargcount, c.co_flags, c.co_firstlineno,
+            c.co_qualname, c.co_filename, c.co_linetable.hex(), c.co_exceptiontable.hex()]
+
+def cell(value):
+    return type(value).__qualname__ if repr(value).startswith("<") else repr(value)
+
+methods = {}
+for name, module in sorted(sys.modules.items()):
+    if not name.startswith("libcst"):
+        continue
+    for cls in vars(module).values():
+        if not isinstance(cls, type) or cls.__module__ != name or not dataclasses.is_dataclass(cls):
+            continue
+        for attribute, fn in vars(cls).items():
+            if isinstance(fn, types.FunctionType) and fn.__code__.co_filename == "<string>":
+                methods[f"{name}.{cls.__qualname__}.{attribute}"] = [
+                    code(fn.__code__),
+                    [cell(c.cell_contents) for c in fn.__closure__ or ()],
+                    repr(fn.__annotations__),
+                    repr(fn.__defaults__),
+                    repr(fn.__kwdefaults__),
+                ]
+print(json.dumps(methods))
+"""
+THROUGH_LOADER = "import varmigrate.pipeline.libcst_loader as loader\nprint(loader.compiled_texts)\n"
+PLAIN = "print(None)\nimport libcst\n"
+
+
+def _run(program: str, prefix: Path, *, write: bool = True) -> tuple[int | None, dict[str, object]]:
+    """Run ``program`` then the fingerprint in a fresh interpreter: texts compiled, and the methods."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", program + FINGERPRINT],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    compiled, methods = done.stdout.splitlines()
+    return (None if compiled == "None" else int(compiled)), json.loads(methods)
+
+
+def _table(prefix: Path) -> Path:
+    """The loader's table under the bytecode prefix ``prefix``."""
+    (found,) = prefix.rglob("libcst_loader.*.dataclasses")
+    return found
+
+
+def test_kept_methods_are_the_ones_a_plain_import_makes(tmp_path: Path) -> None:
+    _, plain = _run(PLAIN, tmp_path / "plain")
+    assert len(plain) > 500  # LibCST's nodes were seen
+    compiled, first = _run(THROUGH_LOADER, tmp_path / "loader")
+    assert compiled is not None
+    assert compiled > 500
+    table = _table(tmp_path / "loader")
+    compiled_again, second = _run(THROUGH_LOADER, tmp_path / "loader")
+    assert compiled_again == 0  # every text came from the table
+    assert _table(tmp_path / "loader").stat().st_mtime_ns == table.stat().st_mtime_ns  # not rewritten
+    assert first == plain
+    assert second == plain
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "truncated", "another interpreter", "not code"],
+)
+def test_a_table_that_cannot_be_trusted_is_passed_over_and_rewritten(tmp_path: Path, damage: str) -> None:
+    _, plain = _run(PLAIN, tmp_path / "plain")
+    compiled, _ = _run(THROUGH_LOADER, tmp_path)
+    table = _table(tmp_path)
+    data = table.read_bytes()
+    key, texts = marshal.loads(data)
+    if damage == "garbage":
+        table.write_bytes(b"\x00not a table")
+    elif damage == "truncated":
+        table.write_bytes(data[: len(data) // 2])
+    elif damage == "another interpreter":
+        table.write_bytes(marshal.dumps(((key[0], "3.0.0 (another build)", key[2]), texts)))
+    else:
+        table.write_bytes(marshal.dumps((key, dict.fromkeys(texts, "not code"))))
+    compiled_after, methods = _run(THROUGH_LOADER, tmp_path)
+    assert compiled_after == compiled
+    assert methods == plain
+    assert marshal.loads(table.read_bytes())[0] == key  # written again, whole
+    assert _run(THROUGH_LOADER, tmp_path)[0] == 0
+
+
+def test_nothing_is_written_where_bytecode_is_not(tmp_path: Path) -> None:
+    compiled, _ = _run(THROUGH_LOADER, tmp_path, write=False)
+    assert compiled is not None
+    assert compiled > 500
+    assert not list(tmp_path.rglob("*.dataclasses"))
+
+
+def test_a_check_that_reaches_libcst_keeps_the_table(tmp_path: Path) -> None:
+    script = tmp_path / "legacy.py"
+    script.write_text("from torch.autograd import Variable\nx = Variable(torch.ones(2))\n")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "prefix")
+    command = [sys.executable, "-m", "varmigrate", "check", "--isolated", "--no-cache", str(script)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "VM" in done.stdout
+    texts = marshal.loads(_table(tmp_path / "prefix").read_bytes())[1]
+    assert len(texts) > 500
