@@ -224,3 +224,34 @@ def test_the_analysed_module_keeps_every_line_in_place() -> None:
     analysed = ctx.module.code.splitlines()
     for number, line in enumerate(REDUCIBLE.splitlines()):
         assert analysed[number] == line or analysed[number].strip() in ("", "pass")
+
+
+class _Overriding(Rule):
+    """Overrides one of LibCST's stubs, shadows another with a non-callable, and adds a leave."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        pass
+
+    visit_Name = None  # type: ignore[assignment]
+
+    def leave_Attribute(self, original_node: cst.Attribute) -> None:
+        pass
+
+
+class _Inheriting(_Overriding):
+    """Gets its callbacks from its base, and puts a stub back over one of them."""
+
+    visit_Call = cst.BatchableCSTVisitor.visit_Call  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("kind", [*(rule.load() for rule in ALL_RULES), _Overriding, _Inheriting])
+def test_a_rules_callbacks_are_its_attributes_that_are_not_libcsts_stubs(kind: type[Rule]) -> None:
+    from varmigrate.engine.analysis import _callback_names
+
+    expected = tuple(
+        name
+        for name in dir(kind)
+        if name.startswith(("visit_", "leave_")) and not getattr(getattr(kind, name), "_is_no_op", False)
+    )
+    assert _callback_names(kind) == expected
+    assert expected  # every case has callbacks

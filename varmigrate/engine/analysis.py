@@ -326,12 +326,27 @@ def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> lis
 
 @functools.cache
 def _callback_names(kind: type[cst.BatchableCSTVisitor]) -> tuple[str, ...]:
-    """The `visit_*` / `leave_*` attributes of ``kind`` that are not LibCST's empty stubs."""
-    return tuple(
-        name
-        for name in dir(kind)
-        if name.startswith(("visit_", "leave_")) and not getattr(getattr(kind, name), "_is_no_op", False)
-    )
+    """The `visit_*` / `leave_*` attributes of ``kind`` that are not LibCST's empty stubs.
+
+    An attribute is the definition of the first class of ``kind``'s MRO that defines the name, so it is
+    a callback when that class's own definition is one. Each class's own are worked out once: LibCST's
+    1,800 stubs are looked at once per process, not once for every rule.
+    """
+    found: set[str] = set()
+    shadowed: set[str] = set()
+    for owner in kind.__mro__:
+        defined, callbacks = _own_callbacks(owner)
+        found |= callbacks - shadowed
+        shadowed |= defined
+    return tuple(sorted(found))
+
+
+@functools.cache
+def _own_callbacks(owner: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The `visit_*` / `leave_*` names ``owner`` itself defines, and those of them that are not stubs."""
+    defined = frozenset(name for name in vars(owner) if name.startswith(("visit_", "leave_")))
+    callbacks = (name for name in defined if not getattr(getattr(owner, name), "_is_no_op", False))
+    return defined, frozenset(callbacks)
 
 
 def _visit(ctx: ModuleContext, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
