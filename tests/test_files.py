@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import tokenize
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
 from varmigrate.pipeline import Job, Mode, process_bytes, process_file
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, Excluder, discover
-from varmigrate.sources.io import DecodeError, decode
+from varmigrate.sources.io import DecodeError, decode, wide_encoding
 
 LEGACY = (
     "import torch\nfrom torch.autograd import Variable\na = Variable(torch.ones((2,2)), requires_grad=True)\n"
@@ -69,6 +73,56 @@ def test_undecodable_bytes_name_their_position() -> None:
         decode(b"import torch\nx = '\xff'\n")
     assert caught.value.location is not None
     assert (caught.value.location.row, caught.value.location.column) == (2, 6)
+
+
+def _decoded_by_tokenize(data: bytes) -> tuple[str, str, bytes] | str:
+    """What `decode` gives for 8-bit ``data``, defined by `tokenize.detect_encoding`: (text, encoding,
+    BOM), or the error's message and position."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        return f"cannot decode: {error}"
+    try:
+        return data.decode(encoding), encoding, b""
+    except UnicodeDecodeError as error:
+        return f"cannot decode: not valid {error.encoding} ({error.reason})"
+
+
+# Lines that hold a cookie or only look like one, lines that are not UTF-8, a UTF-8 BOM, line ends.
+_PIECES = [
+    b"# -*- coding: latin-1 -*-",
+    b"# vim: set fileencoding=utf-8 :",
+    b"# coding=ascii",
+    b"# coding: no-such-codec",
+    b"x = 'coding: latin-1'",
+    b"# a comment",
+    b"import torch",
+    b"",
+    b"  ",
+    b"\xff\xfe",
+    b"caf\xc3\xa9",
+    b"caf\xe9",
+    b"\xef\xbb\xbf",
+    b"\n",
+    b"\r\n",
+    b"\r",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=8).map(b"".join))
+@example(b"#!/usr/bin/env python\n# -*- coding: latin-1 -*-\ncaf\xe9\n")  # the cookie's second line
+@example(b"#!/usr/bin/env python\n\n# -*- coding: latin-1 -*-\ncaf\xe9\n")  # too late: not UTF-8
+@example(b"\xef\xbb\xbf# coding: latin-1\n")  # a BOM says UTF-8, the cookie does not
+def test_decoding_is_what_tokenize_declares(data: bytes) -> None:
+    assume(wide_encoding(data) is None)  # UTF-16 and UTF-32 go by their BOM alone
+    expected = _decoded_by_tokenize(data)
+    if isinstance(expected, str):
+        with pytest.raises(DecodeError) as caught:
+            decode(data)
+        assert str(caught.value) == expected
+    else:
+        source = decode(data)
+        assert (source.text, source.encoding, source.bom) == expected
 
 
 # -- byte-exact fixing -----------------------------------------------------------------------------------

@@ -55,14 +55,14 @@ CHECK = (
 
 # Standard modules that cost milliseconds and that none of these runs needs: a pool's and its threads', the
 # configuration file's, JSON and pickle (formats for programs, cache entries with findings), OpenSSL,
-# shutil (argparse's own help formatter imports it for the terminal's width) and dataclasses (about 14 ms
+# shutil (argparse's own help formatter imports it for the terminal's width), dataclasses (about 14 ms
 # with what it imports, and a millisecond more for each class it makes: the records these runs create are
-# named tuples or plain classes).
+# named tuples or plain classes) and copy (with weakref).
 NEVER = {"multiprocessing", "concurrent.futures", "threading", "tomllib", "json", "pickle", "_hashlib"}
-NEVER |= {"shutil", "dataclasses"}
+NEVER |= {"shutil", "dataclasses", "copy"}
 # `rule` reads a rule's docstring with `ast` (and `inspect`); the other runs need neither, nor `dis`,
-# which only dataclasses brought.
-NOT_FOR_CHECK = NEVER | {"ast", "dis", "inspect"}
+# which only dataclasses brought, nor `tokenize` (a file without a PEP 263 cookie or BOM is UTF-8).
+NOT_FOR_CHECK = NEVER | {"ast", "dis", "inspect", "tokenize"}
 # `--version` needs no parser and no annotations.
 NOT_FOR_VERSION = NOT_FOR_CHECK | {"argparse", "typing"}
 

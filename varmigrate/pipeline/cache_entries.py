@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 
 
@@ -48,6 +46,8 @@ def named(entry: FileResult, name: str) -> FileResult:
     if not (entry.diagnostics or entry.errors or entry.warnings):
         # Most files of a large tree; a copy costs more than the rest of a cache hit.
         return FileResult(name, lines=dict(entry.lines))
+    import copy  # only for entries with findings: a clean run does not load it
+
     found = copy.copy(entry)
     found.path = name
     found.diagnostics = list(entry.diagnostics)

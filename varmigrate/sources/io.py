@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import time
-import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -89,6 +88,15 @@ def decode(data: bytes) -> DecodedSource:
             return DecodedSource(data[len(bom) :].decode(encoding), encoding, bom)
         except UnicodeDecodeError as error:
             raise DecodeError(f"cannot decode: not valid {encoding} ({error.reason})") from None
+    if not data.startswith(codecs.BOM_UTF8) and b"coding" not in _first_lines(data):
+        # No cookie, no BOM: UTF-8, as `tokenize.detect_encoding` would say (which the start-up of a run
+        # need not import). Bytes that are not UTF-8 take the way below, for its errors.
+        try:
+            return DecodedSource(data.decode("utf-8"), "utf-8")
+        except UnicodeDecodeError:
+            pass
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
@@ -102,6 +110,13 @@ def decode(data: bytes) -> DecodedSource:
             _byte_location(data, error.start, encoding),
         ) from None
     return DecodedSource(text, encoding)
+
+
+def _first_lines(data: bytes) -> bytes:
+    """The first two lines of ``data``, where a PEP 263 cookie may be (lines end at b"\\n" here)."""
+    first = data.find(b"\n") + 1
+    second = data.find(b"\n", first) + 1 if first else 0
+    return data[:second] if second else data
 
 
 def _byte_location(data: bytes, offset: int, encoding: str) -> Location:
