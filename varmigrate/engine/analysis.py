@@ -23,7 +23,7 @@ from varmigrate.engine.parsing import (
     parse,
     repair_async_keywords,
 )
-from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.prefilter import could_match, possible_rules
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import LINE, Alignment, line_starts, may_differ
 from varmigrate.model import Diagnostic, Edit, Location, ProjectImports, SourceParseError
@@ -78,7 +78,24 @@ def analyse(
     ``source``. ``project`` says what imports of the project's other modules bind in the module.
     A source CPython rejects only for its `async=` keyword arguments is analysed with them renamed
     (``repairs``: where ``source`` holds such renamed keywords). Raises :class:`SourceParseError`.
+
+    Only the rules the text prefilter passes one by one take part (`possible_rules`): the others have
+    no finding in ``source``, and a rule whose statements are kept needlessly (VM404's `def forward`
+    is in most model files) costs the parse and scope analysis of those statements.
     """
+    return _analyse(source, possible_rules(source, rules), tree, project=project, repairs=repairs)
+
+
+def _analyse(
+    source: str,
+    rules: Sequence[RuleSpec],
+    tree: ast.Module | None = None,
+    *,
+    project: ProjectImports | None = None,
+    repairs: frozenset[int] = frozenset(),
+) -> Analysis:
+    """`analyse` with ``rules`` as they are (the renamed keywords of a repaired text fail VM405's
+    prefilter, whose findings they are)."""
     outline = outline_of(source, tree)
     if outline is not None:
         found = _partial_context(outline, rules, project)
@@ -117,7 +134,7 @@ def _analyse_repaired(
     if repair is None:
         return None
     _refuse_suppressed_repairs(source, repair.originals)
-    inner = analyse(repair.text, rules, project=project, repairs=repair.renamed)
+    inner = _analyse(repair.text, rules, project=project, repairs=repair.renamed)
     place = _Placing(repair, line_starts(repair.text), line_starts(source))
     return Analysis(source, [place.diagnostic(d) for d in inner.diagnostics], inner.ctx, None)
 

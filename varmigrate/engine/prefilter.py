@@ -59,18 +59,34 @@ def could_match(
     return examples and ">>>" in source and _word_in_code(example_code(source), found)
 
 
+def possible_rules(source: str, rules: Iterable[RuleSpec]) -> tuple[RuleSpec, ...]:
+    """The rules of ``rules`` that ``source`` can hold a finding of: each rule that `could_match` passes
+    alone (rules that ask the same are asked once). The others have no finding in ``source``."""
+    answers: dict[_Key, bool] = {}
+    possible = []
+    for rule in rules:
+        key = _key(rule)
+        answer = answers.get(key)
+        if answer is None:
+            answer = answers[key] = could_match(source, (rule,))
+        if answer:
+            possible.append(rule)
+    return tuple(possible)
+
+
+# What a rule's prefilter asks: `requires`, `requires_words`, `pattern`, and `triggers` when no pattern.
+_Key = tuple[tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
+
+
+def _key(rule: RuleSpec) -> _Key:
+    """What ``rule``'s prefilter asks of a text (rules with equal keys pass or fail together)."""
+    return rule.requires, rule.requires_words, rule.pattern, () if rule.pattern is not None else rule.triggers
+
+
 @cache
 def _tests(rules: tuple[RuleSpec, ...]) -> tuple[_Test, ...]:
     """The distinct tests ``rules`` ask for (rules with the same prefilter share one)."""
-    tests = {
-        (
-            rule.requires,
-            rule.requires_words,
-            rule.pattern,
-            () if rule.pattern is not None else rule.triggers,
-        ): None
-        for rule in rules
-    }
+    tests = {_key(rule): None for rule in rules}
     return tuple(
         (
             requires,
