@@ -132,6 +132,24 @@ def test_a_candidate_file_does_load_the_engine(tmp_path: Path) -> None:
     assert code == 1
     assert "libcst" in outside
     assert not outside <= CHECK
+    # Through the loader that keeps LibCST's compiled methods.
+    assert "varmigrate.pipeline.libcst_loader" in outside
+
+
+@pytest.mark.parametrize(("mode", "fixer"), [("CHECK", False), ("DIFF", True)])
+def test_a_check_loads_no_fixer(mode: str, fixer: bool) -> None:
+    """Where a file is analysed (a worker), checking it imports the engine's analysis, not its fixer."""
+    program = (
+        "import sys\n"
+        "from varmigrate.pipeline.job import Job, Mode\n"
+        "from varmigrate.pipeline.single import process_bytes\n"
+        "data = b'import torch\\nfrom torch.autograd import Variable\\nv = Variable(x)\\n'\n"
+        f"result, fixed = process_bytes(data, 'legacy.py', Job(mode=Mode.{mode}))\n"
+        "assert result.diagnostics or fixed\n"
+        "print('varmigrate.engine.fixer' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(fixer)
 
 
 @pytest.mark.parametrize("output_format", ["concise", "full"])

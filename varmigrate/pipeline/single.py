@@ -230,11 +230,13 @@ def _run_engine(text: str, job: Job) -> _Analysed:
         if found is not None:
             new = found.text if found.text is not None else text
             return _Analysed(new, found.diagnostics, found.applied_codes, found.errors, found.commentable)
-    from varmigrate.engine import check_source, fix_source
-
     if job.mode.fixes:
+        from varmigrate.engine.fixer import fix_source
+
         fixed = fix_source(text, job.settings)
         return _Analysed(fixed.source, fixed.diagnostics, fixed.applied_codes)
+    from varmigrate.engine.analysis import check_source  # a check loads no fixer
+
     return _Analysed(text, check_source(text, job.settings))
 
 

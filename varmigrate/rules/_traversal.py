@@ -64,7 +64,9 @@ _KINDS: dict[type, int] = {}
 def _kind(kind: type) -> int:
     found = _KINDS.get(kind)
     if found is None:
-        if issubclass(kind, cst.CSTNode):
+        # Read from the MRO: `issubclass` on an abstract base class answers "no" by asking each of its
+        # 200 subclasses in turn (LibCST registers no virtual subclass of `CSTNode`).
+        if cst.CSTNode in kind.__mro__:
             found = _NODE
         elif issubclass(kind, tuple | list):
             found = _SEQUENCE
