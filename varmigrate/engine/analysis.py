@@ -66,7 +66,6 @@ def analyse(
     tree: ast.Module | None = None,
     *,
     project: ProjectImports | None = None,
-    repairs: frozenset[int] = frozenset(),
 ) -> Analysis:
     """Findings of ``rules`` in ``source``, parsing with LibCST only the statements that may matter.
 
@@ -76,27 +75,26 @@ def analyse(
     LibCST's positions are in its printing of what it parsed: when that may differ from the text
     (`may_differ`) and does, the findings are those of the whole module's printing, placed in
     ``source``. ``project`` says what imports of the project's other modules bind in the module.
-    A source CPython rejects only for its `async=` keyword arguments is analysed with them renamed
-    (``repairs``: where ``source`` holds such renamed keywords). Raises :class:`SourceParseError`.
+    A source CPython rejects only for its `async=` keyword arguments is analysed with them renamed.
+    Raises :class:`SourceParseError`.
 
     Only the rules the text prefilter passes one by one take part (`possible_rules`): the others have
     no finding in ``source``, and a rule whose statements are kept needlessly (VM404's `def forward`
     is in most model files) costs the parse and scope analysis of those statements.
     """
-    return _analyse(source, possible_rules(source, rules), tree, project=project, repairs=repairs)
+    return _analysed(source, possible_rules(source, rules), outline_of(source, tree), project)
 
 
-def _analyse(
+def _analysed(
     source: str,
     rules: Sequence[RuleSpec],
-    tree: ast.Module | None = None,
-    *,
-    project: ProjectImports | None = None,
+    outline: Outline | None,
+    project: ProjectImports | None,
     repairs: frozenset[int] = frozenset(),
 ) -> Analysis:
-    """`analyse` with ``rules`` as they are (the renamed keywords of a repaired text fail VM405's
-    prefilter, whose findings they are)."""
-    outline = outline_of(source, tree)
+    """`analyse` of ``source``, which CPython reads as ``outline``, with ``rules`` as given (the renamed
+    keywords of a repaired text fail VM405's prefilter, whose findings they are; ``repairs`` says where
+    ``source`` holds them)."""
     if outline is not None:
         found = _partial_context(outline, rules, project)
         if found is not None:
@@ -134,7 +132,7 @@ def _analyse_repaired(
     if repair is None:
         return None
     _refuse_suppressed_repairs(source, repair.originals)
-    inner = _analyse(repair.text, rules, project=project, repairs=repair.renamed)
+    inner = _analysed(repair.text, rules, outline_of(repair.text), project, repair.renamed)
     place = _Placing(repair, line_starts(repair.text), line_starts(source))
     return Analysis(source, [place.diagnostic(d) for d in inner.diagnostics], inner.ctx, None)
 
