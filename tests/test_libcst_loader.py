@@ -123,6 +123,16 @@ def test_nothing_is_written_where_bytecode_is_not(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.dataclasses"))
 
 
+def test_a_place_where_nothing_can_be_written_is_passed_over(tmp_path: Path) -> None:
+    blocked = tmp_path / "a file, not a directory"
+    blocked.write_text("")
+    compiled, methods = _run(THROUGH_LOADER, blocked)
+    assert compiled is not None
+    assert compiled > 500
+    assert blocked.read_text() == ""
+    assert methods == _run(PLAIN, tmp_path / "plain")[1]
+
+
 def test_a_check_that_reaches_libcst_keeps_the_table(tmp_path: Path) -> None:
     script = tmp_path / "legacy.py"
     script.write_text("from torch.autograd import Variable\nx = Variable(torch.ones(2))\n")

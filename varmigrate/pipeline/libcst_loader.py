@@ -15,7 +15,8 @@ level, and within it by the whole text, so a code object is only ever used for t
 compiled from. When the texts an import used differ from the file's (another LibCST), the file is
 rewritten with exactly those, atomically. As for bytecode, nothing is written under
 ``PYTHONDONTWRITEBYTECODE``, and a file that cannot be read, written or trusted is passed over: the
-import then costs what it costs without it.
+import then costs what it costs without it. The file is trusted as the bytecode beside it is: both are
+code objects that ``marshal`` reads, in the package's own directory.
 
 The pipeline imports this module before anything else that uses LibCST (`pipeline.batch`); an import of
 LibCST from elsewhere first simply goes without the table.
