@@ -74,10 +74,12 @@ class _Plan:
     _exports: set[str] | None = None
     _annotations: set[str] | None = None
     _strings: list[cst.SimpleString | cst.ConcatenatedString] | None = None
+    _imports: list[cst.Import | cst.ImportFrom] | None = None
+    _asked: list[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom]] | None = None
 
     def schedule(self) -> bool:
         """Ask for removal as the engine always has: `Variable` imports and `torch.autograd` aliases."""
-        for node in self.ctx.nodes():
+        for node in self._import_statements():
             if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
                 if node.module is None or node.relative:
                     continue
@@ -133,9 +135,22 @@ class _Plan:
         # LibCST prints an empty module as one newline.
         return not all(self.replaced.get(index) == "" for index in statements)
 
-    def _scheduled(self) -> Iterator[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom]]:
+    def _import_statements(self) -> list[cst.Import | cst.ImportFrom]:
+        """The module's `import` and `from ... import` statements, in order, found in one pass (by exact
+        type: a node of LibCST's parse is of one of its classes, never of a subclass)."""
+        if self._imports is None:
+            kinds = (cst.Import, cst.ImportFrom)
+            self._imports = [node for node in self.ctx.nodes() if type(node) in kinds]  # type: ignore[misc]
+        return self._imports
+
+    def _scheduled(self) -> list[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom]]:
         """The import aliases the removal is asked for (whether they are used is still open)."""
-        for node in self.ctx.nodes():
+        if self._asked is None:
+            self._asked = list(self._asked_for())
+        return self._asked
+
+    def _asked_for(self) -> Iterator[tuple[cst.ImportAlias, cst.Import | cst.ImportFrom]]:
+        for node in self._import_statements():
             if isinstance(node, cst.Import):
                 for alias in node.names:
                     name = alias.evaluated_name
@@ -183,9 +198,8 @@ class _Plan:
     def _in_string_annotation(self, name: str) -> bool:
         """Whether ``name`` is in a string annotation (looked for only where a string may spell it)."""
         if self._strings is None:
-            self._strings = [
-                n for n in self.ctx.nodes() if isinstance(n, cst.SimpleString | cst.ConcatenatedString)
-            ]
+            kinds = (cst.SimpleString, cst.ConcatenatedString)
+            self._strings = [n for n in self.ctx.nodes() if type(n) in kinds]  # type: ignore[misc]
         if not any(_may_spell(string, name) for string in self._strings):
             return False
         if self._annotations is None:
