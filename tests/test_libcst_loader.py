@@ -54,10 +54,16 @@ THROUGH_LOADER = "import varmigrate.pipeline.libcst_loader as loader\nprint(load
 PLAIN = "print(None)\nimport libcst\n"
 
 
-def _run(program: str, prefix: Path, *, write: bool = True) -> tuple[int | None, dict[str, object]]:
-    """Run ``program`` then the fingerprint in a fresh interpreter: texts compiled, and the methods."""
+def _bytecode_under(prefix: Path) -> dict[str, str]:
+    """This environment, with bytecode (and so the loader's table) written under ``prefix``."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    return env
+
+
+def _run(program: str, prefix: Path, *, write: bool = True) -> tuple[int | None, dict[str, object]]:
+    """Run ``program`` then the fingerprint in a fresh interpreter: texts compiled, and the methods."""
+    env = _bytecode_under(prefix)
     if not write:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     done = subprocess.run(
@@ -136,8 +142,7 @@ def test_a_place_where_nothing_can_be_written_is_passed_over(tmp_path: Path) -> 
 def test_a_check_that_reaches_libcst_keeps_the_table(tmp_path: Path) -> None:
     script = tmp_path / "legacy.py"
     script.write_text("from torch.autograd import Variable\nx = Variable(torch.ones(2))\n")
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "prefix")
+    env = _bytecode_under(tmp_path / "prefix")
     command = [sys.executable, "-m", "varmigrate", "check", "--isolated", "--no-cache", str(script)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
