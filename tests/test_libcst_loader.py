@@ -1,6 +1,8 @@
-"""LibCST imported through `pipeline.libcst_loader`: its dataclasses' methods are exactly those a plain import
-makes, whether their code was compiled in the run or read from the kept table; a table that cannot be
-trusted is passed over; nothing is written where bytecode is not.
+"""LibCST imported through `pipeline.libcst_loader`, and the second stage's modules within
+`pipeline.kept_code.compiled_once`: their dataclasses' methods are exactly those a plain import makes,
+whether their code was compiled in the run or read from the kept table; runs that import different modules
+add up to one table; a table that cannot be trusted is passed over; nothing is written where bytecode is
+not.
 
 Each case is a fresh interpreter (LibCST is imported once per process), with ``PYTHONPYCACHEPREFIX``
 pointing at a temporary directory, so the table is written there and nowhere else."""
@@ -18,8 +20,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# Every method ``dataclasses`` generated for a class of LibCST (their code is compiled from "<string>"),
-# described by what running it depends on: its code, closure, annotations and defaults.
+# Every method ``dataclasses`` generated for a class of LibCST or varmigrate (their code is compiled from
+# "<string>"), described by what running it depends on: its code, closure, annotations and defaults.
 FINGERPRINT = """
 import dataclasses, json, sys, types
 
@@ -34,7 +36,7 @@ def cell(value):
 
 methods = {}
 for name, module in sorted(sys.modules.items()):
-    if not name.startswith("libcst"):
+    if not name.startswith(("libcst", "varmigrate")):
         continue
     for cls in vars(module).values():
         if not isinstance(cls, type) or cls.__module__ != name or not dataclasses.is_dataclass(cls):
@@ -52,12 +54,30 @@ print(json.dumps(methods))
 """
 THROUGH_LOADER = "import varmigrate.pipeline.libcst_loader as loader\nprint(loader.compiled_texts)\n"
 PLAIN = "print(None)\nimport libcst\n"
+# Modules of the second stage with dataclasses of their own (records, results, the worker pool).
+OWN = (
+    "varmigrate.pipeline.single",
+    "varmigrate.engine.analysis",
+    "varmigrate.engine.fixer",
+    "varmigrate.pipeline.workers",
+    "varmigrate.pipeline.project",
+)
+PLAIN_OWN = "print(None)\nimport libcst\n" + "".join(f"import {module}\n" for module in OWN)
+
+
+def _through_block(*modules: str) -> str:
+    """A program that imports LibCST and ``modules`` in one block, then says how many texts it compiled."""
+    imports = "".join(f"    import {module}\n" for module in ("varmigrate.pipeline.libcst_loader", *modules))
+    return "from varmigrate.pipeline.kept_code import compiled, compiled_once\nwith compiled_once():\n" + (
+        imports + "print(compiled())\n"
+    )
 
 
 def _bytecode_under(prefix: Path) -> dict[str, str]:
     """This environment, with bytecode (and so the loader's table) written under ``prefix``."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(prefix)
+    env["PYTHONHASHSEED"] = "0"  # defaults such as `frozenset({"a", "b"})` print alike in every process
     return env
 
 
@@ -79,7 +99,7 @@ def _run(program: str, prefix: Path, *, write: bool = True) -> tuple[int | None,
 
 def _table(prefix: Path) -> Path:
     """The loader's table under the bytecode prefix ``prefix``."""
-    (found,) = prefix.rglob("libcst_loader.*.dataclasses")
+    (found,) = prefix.rglob("kept_code.*.dataclasses")
     return found
 
 
@@ -149,3 +169,66 @@ def test_a_check_that_reaches_libcst_keeps_the_table(tmp_path: Path) -> None:
     assert "VM" in done.stdout
     texts = marshal.loads(_table(tmp_path / "prefix").read_bytes())[1]
     assert len(texts) > 500
+
+
+def _texts(prefix: Path) -> set[str]:
+    return set(marshal.loads(_table(prefix).read_bytes())[1])
+
+
+def test_the_second_stages_own_records_keep_their_methods(tmp_path: Path) -> None:
+    _, plain = _run(PLAIN_OWN, tmp_path / "plain")
+    own = [name for name in plain if name.startswith("varmigrate.")]
+    assert len(own) > 100  # the modules' records were seen
+    compiled, first = _run(_through_block(*OWN), tmp_path / "kept")
+    assert compiled is not None
+    assert compiled > 600
+    compiled_again, second = _run(_through_block(*OWN), tmp_path / "kept")
+    assert compiled_again == 0
+    assert first == plain
+    assert second == plain
+
+
+def test_runs_that_import_different_modules_add_up_to_one_table(tmp_path: Path) -> None:
+    check, fix = _through_block("varmigrate.pipeline.workers"), _through_block("varmigrate.engine.fixer")
+    first = _run(check, tmp_path)[0] or 0
+    assert first > 500
+    after_check = _texts(tmp_path)
+    assert 0 < (_run(fix, tmp_path)[0] or 0) < first / 3  # only the fixer's modules' texts were new
+    table = _table(tmp_path)
+    assert _texts(tmp_path) > after_check
+    written = table.stat().st_mtime_ns
+    assert _run(check, tmp_path)[0] == 0
+    assert _run(fix, tmp_path)[0] == 0
+    assert table.stat().st_mtime_ns == written  # neither run rewrote it
+
+
+@pytest.mark.parametrize("stale", [10, 5000])
+def test_texts_of_no_use_stay_while_they_are_a_minority(tmp_path: Path, stale: int) -> None:
+    _run(THROUGH_LOADER, tmp_path)
+    table = _table(tmp_path)
+    key, texts = marshal.loads(table.read_bytes())
+    junk = {f"# no dataclass writes this {n}\n": compile("pass", "<string>", "exec") for n in range(stale)}
+    table.write_bytes(marshal.dumps((key, {**texts, **junk})))
+    compiled, _ = _run(_through_block(*OWN), tmp_path)  # new texts: the file is written
+    assert compiled
+    kept = _texts(tmp_path)
+    assert kept >= set(texts)
+    if stale < len(kept):
+        assert kept >= set(junk)
+    else:
+        assert not kept & set(junk)
+    assert _run(_through_block(*OWN), tmp_path)[0] == 0
+
+
+def test_a_check_keeps_the_code_of_what_its_second_stage_imported(tmp_path: Path) -> None:
+    script = tmp_path / "legacy.py"
+    script.write_text("from torch.autograd import Variable\nx = Variable(torch.ones(2))\n")
+    env = _bytecode_under(tmp_path / "prefix")
+    command = [sys.executable, "-m", "varmigrate", "check", "--isolated", "--no-cache", str(script)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    program = _through_block("varmigrate.pipeline.single", "varmigrate.engine.analysis")
+    again = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
+    )
+    assert again.stdout.strip() == "0"

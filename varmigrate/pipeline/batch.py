@@ -359,13 +359,16 @@ def _start_pool(
     """
     import multiprocessing
 
-    from varmigrate.pipeline.workers import WorkerPool
+    from varmigrate.pipeline.kept_code import compiled_once
 
+    with compiled_once():
+        from varmigrate.pipeline.workers import WorkerPool
+
+        if method == "fork":
+            for module in modules:
+                importlib.import_module(module)
     context = cast("DefaultContext", multiprocessing.get_context(method))
-    if method == "fork":
-        for module in modules:
-            importlib.import_module(module)
-    elif method == "forkserver":
+    if method == "forkserver":
         context.set_forkserver_preload([__name__, "varmigrate.pipeline.workers", *modules])
     return WorkerPool(context, workers, _second_stage, timeout)
 
@@ -441,7 +444,11 @@ def _not_written(task: Task, message: str) -> FileResult:
 
 def _second_stage(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes | None]:
     """LibCST's part (in a worker, or here): the result and the new bytes, as `single.process_bytes`."""
-    importlib.import_module(LIBCST)
-    from varmigrate.pipeline.single import process_bytes
+    from varmigrate.pipeline.kept_code import compiled_once
 
-    return process_bytes(data, name, job)
+    # What the analysis imports as it goes (a rule's module) keeps its dataclasses' code too.
+    with compiled_once():
+        importlib.import_module(LIBCST)
+        from varmigrate.pipeline.single import process_bytes
+
+        return process_bytes(data, name, job)
