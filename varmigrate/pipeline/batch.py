@@ -357,8 +357,6 @@ def _start_pool(
     ``modules`` are loaded before forking, so that the workers share one copy instead of each importing
     LibCST (about a second of CPU); the fork server loads them once for all the workers it forks.
     """
-    import multiprocessing
-
     from varmigrate.pipeline.kept_code import compiled_once
 
     with compiled_once():
@@ -367,6 +365,9 @@ def _start_pool(
         if method == "fork":
             for module in modules:
                 importlib.import_module(module)
+            return WorkerPool(None, workers, _second_stage, timeout)
+    import multiprocessing
+
     context = cast("DefaultContext", multiprocessing.get_context(method))
     if method == "forkserver":
         context.set_forkserver_preload([__name__, "varmigrate.pipeline.workers", *modules])

@@ -6,18 +6,24 @@ out-of-memory killer) or runs past the time limit costs that file alone: the fil
 worker is replaced, and the rest of the run goes on. Workers never write files (the parent does), and
 they end with the parent: on Linux the kernel kills them when it dies, elsewhere they leave as soon as
 their pipe to it closes.
+
+Where this process forks (Linux), the workers are made with ``os.fork`` and talk over plain pipes:
+``multiprocessing`` and what it imports (sockets, temporary files, ``random``) cost about 20 ms of CPU per
+run. Elsewhere they come from a ``multiprocessing`` context (a fork server, or spawned).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -40,8 +46,8 @@ class WorkerFailure:
 
 @dataclass(eq=False)
 class _Worker:
-    process: BaseProcess
-    connection: Connection
+    process: BaseProcess | _Fork
+    connection: Connection | _Channel
     task: Any = None
     started: float = 0.0
 
@@ -49,13 +55,14 @@ class _Worker:
 class WorkerPool(Generic[Key, Result]):
     """Up to ``size`` processes started by ``context`` that run ``work(*arguments)`` for each task.
 
-    ``work`` must be picklable (a module-level function) unless the context forks. ``timeout``
+    ``context`` None: forks of this process (Linux only). ``work`` must be picklable (a module-level
+    function) unless the processes are forks. ``timeout``
     (seconds, None: no limit) bounds each task. Use as a context manager: leaving it ends every worker.
     """
 
     def __init__(
         self,
-        context: DefaultContext,
+        context: DefaultContext | None,
         size: int,
         work: Callable[..., Result],
         timeout: float | None = None,
@@ -105,8 +112,6 @@ class WorkerPool(Generic[Key, Result]):
 
     def _step(self) -> None:
         """Hand out queued tasks, then wait for one worker to answer, die or run out of time."""
-        from multiprocessing.connection import wait
-
         self._hand_out()
         busy = [worker for worker in self._workers if worker.task is not None]
         if not busy:
@@ -115,7 +120,7 @@ class WorkerPool(Generic[Key, Result]):
         if self._timeout is not None:
             deadline = min(worker.started for worker in busy) + self._timeout
             waited = max(0.0, deadline - time.monotonic())
-        ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy], waited))
+        ready = set(self._wait([w.connection for w in busy] + [w.process.sentinel for w in busy], waited))
         now = time.monotonic()
         for worker in busy:
             if worker.connection in ready:
@@ -165,15 +170,29 @@ class WorkerPool(Generic[Key, Result]):
             return f"the analysis crashed (worker killed by {name})"
         return f"the analysis crashed (worker exited with status {code})"
 
+    def _wait(self, objects: list[Any], timeout: float | None) -> list[Any]:
+        """Those of ``objects`` (connections, sentinels) ready to read, waiting ``timeout`` at most."""
+        if self._context is not None:
+            from multiprocessing.connection import wait
+
+            return wait(objects, timeout)
+        return _wait(objects, timeout)
+
     def _spawn(self) -> _Worker:
+        if self._context is None:
+            inherited = [fd for worker in self._workers for fd in cast("_Channel", worker.connection).fds]
+            fork, channel = _fork(self._work, inherited)
+            return _Worker(fork, channel)
         parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_serve, args=(child_end, self._work, os.getpid()), daemon=True)
+        # A fork server's workers are its children, not this process's.
+        parent = None if self._context.get_start_method() == "forkserver" else os.getpid()
+        process = self._context.Process(target=_serve, args=(child_end, self._work, parent), daemon=True)
         process.start()
         child_end.close()
         return _Worker(process, parent_end)
 
 
-def _serve(connection: Connection, work: Callable[..., Any], parent: int) -> None:
+def _serve(connection: Connection | _Channel, work: Callable[..., Any], parent: int | None) -> None:
     """A worker's life: take a task, send its result, until the parent goes away."""
     _die_with(parent)
     # Ctrl-C reaches the whole process group; the parent decides what an interruption means.
@@ -191,8 +210,11 @@ def _serve(connection: Connection, work: Callable[..., Any], parent: int) -> Non
         connection.send(answer)
 
 
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this process when ``parent`` ends (Linux); elsewhere the closed pipe tells."""
+def _die_with(parent: int | None) -> None:
+    """Have the kernel kill this process when its parent ends (Linux); elsewhere the closed pipe tells.
+
+    ``parent``: the process that started this one, when it is its parent (not a fork server's child).
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -202,8 +224,120 @@ def _die_with(parent: int) -> None:
         except (OSError, AttributeError):
             return
     # The parent may have ended before the request was made.
-    if os.getppid() != parent:
+    if parent is not None and os.getppid() != parent:
         os._exit(0)
+
+
+# -- forks of this process ---------------------------------------------------------------------------
+
+
+class _Channel:
+    """Objects both ways between a worker and this process, pickled, over two pipes: each message is its
+    length (8 bytes, big-endian) and then its bytes. The end of the worker's pipe reads as EOFError."""
+
+    def __init__(self, reading: int, writing: int) -> None:
+        self.fds = (reading, writing)
+
+    def fileno(self) -> int:
+        return self.fds[0]
+
+    def send(self, value: Any) -> None:
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        view = memoryview(len(data).to_bytes(8, "big") + data)
+        while view:
+            view = view[os.write(self.fds[1], view) :]
+
+    def recv(self) -> Any:
+        return pickle.loads(self._read(int.from_bytes(self._read(8), "big")))
+
+    def _read(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(self.fds[0], min(size, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _Fork:
+    """A worker made by ``os.fork``: as much of ``multiprocessing.Process`` as the pool uses. Its
+    sentinel is its channel, whose pipe from the worker ends when the worker does."""
+
+    def __init__(self, pid: int, sentinel: _Channel) -> None:
+        self.pid = pid
+        self.sentinel = sentinel
+        self.exitcode: int | None = None  # as `multiprocessing` says it: -N for signal N
+
+    def is_alive(self) -> bool:
+        if self.exitcode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+        return self.exitcode is None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def join(self) -> None:
+        if self.exitcode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.exitcode = os.waitstatus_to_exitcode(status)
+
+
+def _fork(work: Callable[..., Any], inherited: list[int]) -> tuple[_Fork, _Channel]:
+    """A worker forked from this process, serving ``work``, and this process's end of its channel.
+
+    The worker closes ``inherited`` (the other workers' pipes), so each pipe has one worker at its end.
+    """
+    parent = os.getpid()
+    tasks, to_worker = os.pipe()
+    from_worker, answers = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, by this process
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        code = 1
+        try:
+            for fd in (to_worker, from_worker, *inherited):
+                os.close(fd)
+            _serve(_Channel(tasks, answers), work, parent)
+            code = 0
+        except BaseException:  # the parent reports the exit status; the traceback says why
+            with contextlib.suppress(BaseException):
+                import traceback
+
+                traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(tasks)
+    os.close(answers)
+    channel = _Channel(from_worker, to_worker)
+    return _Fork(pid, channel), channel
+
+
+def _wait(objects: list[Any], timeout: float | None) -> list[Any]:
+    """Those of ``objects`` whose file descriptor has something to read (or its end), waiting ``timeout``
+    seconds at most (None: no limit)."""
+    import select
+
+    poller = select.poll()
+    by_fd: dict[int, list[Any]] = {}
+    for item in objects:
+        by_fd.setdefault(item.fileno(), []).append(item)
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    events = poller.poll(None if timeout is None else timeout * 1000)
+    return [item for fd, _ in events for item in by_fd[fd]]
 
 
 __all__ = ["WorkerFailure", "WorkerPool"]
