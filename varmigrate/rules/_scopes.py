@@ -20,6 +20,8 @@ from libcst.metadata import ScopeProvider
 from libcst.metadata import scope_provider as _scope_provider
 from libcst.metadata.scope_provider import ScopeVisitor
 
+from varmigrate.rules._traversal import children, fields
+
 _Callback = Callable[[ScopeVisitor, cst.CSTNode], object]
 
 # The node types whose leaving counts an assignment in the current scope (`Assignment.index` orders them).
@@ -27,8 +29,10 @@ _ASSIGNMENT_LIKE: frozenset[type[cst.CSTNode]] = frozenset(_scope_provider._ASSI
 
 
 def _callback(name: str) -> _Callback | None:
+    """`ScopeVisitor`'s callback ``name``; None for none, or for one of LibCST's empty stubs (a stub
+    `visit_*` returns None, which enters the children as no callback does)."""
     found: _Callback | None = getattr(ScopeVisitor, name, None)
-    return found
+    return None if getattr(found, "_is_no_op", False) else found
 
 
 class _ByType(dict[type[cst.CSTNode], "_Callback | None"]):
@@ -53,14 +57,40 @@ class _ByField(dict[tuple[type[cst.CSTNode], str], "tuple[_Callback | None, _Cal
 
 
 _VISIT, _LEAVE, _FIELDS = _ByType("visit"), _ByType("leave"), _ByField()
+# Whether `ScopeVisitor` has a callback for any field of a node type (only for a class's bases).
+_BY_FIELD: dict[type[cst.CSTNode], bool] = {}
 
 
 class _TabledScopeVisitor(ScopeVisitor):
-    """`ScopeVisitor` with its callbacks found in the tables above."""
+    """`ScopeVisitor` with its callbacks found in the tables above, entering children without rebuilding.
+
+    LibCST's `CSTNode.visit` enters a node's children through `_visit_and_replace_children`, which
+    builds a copy of the node from the visited children (constructor and validation included) that a
+    `CSTVisitor` then drops. Here `on_visit` enters the children itself, in LibCST's order, and answers
+    that LibCST need not: each child's `visit` still calls `on_visit` and `on_leave`, and the callbacks'
+    own `node.x.visit(self)` calls come back here too. A node whose type has callbacks for its fields
+    is entered field by field, between the field's callbacks (`ScopeVisitor`'s only ones, for a class's
+    bases, are never reached: its `visit_ClassDef` enters the class's parts itself, in LibCST too).
+    """
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        visit = _VISIT[type(node)]
-        return visit is None or visit(self, node) is not False
+        kind = type(node)
+        visit = _VISIT[kind]
+        if visit is not None and visit(self, node) is False:
+            return False
+        by_field = _BY_FIELD.get(kind)
+        if by_field is None:
+            by_field = _BY_FIELD[kind] = any(_FIELDS[kind, name] != (None, None) for name, _ in fields(node))
+        if not by_field:
+            for child in children(node):
+                child.visit(self)
+            return False
+        for name, nodes in fields(node):
+            self.on_visit_attribute(node, name)
+            for child in nodes:
+                child.visit(self)
+            self.on_leave_attribute(node, name)
+        return False
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         kind = type(original_node)

@@ -117,6 +117,25 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
+def fields(node: cst.CSTNode) -> list[tuple[str, list[cst.CSTNode]]]:
+    """The fields of ``node`` in visiting order, each with the nodes it holds (none for a field that holds
+    no node: a string, a sentinel, an empty sequence)."""
+    kind = type(node)
+    names = _FIELDS.get(kind) or _fields(node)
+    values = (_VALUES.get(kind) or _values(node))(node)
+    kinds = _KINDS
+    found: list[tuple[str, list[cst.CSTNode]]] = []
+    for name, value in zip(names, values, strict=True):
+        value_kind = kinds.get(type(value)) or _kind(type(value))
+        if value_kind == _NODE:
+            found.append((name, [value]))
+        elif value_kind == _SEQUENCE:
+            found.append((name, [c for c in value if (kinds.get(type(c)) or _kind(type(c))) == _NODE]))
+        else:
+            found.append((name, []))
+    return found
+
+
 def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
     """The nodes under ``root`` (itself first) in visiting order, and each one's parent."""
     order: list[cst.CSTNode] = []
