@@ -140,7 +140,7 @@ def _names_in_string(node: cst.SimpleString | cst.ConcatenatedString) -> set[str
         module = cst.parse_module(value)
     except cst.ParserSyntaxError:
         return set()
-    order, parents = walk(module)
+    order, parents, _ = walk(module)
     found: set[str] = set()
     for child in order:
         if isinstance(child, cst.Name) and not isinstance(parents.get(child), cst.Attribute):

@@ -20,7 +20,7 @@ from libcst.metadata import ScopeProvider
 from libcst.metadata import scope_provider as _scope_provider
 from libcst.metadata.scope_provider import ScopeVisitor
 
-from varmigrate.rules._traversal import children, fields
+from varmigrate.rules._traversal import Children, children, fields
 
 _Callback = Callable[[ScopeVisitor, cst.CSTNode], object]
 
@@ -73,6 +73,9 @@ class _TabledScopeVisitor(ScopeVisitor):
     bases, are never reached: its `visit_ClassDef` enters the class's parts itself, in LibCST too).
     """
 
+    # The children a walk of the module found, by node id (`_traversal.walk`).
+    children: Children
+
     def on_visit(self, node: cst.CSTNode) -> bool:
         kind = type(node)
         visit = _VISIT[kind]
@@ -82,7 +85,8 @@ class _TabledScopeVisitor(ScopeVisitor):
         if by_field is None:
             by_field = _BY_FIELD[kind] = any(_FIELDS[kind, name] != (None, None) for name, _ in fields(node))
         if not by_field:
-            for child in children(node):
+            found = self.children.get(id(node))
+            for child in children(node) if found is None else found:
                 child.visit(self)
             return False
         for name, nodes in fields(node):
@@ -112,10 +116,14 @@ class _TabledScopeVisitor(ScopeVisitor):
             leave(self, original_node)
 
 
-def analyse_scopes(provider: ScopeProvider, module: cst.Module) -> Mapping[cst.CSTNode, object]:
+def analyse_scopes(
+    provider: ScopeProvider, module: cst.Module, kids: Children | None = None
+) -> Mapping[cst.CSTNode, object]:
     """What `ScopeProvider` computes for ``module`` (``provider`` resolving in its wrapper): the scope of
-    every node, with the accesses of each scope resolved."""
+    every node, with the accesses of each scope resolved. ``kids``: the children a walk of ``module``
+    found (read again from the fields without it)."""
     visitor = _TabledScopeVisitor(provider)
+    visitor.children = kids or {}
     module.visit(visitor)
     visitor.infer_accesses()
     return provider._computed

@@ -136,20 +136,26 @@ def fields(node: cst.CSTNode) -> list[tuple[str, list[cst.CSTNode]]]:
     return found
 
 
-def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
-    """The nodes under ``root`` (itself first) in visiting order, and each one's parent."""
+# Each node's children as a walk found them, by the node's `id` (a node's own hash is a Python call):
+# nodes never change, and the tree the walk read keeps every node alive while the table is used. Never
+# changed by those who read it.
+Children = dict[int, list[cst.CSTNode]]
+
+
+def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode], Children]:
+    """The nodes under ``root`` (itself first) in visiting order, each one's parent, and its children."""
     order: list[cst.CSTNode] = []
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    kids: Children = {}
     stack = [root]
     while stack:
         node = stack.pop()
         order.append(node)
-        children_ = children(node)
+        children_ = kids[id(node)] = children(node)
         for child in children_:
             parents[child] = node
-        children_.reverse()
-        stack.extend(children_)
-    return order, parents
+        stack.extend(reversed(children_))
+    return order, parents, kids
 
 
 # -- expression contexts ------------------------------------------------------------------------------
@@ -246,8 +252,13 @@ _RULES: dict[type[cst.CSTNode], Callable[[Any, ExpressionContext], _Visit]] = {
 _GIVEN = (cst.Name, cst.Attribute, cst.Subscript, cst.Tuple, cst.List, cst.StarredElement)
 
 
-def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionContext]:
-    """What `ExpressionContextProvider` computes for ``module``: LOAD, STORE or DEL for each expression."""
+def expression_contexts(
+    module: cst.Module, kids: Children | None = None
+) -> dict[cst.CSTNode, ExpressionContext]:
+    """What `ExpressionContextProvider` computes for ``module``: LOAD, STORE or DEL for each expression.
+
+    ``kids``: the children a walk of ``module`` found (read again from the fields without it)."""
+    kids = kids or {}
     found: dict[cst.CSTNode, ExpressionContext] = {}
     stack: list[tuple[cst.CSTNode | None, ExpressionContext]] = [(module, _LOAD)]
     while stack:
@@ -263,7 +274,10 @@ def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionConte
         if rule is not None:
             stack.extend(rule(node, context))
         else:
-            stack.extend((child, context) for child in children(node))
+            found_children = kids.get(id(node))
+            if found_children is None:
+                found_children = children(node)
+            stack.extend((child, context) for child in found_children)
     return found
 
 

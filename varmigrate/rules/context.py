@@ -40,7 +40,13 @@ from varmigrate.rules._bindings import (
 )
 from varmigrate.rules._positions import Positions
 from varmigrate.rules._scopes import analyse_scopes
-from varmigrate.rules._traversal import children, expression_context_of, expression_contexts, walk
+from varmigrate.rules._traversal import (
+    Children,
+    children,
+    expression_context_of,
+    expression_contexts,
+    walk,
+)
 from varmigrate.rules.torch_api import VARIABLE
 
 if TYPE_CHECKING:
@@ -126,6 +132,7 @@ class ModuleContext:
     # The analysed module's nodes in LibCST's visiting order, and each node's parent (see `_walk`).
     _order: list[cst.CSTNode] | None = None
     _parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    _children: Children = field(default_factory=dict)
     _qualified: dict[cst.CSTNode, Iterable[QualifiedName]] = field(default_factory=dict)
     _spellings: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     _positions: Positions | None = None
@@ -242,7 +249,7 @@ class ModuleContext:
     def nodes(self) -> list[cst.CSTNode]:
         """Every node of the analysed module, in the order a LibCST visitor meets them."""
         if self._order is None:
-            self._order, self._parents = walk(self.module)
+            self._order, self._parents, self._children = walk(self.module)
         return self._order
 
     def metadata(self, provider: type[BaseMetadataProvider[_T]], node: cst.CSTNode, default: _T) -> _T:
@@ -293,8 +300,9 @@ class ModuleContext:
         if table is None:
             self._expression_contexts()
             provider = ScopeProvider()
+            self.nodes()  # the walk's children serve the scope visit
             with provider.resolve(self.wrapper):
-                computed = analyse_scopes(provider, self.module)
+                computed = analyse_scopes(provider, self.module, self._children)
             table = metadata[ScopeProvider] = MappingProxyType(dict(computed))
         return table
 
@@ -307,7 +315,9 @@ class ModuleContext:
         # `_metadata` is the wrapper's table of resolved providers: the one way to hand it one.
         metadata = self.wrapper._metadata
         if ExpressionContextProvider not in metadata:
-            metadata[ExpressionContextProvider] = MappingProxyType(expression_contexts(self.module))
+            self.nodes()
+            contexts = expression_contexts(self.module, self._children)
+            metadata[ExpressionContextProvider] = MappingProxyType(contexts)
 
     def _qualified_names(
         self, node: cst.CSTNode, default: Iterable[QualifiedName]
