@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from varmigrate.pipeline.module_files import file_key
 from varmigrate.sources.discovery import DEFAULT_EXCLUDED_DIRS, NOTEBOOK_SUFFIX, file_kind
 from varmigrate.sources.io import read_regular
 
 if TYPE_CHECKING:
-    from varmigrate.pipeline.project import Project
+    from varmigrate.pipeline.project import Project, _Use
+
+    # A use of another module's name: the key of the file that uses it, the use, and the run's path for
+    # that file (None when it is only on disk).
+    _Importer = tuple[str, _Use, Path | None]
 
 _File = TypeVar("_File", Path, str)
 
@@ -38,19 +41,22 @@ class KeptImports:
         self.project = project
         self._walks: dict[str, list[str] | None] = {}
         self._spells: dict[tuple[frozenset[str], str], list[Any]] = {}
+        self._indexes: dict[tuple[frozenset[str], str], dict[str, list[_Importer]]] = {}
+        self._roots: dict[Path, Path] = {}
 
     def needed(self) -> dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]]:
         """Modules of the run with imports of torch's `Variable` that other modules use: the names kept
         for good, and those that may go once the given files (of the run) no longer spell them."""
         found: dict[Path, tuple[frozenset[str], dict[str, frozenset[Path]]]] = {}
+        key = self.project.key
         # A removable import names `autograd` (`from torch.autograd import Variable`, `import torch.autograd
         # as ag`); a star import is never removed.
         for path in self.project.given:
             # Only a module can be imported (not a notebook, nor a document's code blocks).
             if path not in self.project.autograd or file_kind(path.name) != ".py":
                 continue
-            key = file_key(path)
-            own = {name for name, bound in self.project.bindings(path).items() if file_key(bound.path) == key}
+            bindings = self.project.bindings(path)
+            own = {name for name, bound in bindings.items() if key(bound.path) == key(path)}
             if own:
                 kept, pending = self._needed(path, own)
                 if kept or pending:
@@ -60,37 +66,45 @@ class KeptImports:
     def _needed(self, origin: Path, names: set[str]) -> tuple[frozenset[str], dict[str, frozenset[Path]]]:
         kept: set[str] = set()
         users: dict[str, set[Path]] = {}
-        files = self._importers(origin, names)
-        if files is None:
+        importers = self._importers(origin, frozenset(names))
+        if importers is None:
             return frozenset(names), {}
-        origin_key = file_key(origin)
-        for path, given in files:
-            for use in self.project.uses(path):
-                if file_key(use.origin) != origin_key or use.exported not in names:
-                    continue
-                if use.named or given is None:
-                    kept.add(use.exported)
-                else:
-                    users.setdefault(use.exported, set()).add(given)
+        origin_key = self.project.key(origin)
+        for path_key, use, given in importers.get(origin_key, ()):
+            if path_key == origin_key or use.exported not in names:
+                continue
+            if use.named or given is None:
+                kept.add(use.exported)
+            else:
+                users.setdefault(use.exported, set()).add(given)
         pending = {name: frozenset(paths) for name, paths in users.items() if name not in kept}
         return frozenset(kept), pending
 
-    def _importers(self, origin: Path, names: set[str]) -> list[tuple[Path, Path | None]] | None:
-        """Other files that spell one of ``names``: (path, the run's path for it, None when only on disk).
+    def _importers(self, origin: Path, names: frozenset[str]) -> dict[str, list[_Importer]] | None:
+        """The uses of other modules' names in the files that spell one of ``names``, by the key of the
+        module each use comes from (None: more than `MAX_DISK_FILES` files on disk).
 
-        Looks at the run's files and at those on disk under the repository ``origin`` is in (None when
-        there are more than `MAX_DISK_FILES` of them).
+        The files are the run's and those on disk under the repository ``origin`` is in. The uses are
+        worked out once for each set of names and repository, not once for each module asking.
         """
-        origin_key, root = file_key(origin), file_key(self._search_root(origin))
+        root = self.project.key(self._search_root(origin))
         disk = self._disk_files(root)
         if disk is None:
             return None
-        spelling = frozenset(names)
-        found: list[tuple[Path, Path | None]] = []
-        run = self.project.given
-        found += [(path, path) for path in self._spelling(spelling, "", run, lambda path: run[path])]
-        found += [(Path(path), None) for path in self._spelling(spelling, root, disk, _peek)]
-        return [(path, given) for path, given in found if file_key(path) != origin_key]
+        index = self._indexes.get((names, root))
+        if index is None:
+            index = self._indexes[names, root] = {}
+            run = self.project.given
+            files: list[tuple[Path, Path | None]] = [
+                (path, path) for path in self._spelling(names, "", run, lambda path: run[path])
+            ]
+            files += [(Path(path), None) for path in self._spelling(names, root, disk, _peek)]
+            key = self.project.key
+            for path, given in files:
+                path_key = key(path)
+                for use in self.project.uses(path):
+                    index.setdefault(key(use.origin), []).append((path_key, use, given))
+        return index
 
     def _spelling(
         self, names: frozenset[str], group: str, files: Iterable[_File], read: Callable[[_File], bytes]
@@ -105,7 +119,14 @@ class KeptImports:
 
     def _search_root(self, path: Path) -> Path:
         """Where importers of ``path`` may be: its repository (the nearest directory above with `.git`),
-        else the directory it is imported from (above its top-level package)."""
+        else the directory it is imported from (above its top-level package). Worked out once for each
+        directory."""
+        found = self._roots.get(path.parent)
+        if found is None:
+            found = self._roots[path.parent] = self._search_root_of(path)
+        return found
+
+    def _search_root_of(self, path: Path) -> Path:
         here = path.parent.absolute()
         for folder in (here, *here.parents):
             if os.path.exists(folder / ".git"):

@@ -17,11 +17,20 @@ class ModuleFiles:
         self.given = dict(files)
         self._read: dict[str, bytes | None] = {}
         self._exists: dict[str, bool] = {}
+        self._keys: dict[Path | str, str] = {}
 
     @functools.cached_property
     def by_key(self) -> dict[str, Path]:
         """The run's files by absolute path (worked out only when an import is resolved)."""
-        return {file_key(path): path for path in self.given}
+        return {self.key(path): path for path in self.given}
+
+    def key(self, path: Path | str) -> str:
+        """`file_key` of ``path``, worked out once per path: the project view asks it of the same paths
+        over and over (each module's uses, for each module whose imports may go)."""
+        found = self._keys.get(path)
+        if found is None:
+            found = self._keys[path] = file_key(path)
+        return found
 
     @functools.cached_property
     def root(self) -> Path:
@@ -64,12 +73,12 @@ class ModuleFiles:
             folder = folder.parent
         if folder not in bases:
             bases.append(folder)
-        if self.root not in bases and file_key(importer).startswith(os.path.join(file_key(self.root), "")):
+        if self.root not in bases and self.key(importer).startswith(os.path.join(self.key(self.root), "")):
             bases.append(self.root)
         return bases
 
     def is_file(self, path: Path) -> bool:
-        key = file_key(path)
+        key = self.key(path)
         if key in self.by_key:
             return True
         found = self._exists.get(key)
@@ -78,7 +87,7 @@ class ModuleFiles:
         return found
 
     def data(self, path: Path) -> bytes | None:
-        key = file_key(path)
+        key = self.key(path)
         given = self.by_key.get(key)
         if given is not None:
             return self.given[given]
@@ -91,7 +100,8 @@ class ModuleFiles:
         return self._read[key]
 
 
-def file_key(path: Path) -> str:
+def file_key(path: Path | str) -> str:
+    """How the project view knows a file: its path, absolute and normal."""
     return os.path.abspath(path)
 
 

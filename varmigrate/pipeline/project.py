@@ -48,7 +48,7 @@ from varmigrate.pipeline.import_scan import (
     variable_aliases,
 )
 from varmigrate.pipeline.kept_imports import KeptImports
-from varmigrate.pipeline.module_files import ModuleFiles, file_key
+from varmigrate.pipeline.module_files import ModuleFiles
 from varmigrate.pipeline.screen import other_rule_words, spells_variable
 from varmigrate.rules.torch_api import VARIABLE_STAR_MODULES
 
@@ -180,7 +180,7 @@ class Project(ModuleFiles):
 
     def uses(self, path: Path) -> list[_Use]:
         """The names torch's `Variable` has in ``path`` through imports of the project's modules."""
-        key = file_key(path)
+        key = self.key(path)
         found = self._uses.get(key)
         if found is None:
             module = self.module(path)
@@ -256,7 +256,7 @@ class Project(ModuleFiles):
 
     def module(self, path: Path) -> ModuleScan | None:
         """The imports, `__all__` and torch mention of the file ``path`` (None: it cannot be read)."""
-        key = file_key(path)
+        key = self.key(path)
         if key in self._modules:
             return self._modules[key]
         data = self.data(path)
@@ -271,7 +271,7 @@ class Project(ModuleFiles):
     def bindings(self, path: Path) -> dict[str, _Origin]:
         """Top-level names of the module ``path`` bound to torch's `Variable` (or, when fixing, to
         `torch.autograd`), each with its origin: the module whose import binds it, and its name there."""
-        key = file_key(path)
+        key = self.key(path)
         found = self._bindings.get(key)
         if found is not None:
             return found
@@ -340,7 +340,7 @@ class Project(ModuleFiles):
 
     def _reaches_torch(self, path: Path, seen: frozenset[str] = frozenset()) -> bool:
         """Whether the module ``path`` spells torch, or imports a module of the project that does."""
-        key = file_key(path)
+        key = self.key(path)
         if key in self._torch:
             return self._torch[key]
         module = self.module(path)
