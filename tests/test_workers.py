@@ -22,7 +22,7 @@ from support import clean_env, write
 
 from varmigrate.config import load_configuration
 from varmigrate.pipeline import POOL_THRESHOLD_BYTES, Job, pool_size, prepare
-from varmigrate.pipeline.workers import WorkerFailure, WorkerPool
+from varmigrate.pipeline.workers import WorkerFailure, WorkerPool, _Channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 LEGACY = (
@@ -233,3 +233,17 @@ def test_a_large_answer_crosses_whole() -> None:
     with WorkerPool(context, 1, operator.mul) as pool:
         pool.submit(0, b"x" * 300_000, 7)
         assert pool.result(0) == b"x" * 2_100_000
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the pool forks itself on Linux only")
+def test_a_forked_workers_channel_closes_its_pipes_once() -> None:
+    channel = _Channel(*os.pipe())
+    channel.close()
+    reading, writing = os.pipe()  # the lowest free numbers: those just closed
+    channel.close()
+    try:
+        os.write(writing, b"x")
+        assert os.read(reading, 1) == b"x"
+    finally:
+        os.close(reading)
+        os.close(writing)

@@ -236,7 +236,7 @@ class _Channel:
     length (8 bytes, big-endian) and then its bytes. The end of the worker's pipe reads as EOFError."""
 
     def __init__(self, reading: int, writing: int) -> None:
-        self.fds = (reading, writing)
+        self.fds: tuple[int, ...] = (reading, writing)
 
     def fileno(self) -> int:
         return self.fds[0]
@@ -261,7 +261,9 @@ class _Channel:
         return b"".join(chunks)
 
     def close(self) -> None:
-        for fd in self.fds:
+        """Close both pipes, once: by a second time, the numbers may be other files'."""
+        fds, self.fds = self.fds, ()
+        for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
