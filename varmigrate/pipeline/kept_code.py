@@ -25,6 +25,7 @@ package's own directory.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import marshal
 import os
@@ -128,8 +129,6 @@ _table = _Table()
 
 def _exec_kept(source: Any, globals: Any = None, locals: Any = None, /) -> None:
     """``exec`` as ``dataclasses`` calls it, with each text's code looked up in the table first."""
-    import builtins
-
     if type(source) is str:
         source = _table.code(source)
     builtins.exec(source, globals, locals)

@@ -20,7 +20,7 @@ from libcst.metadata import ScopeProvider
 from libcst.metadata import scope_provider as _scope_provider
 from libcst.metadata.scope_provider import ScopeVisitor
 
-from varmigrate.rules._traversal import Children, children, fields
+from varmigrate.rules._traversal import Children, children, field_names
 
 _Callback = Callable[[ScopeVisitor, cst.CSTNode], object]
 
@@ -68,9 +68,9 @@ class _TabledScopeVisitor(ScopeVisitor):
     builds a copy of the node from the visited children (constructor and validation included) that a
     `CSTVisitor` then drops. Here `on_visit` enters the children itself, in LibCST's order, and answers
     that LibCST need not: each child's `visit` still calls `on_visit` and `on_leave`, and the callbacks'
-    own `node.x.visit(self)` calls come back here too. A node whose type has callbacks for its fields
-    is entered field by field, between the field's callbacks (`ScopeVisitor`'s only ones, for a class's
-    bases, are never reached: its `visit_ClassDef` enters the class's parts itself, in LibCST too).
+    own `node.x.visit(self)` calls come back here too. A node whose type has callbacks for its fields is
+    left to LibCST, which calls them around each field (`ScopeVisitor`'s only ones, for a class's bases,
+    are never reached: its `visit_ClassDef` enters the class's parts itself).
     """
 
     # The children a walk of the module found, by node id (`_traversal.walk`).
@@ -83,17 +83,13 @@ class _TabledScopeVisitor(ScopeVisitor):
             return False
         by_field = _BY_FIELD.get(kind)
         if by_field is None:
-            by_field = _BY_FIELD[kind] = any(_FIELDS[kind, name] != (None, None) for name, _ in fields(node))
-        if not by_field:
-            found = self.children.get(id(node))
-            for child in children(node) if found is None else found:
-                child.visit(self)
-            return False
-        for name, nodes in fields(node):
-            self.on_visit_attribute(node, name)
-            for child in nodes:
-                child.visit(self)
-            self.on_leave_attribute(node, name)
+            callbacks = (_FIELDS[kind, name] for name in field_names(node))
+            by_field = _BY_FIELD[kind] = any(found != (None, None) for found in callbacks)
+        if by_field:
+            return True  # LibCST enters the fields, between their callbacks
+        found = self.children.get(id(node))
+        for child in children(node) if found is None else found:
+            child.visit(self)
         return False
 
     def on_leave(self, original_node: cst.CSTNode) -> None:

@@ -41,7 +41,7 @@ class _FieldOrder(cst.CSTVisitor):
             self.fields.append(attribute)
 
 
-def _fields(node: cst.CSTNode) -> tuple[str, ...]:
+def field_names(node: cst.CSTNode) -> tuple[str, ...]:
     """The fields of ``node``'s type in visiting order (a field visited only when set comes last)."""
     kind = type(node)
     found = _FIELDS.get(kind)
@@ -83,7 +83,7 @@ _VALUES: dict[type[cst.CSTNode], _Values] = {}
 
 
 def _values(node: cst.CSTNode) -> _Values:
-    names = _fields(node)
+    names = field_names(node)
     if len(names) > 1:
         values: _Values = operator.attrgetter(*names)
     elif names:  # `attrgetter` of one name gives the value, not a tuple (whitespace nodes have one field)
@@ -114,25 +114,6 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
             for child in value:
                 if (kinds.get(type(child)) or _kind(type(child))) == _NODE:
                     found.append(child)
-    return found
-
-
-def fields(node: cst.CSTNode) -> list[tuple[str, list[cst.CSTNode]]]:
-    """The fields of ``node`` in visiting order, each with the nodes it holds (none for a field that holds
-    no node: a string, a sentinel, an empty sequence)."""
-    kind = type(node)
-    names = _FIELDS.get(kind) or _fields(node)
-    values = (_VALUES.get(kind) or _values(node))(node)
-    kinds = _KINDS
-    found: list[tuple[str, list[cst.CSTNode]]] = []
-    for name, value in zip(names, values, strict=True):
-        value_kind = kinds.get(type(value)) or _kind(type(value))
-        if value_kind == _NODE:
-            found.append((name, [value]))
-        elif value_kind == _SEQUENCE:
-            found.append((name, [c for c in value if (kinds.get(type(c)) or _kind(type(c))) == _NODE]))
-        else:
-            found.append((name, []))
     return found
 
 
