@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,38 @@ def test_a_new_version_misses(
     monkeypatch.setattr(varmigrate._version, "__version__", "99.0.0")
     code, out = run("check", "a.py", capsys=capsys)
     assert (code, PLANTED in out) == (1, False)
+
+
+def test_an_edited_module_of_the_installed_code_misses(tmp_path: Path) -> None:
+    """A checkout edited in place keeps its version: results of the old code must not be reused."""
+    site = tmp_path / "site"
+    package = site / "varmigrate"
+    shutil.copytree(Path(varmigrate.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    project = tmp_path / "project"
+    write(project / "a.py", LEGACY)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def settings_folders() -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "varmigrate", "check", "a.py", "--isolated"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        return {path.name for path in (project / CACHE_DIR).iterdir() if path.is_dir()}
+
+    first = settings_folders()
+    assert settings_folders() == first
+    # A module two folders down that no check imports.
+    module = package / "harness" / "sitecustomize" / "sitecustomize.py"
+    module.write_text(module.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    second = settings_folders()
+    assert len(first) == 1
+    assert len(second) == 2
+    assert first < second
 
 
 def test_no_cache_neither_reads_nor_writes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

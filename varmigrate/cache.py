@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - a Python built without it
 # The pipeline, pickle and shutil are imported where they are used: `clean` needs none of them, and a
 # clean file's entry is only a name, never pickled or unpickled.
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from varmigrate.pipeline import FileResult, Job
 
 CACHE_DIR = ".varmigrate_cache"
@@ -278,25 +280,32 @@ def _installation() -> list[str]:
     """The code behind a result: Python, and varmigrate's and LibCST's installed files (size and mtime).
 
     The version alone would let a changed checkout (or a reinstalled LibCST) reuse results computed by
-    other code. Stat-ing the package's ~80 files costs about a millisecond.
+    other code. Stat-ing the package's ~120 files costs about a millisecond when the paths stay strings.
     """
     if not _INSTALLATION:
-        package = Path(__file__).parent
-        files = sorted(
-            Path(folder, name)
-            for folder, _, names in os.walk(package)
-            for name in names
-            if name.endswith(".py")
-        )
+        files = sorted(_python_files(os.path.dirname(os.path.abspath(__file__))))
         libcst = _package_directory("libcst")
         if libcst is not None:
-            files += [libcst / "__init__.py", libcst / "_version.py"]
+            files += [os.path.join(libcst, "__init__.py"), os.path.join(libcst, "_version.py")]
         _INSTALLATION.append(f"python {sys.version}")
         _INSTALLATION.extend(_stamp(path) for path in files)
     return _INSTALLATION
 
 
-def _stamp(path: Path) -> str:
+def _python_files(folder: str) -> Iterator[str]:
+    """The paths of the ``.py`` files under ``folder``."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.endswith(".py"):
+            yield entry.path
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _python_files(entry.path)
+
+
+def _stamp(path: str) -> str:
     """``path size mtime`` (``path missing`` when it cannot be read)."""
     try:
         info = os.stat(path)
@@ -305,7 +314,7 @@ def _stamp(path: Path) -> str:
     return f"{path} {info.st_size} {info.st_mtime_ns}"
 
 
-def _package_directory(name: str) -> Path | None:
+def _package_directory(name: str) -> str | None:
     """Where the installed package ``name`` lives, without importing it."""
     module = sys.modules.get(name)
     origin = getattr(module, "__file__", None)
@@ -314,7 +323,7 @@ def _package_directory(name: str) -> Path | None:
 
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec is not None else None
-    return Path(origin).parent if origin else None
+    return os.path.dirname(origin) if origin else None
 
 
 __all__ = ["CACHEDIR_TAG", "CACHE_DIR", "Cache", "remove"]
