@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, fix_source
 from varmigrate.engine import fixer as fixer_module
-from varmigrate.rules import rule_by_code
+from varmigrate.rules import context, rule_by_code
 
 LEGACY = "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n"
 
@@ -52,3 +54,28 @@ def test_self_assignments_a_fix_leaves_are_removed(line: str, fixed: str) -> Non
     header = "import torch\nfrom torch.autograd import Variable\n"
     result = fix_source(header + line, Settings(unsafe_fixes=True))
     assert result.source == "import torch\n" + fixed
+
+
+def test_only_the_first_round_analyses_scopes_when_the_rest_spell_variable_in_its_import_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import is all that still spells `Variable` after the first round: neither the last round (for
+    the `.data[0]` it leaves, an unsafe fix) nor the clean-up needs scope analysis to see it unused."""
+    calls: list[object] = []
+    real = context.analyse_scopes
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(context, "analyse_scopes", counted)
+    source = (
+        "import torch\nfrom torch.autograd import Variable\n\n\n"
+        "def step(x, loss):\n    y = Variable(x)\n    return y, loss.data[0]\n"
+    )
+    result = fix_source(source)
+    assert result.source == (
+        "import torch\n\n\ndef step(x, loss):\n    y = x.detach()\n    return y, loss.data[0]\n"
+    )
+    assert [d.code for d in result.diagnostics] == ["VM201"]
+    assert len(calls) == 1

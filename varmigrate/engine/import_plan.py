@@ -176,12 +176,15 @@ class _Plan:
 
     def _unused(self, alias: cst.ImportAlias, statement: cst.Import | cst.ImportFrom) -> bool:
         """`GatherUnusedImportsVisitor.is_in_use`, negated: no reference, no export, no string annotation."""
-        scope = self.ctx.metadata(ScopeProvider, statement, None)
-        if scope is None:
-            return False
         asname = alias.asname
         target = asname.name if asname is not None else alias.name
         assert isinstance(target, cst.Name | cst.Attribute)
+        if isinstance(target, cst.Name) and self._spelled_only_in(statement, target.value):
+            name = target.value
+            return not (name in self.keep or name in self._exported() or self._in_string_annotation(name))
+        scope = self.ctx.metadata(ScopeProvider, statement, None)
+        if scope is None:
+            return False
         for name in _dotted_names(target):
             if name in self.keep or name in self._exported() or self._in_string_annotation(name):
                 return False
@@ -190,6 +193,24 @@ class _Plan:
                     return False
         return True
 
+    def _spelled_only_in(self, statement: cst.Import | cst.ImportFrom, name: str) -> bool:
+        """Whether ``name`` is a word of the text only where ``statement`` spells it, and no string of the
+        module may hold it: then nothing can refer to what it imports, and the scope analysis of the
+        module (all that would be left to pay for, after the last round left out `Variable`) would find
+        no reference."""
+        word = re.compile(rf"\b{re.escape(name)}\b")
+        everywhere = len(word.findall(self.outline.source))
+        if everywhere != len(word.findall(self.ctx.module.code_for_node(statement))):
+            return False
+        return not any(_may_spell(string, name) for string in self._string_nodes())
+
+    def _string_nodes(self) -> list[cst.SimpleString | cst.ConcatenatedString]:
+        """The module's strings, found in one pass."""
+        if self._strings is None:
+            kinds = (cst.SimpleString, cst.ConcatenatedString)
+            self._strings = [n for n in self.ctx.nodes() if type(n) in kinds]  # type: ignore[misc]
+        return self._strings
+
     def _exported(self) -> set[str]:
         if self._exports is None:
             self._exports = _exports(self.ctx.module) if "__all__" in self.outline.source else set()
@@ -197,10 +218,7 @@ class _Plan:
 
     def _in_string_annotation(self, name: str) -> bool:
         """Whether ``name`` is in a string annotation (looked for only where a string may spell it)."""
-        if self._strings is None:
-            kinds = (cst.SimpleString, cst.ConcatenatedString)
-            self._strings = [n for n in self.ctx.nodes() if type(n) in kinds]  # type: ignore[misc]
-        if not any(_may_spell(string, name) for string in self._strings):
+        if not any(_may_spell(string, name) for string in self._string_nodes()):
             return False
         if self._annotations is None:
             self._annotations = _string_annotation_names(self.ctx)

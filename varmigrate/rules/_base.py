@@ -118,6 +118,11 @@ class Rule(cst.BatchableCSTVisitor):
                 return False
         elif not isinstance(node, cst.Attribute) or node.attr.value not in self.ctx.variable_spellings:
             return False
+        if self._in_import(node):
+            # LibCST's scope analysis does not enter imports: it gives their names no scope, hence no
+            # qualified name. Answered here, `from torch.autograd import Variable` alone (all a fixed
+            # module still spells before its imports are cleaned up) costs no scope analysis.
+            return False
         if self.resolves_to(node, self.ctx.variable_names):
             return True
         return (
@@ -126,6 +131,13 @@ class Rule(cst.BatchableCSTVisitor):
             and not self.qualified_names(node)
             and self._is_unbound_access(node)
         )
+
+    def _in_import(self, node: cst.Name | cst.Attribute) -> bool:
+        """Whether ``node`` is a name an import statement spells (imported, bound, or the module's)."""
+        parent = self.parent(node)
+        while isinstance(parent, cst.Attribute | cst.AsName):
+            parent = self.parent(parent)
+        return isinstance(parent, cst.ImportAlias | cst.ImportFrom)
 
     def _is_unbound_access(self, node: cst.Name) -> bool:
         scope = self.ctx.metadata(ScopeProvider, node, None)
