@@ -78,13 +78,14 @@ def test_clean_up_matches_libcsts_visitors(source: str, needed: tuple[str, ...])
         "",
         "x = 1  # Variable, in a comment only\n",
         "s = 'Variable'\n",
-        # A string annotation that spells the name only once its escape is read: LibCST's visitors see
-        # a use and keep the import. The statements the clean-up parses are chosen by the words of the
-        # text, which leave this one out (as before the shortcut), so the import goes.
-        pytest.param(
-            "\n\ndef f(t: 'Var\\x69able') -> None:\n    pass\n",
-            marks=pytest.mark.xfail(strict=True, reason="an escaped name in a string annotation"),
-        ),
+        # String annotations that spell the name only once their escapes are read: LibCST's visitors see
+        # a use and keep the import, though no word of the statement finds it.
+        "\n\ndef f(t: 'Var\\x69able') -> None:\n    pass\n",
+        "\n\ndef f(t: 'Var\\\niable') -> None:\n    pass\n",
+        "\n\nclass C:\n    def f(self, t: 'Var\\u0069able'):\n        pass\n\n    def g(self, Variable):\n"
+        "        return Variable\n",
+        # Escapes that spell something else.
+        "\n\ndef f(t: 'Var\\x41able') -> None:\n    pass\n",
         "x = Variable\n",
         "from torch.autograd import Variable\n",
     ],

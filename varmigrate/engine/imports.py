@@ -143,9 +143,11 @@ def _context(
     """
     # Each candidate import mentions the name it binds, so its statement is among them.
     words = re.compile(r"\b(?:" + "|".join(map(re.escape, ["__all__", *sorted(names)])) + r")\b")
-    if analysis is not None and not words.search(analysis.ctx.dropped_code):
+    # A string annotation may use a name that only an escape spells: no word finds its statement.
+    escaped = _spelled_by_escapes(outline, names)
+    if analysis is not None and not escaped and not words.search(analysis.ctx.dropped_code):
         return analysis.ctx, analysis.positions
-    left_out = outline.left_out(words)
+    left_out = {} if escaped else outline.left_out(words)
     if not left_out:
         try:
             module = parse(outline.source)
@@ -156,6 +158,40 @@ def _context(
     if parsed is None:
         return None
     return ModuleContext.build(parsed[0], outline.source), parsed[2]
+
+
+# A backslash that can stand for a character of a name in a string: `\x69`, `\u0069`, `\N{...}`, an octal
+# escape, or one that joins two lines.
+_NAME_ESCAPE = re.compile(r"\\[xuUN0-7\r\n]")
+
+
+def _spelled_by_escapes(outline: Outline, names: set[str]) -> bool:
+    """Whether a string of the module holds one of ``names`` where its text does not (`'Var\\x69able'`)."""
+    if not names or not _NAME_ESCAPE.search(outline.source):
+        return False
+    for statement in outline.statements:
+        if not any("\\" in line for line in outline.lines[statement.first : statement.last + 1]):
+            continue
+        for top in statement.nodes:
+            for node in ast.walk(top):
+                if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                    continue
+                spelled = [name for name in names if name in node.value]
+                if spelled and not all(name in _text_of(outline, node) for name in spelled):
+                    return True
+    return False
+
+
+def _text_of(outline: Outline, node: ast.expr) -> str:
+    """The text of ``node`` (CPython's columns count UTF-8 bytes); empty when CPython gives no end."""
+    if node.end_lineno is None or node.end_col_offset is None:
+        return ""
+    lines = [line.encode() for line in outline.lines[node.lineno - 1 : node.end_lineno]]
+    if not lines:
+        return ""
+    lines[-1] = lines[-1][: node.end_col_offset]
+    lines[0] = lines[0][node.col_offset :]
+    return b"".join(lines).decode(errors="replace")
 
 
 def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[str] = frozenset()) -> Merged:
