@@ -601,11 +601,15 @@ class Argv:
     def __init__(self, tools: Tools) -> None:
         self.tools = tools
 
-    def varmigrate(self, verb: str, *, cache: bool = False) -> Callable[[Path], list[str]]:
+    def varmigrate(
+        self, verb: str, *, cache: bool = False, script: bool = False
+    ) -> Callable[[Path], list[str]]:
+        """`varmigrate VERB`, run as `python -m varmigrate` (``script``: as its console script)."""
         flags = ["--isolated", "--no-respect-gitignore"]
         if self.tools.varmigrate_cache and not cache:
             flags.append("--no-cache")
-        return lambda path: [*self.tools.varmigrate, verb, *flags, str(path)]
+        program = (self.tools.script or []) if script else self.tools.varmigrate
+        return lambda path: [*program, verb, *flags, str(path)]
 
     def ruff(self, *, cache: bool = False) -> Callable[[Path], list[str]] | None:
         ruff = self.tools.ruff
@@ -636,6 +640,12 @@ def peers(argv: Argv, *, torchfix: bool = True) -> list[Command]:
     else:
         found.append(Command("torchfix: skipped (--torchfix-trees)", _absent, role="torchfix"))
     return found
+
+
+def stdlib_floor(python: str) -> Command:
+    """A python that imports what the command line is built on (argparse, pathlib, re, typing), no more."""
+    code = "import argparse, pathlib, re, typing"
+    return Command(f"python -c '{code}'", lambda _: [python, "-c", code], ok=frozenset({0}))
 
 
 def _absent(path: Path) -> list[str]:
@@ -678,9 +688,23 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
             "check clean 5 kB file",
             "clean-file",
             Command("varmigrate check", check),
-            peers(argv),
+            # Its floor: a python that only imports the standard modules the command line is built on.
+            [*peers(argv), stdlib_floor(tools.python)],
             [Target("≤ 0.060 s wall", "wall", 0.060)],
             small=True,
+        ),
+        # As pre-commit's hook runs it: the console script, without `runpy`.
+        Case(
+            "clean-file-script",
+            "check clean 5 kB file, console script",
+            "clean-file",
+            Command("varmigrate check", argv.varmigrate("check", script=True))
+            if script
+            else Command("varmigrate: no console script", _absent),
+            [*peers(argv)[:1], stdlib_floor(tools.python)],
+            [Target("≤ 0.060 s wall", "wall", 0.060)],
+            small=True,
+            note="" if script else "skipped: no console script beside the python",
         ),
         Case(
             "legacy-file",
@@ -968,6 +992,7 @@ NAMES = (
     "version",
     "version-script",
     "clean-file",
+    "clean-file-script",
     "legacy-file",
     "fix-legacy-file",
     "torch",
