@@ -5,10 +5,12 @@ resolver then walks the whole module a second time with no visitor at all (it ba
 that remain, and none do). In a large kept statement (a thousand-line dict with one finding) that is
 most of a check. A rule asks for the ranges of a few nodes: :class:`Positions` prints only the
 smallest enclosing node whose code occurs exactly once in the text, so where it starts is certain,
-and records the ranges of that node's subtree, moved to where it stands. Nodes printed alone get the
-indentation of the blocks around them, so a multi-line node prints as it stands in the text. When no
-such node is found, or the printing done so far approaches the module's size, the whole module is
-printed once, as LibCST would.
+and keeps the spans of that node's subtree; a node's range is made, moved to where it stands, when it
+is asked for. Nodes printed alone get the indentation of the blocks around them, so a multi-line node
+prints as it stands in the text. When no such node is found, or the printing done so far approaches
+the module's size, the whole module is printed once, as LibCST would. Printing counts positions as
+LibCST's `PositionProvidingCodegenState` does, as plain pairs (`_SpanState`): a `CodePosition` and a
+`CodeRange` for every node printed had been about half the cost.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from __future__ import annotations
 import bisect
 import functools
 import inspect
-from collections.abc import Callable, Mapping
-from typing import cast
+from collections.abc import Callable
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst._nodes.internal import CodegenState
+from libcst.metadata import CodePosition, CodeRange
+from libcst.metadata.position_provider import NEWLINE_RE
 
 from varmigrate.rules.nodes import block_indents
 
 # Printing nodes alone stops paying once it has printed this share of the text: the whole module is
 # printed instead (once), as LibCST's provider does.
 _BUDGET = 0.5
+
+# A position as `PositionProvider` counts it (line from 1, column from 0), and a node's span.
+_Point = tuple[int, int]
+_Span = tuple[_Point, _Point]
 
 
 class Positions:
@@ -47,31 +53,40 @@ class Positions:
         self.text = text
         self.line_starts = line_starts
         self.parent = parent
+        # Each printing found once in the text: the spans of its subtree, printed from line 1, column 0,
+        # and the line and column it stands at.
+        self._anchors: list[tuple[dict[cst.CSTNode, _Span], int, int]] = []
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
-        self._whole: Mapping[cst.CSTNode, CodeRange] | None = None
+        self._whole: dict[cst.CSTNode, _Span] | None = None
         self._printed = 0  # characters printed for nodes alone so far
 
     def range_of(self, node: cst.CSTNode) -> CodeRange | None:
         """``node``'s range, as `PositionProvider` gives it; None for a node not in the module."""
-        if self._whole is not None:
-            return self._whole.get(node)
         found = self._ranges.get(node)
-        if found is None:
+        if found is not None:
+            return found
+        if self._whole is None:
             if node is not self.module and self.parent(node) is None:
                 return None
-            self._anchor(node)
-            found = self._ranges.get(node) if self._whole is None else self._whole.get(node)
+            if not any(node in spans for spans, _, _ in self._anchors):
+                self._anchor(node)
+        if self._whole is not None:
+            span = self._whole.get(node)
+            found = None if span is None else CodeRange(CodePosition(*span[0]), CodePosition(*span[1]))
+        else:
+            # The latest printing that holds the node (any gives the same range).
+            spans, row, column = next(a for a in reversed(self._anchors) if node in a[0])
+            (start_line, start_column), (end_line, end_column) = spans[node]
+            found = CodeRange(
+                CodePosition(row + start_line - 1, start_column + (column if start_line == 1 else 0)),
+                CodePosition(row + end_line - 1, end_column + (column if end_line == 1 else 0)),
+            )
+        if found is not None:
+            self._ranges[node] = found
         return found
 
-    def whole(self) -> Mapping[cst.CSTNode, CodeRange]:
-        """Every node's range, printing the whole module (once)."""
-        if self._whole is None:
-            _, self._whole = self._print(self.module)
-            self._ranges.clear()
-        return self._whole
-
     def _anchor(self, node: cst.CSTNode) -> None:
-        """Record the ranges of the subtree of ``node``'s smallest ancestor printed once in the text."""
+        """Keep the spans of the subtree of ``node``'s smallest ancestor printed once in the text."""
         budget = _BUDGET * len(self.text)
         current: cst.CSTNode | None = node
         while current is not None and not isinstance(current, cst.Module):
@@ -80,40 +95,109 @@ class Positions:
             if not _prints_alone(type(current)):
                 current = self.parent(current)
                 continue
-            code, relative = self._print(current)
+            code, spans = self._print(current)
             self._printed += len(code)
             start = self.text.find(code)
             if code and start >= 0 and self.text.find(code, start + 1) < 0:
-                self._record(relative, start)
+                row = bisect.bisect_right(self.line_starts, start)
+                self._anchors.append((spans, row, start - self.line_starts[row - 1]))
                 return
             current = self.parent(current)
-        self.whole()
+        # Every node's span, printing the whole module (once).
+        _, self._whole = self._print(self.module)
+        self._anchors.clear()
 
-    def _print(self, node: cst.CSTNode) -> tuple[str, Mapping[cst.CSTNode, CodeRange]]:
-        """``node`` printed from line 1, column 0 (with its blocks' indentation), and its subtree's ranges."""
-        provider = PositionProvider()
-        state = PositionProvidingCodegenState(
-            default_indent=self.module.default_indent,
-            default_newline=self.module.default_newline,
-            provider=provider,
-            indent_tokens=block_indents(node, self.parent, self.module.default_indent),
+    def _print(self, node: cst.CSTNode) -> tuple[str, dict[cst.CSTNode, _Span]]:
+        """``node`` printed from line 1, column 0 (with its blocks' indentation), and its subtree's spans."""
+        state = _SpanState(
+            self.module.default_indent,
+            self.module.default_newline,
+            block_indents(node, self.parent, self.module.default_indent),
         )
         node._codegen(state)
-        # Every node printed gets a range, none of them lazy.
-        return "".join(state.tokens), cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
+        return "".join(state.tokens), state.spans
 
-    def _record(self, relative: Mapping[cst.CSTNode, CodeRange], start: int) -> None:
-        """Store ``relative`` ranges (printed from line 1, column 0) for a printing found at ``start``."""
-        row = bisect.bisect_right(self.line_starts, start)
-        column = start - self.line_starts[row - 1]
 
-        def moved(position: CodePosition) -> CodePosition:
-            if position.line == 1:
-                return CodePosition(row, column + position.column)
-            return CodePosition(row + position.line - 1, position.column)
+class _SpanState(CodegenState):
+    """LibCST's `PositionProvidingCodegenState`, keeping each node's span as a pair of (line, column) pairs.
 
-        for node, span in relative.items():
-            self._ranges[node] = CodeRange(moved(span.start), moved(span.end))
+    The same counting (the same calls come from the nodes' code generation: `before_codegen`,
+    `after_codegen`, `record_syntactic_position`), without a `CodePosition` and a `CodeRange` for every
+    node printed, of which a rule asks for a few; `Positions` makes them for those.
+    """
+
+    def __init__(self, default_indent: str, default_newline: str, indent_tokens: list[str]) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self.indent_tokens = indent_tokens
+        self.line = 1  # one-indexed
+        self.column = 0  # zero-indexed
+        self.spans: dict[cst.CSTNode, _Span] = {}
+        self._stack: list[_Point] = []
+
+    def add_indent_tokens(self) -> None:
+        self.tokens.extend(self.indent_tokens)
+        for token in self.indent_tokens:
+            self._advance(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self._advance(value)
+
+    def _advance(self, value: str) -> None:
+        if "\n" in value or "\r" in value:
+            segments = NEWLINE_RE.split(value)
+            self.line += len(segments) - 1
+            self.column = len(segments[-1])
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._stack.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._stack.pop()
+        # A syntactic span recorded while the node printed stays.
+        if node not in self.spans:
+            self.spans[node] = (start, (self.line, self.column))
+
+    def record_syntactic_position(  # type: ignore[override]
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class _Syntactic:
+    """`record_syntactic_position`'s block: the node's span is what prints within it, or the start of
+    ``start_node`` and the end of ``end_node`` (children printed within it) where they are given."""
+
+    __slots__ = ("end_node", "node", "start", "start_node", "state")
+
+    def __init__(
+        self,
+        state: _SpanState,
+        node: cst.CSTNode,
+        start_node: cst.CSTNode | None,
+        end_node: cst.CSTNode | None,
+    ) -> None:
+        self.state = state
+        self.node = node
+        self.start_node = start_node
+        self.end_node = end_node
+        self.start: _Point = (state.line, state.column)
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exception: object) -> None:
+        state = self.state
+        spans = state.spans
+        start = spans[self.start_node][0] if self.start_node is not None else self.start
+        end = spans[self.end_node][1] if self.end_node is not None else (state.line, state.column)
+        spans[self.node] = (start, end)
 
 
 @functools.cache
