@@ -56,6 +56,8 @@ class Positions:
         # Each printing found once in the text: the spans of its subtree, printed from line 1, column 0,
         # and the line and column it stands at.
         self._anchors: list[tuple[dict[cst.CSTNode, _Span], int, int]] = []
+        # Each node printed so far: the latest of those printings that holds it (any gives its range).
+        self._where: dict[cst.CSTNode, int] = {}
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
         self._whole: dict[cst.CSTNode, _Span] | None = None
         self._printed = 0  # characters printed for nodes alone so far
@@ -68,14 +70,13 @@ class Positions:
         if self._whole is None:
             if node is not self.module and self.parent(node) is None:
                 return None
-            if not any(node in spans for spans, _, _ in self._anchors):
+            if node not in self._where:
                 self._anchor(node)
         if self._whole is not None:
             span = self._whole.get(node)
             found = None if span is None else CodeRange(CodePosition(*span[0]), CodePosition(*span[1]))
         else:
-            # The latest printing that holds the node (any gives the same range).
-            spans, row, column = next(a for a in reversed(self._anchors) if node in a[0])
+            spans, row, column = self._anchors[self._where[node]]
             (start_line, start_column), (end_line, end_column) = spans[node]
             found = CodeRange(
                 CodePosition(row + start_line - 1, start_column + (column if start_line == 1 else 0)),
@@ -100,12 +101,14 @@ class Positions:
             start = self.text.find(code)
             if code and start >= 0 and self.text.find(code, start + 1) < 0:
                 row = bisect.bisect_right(self.line_starts, start)
+                self._where.update(dict.fromkeys(spans, len(self._anchors)))
                 self._anchors.append((spans, row, start - self.line_starts[row - 1]))
                 return
             current = self.parent(current)
         # Every node's span, printing the whole module (once).
         _, self._whole = self._print(self.module)
         self._anchors.clear()
+        self._where.clear()
 
     def _print(self, node: cst.CSTNode) -> tuple[str, dict[cst.CSTNode, _Span]]:
         """``node`` printed from line 1, column 0 (with its blocks' indentation), and its subtree's spans."""
