@@ -21,9 +21,8 @@ import inspect
 from collections.abc import Callable
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange
-from libcst.metadata.position_provider import NEWLINE_RE
+from libcst.metadata.position_provider import WhitespaceInclusivePositionProvidingCodegenState
 
 from varmigrate.rules.nodes import block_indents
 
@@ -121,44 +120,30 @@ class Positions:
         return "".join(state.tokens), state.spans
 
 
-class _SpanState(CodegenState):
+class _SpanState(WhitespaceInclusivePositionProvidingCodegenState):
     """LibCST's `PositionProvidingCodegenState`, keeping each node's span as a pair of (line, column) pairs.
 
-    The same counting (the same calls come from the nodes' code generation: `before_codegen`,
-    `after_codegen`, `record_syntactic_position`), without a `CodePosition` and a `CodeRange` for every
-    node printed, of which a rule asks for a few; `Positions` makes them for those.
+    LibCST's own counting of lines and columns as tokens are added, and the same calls from the nodes'
+    code generation (`before_codegen`, `after_codegen`, `record_syntactic_position`), without a
+    `CodePosition` and a `CodeRange` for every node printed, of which a rule asks for a few; `Positions`
+    makes them for those. No provider is given: nothing is stored in one.
     """
 
     def __init__(self, default_indent: str, default_newline: str, indent_tokens: list[str]) -> None:
-        super().__init__(default_indent=default_indent, default_newline=default_newline)
-        self.indent_tokens = indent_tokens
-        self.line = 1  # one-indexed
-        self.column = 0  # zero-indexed
+        super().__init__(
+            default_indent=default_indent,
+            default_newline=default_newline,
+            provider=None,  # type: ignore[arg-type]
+            indent_tokens=indent_tokens,
+        )
         self.spans: dict[cst.CSTNode, _Span] = {}
-        self._stack: list[_Point] = []
-
-    def add_indent_tokens(self) -> None:
-        self.tokens.extend(self.indent_tokens)
-        for token in self.indent_tokens:
-            self._advance(token)
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self._advance(value)
-
-    def _advance(self, value: str) -> None:
-        if "\n" in value or "\r" in value:
-            segments = NEWLINE_RE.split(value)
-            self.line += len(segments) - 1
-            self.column = len(segments[-1])
-        else:
-            self.column += len(value)
+        self._starts: list[_Point] = []
 
     def before_codegen(self, node: cst.CSTNode) -> None:
-        self._stack.append((self.line, self.column))
+        self._starts.append((self.line, self.column))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._stack.pop()
+        start = self._starts.pop()
         # A syntactic span recorded while the node printed stays.
         if node not in self.spans:
             self.spans[node] = (start, (self.line, self.column))
