@@ -30,7 +30,7 @@ from varmigrate.engine.import_removal import (
     _has_empty_try,
     rename_replaced_imports,
 )
-from varmigrate.engine.outline import Outline
+from varmigrate.engine.outline import Outline, node_text
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.splice import Change, Ledger, Merged, may_differ, merge
 from varmigrate.model import SourceParseError
@@ -177,21 +177,9 @@ def _spelled_by_escapes(outline: Outline, names: set[str]) -> bool:
                 if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
                     continue
                 spelled = [name for name in names if name in node.value]
-                if spelled and not all(name in _text_of(outline, node) for name in spelled):
+                if spelled and not all(name in node_text(outline.lines, node) for name in spelled):
                     return True
     return False
-
-
-def _text_of(outline: Outline, node: ast.expr) -> str:
-    """The text of ``node`` (CPython's columns count UTF-8 bytes); empty when CPython gives no end."""
-    if node.end_lineno is None or node.end_col_offset is None:
-        return ""
-    lines = [line.encode() for line in outline.lines[node.lineno - 1 : node.end_lineno]]
-    if not lines:
-        return ""
-    lines[-1] = lines[-1][: node.end_col_offset]
-    lines[0] = lines[0][node.col_offset :]
-    return b"".join(lines).decode(errors="replace")
 
 
 def _clean_with_codemods(source: str, imports: Sequence[str], keep: frozenset[str] = frozenset()) -> Merged:

@@ -47,6 +47,17 @@ def parse_ast(source: str) -> ast.Module | None:
     return tree
 
 
+def node_text(lines: Sequence[str], node: ast.expr) -> str:
+    """The text of ``node`` in ``lines`` (the source's lines, as CPython numbers them); CPython's columns
+    count UTF-8 bytes."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    chunk = [line.encode() for line in lines[first : last + 1]]
+    if node.end_col_offset is not None:
+        chunk[-1] = chunk[-1][: node.end_col_offset]
+    chunk[0] = chunk[0][node.col_offset :]
+    return b"".join(chunk).decode(errors="replace")
+
+
 @dataclass(frozen=True)
 class _Statement:
     """One top-level statement as LibCST groups it, and the lines it owns.

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.outline import parse_ast
+from varmigrate.engine.outline import node_text, parse_ast
 from varmigrate.engine.parsing import parse
 from varmigrate.engine.splice import LINE, Alignment, Change, line_starts, may_differ, merge
 from varmigrate.model import Fix
@@ -136,13 +136,8 @@ def _blocks(node: ast.stmt) -> Iterator[list[ast.stmt]]:
 
 
 def _segment(lines: Sequence[str], node: ast.expr) -> str:
-    """The text of ``node`` without whitespace and parentheses (CPython's columns count UTF-8 bytes)."""
-    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-    chunk = [line.encode() for line in lines[first : last + 1]]
-    if node.end_col_offset is not None:
-        chunk[-1] = chunk[-1][: node.end_col_offset]
-    chunk[0] = chunk[0][node.col_offset :]
-    return _NORMALIZE.sub("", b"".join(chunk).decode(errors="replace"))
+    """The text of ``node`` without whitespace and parentheses."""
+    return _NORMALIZE.sub("", node_text(lines, node))
 
 
 def _edited_rows(source: str, applied: Sequence[Fix]) -> set[int]:
