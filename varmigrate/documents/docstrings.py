@@ -47,8 +47,8 @@ from varmigrate.documents import Cell, Document, DocumentError, DocumentResult
 from varmigrate.documents.blocks import Line
 from varmigrate.documents.doctest_examples import SHARES_QUOTES, Example, doctest_examples
 from varmigrate.engine import Settings, check_source, could_match
-from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import cpython_error
+from varmigrate.engine.prefilter import parse_ast
 from varmigrate.model import Applicability, Diagnostic, Location
 from varmigrate.notebook import CellDiagnostic, NotebookError, check_cells, fix_cells
 from varmigrate.notebook.ipython import Masker, unique_prefix

@@ -14,7 +14,7 @@ from typing import Protocol
 import libcst as cst
 
 from varmigrate.engine.displays import blank_elements, long_statement
-from varmigrate.engine.outline import ClassReduction, Outline, parse_ast
+from varmigrate.engine.outline import ClassReduction, Outline
 from varmigrate.engine.parsing import (
     DEPTH_ERRORS,
     MAX_BRACKETS,
@@ -23,13 +23,14 @@ from varmigrate.engine.parsing import (
     parse,
     repair_async_keywords,
 )
-from varmigrate.engine.prefilter import could_match, possible_rules
+from varmigrate.engine.prefilter import could_match, lines_agree, parse_ast, possible_rules
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import LINE, Alignment, line_starts, may_differ
 from varmigrate.model import Diagnostic, Edit, Location, ProjectImports, SourceParseError
 from varmigrate.noqa import is_suppressed, noqa_lines
 from varmigrate.rules import ASYNC_KEYWORD_RULE, RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
+from varmigrate.rules.shapes import shaped_rules
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Analysis:
 
     source: str
     diagnostics: list[Diagnostic]
-    ctx: ModuleContext
+    # None when no rule was left to look for anything, and LibCST parsed nothing.
+    ctx: ModuleContext | None
     # The top-level statements, when CPython's parser read the source first.
     outline: Outline | None
     # Where each of those is in ``ctx.module``'s body (None: left out); None when all are there.
@@ -78,11 +80,19 @@ def analyse(
     A source CPython rejects only for its `async=` keyword arguments is analysed with them renamed.
     Raises :class:`SourceParseError`.
 
-    Only the rules the text prefilter passes one by one take part (`possible_rules`): the others have
-    no finding in ``source``, and a rule whose statements are kept needlessly (VM404's `def forward`
-    is in most model files) costs the parse and scope analysis of those statements.
+    Only the rules the text prefilter passes one by one take part (`possible_rules`), less those whose
+    findings' shape CPython's parse does not hold (`shaped_rules`): the others have no finding in
+    ``source``, and a rule whose statements are kept needlessly (VM404's `def forward` is in most
+    model files) costs the parse and scope analysis of those statements. With none left, LibCST
+    parses nothing.
     """
-    return _analysed(source, possible_rules(source, rules), outline_of(source, tree), project)
+    possible = possible_rules(source, rules)
+    outline = outline_of(source, tree)
+    if outline is not None:
+        possible = shaped_rules(source, outline.tree, possible)
+        if not possible:
+            return Analysis(source, [], None, outline)
+    return _analysed(source, possible, outline, project)
 
 
 def _analysed(
@@ -211,8 +221,7 @@ class _Placing:
 
 def outline_of(source: str, tree: ast.Module | None = None) -> Outline | None:
     """The top-level statements of ``source`` (parsed with CPython's parser unless ``tree`` is given)."""
-    if "\r" in source and source.count("\r") != source.count("\r\n"):
-        # A lone carriage return ends a line for LibCST, not for CPython: lines would not agree.
+    if not lines_agree(source):
         return None
     tree = tree if tree is not None else parse_ast(source)
     return Outline(source, tree) if tree is not None else None

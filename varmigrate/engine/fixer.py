@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.import_plan import Cleanup
 from varmigrate.engine.imports import clean_imports
-from varmigrate.engine.outline import parse_ast
 from varmigrate.engine.parsing import parse, repair_async_keywords
-from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.prefilter import could_match, parse_ast
 from varmigrate.engine.self_assignments import _remove_self_assignments
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import (

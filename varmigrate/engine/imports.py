@@ -145,8 +145,9 @@ def _context(
     words = re.compile(r"\b(?:" + "|".join(map(re.escape, ["__all__", *sorted(names)])) + r")\b")
     # A string annotation may use a name that only an escape spells: no word finds its statement.
     escaped = _spelled_by_escapes(outline, names)
-    if analysis is not None and not escaped and not words.search(analysis.ctx.dropped_code):
-        return analysis.ctx, analysis.positions
+    ctx = analysis.ctx if analysis is not None else None
+    if analysis is not None and ctx is not None and not escaped and not words.search(ctx.dropped_code):
+        return ctx, analysis.positions
     left_out = {} if escaped else outline.left_out(words)
     if not left_out:
         try:

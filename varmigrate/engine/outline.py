@@ -17,7 +17,6 @@ import ast
 import bisect
 import itertools
 import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -32,19 +31,6 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # leading `\b` keeps the regular expression engine from skipping ahead to the literal).
 _LOOSE_IMPORT = re.compile(r"import\b")
 _LOOSE_STAR_IMPORT = re.compile(r"import[\s\\]*\*")
-
-
-def parse_ast(source: str) -> ast.Module | None:
-    """CPython's parse of ``source`` (no compilation), or None when CPython rejects it."""
-    try:
-        with warnings.catch_warnings():
-            # Invalid escape sequences and the like are the user's business, not a finding of ours.
-            warnings.simplefilter("ignore")
-            tree = compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    assert isinstance(tree, ast.Module)
-    return tree
 
 
 def node_text(lines: Sequence[str], node: ast.expr) -> str:
@@ -117,6 +103,7 @@ class Outline:
 
     def __init__(self, source: str, tree: ast.Module) -> None:
         self.source = source
+        self.tree = tree
         self.lines: list[str] = LINE.findall(source)
         self.statements = _statements(self.lines, tree.body)
         # Where each line starts, and where the text `left_out` reads for each statement lies.

@@ -17,8 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
+from typing import TYPE_CHECKING
 
 from varmigrate.rules import DEFAULT_RULES, RuleSpec
+
+if TYPE_CHECKING:
+    import ast
 
 # What one or more rules need of a text: all of the strings (`requires`) and of the words
 # (`requires_words`), then a match of the pattern or, when there is none, one of the words outside
@@ -57,6 +61,46 @@ def could_match(
     if _word_in_code(source, found):
         return True
     return examples and ">>>" in source and _word_in_code(example_code(source), found)
+
+
+def parse_ast(source: str) -> ast.Module | None:
+    """CPython's parse of ``source`` (no compilation), or None when CPython rejects it."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            # Invalid escape sequences and the like are the user's business, not a finding of ours.
+            warnings.simplefilter("ignore")
+            tree = compile(source, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    assert isinstance(tree, ast.Module)
+    return tree
+
+
+def lines_agree(source: str) -> bool:
+    """Whether CPython and LibCST end the lines of ``source`` alike: a lone carriage return ends a line
+    for LibCST, not for CPython."""
+    return "\r" not in source or source.count("\r") == source.count("\r\n")
+
+
+def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
+    """Whether CPython's parse of ``source`` shows that none of ``rules`` has a finding in it.
+
+    The second look, after the text's (`could_match`): asked only of a text every rule of which that
+    the text passes has a known shape (`varmigrate.rules.shapes`: `.data[0]` and `.numpy()[0]`, common
+    in modern code), and no doctest example, which CPython's parse would not see as code.
+    """
+    from varmigrate.rules.shapes import SHAPES, shaped_rules
+
+    if ">>>" in source:
+        return False
+    possible = possible_rules(source, rules)
+    if not possible or any(rule.code not in SHAPES for rule in possible):
+        return not possible
+    tree = parse_ast(source) if lines_agree(source) else None
+    return tree is not None and not shaped_rules(source, tree, possible)
 
 
 def possible_rules(source: str, rules: Iterable[RuleSpec]) -> tuple[RuleSpec, ...]:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from varmigrate.engine.outline import node_text, parse_ast
+from varmigrate.engine.outline import node_text
 from varmigrate.engine.parsing import parse
+from varmigrate.engine.prefilter import parse_ast
 from varmigrate.engine.splice import LINE, Alignment, Change, line_starts, may_differ, merge
 from varmigrate.model import Fix
 from varmigrate.rules import nodes

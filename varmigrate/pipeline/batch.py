@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from varmigrate.engine.prefilter import could_match
+from varmigrate.engine.prefilter import could_match, shaped_out
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
@@ -396,7 +396,7 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
         if entry is not None and reusable(entry, job):
             return named(entry, name)
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
-    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job)
+    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job, kind)
     if screened is None:
         from varmigrate.pipeline.task import Task
 
@@ -406,14 +406,20 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
     return screened
 
 
-def _screen(data: bytes, name: str, job: Job) -> FileResult | None:
-    """The result of a Python file that cannot reach LibCST (undecodable, or no rule's words), else None."""
+def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
+    """The result of a file that cannot reach LibCST (undecodable, no rule's words, or in a module
+    none of the shapes of the findings its words could be), else None."""
     try:
         source = decode(data)
     except DecodeError as error:
         return FileResult(name, errors=[FileError(name, error.message, error.location)])
+    rules = job.settings.rules
     # Doctest examples are in strings, and code to us.
-    return None if could_match(source.text, job.settings.rules, examples=True) else FileResult(name)
+    if not could_match(source.text, rules, examples=True):
+        return FileResult(name)
+    # A module whose only candidates are, say, a dataset's `self.data[0]`: CPython's parse tells,
+    # and when every file of a run is such, LibCST is never imported.
+    return FileResult(name) if kind == ".py" and shaped_out(source.text, rules) else None
 
 
 def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
