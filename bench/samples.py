@@ -3,6 +3,9 @@
 ``LEGACY`` is written the way training scripts were around PyTorch 0.3 (``Variable`` wrappers,
 ``volatile=True``, ``loss.data[0]``, ``isinstance(x, Variable)``); varmigrate reports about thirty
 findings in it. ``CLEAN`` does the same kind of work with today's idioms and has no finding.
+``MODERN`` is ``CLEAN`` with what modern code holds that only looks like an old idiom to the text: a
+dataset's own ``self.data[0]``, a padding row written through ``.data[0] =``, and an old ``loss.data[0]``
+in a comment; it has no finding either.
 ``big_module`` builds a large module (~1.4 MB) with a single ``Variable`` call, for the memory row.
 """
 
@@ -327,6 +330,33 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 '''
+
+_WINDOWS = '''
+
+class Windows(torch.utils.data.Dataset):
+    """Fixed-length windows over one long series (``self.data``: the series, no tensor's `.data`)."""
+
+    def __init__(self, data: torch.Tensor, size: int) -> None:
+        self.data = data
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.data) - self.size
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.data[i : i + self.size]
+
+    def first(self) -> torch.Tensor:
+        return self.data[0]
+
+
+def zero_padding_row(embedding: nn.Embedding) -> None:
+    # Written in place, as the old script did after `print(loss.data[0])`.
+    with torch.no_grad():
+        embedding.weight.data[0] = 0.0
+
+'''
+MODERN = CLEAN.replace("\n\ndef parse_args()", _WINDOWS + "\ndef parse_args()", 1)
 
 _BLOCK = '''\
 

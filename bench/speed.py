@@ -421,8 +421,14 @@ def write_if_changed(path: Path, text: str) -> None:
 
 def prepare_samples() -> dict[str, Corpus]:
     folder = DATA / "samples"
-    files = {"clean-file": "clean.py", "legacy-file": "legacy.py", "big-file": "big.py"}
+    files = {
+        "clean-file": "clean.py",
+        "modern-file": "modern.py",
+        "legacy-file": "legacy.py",
+        "big-file": "big.py",
+    }
     write_if_changed(folder / "clean.py", samples.CLEAN)
+    write_if_changed(folder / "modern.py", samples.MODERN)
     write_if_changed(folder / "legacy.py", samples.LEGACY)
     write_if_changed(folder / "big.py", samples.big_module())
     copies = DATA / f"copies-{COPIES}"
@@ -705,6 +711,16 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
             [Target("≤ 0.060 s wall", "wall", 0.060)],
             small=True,
             note="" if script else "skipped: no console script beside the python",
+        ),
+        # No finding either, but `.data[0]` that only CPython's parse tells from the old idiom.
+        Case(
+            "modern-file",
+            "check modern 5 kB file, no finding (a dataset's `self.data[0]`)",
+            "modern-file",
+            Command("varmigrate check", check),
+            [*peers(argv), stdlib_floor(tools.python)],
+            [],
+            small=True,
         ),
         Case(
             "legacy-file",
@@ -993,6 +1009,7 @@ NAMES = (
     "version-script",
     "clean-file",
     "clean-file-script",
+    "modern-file",
     "legacy-file",
     "fix-legacy-file",
     "torch",

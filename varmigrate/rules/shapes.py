@@ -17,6 +17,8 @@ Standard library only: it runs before LibCST is imported.
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -142,8 +144,12 @@ def _looks_zero_dim(expr: ast.expr) -> bool:
 
 
 _Test = Callable[[ast.Subscript, "_Function | None", _Module], bool]
-# The rules with a known shape, by code: each finding is a subscript the test passes.
-SHAPES: dict[str, _Test] = {"VM201": _data_index_zero, "VM202": _numpy_index_zero}
+# The rules with a known shape, by code: each finding is a subscript the test passes, and the subscript's
+# lines spell the word of the attribute it reads (as LibCST compares it: as written).
+SHAPES: dict[str, tuple[_Test, str]] = {
+    "VM201": (_data_index_zero, "data"),
+    "VM202": (_numpy_index_zero, "numpy"),
+}
 
 
 def shaped_rules(source: str, tree: ast.Module, rules: Sequence[RuleSpec]) -> tuple[RuleSpec, ...]:
@@ -152,19 +158,47 @@ def shaped_rules(source: str, tree: ast.Module, rules: Sequence[RuleSpec]) -> tu
     wanted = {rule.code for rule in rules if rule.code in SHAPES}
     if not wanted:
         return tuple(rules)
-    held = _held(tree, wanted, _Module(source))
+    words = re.compile(r"\b(?:" + "|".join(sorted({SHAPES[code][1] for code in wanted})) + r")\b")
+    held = _held(tree, wanted, _Module(source), _rows(source, words))
     return tuple(rule for rule in rules if rule.code not in wanted or rule.code in held)
 
 
-def _held(tree: ast.Module, codes: Iterable[str], module: _Module) -> set[str]:
-    """Which of ``codes`` a subscript of ``tree`` has the shape of (the walk ends when all have one)."""
-    tests = {code: SHAPES[code] for code in codes}
+def _rows(source: str, words: re.Pattern[str]) -> list[int]:
+    """The lines (numbered from 1, as CPython does) where ``words`` match, in order."""
+    rows: list[int] = []
+    row, last = 1, 0
+    for match in words.finditer(source):
+        row += source.count("\n", last, match.start())
+        last = match.start()
+        if not rows or rows[-1] != row:
+            rows.append(row)
+    return rows
+
+
+def _touches(node: ast.AST, rows: list[int]) -> bool:
+    """Whether ``node`` spans one of ``rows`` (a node without a position may)."""
+    first = getattr(node, "lineno", None)
+    if first is None:
+        return True
+    # A definition's position starts at `def` or `class`, after its decorators.
+    first = min([first, *(decorator.lineno for decorator in getattr(node, "decorator_list", ()))])
+    at = bisect.bisect_left(rows, first)
+    return at < len(rows) and rows[at] <= (getattr(node, "end_lineno", None) or first)
+
+
+def _held(tree: ast.Module, codes: Iterable[str], module: _Module, rows: list[int]) -> set[str]:
+    """Which of ``codes`` a subscript of ``tree`` has the shape of (the walk ends when all have one).
+
+    Only the nodes that span one of ``rows`` are visited, but the whole of an f-string: before Python
+    3.12 the positions of the code inside one are not always right.
+    """
+    tests = {code: SHAPES[code][0] for code in codes}
     held: set[str] = set()
-    # Each node with the method whose own body holds it (None: none does), and whether it is a
-    # statement of a class body (where a `def` is a method).
-    stack: list[tuple[ast.AST, _Function | None, bool]] = [(tree, None, False)]
+    # Each node with the method whose own body holds it (None: none does), whether it is a statement
+    # of a class body (where a `def` is a method), and whether it is inside an f-string.
+    stack: list[tuple[ast.AST, _Function | None, bool, bool]] = [(tree, None, False, False)]
     while stack:
-        node, method, in_class = stack.pop()
+        node, method, in_class, whole = stack.pop()
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_zero(node.slice):
             for code, test in list(tests.items()):
                 if test(node, method, module):
@@ -172,20 +206,21 @@ def _held(tree: ast.Module, codes: Iterable[str], module: _Module) -> set[str]:
                     del tests[code]
             if not tests:
                 return held
+        whole = whole or isinstance(node, ast.JoinedStr)
         if isinstance(node, ast.ClassDef) or (in_class and isinstance(node, _Function)):
             # A class's statements may define methods, a method's are its own body; the rest (bases,
             # decorators, parameters, annotations) is read in the scope around.
             body = {id(statement) for statement in node.body}
             owner = node if isinstance(node, _Function) else None
-            is_class = owner is None
             for child in ast.iter_child_nodes(node):
-                if id(child) in body:
-                    stack.append((child, owner, is_class))
-                else:
-                    stack.append((child, None, False))
+                if whole or _touches(child, rows):
+                    inner = id(child) in body
+                    stack.append((child, owner if inner else None, inner and owner is None, whole))
             continue
         inside = None if isinstance(node, _SCOPES) else method
-        stack.extend((child, inside, False) for child in ast.iter_child_nodes(node))
+        for child in ast.iter_child_nodes(node):
+            if whole or _touches(child, rows):
+                stack.append((child, inside, False, whole))
     return held
 
 
