@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from varmigrate.engine import check_source, lint, parse
 from varmigrate.engine.prefilter import parse_ast, shaped_out
+from varmigrate.pipeline import Job, Mode, prepare
+from varmigrate.pipeline.batch import SHAPES_HERE_BYTES
 from varmigrate.rules import ALL_RULES, RuleSpec
 from varmigrate.rules.shapes import SHAPES, shaped_rules
 
@@ -294,3 +296,21 @@ def test_code_in_an_f_string_is_looked_at_whatever_its_positions() -> None:
             if inner is not string and hasattr(inner, "lineno"):
                 inner.lineno = inner.end_lineno = 99
     assert shaped_rules(source, tree, SHAPED) == tuple(r for r in SHAPED if r.code == "VM201")
+
+
+@pytest.mark.parametrize(
+    ("padding", "settled_here"), [(0, True), (SHAPES_HERE_BYTES, False)], ids=["small", "large"]
+)
+def test_a_large_file_is_shaped_out_by_the_second_stage(
+    tmp_path: Path, padding: int, settled_here: bool
+) -> None:
+    """The main process parses files up to a size; a larger one gets the same answer from the engine."""
+    path = tmp_path / "dataset.py"
+    filler = "# " + "x" * 78 + "\n"
+    body = "class Window:\n    def first(self):\n        return self.data[0]\n"
+    path.write_text(HEADER + filler * (padding // len(filler) + 1) + body)
+    batch = prepare([(path, Job(mode=Mode.CHECK))])
+    assert (batch.pending == 0) is settled_here
+    [result] = list(batch)
+    assert result.diagnostics == []
+    assert not result.errors

@@ -67,6 +67,10 @@ def process_file(path: Path, job: Job) -> FileResult:
 # this process forks, one worker is always used, whatever the bytes: a file that crashes the analysis or
 # runs past the time limit then costs only its own result.
 POOL_THRESHOLD_BYTES = {"fork": 32 * 1024, "forkserver": 256 * 1024, "spawn": 256 * 1024}
+# The largest file CPython parses in this process to look for the shapes of findings (about 0.25 s and
+# 100 MB a MB): a larger one goes to the second stage, whose analysis looks the same way, in a worker,
+# within the time limit.
+SHAPES_HERE_BYTES = 1024 * 1024
 
 
 class Batch:
@@ -419,7 +423,8 @@ def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
         return FileResult(name)
     # A module whose only candidates are, say, a dataset's `self.data[0]`: CPython's parse tells,
     # and when every file of a run is such, LibCST is never imported.
-    return FileResult(name) if kind == ".py" and shaped_out(source.text, rules) else None
+    here = kind == ".py" and len(data) <= SHAPES_HERE_BYTES
+    return FileResult(name) if here and shaped_out(source.text, rules) else None
 
 
 def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
