@@ -20,6 +20,7 @@ HEADS = [
     "from __future__ import annotations\n",
     "__strict__ = True\n",
     '"a" "b"\n',
+    '"""Trains with a Variable."""\n',
 ]
 IMPORTS = [
     "from torch.autograd import Variable\n",
@@ -49,6 +50,11 @@ USES = [
     "\n\ndef f(t):\n    Variable = t\n    return Variable\n",
     "v = V(t)\n",
     "try:\n    pass\nexcept ImportError:\n    pass\n",
+    # Docstrings that spell the name: never a use (the clean-up parses none of them).
+    '\n\ndef f(t):\n    """Returns a Variable."""\n    return t\n',
+    '\n\nclass C:\n    """Holds a Variable."""\n\n    def f(self):\n'
+    '        """:rtype: Variable"""\n        return Variable\n',
+    '\n\ndef f(t):\n    """Variable"""; return Variable(t)\n',
 ]
 NEEDED = [(), ("torch",)]
 
@@ -88,6 +94,11 @@ def test_clean_up_matches_libcsts_visitors(source: str, needed: tuple[str, ...])
         "\n\ndef f(t: 'Var\\x41able') -> None:\n    pass\n",
         "x = Variable\n",
         "from torch.autograd import Variable\n",
+        # Docstrings, alone or beside a use on their line.
+        '\n\ndef f(t):\n    """Returns a Variable."""\n    return t\n',
+        '\n\nclass C:\n    """:rtype: torch.autograd.Variable"""\n',
+        '\n\ndef f(t):\n    """Variable"""; return Variable(t)\n',
+        '\n\ndef f(t):\n    x = 1\n    """Variable"""\n    return x\n',
     ],
 )
 def test_an_import_the_text_spells_nowhere_else_goes_as_libcst_removes_it(uses: str) -> None:

@@ -18,9 +18,10 @@ from varmigrate.engine.prefilter import parse_ast, shaped_out
 from varmigrate.pipeline import Job, Mode, prepare
 from varmigrate.pipeline.batch import SHAPES_HERE_BYTES
 from varmigrate.rules import ALL_RULES, RuleSpec
-from varmigrate.rules.shapes import SHAPES, shaped_rules
+from varmigrate.rules.shapes import has_shape, shaped_rules
 
-SHAPED = tuple(rule for rule in ALL_RULES if rule.code in SHAPES)
+SHAPED = tuple(rule for rule in ALL_RULES if has_shape(rule))
+VARIABLE_RULES = {"VM001", "VM101", "VM102", "VM103"}
 HEADER = "import torch\n"
 # `self` to CPython (NFKC), another name to LibCST: a fullwidth s.
 WIDE_SELF = "\uff53elf"
@@ -188,7 +189,7 @@ def test_a_rule_left_out_finds_nothing(source: str) -> None:
 )
 def test_modern_candidates_are_left_out(code: str, gone: set[str]) -> None:
     source = HEADER + code
-    assert assert_hides_nothing(source) == gone
+    assert assert_hides_nothing(source) & {"VM201", "VM202"} == gone
     assert check_source(source) == []
     assert shaped_out(source)
 
@@ -314,3 +315,92 @@ def test_a_large_file_is_shaped_out_by_the_second_stage(
     [result] = list(batch)
     assert result.diagnostics == []
     assert not result.errors
+
+
+# Where `Variable` can stand: imports, docstrings (of the module, a class, a function, one beside code),
+# and code that uses it or only looks as if it did.
+VARIABLE_IMPORTS = st.sampled_from(
+    [
+        "from torch.autograd import Variable\n",
+        "from torch.autograd import Variable as V\n",
+        "from torch.autograd import Variable as Variable\n",
+        "import torch.autograd as ag\n",
+        "from torch.autograd import *\n",
+        "from torch.autograd.variable import Variable\n",
+        "try:\n    from torch.autograd import Variable\nexcept ImportError:\n    pass\n",
+        "from torch import autograd\n",
+    ]
+)
+DOCSTRINGS = st.sampled_from(
+    ['"""A Variable."""', '""":rtype: torch.autograd.Variable"""', "'Variable'", '"""No mention."""', ""]
+)
+VARIABLE_USES = st.sampled_from(
+    [
+        "return x",
+        "return Variable(x)",
+        "return V(x)",
+        "return ag.Variable(x)",
+        "return autograd.Variable(x)",
+        "return isinstance(x, Variable)",
+        "s = 'Variable'; return s",
+        "return x  # Variable",
+        "return f'{Variable}'",
+        "y: Variable = x; return y",
+        '"""Variable"""; return Variable(x)',
+        'x = 1; """Variable"""; return x',
+    ]
+)
+
+
+@st.composite
+def variable_modules(draw: st.DrawFn) -> str:
+    head = draw(DOCSTRINGS)
+    lines = [head] if head else []
+    lines += [HEADER.rstrip("\n"), draw(VARIABLE_IMPORTS).rstrip("\n"), "", ""]
+    docstring = draw(DOCSTRINGS)
+    use = draw(VARIABLE_USES)
+    body = [f"    {docstring}"] if docstring else []
+    if draw(st.booleans()):
+        lines.append("class C:")
+        if (class_docstring := draw(DOCSTRINGS)) != "":
+            lines.append(f"    {class_docstring}")
+        lines.append("    def f(self, x):")
+        lines += ["    " + line for line in body] + [f"        {use}"]
+    else:
+        lines.append("def f(x):")
+        lines += [*body, f"    {use}"]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(source=variable_modules())
+@example(source=HEADER + "from torch.autograd import Variable as V\n\n\ndef f(x):\n    return V(x)\n")
+@example(
+    source=HEADER
+    + 'from torch.autograd import Variable\n\n\ndef f(x):\n    """Variable"""; return Variable(x)\n'
+)
+def test_a_rule_about_variable_left_out_finds_nothing(source: str) -> None:
+    if not _valid(source):
+        return
+    assert_hides_nothing(source)
+
+
+@pytest.mark.parametrize(
+    ("code", "gone"),
+    [
+        # Once `fix` has rewritten the uses: the import, and docstrings of the pre-0.4 kind.
+        (
+            'from torch.autograd import Variable\n\n\ndef f(x):\n    """:rtype: Variable"""\n    return x\n',
+            True,
+        ),
+        ('from torch.autograd import Variable\n\n\nclass C:\n    """Holds a Variable."""\n', True),
+        # A use, an alias whose uses do not spell it, a string that is no docstring.
+        ("from torch.autograd import Variable\nv = Variable(x)\n", False),
+        ("from torch.autograd import Variable as V\nv = V(x)\n", False),
+        ("from torch.autograd import Variable\n__all__ = ['Variable']\n", False),
+    ],
+    ids=["docstring", "class-docstring", "use", "alias", "all"],
+)
+def test_rules_about_variable_go_only_with_every_use(code: str, gone: bool) -> None:
+    source = HEADER + code
+    assert (assert_hides_nothing(source) >= VARIABLE_RULES) is gone

@@ -148,7 +148,8 @@ def _context(
     ctx = analysis.ctx if analysis is not None else None
     if analysis is not None and ctx is not None and not escaped and not words.search(ctx.dropped_code):
         return ctx, analysis.positions
-    left_out = {} if escaped else outline.left_out(words)
+    # A docstring never uses a name: the statements that mention one only there need not be parsed.
+    left_out = {} if escaped else outline.left_out(words, in_docstrings=False)
     if not left_out:
         try:
             module = parse(outline.source)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from varmigrate.engine.members import COMPOUND, ClassBody, class_body
 from varmigrate.engine.splice import LINE
 from varmigrate.rules.context import DECLARATION, IMPORT, STAR_IMPORT
+from varmigrate.rules.shapes import Spans, docstring_spans
 
 _WORD = re.compile(r"\w+")
 _COMPOUND = (*COMPOUND, ast.Match)
@@ -124,15 +125,18 @@ class Outline:
         stop = self.statements[index + 1].first if index + 1 < len(self.statements) else len(self.lines)
         return "".join(self.lines[start:stop])
 
-    def left_out(self, pattern: re.Pattern[str]) -> dict[int, str]:
+    def left_out(self, pattern: re.Pattern[str], *, in_docstrings: bool = True) -> dict[int, str]:
         """Statements that cannot hold a finding (``pattern``) nor bind a name the others use, and their code.
 
         Like `ModuleContext.reduce`, whose decisions on the statements kept here stay its own: a
         statement is kept if it may matter, or assigns a name mentioned in one that may; the code of
         an uncertain statement is taken generously, which keeps more, never less. Each pattern runs
         once over the whole text; only the statements a match touches are searched on their own.
+        Without ``in_docstrings``, a match inside a docstring does not count: for names, which a
+        docstring never uses (the import clean-up's), not for the rules' patterns.
         """
-        touched = [self._touched(p) for p in (pattern, _LOOSE_STAR_IMPORT, _LOOSE_IMPORT)]
+        touched = [self._touched(pattern, in_docstrings), self._touched(_LOOSE_STAR_IMPORT)]
+        touched.append(self._touched(_LOOSE_IMPORT))
         codes: dict[int, str] = {}
 
         def code(index: int) -> str:
@@ -141,11 +145,14 @@ class Outline:
                 codes[index] = self.code(index) if known else self.surroundings(index)
             return codes[index]
 
+        searched = touched[0] if not in_docstrings else range(len(self.statements))
         keep = [
-            any(index in t for t in touched) and _may_matter(statement.nodes, code(index), pattern)
+            any(index in t for t in touched)
+            and _may_matter(statement.nodes, code(index), pattern, search=index in searched)
             for index, statement in enumerate(self.statements)
         ]
-        self._matter[pattern] = keep
+        if in_docstrings:
+            self._matter[pattern] = keep
         mentioned = set(_WORD.findall("".join(code(i) for i, kept in enumerate(keep) if kept)))
         return {
             index: code(index)
@@ -231,14 +238,19 @@ class Outline:
 
         return reaches
 
-    def _touched(self, pattern: re.Pattern[str]) -> set[int]:
-        """The statements whose code (generous for an uncertain one) a match of ``pattern`` reaches into."""
+    def _touched(self, pattern: re.Pattern[str], in_docstrings: bool = True) -> set[int]:
+        """The statements whose code (generous for an uncertain one) a match of ``pattern`` reaches into
+        (without ``in_docstrings``: a match outside the docstrings)."""
         if self._spans is None:
             self._spans = [self._span(index) for index in range(len(self.statements))]
         spans = self._spans
         starts = [start for start, _ in spans]
         found: set[int] = set()
-        for first, stop in self._matching(pattern):
+        matches = self._matching(pattern)
+        if not in_docstrings and matches:
+            docstrings = Spans(docstring_spans(self.source, self.tree))
+            matches = [(first, stop) for first, stop in matches if not docstrings.holds(first, stop)]
+        for first, stop in matches:
             index = bisect.bisect_right(starts, first) - 1
             # Uncertain statements' spans reach into their neighbours': look both ways.
             low = index

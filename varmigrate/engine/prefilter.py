@@ -92,12 +92,12 @@ def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
     the text passes has a known shape (`varmigrate.rules.shapes`: `.data[0]` and `.numpy()[0]`, common
     in modern code), and no doctest example, which CPython's parse would not see as code.
     """
-    from varmigrate.rules.shapes import SHAPES, shaped_rules
+    from varmigrate.rules.shapes import has_shape, shaped_rules
 
     if ">>>" in source:
         return False
     possible = possible_rules(source, rules)
-    if not possible or any(rule.code not in SHAPES for rule in possible):
+    if not possible or not all(has_shape(rule) for rule in possible):
         return not possible
     tree = parse_ast(source) if lines_agree(source) else None
     return tree is not None and not shaped_rules(source, tree, possible)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from varmigrate.rules.torch_api import FULL_REDUCTIONS, TO_NUMPY_STEPS
@@ -152,15 +152,123 @@ SHAPES: dict[str, tuple[_Test, str]] = {
 }
 
 
+def has_shape(rule: RuleSpec) -> bool:
+    """Whether `shaped_rules` knows what a finding of ``rule`` needs in CPython's tree."""
+    return rule.code in SHAPES or _about_variable(rule)
+
+
+def _about_variable(rule: RuleSpec) -> bool:
+    """Whether ``rule`` is one about torch's `Variable` as the catalog has it, spelled `Variable` (not a
+    module's rule through its project's star imports, where other spellings count)."""
+    return rule.triggers == ("Variable",) and rule.requires == ("torch", "autograd") and rule.pattern is None
+
+
 def shaped_rules(source: str, tree: ast.Module, rules: Sequence[RuleSpec]) -> tuple[RuleSpec, ...]:
     """``rules`` less those with a known shape that CPython's parse ``tree`` of ``source`` does not hold:
     those have no finding in it."""
+    if any(_about_variable(rule) for rule in rules) and not _variable_in_code(source, tree):
+        rules = [rule for rule in rules if not _about_variable(rule)]
     wanted = {rule.code for rule in rules if rule.code in SHAPES}
     if not wanted:
         return tuple(rules)
     words = re.compile(r"\b(?:" + "|".join(sorted({SHAPES[code][1] for code in wanted})) + r")\b")
     held = _held(tree, wanted, _Module(source), _rows(source, words))
     return tuple(rule for rule in rules if rule.code not in wanted or rule.code in held)
+
+
+def _variable_in_code(source: str, tree: ast.Module) -> bool:
+    """Whether `Variable` may reach code: spelled outside docstrings and the imports that bind it under
+    its own name, or imported under another (`import Variable as V`, whose uses do not spell it).
+
+    The rules about `Variable` find it through the names and attributes that spell it (LibCST compares
+    them as written, so only the ASCII word counts) and through the aliases an import gives it; a name
+    in an import statement is no finding itself, and a docstring is no code. A module whose every
+    `Variable` is in those two has no finding of theirs: in `fix`, the one left once its uses are fixed
+    (the import, and old docstrings' `:rtype: torch.autograd.Variable`).
+    """
+    found = [match.start() for match in _VARIABLE.finditer(source)]
+    if not found:
+        return False
+    place = _Offsets(source)
+    imports: list[tuple[int, int]] = []
+    for node in _statements(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bound = alias.asname or alias.name.partition(".")[0]
+                if alias.name.rpartition(".")[2] == "Variable" and bound != "Variable":
+                    return True
+            imports.append(place.span(node))
+    outside = Spans([*imports, *docstring_spans(source, tree, place)])
+    return any(not outside.holds(offset) for offset in found)
+
+
+def docstring_spans(source: str, tree: ast.Module, place: _Offsets | None = None) -> list[tuple[int, int]]:
+    """Where the docstrings of ``source`` (CPython's parse ``tree``) are: the string literal that is the
+    first statement of the module, of a class or of a function, as start and end offsets."""
+    place = place or _Offsets(source)
+    spans = []
+    for node in _statements(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and _is_text(first.value):
+                spans.append(place.span(first))
+    return spans
+
+
+class Spans:
+    """Spans of a text (start and end offsets, none overlapping another), asked which holds an offset."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [start for start, _ in self.spans]
+
+    def holds(self, start: int, end: int | None = None) -> bool:
+        """Whether one span holds ``start`` (and all up to ``end``, when given)."""
+        at = bisect.bisect_right(self.starts, start) - 1
+        return at >= 0 and (end if end is not None else start + 1) <= self.spans[at][1]
+
+
+def _is_text(expr: ast.expr) -> bool:
+    """Whether ``expr`` is a string literal (what makes the first statement of a body its docstring)."""
+    return isinstance(expr, ast.Constant) and isinstance(expr.value, str)
+
+
+_VARIABLE = re.compile(r"\bVariable\b")
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.AST]:
+    """The module and every statement in it, at any depth (the bodies of definitions and compound
+    statements), without entering expressions."""
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                pending.extend(inner)
+
+
+class _Offsets:
+    """Offsets in a text of the positions CPython gives (1-based lines, columns in UTF-8 bytes)."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.split("\n")
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line) + 1)
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """Where ``node`` starts and ends in the text."""
+        start = self._offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end = self._offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+        return start, end
+
+    def _offset(self, row: int, column: int) -> int:
+        line = self.lines[row - 1]
+        if not line.isascii():
+            column = len(line.encode()[:column].decode(errors="replace"))
+        return self.starts[row - 1] + column
 
 
 def _rows(source: str, words: re.Pattern[str]) -> list[int]:
@@ -224,4 +332,4 @@ def _held(tree: ast.Module, codes: Iterable[str], module: _Module, rows: list[in
     return held
 
 
-__all__ = ["SHAPES", "shaped_rules"]
+__all__ = ["SHAPES", "Spans", "docstring_spans", "has_shape", "shaped_rules"]
