@@ -146,6 +146,61 @@ def modules(draw: st.DrawFn) -> str:
     return HEADER + imports + body + "\n"
 
 
+# Where `Variable` can stand: imports, docstrings (of the module, a class, a function, one beside code),
+# and code that uses it or only looks as if it did.
+VARIABLE_IMPORTS = st.sampled_from(
+    [
+        "from torch.autograd import Variable\n",
+        "from torch.autograd import Variable as V\n",
+        "from torch.autograd import Variable as Variable\n",
+        "import torch.autograd as ag\n",
+        "from torch.autograd import *\n",
+        "from torch.autograd.variable import Variable\n",
+        "try:\n    from torch.autograd import Variable\nexcept ImportError:\n    pass\n",
+        "from torch import autograd\n",
+    ]
+)
+DOCSTRINGS = st.sampled_from(
+    ['"""A Variable."""', '""":rtype: torch.autograd.Variable"""', "'Variable'", '"""No mention."""', ""]
+)
+VARIABLE_USES = st.sampled_from(
+    [
+        "return x",
+        "return Variable(x)",
+        "return V(x)",
+        "return ag.Variable(x)",
+        "return autograd.Variable(x)",
+        "return isinstance(x, Variable)",
+        "s = 'Variable'; return s",
+        "return x  # Variable",
+        "return f'{Variable}'",
+        "y: Variable = x; return y",
+        '"""Variable"""; return Variable(x)',
+        'x = 1; """Variable"""; return x',
+    ]
+)
+
+
+@st.composite
+def variable_modules(draw: st.DrawFn) -> str:
+    head = draw(DOCSTRINGS)
+    lines = [head] if head else []
+    lines += [HEADER.rstrip("\n"), draw(VARIABLE_IMPORTS).rstrip("\n"), "", ""]
+    docstring = draw(DOCSTRINGS)
+    use = draw(VARIABLE_USES)
+    body = [f"    {docstring}"] if docstring else []
+    if draw(st.booleans()):
+        lines.append("class C:")
+        if (class_docstring := draw(DOCSTRINGS)) != "":
+            lines.append(f"    {class_docstring}")
+        lines.append("    def f(self, x):")
+        lines += ["    " + line for line in body] + [f"        {use}"]
+    else:
+        lines.append("def f(x):")
+        lines += [*body, f"    {use}"]
+    return "\n".join(lines) + "\n"
+
+
 def _valid(source: str) -> bool:
     try:
         ast.parse(source)
@@ -155,13 +210,18 @@ def _valid(source: str) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(source=modules())
+@given(source=modules() | variable_modules())
 @example(source=HEADER + "class A:\n    def m(self):\n        return (self.cpu()).data.numpy()[0]\n")
 @example(source=HEADER + "class A:\n    def m(self):\n        return (self.data).data.numpy()[0]\n")
 @example(source=HEADER + "class A:\n    @sm\n    def m(self):\n        return self.data[0]\n")
 @example(source=HEADER + f"class A:\n    def m({WIDE_SELF}):\n        return self.data[0]\n")
 @example(source=HEADER + "class A:\n    def m(self):\n        return 'my loss'.numpy()[0]\n")
 @example(source=HEADER + "x.data[0,]\n")
+@example(source=HEADER + "from torch.autograd import Variable as V\n\n\ndef f(x):\n    return V(x)\n")
+@example(
+    source=HEADER
+    + 'from torch.autograd import Variable\n\n\ndef f(x):\n    """Variable"""; return Variable(x)\n'
+)
 def test_a_rule_left_out_finds_nothing(source: str) -> None:
     if not _valid(source):
         return
@@ -315,74 +375,6 @@ def test_a_large_file_is_shaped_out_by_the_second_stage(
     [result] = list(batch)
     assert result.diagnostics == []
     assert not result.errors
-
-
-# Where `Variable` can stand: imports, docstrings (of the module, a class, a function, one beside code),
-# and code that uses it or only looks as if it did.
-VARIABLE_IMPORTS = st.sampled_from(
-    [
-        "from torch.autograd import Variable\n",
-        "from torch.autograd import Variable as V\n",
-        "from torch.autograd import Variable as Variable\n",
-        "import torch.autograd as ag\n",
-        "from torch.autograd import *\n",
-        "from torch.autograd.variable import Variable\n",
-        "try:\n    from torch.autograd import Variable\nexcept ImportError:\n    pass\n",
-        "from torch import autograd\n",
-    ]
-)
-DOCSTRINGS = st.sampled_from(
-    ['"""A Variable."""', '""":rtype: torch.autograd.Variable"""', "'Variable'", '"""No mention."""', ""]
-)
-VARIABLE_USES = st.sampled_from(
-    [
-        "return x",
-        "return Variable(x)",
-        "return V(x)",
-        "return ag.Variable(x)",
-        "return autograd.Variable(x)",
-        "return isinstance(x, Variable)",
-        "s = 'Variable'; return s",
-        "return x  # Variable",
-        "return f'{Variable}'",
-        "y: Variable = x; return y",
-        '"""Variable"""; return Variable(x)',
-        'x = 1; """Variable"""; return x',
-    ]
-)
-
-
-@st.composite
-def variable_modules(draw: st.DrawFn) -> str:
-    head = draw(DOCSTRINGS)
-    lines = [head] if head else []
-    lines += [HEADER.rstrip("\n"), draw(VARIABLE_IMPORTS).rstrip("\n"), "", ""]
-    docstring = draw(DOCSTRINGS)
-    use = draw(VARIABLE_USES)
-    body = [f"    {docstring}"] if docstring else []
-    if draw(st.booleans()):
-        lines.append("class C:")
-        if (class_docstring := draw(DOCSTRINGS)) != "":
-            lines.append(f"    {class_docstring}")
-        lines.append("    def f(self, x):")
-        lines += ["    " + line for line in body] + [f"        {use}"]
-    else:
-        lines.append("def f(x):")
-        lines += [*body, f"    {use}"]
-    return "\n".join(lines) + "\n"
-
-
-@settings(max_examples=300, deadline=None)
-@given(source=variable_modules())
-@example(source=HEADER + "from torch.autograd import Variable as V\n\n\ndef f(x):\n    return V(x)\n")
-@example(
-    source=HEADER
-    + 'from torch.autograd import Variable\n\n\ndef f(x):\n    """Variable"""; return Variable(x)\n'
-)
-def test_a_rule_about_variable_left_out_finds_nothing(source: str) -> None:
-    if not _valid(source):
-        return
-    assert_hides_nothing(source)
 
 
 @pytest.mark.parametrize(
