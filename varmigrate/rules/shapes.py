@@ -1,4 +1,5 @@
-"""The shape a finding of VM201 or VM202 has in CPython's `ast`: a test every module with one passes.
+"""What a finding of VM201, VM202 or the rules about `Variable` needs in CPython's `ast`: a test every
+module with one passes.
 
 The text prefilter passes any `.data[0]` and `.numpy()[0]`: in strings and comments, in assignments
 (`emb.weight.data[0] = 0`), on a dataset's own `self.data[0]`. Modern code is full of them, and each
@@ -11,6 +12,9 @@ receiver chain; it normalises identifiers (NFKC), which LibCST compares as writt
 scopes. So a receiver counts as a method's own `self` only where no scope analysis could say
 otherwise: an ASCII module, the name read in the method's own body, bound there by nothing but its
 first parameter, in a `def` directly in a class body that no decorator can make a static method.
+
+The rules about `Variable` need the word outside docstrings and the imports that bind it under its own
+name (see `_variable_in_code`): what a module still spells once `fix` has rewritten its uses.
 Standard library only: it runs before LibCST is imported.
 """
 
