@@ -330,6 +330,11 @@ def test_a_run_whose_candidates_are_all_shaped_out_never_imports_libcst(tmp_path
         HEADER + "class Window:\n    def first(self):\n        return self.data[0]\n"
     )
     (tmp_path / "comment.py").write_text(HEADER + "total = 0  # was: total += loss.data[0]\n")
+    # What `fix` leaves of pre-0.4 code: the import, and a docstring that names `Variable`.
+    (tmp_path / "fixed.py").write_text(
+        HEADER
+        + 'from torch.autograd import Variable\n\n\ndef f(x):\n    """:rtype: Variable"""\n    return x\n'
+    )
     program = (
         "import sys\nfrom varmigrate.cli import main\n"
         "code = main(['check', '--no-cache', '.'])\n"
