@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from varmigrate.documents.blocks import Line
+from varmigrate.rules.cpython import blocks, character_column
 
 # doctest's prompt: `>>>` then a space or the end of the line (doctest rejects `>>>x`).
 _PS1 = re.compile(r"( *)>>>(?: |$)")
@@ -69,12 +70,8 @@ def _definitions(body: list[ast.stmt], found: list[ast.Constant]) -> None:
             _docstring(statement, found)
             _definitions(statement.body, found)
         else:
-            for name in ("body", "orelse", "finalbody"):
-                block = getattr(statement, name, None)
-                if isinstance(block, list):
-                    _definitions(block, found)
-            for inner in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
-                _definitions(inner.body, found)
+            for block in blocks(statement):
+                _definitions(block, found)
 
 
 def _test_strings(body: list[ast.stmt]) -> list[ast.Constant]:
@@ -149,8 +146,8 @@ def _example(lines: list[str], values: list[_ValueLine], indent: int, first: int
 def _value_lines(lines: list[str], node: ast.Constant) -> list[_ValueLine]:
     """The lines of the docstring ``node``'s value, tabs expanded, each with its place in the file."""
     first, last = node.lineno, node.end_lineno or node.lineno
-    start = _column(lines[first - 1], node.col_offset)
-    end = _column(lines[last - 1], node.end_col_offset or 0)
+    start = character_column(lines[first - 1], node.col_offset)
+    end = character_column(lines[last - 1], node.end_col_offset or 0)
     value = str(node.value).expandtabs()
     opening = _OPENING.match(lines[first - 1], start)
     if opening is not None and _one_token(lines, first, start, last, end):
@@ -228,11 +225,6 @@ def _one_token(lines: list[str], first: int, start: int, last: int, end: int) ->
     except (tokenize.TokenError, SyntaxError, StopIteration):
         return False
     return token.type == tokenize.STRING and token.string in (segment, _LINE_BREAKS.sub("\n", segment))
-
-
-def _column(line: str, offset: int) -> int:
-    """The character column of CPython's ``offset`` (UTF-8 bytes) in ``line``."""
-    return offset if line.isascii() else len(line.encode()[:offset].decode(errors="ignore"))
 
 
 __all__ = ["SHARES_QUOTES", "Example", "doctest_examples"]

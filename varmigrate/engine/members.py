@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from varmigrate.rules.cpython import character_column
+
 # A comment, or a string token (prefix, quotes, body), as CPython's tokenizer reads them.
 _TOKENS = re.compile(
     r"#[^\r\n]*"
@@ -223,7 +225,7 @@ class _Reader:
     def _same_line(self, node: ast.stmt) -> bool:
         """Whether ``node`` follows its clause's colon on the same line (a one-line suite)."""
         line = self.lines[node.lineno - 1]
-        before = line[: node.col_offset] if line.isascii() else line.encode()[: node.col_offset].decode()
+        before = line[: character_column(line, node.col_offset)]
         return bool(before.strip())
 
     def _header_end(self, first: int, stop: int) -> int:

@@ -145,10 +145,10 @@ class Outline:
                 codes[index] = self.code(index) if known else self.surroundings(index)
             return codes[index]
 
-        searched = touched[0] if not in_docstrings else range(len(self.statements))
+        matched = touched[0]
         keep = [
             any(index in t for t in touched)
-            and _may_matter(statement.nodes, code(index), pattern, search=index in searched)
+            and _may_matter(statement.nodes, code(index), pattern, search=in_docstrings or index in matched)
             for index, statement in enumerate(self.statements)
         ]
         if in_docstrings:

@@ -21,6 +21,7 @@ from varmigrate.engine.prefilter import parse_ast
 from varmigrate.engine.splice import LINE, Alignment, Change, line_starts, may_differ, merge
 from varmigrate.model import Fix
 from varmigrate.rules import nodes
+from varmigrate.rules.cpython import blocks
 
 _PLAIN = re.compile(r"[\w.]+")
 _NORMALIZE = re.compile(r"[\s()]")
@@ -123,17 +124,8 @@ def _assignments_on(body: Sequence[ast.stmt], touched: set[int]) -> Iterator[ast
             continue
         if isinstance(node, ast.Assign):
             yield node
-        for block in _blocks(node):
+        for block in blocks(node):
             yield from _assignments_on(block, touched)
-
-
-def _blocks(node: ast.stmt) -> Iterator[list[ast.stmt]]:
-    for name in ("body", "orelse", "finalbody"):
-        block = getattr(node, name, None)
-        if isinstance(block, list):
-            yield block
-    for part in [*getattr(node, "handlers", ()), *getattr(node, "cases", ())]:
-        yield part.body
 
 
 def _segment(lines: Sequence[str], node: ast.expr) -> str:

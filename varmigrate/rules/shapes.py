@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from varmigrate.rules.cpython import blocks, character_column
 from varmigrate.rules.torch_api import FULL_REDUCTIONS, TO_NUMPY_STEPS
 
 if TYPE_CHECKING:
@@ -247,10 +248,8 @@ def _statements(tree: ast.Module) -> Iterator[ast.AST]:
     while pending:
         node = pending.pop()
         yield node
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            inner = getattr(node, field, None)
-            if isinstance(inner, list):
-                pending.extend(inner)
+        for block in blocks(node):
+            pending.extend(block)
 
 
 class _Offsets:
@@ -269,10 +268,7 @@ class _Offsets:
         return start, end
 
     def _offset(self, row: int, column: int) -> int:
-        line = self.lines[row - 1]
-        if not line.isascii():
-            column = len(line.encode()[:column].decode(errors="replace"))
-        return self.starts[row - 1] + column
+        return self.starts[row - 1] + character_column(self.lines[row - 1], column)
 
 
 def _rows(source: str, words: re.Pattern[str]) -> list[int]:
