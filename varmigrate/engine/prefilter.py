@@ -63,8 +63,32 @@ def could_match(
     return examples and ">>>" in source and _word_in_code(example_code(source), found)
 
 
+# Trees CPython's parse gave the first stage for texts that go on to the second stage, which parses them
+# again: each is handed out once, by its text, to the next parse of that text (in this process, or in a
+# worker forked after it was kept). See `keep_tree`.
+_KEPT: dict[str, ast.Module] = {}
+
+
+def keep_tree(source: str, tree: ast.Module) -> None:
+    """Have the next `parse_ast` of ``source`` return ``tree`` (nobody changes a tree once parsed)."""
+    _KEPT[source] = tree
+
+
+def kept_size() -> int:
+    """How many characters of source the kept trees were parsed from."""
+    return sum(map(len, _KEPT))
+
+
+def forget_trees() -> None:
+    """Drop the trees kept for later parses (those a forked worker needs, it has a copy of)."""
+    _KEPT.clear()
+
+
 def parse_ast(source: str) -> ast.Module | None:
     """CPython's parse of ``source`` (no compilation), or None when CPython rejects it."""
+    kept = _KEPT.pop(source, None)
+    if kept is not None:
+        return kept
     import ast
     import warnings
 
@@ -85,12 +109,13 @@ def lines_agree(source: str) -> bool:
     return "\r" not in source or source.count("\r") == source.count("\r\n")
 
 
-def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
+def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES, *, keep: bool = False) -> bool:
     """Whether CPython's parse of ``source`` shows that none of ``rules`` has a finding in it.
 
     The second look, after the text's (`could_match`): asked only of a text every rule of which that
     the text passes has a known shape (`varmigrate.rules.shapes`: `.data[0]` and `.numpy()[0]`, common
-    in modern code), and no doctest example, which CPython's parse would not see as code.
+    in modern code), and no doctest example, which CPython's parse would not see as code. With ``keep``,
+    a parse that leaves a finding possible is kept for the next parse of ``source`` (`keep_tree`).
     """
     from varmigrate.rules.shapes import has_shape, shaped_rules
 
@@ -100,7 +125,13 @@ def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> bool:
     if not possible or not all(has_shape(rule) for rule in possible):
         return not possible
     tree = parse_ast(source) if lines_agree(source) else None
-    return tree is not None and not shaped_rules(source, tree, possible)
+    if tree is None:
+        return False
+    if shaped_rules(source, tree, possible):
+        if keep:
+            keep_tree(source, tree)
+        return False
+    return True
 
 
 def possible_rules(source: str, rules: Iterable[RuleSpec]) -> tuple[RuleSpec, ...]:
