@@ -59,10 +59,25 @@ def field_names(node: cst.CSTNode) -> tuple[str, ...]:
 # `CSTNode` (an abstract base class) costs several times a dictionary lookup.
 _OTHER, _NODE, _SEQUENCE = 1, 2, 3
 _KINDS: dict[type, int] = {}
+# The layout of the code: whitespace, line breaks, blank lines and comments. About half of a module's
+# nodes, and none that a rule, scope analysis or an expression context asks about (a fix looks for the
+# comments under a node with `nodes.descendants`, which reads every child): the walk's table of kinds
+# takes them for no node, so the walk leaves them out.
+LAYOUT: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.SimpleWhitespace,
+        cst.ParenthesizedWhitespace,
+        cst.TrailingWhitespace,
+        cst.Newline,
+        cst.EmptyLine,
+        cst.Comment,
+    }
+)
+_WALKED_KINDS: dict[type, int] = dict.fromkeys(LAYOUT, _OTHER)
 
 
-def _kind(kind: type) -> int:
-    found = _KINDS.get(kind)
+def _kind(kind: type, table: dict[type, int] = _KINDS) -> int:
+    found = table.get(kind)
     if found is None:
         # Read from the MRO: `issubclass` on an abstract base class answers "no" by asking each of its
         # 200 subclasses in turn (LibCST registers no virtual subclass of `CSTNode`).
@@ -72,7 +87,7 @@ def _kind(kind: type) -> int:
             found = _SEQUENCE
         else:
             found = _OTHER
-        _KINDS[kind] = found
+        table[kind] = found
     return found
 
 
@@ -101,18 +116,17 @@ def _values(node: cst.CSTNode) -> _Values:
     return values
 
 
-def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The children of ``node``, in visiting order."""
+def children(node: cst.CSTNode, kinds: dict[type, int] = _KINDS) -> list[cst.CSTNode]:
+    """The children of ``node``, in visiting order (``kinds``: which values count as nodes)."""
     values = _VALUES.get(type(node)) or _values(node)
     found: list[cst.CSTNode] = []
-    kinds = _KINDS
     for value in values(node):
-        kind = kinds.get(type(value)) or _kind(type(value))
+        kind = kinds.get(type(value)) or _kind(type(value), kinds)
         if kind == _NODE:
             found.append(value)
         elif kind == _SEQUENCE:
             for child in value:
-                if (kinds.get(type(child)) or _kind(type(child))) == _NODE:
+                if (kinds.get(type(child)) or _kind(type(child), kinds)) == _NODE:
                     found.append(child)
     return found
 
@@ -124,7 +138,8 @@ Children = dict[int, list[cst.CSTNode]]
 
 
 def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode], Children]:
-    """The nodes under ``root`` (itself first) in visiting order, each one's parent, and its children."""
+    """The nodes under ``root`` (itself first) in visiting order, each one's parent, and its children:
+    all but the code's `LAYOUT`."""
     order: list[cst.CSTNode] = []
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
     kids: Children = {}
@@ -132,7 +147,7 @@ def walk(root: cst.CSTNode) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CS
     while stack:
         node = stack.pop()
         order.append(node)
-        children_ = kids[id(node)] = children(node)
+        children_ = kids[id(node)] = children(node, _WALKED_KINDS)
         for child in children_:
             parents[child] = node
         stack.extend(reversed(children_))
