@@ -236,7 +236,7 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         facts = view.settings_for(path) if view is not None else None
         if facts is not None:
             job = job._replace(settings=job.settings.in_project(facts))
-        keep = isinstance(data, bytes) and kept_size() + len(data) <= KEPT_TREES_BYTES
+        keep = kept_size() + len(data) <= KEPT_TREES_BYTES
         slot = _first_stage(path, job, cache, data, keep=keep)
         if not isinstance(slot, FileResult) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
