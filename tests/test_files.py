@@ -311,6 +311,20 @@ def test_walk_finds_python_files_sorted_and_skips_default_dirs(in_tmp: Path) -> 
     assert found.errors == []
 
 
+def test_walk_enters_no_symlinked_directory_and_keeps_symlinked_files(in_tmp: Path) -> None:
+    write(in_tmp / "real" / "a.py", "")
+    (in_tmp / "linked").symlink_to(in_tmp / "real", target_is_directory=True)
+    (in_tmp / "b.py").symlink_to(in_tmp / "real" / "a.py")
+    (in_tmp / "gone.py").symlink_to(in_tmp / "missing.py")
+    os.mkfifo(in_tmp / "pipe.py")
+    found = discover([Path(".")])
+    # As `os.walk`: the link to a directory is not entered; links to files are files (a broken one is
+    # the reader's to report), and a FIFO is skipped with a warning.
+    assert names(found.files, in_tmp) == ["b.py", "gone.py", "real/a.py"]
+    assert [str(w) for w in found.warnings] == ["pipe.py: skipped: a FIFO, not a regular file"]
+    assert found.errors == []
+
+
 def test_explicit_file_in_excluded_dir_is_checked_unless_force_exclude(in_tmp: Path) -> None:
     write(in_tmp / "build" / "gen.py", "")
     assert names(discover([Path("build/gen.py")]).files, in_tmp) == ["build/gen.py"]

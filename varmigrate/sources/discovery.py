@@ -218,12 +218,12 @@ def discover(
     # Absolute paths as strings: a tree's worth of Path objects costs more than the walk that found them.
     seen: set[str] = set()
 
-    def add(file: Path) -> None:
+    def add(file: Path, regular: bool = False) -> None:
         key = os.path.abspath(file)
         if key in seen:
             return
         seen.add(key)
-        kind = _special_kind(key)
+        kind = None if regular else _special_kind(key)
         if kind is not None:
             found.warnings.append(FileError(str(file), f"skipped: a {kind}, not a regular file"))
         else:
@@ -236,8 +236,8 @@ def discover(
             continue
         elif path.is_dir():
             walked = _walk(path, excluder.within(path), respect_gitignore, tuple(suffixes))
-            for file in sorted(walked, key=lambda file: file.parts):
-                add(file)
+            for file, regular in sorted(walked, key=lambda item: item[0].parts):
+                add(file, regular)
         else:
             add(path)
     return found
@@ -266,11 +266,24 @@ def _special_kind(path: str | os.PathLike[str]) -> str | None:
 
 def _walk(
     root: Path, excluder: Excluder, respect_gitignore: bool, suffixes: tuple[str, ...]
-) -> Iterator[Path]:
-    """Source files under ``root``, pruning excluded directories as early as possible."""
+) -> Iterator[tuple[Path, bool]]:
+    """Source files under ``root``, each with whether the listing showed it to be a regular file (not a
+    symlink, which is looked at again), pruning excluded directories as early as possible.
+
+    As `os.walk` walks, reading each directory once with `os.scandir`, whose entries tell a regular file
+    from a symlink, a FIFO or a device without a `stat` of each: a directory that cannot be listed is
+    passed over, and a symlink to a directory is not entered.
+    """
     chains: dict[str, list[tuple[Path, GitIgnoreSpec]]] = {}
     first = True
-    for directory, dirnames, filenames in os.walk(root):
+    pending = [os.fspath(root)]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
         here = Path(directory)
         if respect_gitignore:
             if first:
@@ -283,25 +296,46 @@ def _walk(
                     chain.append((Path(os.path.abspath(here)), spec))
         else:
             chain = []
-        kept = []
-        for name in sorted(dirnames):
-            sub = here / name
-            if name in excluder.excluded_dirs or excluder.excluded_by_user(sub, is_dir=True):
+        # Paths are made only where a pattern is matched against them: a tree's worth costs more than
+        # the listing.
+        patterns = bool(chain or excluder.groups)
+        folders: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (folders if is_dir else files).append(entry)
+        for entry in folders:
+            name = entry.name
+            if name in excluder.excluded_dirs:
                 continue
-            if chain and excluder.ignored(sub, chain, is_dir=True):
-                continue
-            kept.append(name)
-            chains[os.path.join(directory, name)] = chain
-        dirnames[:] = kept
-        for name in sorted(filenames):
+            if patterns:
+                sub = here / name
+                if excluder.excluded_by_user(sub, is_dir=True):
+                    continue
+                if chain and excluder.ignored(sub, chain, is_dir=True):
+                    continue
+            if not entry.is_symlink():
+                below = os.path.join(directory, name)
+                chains[below] = chain
+                pending.append(below)
+        for entry in files:
+            name = entry.name
             if not name.endswith(suffixes):
                 continue
             file = here / name
-            if excluder.excluded_by_user(file, is_dir=False):
+            if patterns and (
+                excluder.excluded_by_user(file, is_dir=False)
+                or (chain and excluder.ignored(file, chain, is_dir=False))
+            ):
                 continue
-            if chain and excluder.ignored(file, chain, is_dir=False):
-                continue
-            yield file
+            try:
+                regular = entry.is_file(follow_symlinks=False)
+            except OSError:
+                regular = False
+            yield file, regular
 
 
 __all__ = [
