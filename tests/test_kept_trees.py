@@ -14,7 +14,7 @@ import pytest
 from varmigrate.engine import prefilter
 from varmigrate.engine.settings import Settings
 from varmigrate.pipeline import Job
-from varmigrate.pipeline.batch import KEPT_TREES_BYTES, prepare, processing
+from varmigrate.pipeline.batch import prepare, processing
 
 # Only rules with shapes can hold a finding here (`Variable`, `.data[0]`): the first stage parses it.
 LEGACY = "import torch\nfrom torch.autograd import Variable\nx = Variable(torch.ones(2))\ny = x.data[0]\n"
@@ -68,12 +68,12 @@ def test_the_kept_tree_is_what_the_second_stage_parses(tmp_path: Path) -> None:
 
 def test_what_is_kept_is_bounded(tmp_path: Path) -> None:
     # Padding in a comment: the file stays one the first stage parses.
-    large = LEGACY + "#" * (KEPT_TREES_BYTES // 2) + "\n"
+    large = LEGACY + "#" * (prefilter.KEPT_TREES_CHARACTERS // 2) + "\n"
     texts = {f"legacy_{index}.py": large.replace("x", f"x{index}") for index in range(3)}
     batch = prepare(_items(tmp_path, texts))
     assert batch.pending == 3
     assert len(prefilter._KEPT) == 1
-    assert prefilter.kept_size() <= KEPT_TREES_BYTES
+    assert prefilter.kept_size() <= prefilter.KEPT_TREES_CHARACTERS
 
 
 def test_a_new_batch_starts_with_none_kept(tmp_path: Path) -> None:

@@ -67,11 +67,16 @@ def could_match(
 # again: each is handed out once, by its text, to the next parse of that text (in this process, or in a
 # worker forked after it was kept). See `keep_tree`.
 _KEPT: dict[str, ast.Module] = {}
+# How much source the kept trees may come from: CPython's tree takes about 80 times the memory of its
+# source.
+KEPT_TREES_CHARACTERS = 512 * 1024
 
 
 def keep_tree(source: str, tree: ast.Module) -> None:
-    """Have the next `parse_ast` of ``source`` return ``tree`` (nobody changes a tree once parsed)."""
-    _KEPT[source] = tree
+    """Have the next `parse_ast` of ``source`` return ``tree`` (nobody changes a tree once parsed), while
+    the trees kept come from `KEPT_TREES_CHARACTERS` of source at most."""
+    if kept_size() + len(source) <= KEPT_TREES_CHARACTERS:
+        _KEPT[source] = tree
 
 
 def kept_size() -> int:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from varmigrate.engine.prefilter import could_match, forget_trees, kept_size, shaped_out
+from varmigrate.engine.prefilter import could_match, forget_trees, shaped_out
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
@@ -71,10 +71,6 @@ POOL_THRESHOLD_BYTES = {"fork": 32 * 1024, "forkserver": 256 * 1024, "spawn": 25
 # 100 MB a MB): a larger one goes to the second stage, whose analysis looks the same way, in a worker,
 # within the time limit.
 SHAPES_HERE_BYTES = 1024 * 1024
-# How much source the trees of that parse may come from that are kept for the second stage (which would
-# otherwise parse the file again, in a worker forked after the first stage, or here): CPython's tree takes
-# about 80 times the memory of its source.
-KEPT_TREES_BYTES = 512 * 1024
 # How many objects the garbage collector lets the youngest generation grow to while a run works (CPython's
 # default is 700). Nearly everything a run builds lives until its file is done or the run ends: the
 # classes and tables of LibCST's import, some 100,000 objects, and a tree of about as many nodes per 100 kB
@@ -236,8 +232,7 @@ def prepare(items: Iterable[tuple[Path, Job]], cache: ResultCache | None = None)
         facts = view.settings_for(path) if view is not None else None
         if facts is not None:
             job = job._replace(settings=job.settings.in_project(facts))
-        keep = kept_size() + len(data) <= KEPT_TREES_BYTES
-        slot = _first_stage(path, job, cache, data, keep=keep)
+        slot = _first_stage(path, job, cache, data)
         if not isinstance(slot, FileResult) and slot.key is not None and job.mode is Mode.CHECK:
             # The same bytes under the same settings: checked once (a copied tree, vendored files).
             slot.same_as = first_of.setdefault(slot.key, slot)
@@ -425,13 +420,8 @@ def _read(path: Path) -> bytes | FileResult:
         return FileResult(name, errors=[FileError(name, f"cannot read: {error.strerror or error}")])
 
 
-def _first_stage(
-    path: Path, job: Job, cache: ResultCache | None, data: bytes, *, keep: bool = False
-) -> FileResult | Task:
-    """Settle the file at ``path`` (bytes ``data``) without LibCST if possible: the result, else a task.
-
-    ``keep``: a CPython parse that does not settle it is kept for the second stage's (`keep_tree`).
-    """
+def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -> FileResult | Task:
+    """Settle the file at ``path`` (bytes ``data``) without LibCST if possible: the result, else a task."""
     name = str(path)
     # Cheapest prefilter: no rule can fire in a file torch does not reach; cheaper than hashing.
     if not reaches_torch(data, job):
@@ -443,7 +433,7 @@ def _first_stage(
         if entry is not None and reusable(entry, job):
             return named(entry, name)
     # Notebooks are screened cell by cell in the second stage (`Program.build`).
-    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job, kind, keep=keep)
+    screened = None if kind == NOTEBOOK_SUFFIX else _screen(data, name, job, kind)
     if screened is None:
         from varmigrate.pipeline.task import Task
 
@@ -453,10 +443,10 @@ def _first_stage(
     return screened
 
 
-def _screen(data: bytes, name: str, job: Job, kind: str, *, keep: bool = False) -> FileResult | None:
+def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
     """The result of a file that cannot reach LibCST (undecodable, no rule's words, or in a module
-    none of the shapes of the findings its words could be), else None (and with ``keep``, CPython's
-    parse of it, when it took one, kept for the second stage)."""
+    none of the shapes of the findings its words could be), else None (and CPython's parse of it, when
+    it took one, kept for the second stage: `keep_tree`)."""
     try:
         source = decode(data)
     except DecodeError as error:
@@ -468,7 +458,7 @@ def _screen(data: bytes, name: str, job: Job, kind: str, *, keep: bool = False) 
     # A module whose only candidates are, say, a dataset's `self.data[0]`: CPython's parse tells,
     # and when every file of a run is such, LibCST is never imported.
     here = kind == ".py" and len(data) <= SHAPES_HERE_BYTES
-    return FileResult(name) if here and shaped_out(source.text, rules, keep=keep) else None
+    return FileResult(name) if here and shaped_out(source.text, rules, keep=True) else None
 
 
 def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:
