@@ -9,7 +9,7 @@ import tokenize
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from varmigrate.pipeline import Job, Mode, process_bytes, process_file
@@ -391,6 +391,50 @@ def test_parent_gitignore_outside_a_repository_is_not_used(in_tmp: Path) -> None
     write(in_tmp / ".gitignore", "src/gen/\n")
     write(in_tmp / "src" / "gen" / "x.py", "")
     assert names(discover([Path("src")]).files, in_tmp) == ["src/gen/x.py"]
+
+
+_PATTERN_PARTS = ["a", "b", "ab", "*", "**", "?", "[ab]", "x.py", "*.py", "\\!a", "a b", "\\*"]
+_PATH_PARTS = ["a", "b", "ab", "x.py", "a.py", "!a", "a b", "*", "c"]
+
+
+@given(
+    lines=st.lists(
+        st.builds(
+            lambda negated, rooted, parts, directory: (
+                ("!" if negated else "")
+                + ("/" if rooted else "")
+                + "/".join(parts)
+                + ("/" if directory else "")
+            ),
+            st.booleans(),
+            st.booleans(),
+            st.lists(st.sampled_from(_PATTERN_PARTS), min_size=1, max_size=3),
+            st.booleans(),
+        )
+        | st.sampled_from(["", "# a comment", "a/**/b", "**/a", "a/**"]),
+        max_size=8,
+    ),
+    path=st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=4),
+    directory=st.booleans(),
+)
+@example(lines=["*.py", "!x.py"], path=["x.py"], directory=False)
+@example(lines=["a/", "!a/x.py"], path=["a", "x.py"], directory=False)
+@example(lines=["b", "*.py"], path=["a", "x.py"], directory=False)
+@example(lines=["/b", "a/"], path=["b", "a"], directory=True)
+@settings(max_examples=500)  # cheap: no file is read
+def test_gitignore_patterns_decide_as_pathspec(lines: list[str], path: list[str], directory: bool) -> None:
+    """One expression for all of a .gitignore's patterns tells the paths none matches; pathspec decides
+    the rest: the decision is pathspec's, for every path, negated patterns and directories included."""
+    import pathspec
+
+    from varmigrate.sources.discovery import Patterns
+
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    patterns = Patterns(spec)
+    assert patterns.joined
+    relative = "/".join(path) + ("/" if directory else "")
+    include = spec.check_file(relative).include
+    assert patterns.decision(relative) == (None if include is None else bool(include))
 
 
 def test_exclude_patterns(in_tmp: Path) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,26 +95,26 @@ class Excluder:
         self.excluded_dirs = excluded_dirs
         # (directory the patterns are relative to, their spec): ``exclude`` is relative to the working
         # directory, ``anchored`` patterns (a configuration file's) to their own directory.
-        self.groups: list[tuple[Path, GitIgnoreSpec]] = []
+        self.groups: list[tuple[Path, Patterns]] = []
         for root, lines in ((self.cwd, exclude), *anchored):
             patterns = [p for p in (pattern.strip() for pattern in lines) if p]
             if patterns:
-                self.groups.append((Path(os.path.abspath(root)), gitignore_spec(patterns)))
-        self._gitignores: dict[Path, GitIgnoreSpec | None] = {}
+                self.groups.append((Path(os.path.abspath(root)), Patterns(gitignore_spec(patterns))))
+        self._gitignores: dict[Path, Patterns | None] = {}
 
-    def excluded_by_user(self, path: Path, *, is_dir: bool) -> bool:
+    def excluded_by_user(self, path: Path | str, *, is_dir: bool) -> bool:
         """Whether an ``--exclude`` (or configured) pattern matches ``path``."""
         suffix = "/" if is_dir else ""
-        return any(spec.match_file(relative_to(path, root) + suffix) for root, spec in self.groups)
+        return any(patterns.matches(relative_to(path, root) + suffix) for root, patterns in self.groups)
 
     def within(self, root: Path) -> Excluder:
         """This excluder for walking ``root``, which was asked for: patterns that exclude it are dropped."""
         clone = object.__new__(type(self))  # a shallow copy (`copy` would cost every run its import)
         clone.__dict__.update(vars(self))
         clone.groups = []
-        for base, spec in self.groups:
+        for base, patterns in self.groups:
             relative = relative_to(root, base)
-            clone.groups.append((base, spec if relative == "." else _sparing(spec, relative + "/")))
+            clone.groups.append((base, patterns if relative == "." else patterns.sparing(relative + "/")))
         return clone
 
     def excluded_explicit(self, path: Path) -> bool:
@@ -125,49 +126,143 @@ class Excluder:
 
     # .gitignore -------------------------------------------------------------------------------------
 
-    def gitignore_chain(self, directory: Path) -> list[tuple[Path, GitIgnoreSpec]]:
-        """The .gitignore specs that apply inside ``directory``: its own and its ancestors' in the repo."""
+    def gitignore_chain(self, directory: Path) -> list[tuple[str, Patterns]]:
+        """The .gitignore files that apply inside ``directory``: its own and its ancestors' in the repo,
+        outermost first, each with its directory (absolute)."""
         directory = Path(os.path.abspath(directory))
-        chain: list[tuple[Path, GitIgnoreSpec]] = []
+        chain: list[tuple[str, Patterns]] = []
         for folder in (directory, *directory.parents):
-            spec = self.gitignore(folder)
-            if spec is not None:
+            patterns = self.gitignore(folder)
+            if patterns is not None:
                 if folder != directory:
                     # `directory` was asked for explicitly: what ignores it (or a parent) does not apply.
-                    spec = _sparing(spec, directory.relative_to(folder).as_posix() + "/")
-                chain.append((folder, spec))
+                    patterns = patterns.sparing(directory.relative_to(folder).as_posix() + "/")
+                chain.append((os.fspath(folder), patterns))
             # The repository's root ends the climb: .gitignore files above it are not the project's.
             if (folder / ".git").exists():
                 break
         else:
             # Not inside a repository: only the directory's own .gitignore counts.
-            chain = [(folder, spec) for folder, spec in chain if folder == directory]
+            chain = [(folder, patterns) for folder, patterns in chain if folder == os.fspath(directory)]
         chain.reverse()
         return chain
 
-    def gitignore(self, directory: Path) -> GitIgnoreSpec | None:
-        """The parsed ``directory/.gitignore``, if there is one."""
+    def gitignore(self, directory: Path, *, present: bool = True) -> Patterns | None:
+        """The parsed ``directory/.gitignore``, if there is one (``present`` False: a listing of the
+        directory showed none)."""
         if directory not in self._gitignores:
-            spec = None
+            patterns = None
             try:
+                if not present:
+                    raise FileNotFoundError
                 lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 pass
             else:
-                spec = gitignore_spec(lines)
-            self._gitignores[directory] = spec
+                patterns = Patterns(gitignore_spec(lines))
+            self._gitignores[directory] = patterns
         return self._gitignores[directory]
 
     @staticmethod
-    def ignored(path: Path, chain: Sequence[tuple[Path, GitIgnoreSpec]], *, is_dir: bool) -> bool:
-        """Whether the deepest .gitignore that has a say about ``path`` ignores it."""
-        absolute = Path(os.path.abspath(path))
-        for folder, spec in reversed(chain):
-            relative = absolute.relative_to(folder).as_posix() + ("/" if is_dir else "")
-            decision = spec.check_file(relative).include
+    def ignored(absolute: str, chain: Sequence[tuple[str, Patterns]], *, is_dir: bool) -> bool:
+        """Whether the deepest .gitignore that has a say about ``absolute`` (a normalised absolute path
+        inside each directory of ``chain``) ignores it."""
+        for folder, patterns in reversed(chain):
+            relative = absolute[len(folder.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+            decision = patterns.decision(relative + "/" if is_dir else relative)
             if decision is not None:
-                return bool(decision)
+                return decision
         return False
+
+
+class Patterns:
+    """Patterns in .gitignore syntax: pathspec's reading of them (``spec``), and one regular expression
+    that matches wherever any of them does.
+
+    Most paths of a walk match none of a .gitignore's patterns, and pathspec tries each pattern's own
+    expression in turn: with a template of some 80 patterns, a walk of 3,000 files spent 0.4 s there. A
+    single search of the expression all of them make up tells those paths at once; the few it matches
+    get pathspec's answer, which weighs which pattern matched (the last, a file's over a directory's).
+    """
+
+    __slots__ = ("_any", "spec")
+
+    def __init__(self, spec: GitIgnoreSpec) -> None:
+        self.spec = spec
+        self._any = _any_of(spec.patterns)
+
+    @property
+    def joined(self) -> bool:
+        """Whether one expression stands for all the patterns (else pathspec tries each in turn)."""
+        return self._any is not None
+
+    def decision(self, relative: str) -> bool | None:
+        """Whether the patterns ignore ``relative`` (POSIX, a directory's ending in ``/``): None when
+        none of them has a say."""
+        if self._any is not None and self._any(relative) is None:
+            return None
+        include = self.spec.check_file(relative).include
+        return None if include is None else bool(include)
+
+    def matches(self, relative: str) -> bool:
+        """Whether the patterns ignore ``relative`` (no say: not ignored)."""
+        return bool(self.decision(relative))
+
+    def sparing(self, directory: str) -> Patterns:
+        """These patterns without those that ignore ``directory`` (relative, ending in ``/``) or its
+        parents."""
+        spec = self.spec
+        kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
+        return self if len(kept) == len(spec.patterns) else Patterns(_spec_of(kept))
+
+
+# Where a pattern's expression refers back to what it captured: such an expression cannot join the
+# others (its groups' names and numbers would change), and its patterns are tried one by one.
+_BACK_REFERENCE = re.compile(r"\\(?:[1-9]|g<)|\(\?P=")
+# How pathspec begins the expression of a pattern without a slash (it matches in any directory).
+_ANY_DIRECTORY = "(?:.+/)?"
+
+
+def _any_of(patterns: Sequence[Any]) -> Callable[[str], re.Match[str] | None] | None:
+    """A function that finds a match wherever one of ``patterns``' own expressions does (`re.search`),
+    or None when their expressions cannot be joined.
+
+    The groups pathspec names (``ps_d``, the directory mark) become plain groups: only pathspec's own
+    match reads them, and naming one twice is an error. Expressions anchored at the start (all of a
+    .gitignore's) are matched at the start alone, and those for any directory share that prefix: tried
+    once, rather than once per pattern, it is what makes the one expression faster than the many.
+    """
+    parts: list[str] = []
+    flags: set[int] = set()
+    for pattern in patterns:
+        if getattr(pattern, "include", None) is None:
+            continue  # a blank line or a comment: it matches nothing
+        regex = getattr(pattern, "regex", None)
+        if not isinstance(regex, re.Pattern) or not isinstance(regex.pattern, str):
+            return None
+        if _BACK_REFERENCE.search(regex.pattern):
+            return None
+        parts.append(_NAMED_GROUP.sub("(?:", regex.pattern))
+        flags.add(regex.flags)
+    if len(flags) > 1:
+        return None
+    flag = flags.pop() if flags else 0
+    try:
+        if not parts:
+            return re.compile(r"(?!)").match
+        if flag & re.MULTILINE or not all(part.startswith("^") for part in parts):
+            return re.compile("|".join(f"(?:{part})" for part in parts), flag).search
+        anywhere = [part[1 + len(_ANY_DIRECTORY) :] for part in parts if part[1:].startswith(_ANY_DIRECTORY)]
+        rooted = [part[1:] for part in parts if not part[1:].startswith(_ANY_DIRECTORY)]
+        joined = [f"(?:{part})" for part in rooted]
+        if anywhere:
+            joined.append(_ANY_DIRECTORY + "(?:" + "|".join(f"(?:{part})" for part in anywhere) + ")")
+        return re.compile("|".join(joined), flag).match
+    except re.error:
+        return None
+
+
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<\w+>")
 
 
 def gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
@@ -183,20 +278,21 @@ def _spec_of(patterns: Sequence[Any]) -> GitIgnoreSpec:
     return pathspec.GitIgnoreSpec(patterns)
 
 
-def relative_to(path: Path, root: Path) -> str:
+def relative_to(path: Path | str, root: Path) -> str:
     """``path`` relative to the absolute directory ``root`` in POSIX form; outside it, its absolute path
     without the leading slash, so that patterns without a slash still match its name."""
-    absolute = Path(os.path.abspath(path))
+    if os.sep == "/":
+        # As `PurePosixPath.relative_to` and `as_posix` make it, on strings: a walk asks for every entry.
+        absolute, base = os.path.abspath(path), os.fspath(root)
+        if absolute == base:
+            return "."
+        inside = base if base.endswith("/") else base + "/"
+        return absolute[len(inside) :] if absolute.startswith(inside) else absolute.lstrip("/")
+    absolute_path = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(root).as_posix()
+        return absolute_path.relative_to(root).as_posix()
     except ValueError:
-        return absolute.as_posix().lstrip("/")
-
-
-def _sparing(spec: GitIgnoreSpec, directory: str) -> GitIgnoreSpec:
-    """``spec`` without the patterns that ignore ``directory`` (relative, ending in ``/``) or its parents."""
-    kept = [p for p in spec.patterns if not (p.include and p.match_file(directory))]
-    return spec if len(kept) == len(spec.patterns) else _spec_of(kept)
+        return absolute_path.as_posix().lstrip("/")
 
 
 def discover(
@@ -274,7 +370,7 @@ def _walk(
     from a symlink, a FIFO or a device without a `stat` of each: a directory that cannot be listed is
     passed over, and a symlink to a directory is not entered.
     """
-    chains: dict[str, list[tuple[Path, GitIgnoreSpec]]] = {}
+    chains: dict[str, list[tuple[str, Patterns]]] = {}
     first = True
     pending = [os.fspath(root)]
     while pending:
@@ -284,21 +380,21 @@ def _walk(
                 entries = list(listing)
         except OSError:
             continue
-        here = Path(directory)
+        absolute = os.path.abspath(directory)
+        chain: list[tuple[str, Patterns]] = []
         if respect_gitignore:
             if first:
                 first = False
-                chain = excluder.gitignore_chain(here)
+                chain = excluder.gitignore_chain(Path(directory))
             else:
                 chain = list(chains.pop(directory, []))
-                spec = excluder.gitignore(Path(os.path.abspath(here)))
-                if spec is not None:
-                    chain.append((Path(os.path.abspath(here)), spec))
-        else:
-            chain = []
-        # Paths are made only where a pattern is matched against them: a tree's worth costs more than
-        # the listing.
-        patterns = bool(chain or excluder.groups)
+                present = any(entry.name == ".gitignore" for entry in entries)
+                patterns = excluder.gitignore(Path(absolute), present=present)
+                if patterns is not None:
+                    chain.append((absolute, patterns))
+        # Paths are made only for the files kept, and patterns are matched against absolute paths as
+        # strings: a tree's worth of `Path` objects costs more than the listing.
+        user = bool(excluder.groups)
         folders: list[os.DirEntry[str]] = []
         files: list[os.DirEntry[str]] = []
         for entry in entries:
@@ -311,31 +407,32 @@ def _walk(
             name = entry.name
             if name in excluder.excluded_dirs:
                 continue
-            if patterns:
-                sub = here / name
-                if excluder.excluded_by_user(sub, is_dir=True):
+            if user or chain:
+                inside = os.path.join(absolute, name)
+                if user and excluder.excluded_by_user(inside, is_dir=True):
                     continue
-                if chain and excluder.ignored(sub, chain, is_dir=True):
+                if chain and excluder.ignored(inside, chain, is_dir=True):
                     continue
             if not entry.is_symlink():
                 below = os.path.join(directory, name)
                 chains[below] = chain
                 pending.append(below)
+        here = Path(directory)
         for entry in files:
             name = entry.name
             if not name.endswith(suffixes):
                 continue
-            file = here / name
-            if patterns and (
-                excluder.excluded_by_user(file, is_dir=False)
-                or (chain and excluder.ignored(file, chain, is_dir=False))
-            ):
-                continue
+            if user or chain:
+                inside = os.path.join(absolute, name)
+                if (user and excluder.excluded_by_user(inside, is_dir=False)) or (
+                    chain and excluder.ignored(inside, chain, is_dir=False)
+                ):
+                    continue
             try:
                 regular = entry.is_file(follow_symlinks=False)
             except OSError:
                 regular = False
-            yield file, regular
+            yield here / name, regular
 
 
 __all__ = [
