@@ -7,6 +7,9 @@ findings in it. ``CLEAN`` does the same kind of work with today's idioms and has
 dataset's own ``self.data[0]``, a padding row written through ``.data[0] =``, and an old ``loss.data[0]``
 in a comment; it has no finding either.
 ``big_module`` builds a large module (~1.4 MB) with a single ``Variable`` call, for the memory row.
+``GITIGNORE`` is a .gitignore of the kind a Python project keeps at its root, for the row that checks a
+tree as a repository (patterns of build output, caches, environments and editors; none matches a file
+of the tree it is put in, so the work is the same as without it).
 """
 
 from __future__ import annotations
@@ -387,3 +390,81 @@ def big_module(size: int = 1_400_000) -> str:
         total += len(block)
         i += 1
     return "".join(parts)
+
+
+GITIGNORE = """\
+# Python's own
+__pycache__/
+*.py[cod]
+*$py.class
+*.so
+
+# Packaging and builds
+build/
+dist/
+wheels/
+sdist/
+*.egg-info/
+*.egg
+.eggs/
+eggs/
+develop-eggs/
+parts/
+lib/
+lib64/
+var/
+MANIFEST
+*.spec
+pip-log.txt
+
+# Tests and coverage
+.tox/
+.nox/
+.coverage
+.coverage.*
+htmlcov/
+coverage.xml
+*.cover
+.pytest_cache/
+.hypothesis/
+.cache
+nosetests.xml
+
+# Type checkers and linters
+.mypy_cache/
+.dmypy.json
+.pyre/
+.pytype/
+.ruff_cache/
+
+# Environments
+.env
+.venv
+env/
+venv/
+ENV/
+.python-version
+
+# Notebooks and documentation
+.ipynb_checkpoints
+docs/_build/
+site/
+
+# Editors and systems
+.idea/
+.vscode/
+*.swp
+*~
+.DS_Store
+Thumbs.db
+
+# Experiments
+runs/
+wandb/
+checkpoints/
+*.ckpt
+*.pth
+*.log
+/data/
+/outputs/
+"""

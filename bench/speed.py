@@ -413,6 +413,26 @@ def prepare_torch(python: str) -> Corpus:
     return Corpus("torch", Path(origin).parent, "the installed package")
 
 
+def prepare_repository(tree: Corpus) -> Corpus:
+    """``tree`` as a user's project holds it: in a git repository with a .gitignore at its root (the
+    files hard-linked, or copied where links cannot be made)."""
+    name = f"{tree.name}-repo"
+    if tree.path is None:
+        return Corpus(name, None, tree.note)
+    root = DATA / name
+    inside = root / tree.path.name
+    if not inside.is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        (root / ".git").mkdir(parents=True)
+        try:
+            shutil.copytree(tree.path, inside, copy_function=os.link)
+        except OSError:
+            shutil.rmtree(inside, ignore_errors=True)
+            shutil.copytree(tree.path, inside)
+    write_if_changed(root / ".gitignore", samples.GITIGNORE)
+    return Corpus(name, root, f"{tree.name} in a repository with a .gitignore")
+
+
 def write_if_changed(path: Path, text: str) -> None:
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -453,6 +473,8 @@ def prepare(python: str, wanted: set[str]) -> dict[str, Corpus]:
     for name, spec in DOWNLOADED.items():
         if not wanted or name in wanted:
             corpora[name] = prepare_download(spec, python)
+    if "transformers" in corpora:
+        corpora["transformers-repo"] = prepare_repository(corpora["transformers"])
     for corpus in corpora.values():
         if corpus.path is not None:
             corpus.files, corpus.megabytes = measure_tree(corpus.path)
@@ -608,20 +630,23 @@ class Argv:
         self.tools = tools
 
     def varmigrate(
-        self, verb: str, *, cache: bool = False, script: bool = False
+        self, verb: str, *, cache: bool = False, script: bool = False, gitignore: bool = False
     ) -> Callable[[Path], list[str]]:
-        """`varmigrate VERB`, run as `python -m varmigrate` (``script``: as its console script)."""
-        flags = ["--isolated", "--no-respect-gitignore"]
+        """`varmigrate VERB`, run as `python -m varmigrate` (``script``: as its console script; ``gitignore``:
+        respecting .gitignore files, as by default)."""
+        flags = ["--isolated"] if gitignore else ["--isolated", "--no-respect-gitignore"]
         if self.tools.varmigrate_cache and not cache:
             flags.append("--no-cache")
         program = (self.tools.script or []) if script else self.tools.varmigrate
         return lambda path: [*program, verb, *flags, str(path)]
 
-    def ruff(self, *, cache: bool = False) -> Callable[[Path], list[str]] | None:
+    def ruff(self, *, cache: bool = False, gitignore: bool = False) -> Callable[[Path], list[str]] | None:
         ruff = self.tools.ruff
         if ruff is None:
             return None
-        flags = ["--isolated", "--no-respect-gitignore", "--extend-exclude", "*.pyi"]
+        flags = ["--isolated", "--extend-exclude", "*.pyi"]
+        if not gitignore:
+            flags.insert(1, "--no-respect-gitignore")
         if not cache:
             flags.append("--no-cache")
         return lambda path: [*ruff, "check", *flags, str(path)]
@@ -631,10 +656,10 @@ class Argv:
         return None if torchfix is None else (lambda path: [*torchfix, str(path)])
 
 
-def peers(argv: Argv, *, torchfix: bool = True) -> list[Command]:
+def peers(argv: Argv, *, torchfix: bool = True, gitignore: bool = False) -> list[Command]:
     """ruff and TorchFix checking the corpus; a missing or skipped tool gets a command with no argv."""
     found: list[Command] = []
-    ruff = argv.ruff()
+    ruff = argv.ruff(gitignore=gitignore)
     found.append(
         Command("ruff check", ruff) if ruff else Command("ruff: not installed", _absent, role="ruff check")
     )
@@ -763,6 +788,17 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
                 [Target("≤ 1.0x ruff", "ratio", 1.0, ruff_row)],
             )
         )
+    # As a user's project is checked: its .gitignore respected (the default of both tools).
+    cases.append(
+        Case(
+            "transformers-repo",
+            "check transformers as a repository, its .gitignore respected",
+            "transformers-repo",
+            Command("varmigrate check", argv.varmigrate("check", gitignore=True)),
+            peers(argv, torchfix=False, gitignore=True),
+            [Target("≤ 1.0x ruff", "ratio", 1.0, ruff_row)],
+        )
+    )
     for tree in ("pyro", "torchtext"):
         cases.append(Case(tree, f"check {tree}", tree, Command("varmigrate check", check), peers(argv), []))
     cases += [
@@ -1015,6 +1051,7 @@ NAMES = (
     "torch",
     "transformers",
     "fairseq",
+    "transformers-repo",
     "pyro",
     "torchtext",
     "fix-pyro",
@@ -1032,7 +1069,7 @@ def corpora_for(names: set[str]) -> set[str]:
     needed = {n for n in names if n in ("torch", *DOWNLOADED)}
     if "fix-pyro" in names:
         needed.add("pyro")
-    if "cache" in names:
+    if "cache" in names or "transformers-repo" in names:
         needed.add("transformers")
     return needed or {"none"}
 
