@@ -788,14 +788,20 @@ def build_cases(argv: Argv, tools: Tools, torchfix_trees: bool) -> list[Case]:
                 [Target("≤ 1.0x ruff", "ratio", 1.0, ruff_row)],
             )
         )
-    # As a user's project is checked: its .gitignore respected (the default of both tools).
+    # A user's first run over a project, with both tools' defaults: its .gitignore respected, the cache
+    # written (each run on a fresh copy, so each cache starts empty).
+    ruff_first = argv.ruff(cache=True, gitignore=True)
     cases.append(
         Case(
             "transformers-repo",
-            "check transformers as a repository, its .gitignore respected",
+            "first check of transformers as a repository, defaults (.gitignore respected, cache written)",
             "transformers-repo",
-            Command("varmigrate check", argv.varmigrate("check", gitignore=True)),
-            peers(argv, torchfix=False, gitignore=True),
+            Command("varmigrate check", argv.varmigrate("check", cache=True, gitignore=True), fresh=True),
+            [
+                Command("ruff check", ruff_first, fresh=True)
+                if ruff_first
+                else Command("ruff: not installed", _absent, role="ruff check")
+            ],
             [Target("≤ 1.0x ruff", "ratio", 1.0, ruff_row)],
         )
     )

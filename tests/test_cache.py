@@ -20,7 +20,7 @@ import pytest
 from support import write
 
 import varmigrate._version
-from varmigrate.cache import CACHE_DIR, CACHEDIR_TAG, Cache, _checksum
+from varmigrate.cache import CACHE_DIR, CACHEDIR_TAG, MAX_LISTS, Cache, _checksum
 from varmigrate.cli import main
 from varmigrate.config import load_configuration
 from varmigrate.model import Applicability, Diagnostic, Edit, FileError, Fix, Location
@@ -135,6 +135,74 @@ def test_identical_files_share_one_entry_and_keep_their_names(
     assert [line.split(":")[0] for line in first[1].splitlines()[:3]] == ["x/a.py", "y/a.py", "z/a.py"]
     assert len(entries(project)) == 1
     assert run("check", ".", capsys=capsys) == first
+
+
+# -- clean entries -------------------------------------------------------------------------------------
+
+
+def clean_key(number: int) -> str:
+    return f"{'0' * 24}/{number:040x}.py"
+
+
+def test_clean_entries_are_kept_back_and_written_in_one_list(project: Path) -> None:
+    cache = Cache.in_project(project)
+    keys = [clean_key(n) for n in range(50)]
+    for key in keys:
+        cache.put(key, FileResult(""))
+    assert not (project / CACHE_DIR).exists()
+    cache.flush()
+    [listed] = entries(project)
+    assert listed.name.startswith("clean.")
+    assert listed.suffix == ".list"
+    fresh = Cache.in_project(project)
+    assert [fresh.get(key) for key in keys] == [FileResult("")] * len(keys)
+    assert fresh.get(clean_key(99)) is None
+
+
+def test_a_run_over_clean_files_writes_one_list_and_the_next_reads_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for number in range(5):
+        write(project / f"m{number}.py", f"import torch\nx = torch.ones({number + 1})\n")
+    assert run("check", ".", capsys=capsys)[0] == 0
+    [listed] = entries(project)
+    assert listed.suffix == ".list"
+    # Every file a hit: nothing new to write.
+    assert run("check", ".", capsys=capsys)[0] == 0
+    assert entries(project) == [listed]
+    write(project / "m5.py", "import torch\nx = torch.zeros(2)\n")
+    assert run("check", ".", capsys=capsys)[0] == 0
+    assert len(entries(project)) == 2
+
+
+def test_lists_are_merged_once_a_run_reads_more_than_the_limit(project: Path) -> None:
+    for number in range(MAX_LISTS + 1):
+        cache = Cache.in_project(project)
+        assert [cache.get(clean_key(n)) for n in range(number)] == [FileResult("")] * number
+        cache.put(clean_key(number), FileResult(""))
+        cache.flush()
+        assert len(entries(project)) == (number + 1 if number < MAX_LISTS else 1)
+    fresh = Cache.in_project(project)
+    assert [fresh.get(clean_key(n)) for n in range(MAX_LISTS + 1)] == [FileResult("")] * (MAX_LISTS + 1)
+
+
+@pytest.mark.parametrize("damage", ["flip", "rename"])
+def test_a_damaged_or_renamed_list_is_a_miss(project: Path, damage: str) -> None:
+    cache = Cache.in_project(project)
+    cache.put(clean_key(1), FileResult(""))
+    cache.flush()
+    [listed] = entries(project)
+    if damage == "flip":
+        blob = listed.read_bytes()
+        listed.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    else:
+        listed.rename(listed.with_name("clean.other.list"))
+    fresh = Cache.in_project(project)
+    assert fresh.get(clean_key(1)) is None
+    assert entries(project) == []
+    fresh.put(clean_key(1), FileResult(""))
+    fresh.flush()
+    assert Cache.in_project(project).get(clean_key(1)) == FileResult("")
 
 
 # -- misses --------------------------------------------------------------------------------------------

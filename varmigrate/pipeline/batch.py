@@ -278,26 +278,31 @@ def processing(
     platform allows, and a fork must not copy a lock that another thread holds.
     """
     with fewer_collections():
-        batch = prepare(items, cache)
-        if not batch.pending:
-            # Nothing for LibCST: no pool to size (nor `threading` to import to choose how to start one).
-            yield batch
-            return
-        method = _start_method()
-        size = pool_size(batch, workers, method)
-        if not size:
-            # The second stage runs here, and takes each kept tree as it parses the file.
-            yield batch
-            return
-        if method != "fork":
-            forget_trees()
-        with _start_pool(size, method, timeout, _layers(batch, size)) as pool:
-            with _frozen_heap(method == "fork"):
-                pool.start()
-            # The forks have their copies.
-            forget_trees()
-            batch.start(pool)
-            yield batch
+        try:
+            batch = prepare(items, cache)
+            if not batch.pending:
+                # Nothing for LibCST: no pool to size (nor `threading` to import to choose how to start one).
+                yield batch
+                return
+            method = _start_method()
+            size = pool_size(batch, workers, method)
+            if not size:
+                # The second stage runs here, and takes each kept tree as it parses the file.
+                yield batch
+                return
+            if method != "fork":
+                forget_trees()
+            with _start_pool(size, method, timeout, _layers(batch, size)) as pool:
+                with _frozen_heap(method == "fork"):
+                    pool.start()
+                # The forks have their copies.
+                forget_trees()
+                batch.start(pool)
+                yield batch
+        finally:
+            if cache is not None:
+                # What the cache keeps back to write at once (the names of clean files).
+                cache.flush()
 
 
 @contextlib.contextmanager

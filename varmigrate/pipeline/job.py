@@ -121,3 +121,6 @@ class ResultCache(Protocol):
 
     def put(self, key: str, result: FileResult) -> None:
         """Store ``result`` under ``key`` (best effort: a cache that cannot be written is skipped)."""
+
+    def flush(self) -> None:
+        """Store what `put` has kept back so far (the pipeline calls it once a run is done)."""
