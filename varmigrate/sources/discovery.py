@@ -219,6 +219,8 @@ class Patterns:
 # Where a pattern's expression refers back to what it captured: such an expression cannot join the
 # others (its groups' names and numbers would change), and its patterns are tried one by one.
 _BACK_REFERENCE = re.compile(r"\\(?:[1-9]|g<)|\(\?P=")
+# A named group (not an escaped parenthesis): pathspec names the directory mark of each pattern alike.
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<\w+>")
 # How pathspec begins the expression of a pattern without a slash (it matches in any directory).
 _ANY_DIRECTORY = "(?:.+/)?"
 
@@ -260,9 +262,6 @@ def _any_of(patterns: Sequence[Any]) -> Callable[[str], re.Match[str] | None] | 
         return re.compile("|".join(joined), flag).match
     except re.error:
         return None
-
-
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<\w+>")
 
 
 def gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
