@@ -217,10 +217,11 @@ class Patterns:
 
 
 # Where a pattern's expression refers back to what it captured: such an expression cannot join the
-# others (its groups' names and numbers would change), and its patterns are tried one by one.
-_BACK_REFERENCE = re.compile(r"\\(?:[1-9]|g<)|\(\?P=")
+# others (its groups' names and numbers would change), and its patterns are tried one by one. (These two
+# are compiled, and kept by `re`, when a run first reads patterns: a run that reads none compiles neither.)
+_BACK_REFERENCE = r"\\(?:[1-9]|g<)|\(\?P="
 # A named group (not an escaped parenthesis): pathspec names the directory mark of each pattern alike.
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<\w+>")
+_NAMED_GROUP = r"(?<!\\)\(\?P<\w+>"
 # How pathspec begins the expression of a pattern without a slash (it matches in any directory).
 _ANY_DIRECTORY = "(?:.+/)?"
 
@@ -242,9 +243,9 @@ def _any_of(patterns: Sequence[Any]) -> Callable[[str], re.Match[str] | None] | 
         regex = getattr(pattern, "regex", None)
         if not isinstance(regex, re.Pattern) or not isinstance(regex.pattern, str):
             return None
-        if _BACK_REFERENCE.search(regex.pattern):
+        if re.search(_BACK_REFERENCE, regex.pattern):
             return None
-        parts.append(_NAMED_GROUP.sub("(?:", regex.pattern))
+        parts.append(re.sub(_NAMED_GROUP, "(?:", regex.pattern))
         flags.add(regex.flags)
     if len(flags) > 1:
         return None
