@@ -245,7 +245,7 @@ class Cache:
         unwritten, merged = self._unwritten[folder], self._lists[folder]
         if not unwritten or not self._writable:
             return
-        merge = len(merged) >= MAX_LISTS
+        merge = len(merged) > MAX_LISTS
         names = sorted(self._clean[folder]) if merge else unwritten
         payload = "\n".join(names).encode("ascii")
         file = f"clean.{os.getpid()}-{os.urandom(6).hex()}{_LIST}"
