@@ -242,10 +242,10 @@ class Cache:
             self._write_list(folder)
 
     def _write_list(self, folder: str) -> None:
-        unwritten, merged = self._unwritten[folder], self._lists[folder]
+        unwritten, lists = self._unwritten[folder], self._lists[folder]
         if not unwritten or not self._writable:
             return
-        merge = len(merged) > MAX_LISTS
+        merge = len(lists) > MAX_LISTS
         names = sorted(self._clean[folder]) if merge else unwritten
         payload = "\n".join(names).encode("ascii")
         file = f"clean.{os.getpid()}-{os.urandom(6).hex()}{_LIST}"
@@ -257,12 +257,12 @@ class Cache:
             return
         self._unwritten[folder] = []
         if merge:
-            for old in merged:
+            for old in lists:
                 with contextlib.suppress(OSError):
                     os.unlink(self.directory / folder / old)
             self._lists[folder] = [file]
         else:
-            merged.append(file)
+            lists.append(file)
 
     def _prepare(self, folder: str) -> None:
         """Create the cache directory (with its .gitignore and CACHEDIR.TAG) and ``folder`` in it."""

@@ -152,14 +152,13 @@ class Excluder:
         directory showed none)."""
         if directory not in self._gitignores:
             patterns = None
-            try:
-                if not present:
-                    raise FileNotFoundError
-                lines = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                pass
-            else:
-                patterns = Patterns(gitignore_spec(lines))
+            if present:
+                try:
+                    text = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    pass
+                else:
+                    patterns = Patterns(gitignore_spec(text.splitlines()))
             self._gitignores[directory] = patterns
         return self._gitignores[directory]
 
