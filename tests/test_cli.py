@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -532,3 +533,12 @@ def test_no_respect_gitignore(project: Path) -> None:
     write(project / "old.py", LEGACY)
     assert main(["check", "."]) == 0
     assert main(["check", "--no-respect-gitignore", "."]) == 1
+
+
+def test_main_leaves_the_collector_as_it_was(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the process's own entry (`script`) switches the collector off: a caller of `main` keeps it."""
+    frozen = gc.get_freeze_count()
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"varmigrate {__version__}\n"
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen

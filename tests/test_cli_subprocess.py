@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,27 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     done = subprocess.run([str(script), "--version"], capture_output=True, check=False, timeout=120)
     assert done.returncode == 0
     assert done.stdout.startswith(b"varmigrate ")
+    # It ends as `python -m varmigrate` does (the next test).
+    (entry,) = entry_points(group="console_scripts", name="varmigrate")
+    assert entry.value == "varmigrate.cli:script"
+
+
+def test_python_m_ends_without_collecting(tmp_path: Path) -> None:
+    """After the run, the collector is off and what the process holds frozen; atexit hooks still run."""
+    (tmp_path / "a.py").write_text(LEGACY)
+    probe = textwrap.dedent(
+        """
+        import atexit, gc, runpy, sys
+        report = lambda: print("collector", gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+        atexit.register(report)
+        sys.argv = ["varmigrate", "check", "a.py"]
+        runpy.run_module("varmigrate", run_name="__main__", alter_sys=True)
+        """
+    )
+    done = _run_python(probe, tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.decode().splitlines()[0].startswith("a.py:3:5: VM001 ")
+    assert done.stderr.decode().splitlines() == ["collector False True"]
 
 
 def test_terminal_gets_full_format_in_colour(tmp_path: Path) -> None:

@@ -39,4 +39,4 @@ def test_wheel_holds_the_package_and_the_recorders_start_up_file(tmp_path: Path)
     assert "varmigrate/rules/legacy_variable_call.py" in names
     assert not any(name.startswith(("tests/", "fixtures/", "bench/")) for name in names)
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
-    assert "varmigrate = varmigrate.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "varmigrate = varmigrate.cli:script" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from varmigrate.cli import main
+from varmigrate.cli import script
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(script())
