@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from varmigrate.cli import main
 from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
 from varmigrate.engine import fixer as fixer_module
-from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge
+from varmigrate.engine.splice import Alignment, Ledger, UnpreservedText, may_differ, merge, row_shift
 from varmigrate.model import FIX_REFUSED, Location
 
 HEADER = "import torch\nfrom torch.autograd import Variable\n"
@@ -214,6 +214,13 @@ def test_merge_refuses_a_change_outside_the_regions() -> None:
 def test_alignment_maps_printed_offsets_into_the_text() -> None:
     alignment = Alignment("x = 1\nb = f(x)\n", "x = 1\n\x0cb = f(x)\n")
     assert (alignment.start(6), alignment.start(10), alignment.end(14)) == (7, 11, 15)
+
+
+def test_row_shift_moves_the_rows_changes_leave_and_drops_those_they_touch() -> None:
+    text = "a\r\nb = x\r\nc\rd\ne\n"
+    # Two changes on row 2 (one adds a line), whole lines inserted before row 4, row 5 removed.
+    shift = row_shift(text, [(7, 8, "y\r\n"), (3, 4, "B"), (12, 12, "new\nlines\n"), (14, 16, "")])
+    assert [shift(row) for row in range(1, 7)] == [(1, 0), None, (4, 2), (7, 12), None, (8, 10)]
 
 
 def test_ledger_tracks_the_kept_pieces() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -27,15 +27,12 @@ from varmigrate.engine.import_removal import (
 )
 from varmigrate.engine.import_usage import _dotted_names, _exports, _may_spell, _string_annotation_names
 from varmigrate.engine.outline import Outline
-from varmigrate.engine.splice import Change, merge
+from varmigrate.engine.splice import Change, Shift, merge, row_shift
 from varmigrate.rules import nodes
 from varmigrate.rules.context import ModuleContext, variable_aliases
 from varmigrate.rules.torch_api import AUTOGRAD_MODULES, VARIABLE
 
 _WORD = re.compile(r"\w+")
-
-# A row of the text before clean-up -> its row after and how far offsets there moved; None: it changed.
-Shift = Callable[[int], "tuple[int, int] | None"]
 
 
 @dataclass(frozen=True)
@@ -375,8 +372,8 @@ class _Plan:
             position = max(position, stop)
         parts.extend(lines[position:])
         source = "".join(parts)
-        shift = _shift(lines, edits) if self._findings_carry_over(source) else None
         changes = [(offsets[start], offsets[stop], text) for start, stop, text in edits]
+        shift = row_shift(self.outline.source, changes) if self._findings_carry_over(source) else None
         return Cleanup(self.outline.source, source, shift, changes)
 
     def _findings_carry_over(self, source: str) -> bool:
@@ -400,32 +397,6 @@ class _Plan:
             start, stop = self._lines_of(index)
             removed.update(_WORD.findall("".join(self.outline.lines[start:stop])))
         return not removed & _assigned_where_kept(self.outline)
-
-
-def _shift(lines: Sequence[str], edits: Sequence[tuple[int, int, str]]) -> Shift:
-    """Rows of the text before the ``edits`` (line ranges replaced by text) -> rows and offsets after."""
-    steps = [
-        (
-            stop,
-            start,
-            len(re.findall(r"\r\n|\r|\n", text)) - (stop - start),
-            len(text) - sum(map(len, lines[start:stop])),
-        )
-        for start, stop, text in edits
-    ]
-
-    def shift(row: int) -> tuple[int, int] | None:
-        line = row - 1
-        rows = offset = 0
-        for stop, start, more_rows, more_chars in steps:
-            if start <= line < stop:
-                return None
-            if line >= stop:
-                rows += more_rows
-                offset += more_chars
-        return row + rows, offset
-
-    return shift
 
 
 def _assigned_where_kept(outline: Outline) -> set[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -27,6 +27,9 @@ _CONTINUATION = re.compile(r"\\[\r\n]")
 
 # (start, end, text): replace ``text[start:end]`` of the text a change applies to with ``text``.
 Change = tuple[int, int, str]
+# A row (1-based) of a text -> its row in the text after some changes and how far its offsets moved;
+# None for a row the changes touched.
+Shift = Callable[[int], "tuple[int, int] | None"]
 
 
 class UnpreservedText(Exception):
@@ -67,6 +70,44 @@ def _has_backslash_line(source: str) -> bool:
 def line_starts(text: str) -> list[int]:
     """The offset where each line of ``text`` starts (an empty last line too, after a final line break)."""
     return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+
+
+def row_shift(text: str, changes: Iterable[Change]) -> Shift:
+    """How the rows of ``text`` move when ``changes`` (not overlapping) are made to it.
+
+    A row a change touches is gone (None), save the row that whole inserted lines go before: it moves.
+    """
+    starts = line_starts(text)
+    # First and last row touched (0-based; last < first for lines inserted before the first), the rows
+    # and characters added.
+    spans: list[list[int]] = []
+    for start, end, content in sorted(changes):
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, max(start, end - 1)) - 1
+        if start == end and starts[first] == start and content.endswith(("\n", "\r")):
+            last = first - 1
+        rows = len(_LINE_BREAK.findall(content)) - len(_LINE_BREAK.findall(text, start, end))
+        chars = len(content) - (end - start)
+        if spans and first <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], last)
+            spans[-1][2] += rows
+            spans[-1][3] += chars
+        else:
+            spans.append([first, last, rows, chars])
+
+    def shift(row: int) -> tuple[int, int] | None:
+        line = row - 1
+        rows = chars = 0
+        for first, last, more_rows, more_chars in spans:
+            if line < first:
+                break
+            if line <= last:
+                return None
+            rows += more_rows
+            chars += more_chars
+        return row + rows, chars
+
+    return shift
 
 
 def _matching_blocks(a: str, b: str) -> list[tuple[int, int, int]]:
