@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, fix_source
+from varmigrate.diagnostics import Diagnostic, Edit, Fix
+from varmigrate.engine import INTERNAL_ERROR, Settings, SourceParseError, check_source, fix_source
 from varmigrate.engine import fixer as fixer_module
+from varmigrate.engine.analysis import Analysis
+from varmigrate.model import Applicability, Location
 from varmigrate.rules import context, rule_by_code
 
 LEGACY = "import torch\nfrom torch.autograd import Variable\nh = Variable(hidden)\n"
@@ -79,3 +83,46 @@ def test_only_the_first_round_analyses_scopes_when_the_rest_spell_variable_in_it
     )
     assert [d.code for d in result.diagnostics] == ["VM201"]
     assert len(calls) == 1
+
+
+def _with_extra_fix(monkeypatch: pytest.MonkeyPatch, word: str, replacement: str) -> None:
+    """The analysis also offers a SAFE fix that replaces ``word`` with ``replacement`` (in a text with it): a
+    fix of a kind no rule makes today, to try what the fixer assumes of the next round."""
+    analyse = fixer_module.analyse
+
+    def offering(source: str, *args: Any, **kwargs: Any) -> Analysis:
+        analysis = analyse(source, *args, **kwargs)
+        start = source.find(word)
+        if start < 0:
+            return analysis
+        end = start + len(word)
+        row = source.count("\n", 0, start) + 1
+        column = start - source.rfind("\n", 0, start)
+        edit = Edit(replacement, Location(row, column), Location(row, column + len(word)), start, end)
+        extra = Diagnostic(
+            "VM001", "extra", "extra", edit.start, edit.end, (Fix("extra", Applicability.SAFE, (edit,)),)
+        )
+        return replace(analysis, diagnostics=sorted([*analysis.diagnostics, extra], key=lambda d: d.start))
+
+    monkeypatch.setattr(fixer_module, "analyse", offering)
+
+
+@pytest.mark.parametrize(
+    ("source", "word", "replacement"),
+    [
+        # The fix makes a new `.data[0]`: the findings left by the round are not all there is.
+        ("import torch\ny = foo\nz = q.data[0]\n", "foo", "b.data[0]"),
+        # A change within the lines of a finding the round left (its fix holds the changed text).
+        ("import torch\nz = (q\n     + foo\n     ).data[0]\n", "foo", "bar"),
+    ],
+)
+def test_findings_left_by_a_round_carry_over_only_where_the_next_round_would_agree(
+    monkeypatch: pytest.MonkeyPatch, source: str, word: str, replacement: str
+) -> None:
+    _with_extra_fix(monkeypatch, word, replacement)
+    result = fix_source(source)
+    assert result.applied == 1
+    assert replacement in result.source
+    monkeypatch.undo()
+    assert result.diagnostics == check_source(result.source)
+    assert all(d.code == "VM201" for d in result.diagnostics)

@@ -95,6 +95,14 @@ def statements(draw: st.DrawFn) -> str:
         f"images = {call}  # trailing",
         f"loss = f({call}, k={other})",
         f"for i in range(3):\n    x = {call}\n    total += x.data[0]",
+        # `.data[0]` left (unsafe) beside, around and after the fixed calls: fix carries these findings
+        # over to the fixed text where it can (`fixer._carried_over`), and must agree with a fresh check.
+        f"x = {call}\nloss = x.data[0]  # left",
+        f"total += {call}.data[0]",
+        f"y = ({call}\n     ).data[0] + {other}.data[0]",
+        f"print(loss.data[0], {call}, f'{{loss.data[0]}}')",
+        f"class M:\n    def forward(self, x):\n        return self.data[0] + {call}.data[0]",
+        f"w = {call}\nv = (w.data\n     [0])",
         f"if ready:\n    x = {call}",
         f"def step(x):\n    return {call}",
         f"out = [{call} for x in batch]",

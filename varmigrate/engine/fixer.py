@@ -3,7 +3,9 @@
 Each round analyses the text once (`analyse`: CPython's parser finds the statements that matter, LibCST
 parses those). Applied fixes are checked with CPython's parser, which also gives the next round its
 statements; the round that finds nothing to apply describes the text, so its findings are the result
-unless import clean-up changes the text in a way they could depend on.
+unless import clean-up changes the text in a way they could depend on. Where a round's fixes cannot
+have changed what the next round would find (it would only find again the findings of local rules left
+on lines no fix touched, `_carried_over`), those findings, moved, are the result without that round.
 
 Every step says what it changed (`splice.Change`); at the end the changes, made to the original, must
 give the fixed text: no byte outside them may differ from the original's (else nothing is applied).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,16 +23,18 @@ from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.import_plan import Cleanup
 from varmigrate.engine.imports import clean_imports
 from varmigrate.engine.parsing import parse, repair_async_keywords
-from varmigrate.engine.prefilter import could_match, parse_ast
+from varmigrate.engine.prefilter import could_match, parse_ast, possible_rules
 from varmigrate.engine.self_assignments import _remove_self_assignments
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import (
     Alignment,
     Change,
     Ledger,
+    Shift,
     UnpreservedText,
     common_prefix,
     line_starts,
+    row_shift,
 )
 from varmigrate.model import (
     FIX_REFUSED,
@@ -43,6 +48,7 @@ from varmigrate.model import (
     SourceParseError,
 )
 from varmigrate.rules import ASYNC_KEYWORD_RULE
+from varmigrate.rules.shapes import shaped_rules
 
 # Fixes can expose new findings (an inner `Variable(...)` once the outer one is gone); a few rounds
 # reach the fixed point in practice, the bound keeps a misbehaving rule from looping forever.
@@ -145,6 +151,11 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
             continue
         rounds.append(step)
         current, tree = new_current, new_tree
+        carried = _carried_over(step, len(fixes), current, tree, settings)
+        if carried is not None:
+            # What the next round would find: nothing to apply, and these.
+            diagnostics, linted = carried, current
+            break
     for step in rounds:
         result.applied += len(step.applied)
         owners = {id(fix): d.code for d in step.diagnostics for fix in d.fixes}
@@ -172,6 +183,71 @@ def _fix(source: str, settings: Settings) -> tuple[FixResult, Ledger]:
     for changes in [*(changes for step in rounds for changes in step.changes), cleanup.changes]:
         ledger.apply(changes)
     return result, ledger
+
+
+def _carried_over(
+    step: _Round, offered: int, text: str, tree: ast.Module | None, settings: Settings
+) -> list[Diagnostic] | None:
+    """The findings of ``text``, what ``step`` made of its text, without analysing it; None when unsure.
+
+    They are the findings the round left, moved, when: the round applied every fix it was offered
+    (``offered``: none waits for a later round, none broke the module); ``text`` can hold findings of
+    local rules only (`RuleSpec.local`), and every finding left is one; no change touched their lines;
+    and the rules' patterns match ``text`` only within lines the changes left as they were. A finding
+    of a local rule is then where a match was before, as it was, and a line that did not change holds
+    what it held before: the next round would find the same, and apply nothing.
+    """
+    if step.errors or len(step.applied) != offered or tree is None:
+        return None
+    rules = shaped_rules(text, tree, possible_rules(text, settings.rules))
+    if not rules or not all(rule.local and rule.pattern for rule in rules):
+        return None
+    local = {rule.code for rule in rules}
+    applied = {id(fix) for fix in step.applied}
+    left = [d for d in step.diagnostics if not any(id(fix) in applied for fix in d.fixes)]
+    if not all(d.code in local for d in left):
+        return None
+    shift = _round_shift(step)
+    moved = []
+    for diagnostic in left:
+        edits = [edit for fix in diagnostic.fixes for edit in fix.edits]
+        rows = [
+            diagnostic.start.row,
+            diagnostic.end.row,
+            *(e.start.row for e in edits),
+            *(e.end.row for e in edits),
+        ]
+        if any(shift(row) is None for row in range(min(rows), max(rows) + 1)):
+            return None
+        carried = _shifted(diagnostic, shift)
+        if carried is None:
+            return None
+        moved.append(carried)
+    kept = {new[0] for row in range(1, len(line_starts(step.before)) + 1) if (new := shift(row)) is not None}
+    starts = line_starts(text)
+    for rule in rules:
+        assert rule.pattern is not None
+        for match in re.finditer(rule.pattern, text):
+            row = bisect.bisect_right(starts, match.start())
+            if row != bisect.bisect_right(starts, max(match.start(), match.end() - 1)) or row not in kept:
+                return None
+    return moved
+
+
+def _round_shift(step: _Round) -> Shift:
+    """How the rows of the round's text move: by its fixes' edits, then by the self-assignments removed."""
+    edited, removed = step.changes
+    shift = row_shift(step.before, edited)
+    if not removed:
+        return shift
+    then = row_shift(_apply(step.before, step.applied), removed)
+
+    def composed(row: int) -> tuple[int, int] | None:
+        moved = shift(row)
+        again = None if moved is None else then(moved[0])
+        return None if moved is None or again is None else (again[0], moved[1] + again[1])
+
+    return composed
 
 
 def _absorbed_renames(step: _Round) -> int:

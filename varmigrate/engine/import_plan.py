@@ -55,8 +55,6 @@ class _Plan:
     ctx: ModuleContext
     # Where each top-level statement is in ``ctx.module``'s body (None: left out); None: all there.
     positions: list[int | None] | None
-    # Whether ``ctx`` is the last round's (its findings may then move along, see `result`).
-    reused: bool
     # Names whose imports stay, used here or not (other modules of the project import them from here).
     keep: frozenset[str] = frozenset()
     # What `RemoveImportsVisitor` was asked to remove: module -> alias, module -> {(object, alias)}.
@@ -382,8 +380,10 @@ class _Plan:
         Removing an import that nothing refers to changes no finding, provided the analysis would
         keep the same statements: no name the removed code mentions is assigned where the reduction
         keeps assignments, and the text says the same about `Variable`'s spellings and default devices.
+        That holds of the text, whichever context worked out the clean-up (the last round's, or one of
+        its own when the fixer carried the last findings over instead of analysing the text).
         """
-        if not self.reused or self.added:
+        if self.added:
             return False
         before = self.outline.source
         if set(variable_aliases(before)) != set(variable_aliases(source)):

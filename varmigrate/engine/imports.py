@@ -69,7 +69,7 @@ def clean_imports(
     if found is None:
         return _with_codemods(source, wanted, keep)
     ctx, positions = found
-    plan = _Plan(outline, ctx, positions, reused=analysis is not None and ctx is analysis.ctx, keep=keep)
+    plan = _Plan(outline, ctx, positions, keep=keep)
     if not plan.schedule() and not wanted:
         return Cleanup(source, source, _identity)
     if not plan.remove() or (wanted and not plan.add(wanted)):

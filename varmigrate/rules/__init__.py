@@ -86,6 +86,7 @@ ALL_RULES: tuple[RuleSpec, ...] = (
         requires=("torch",),
         triggers=(".data",),
         pattern=r"\.data\s*\[\s*0\s*\]",
+        local=True,
     ),
     RuleSpec(
         "VM202",

@@ -60,6 +60,11 @@ class RuleSpec(NamedTuple):
     # for (`Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor`): statements that spell
     # such a name are analysed too.
     aliased_by: str | None = None
+    # Whether a finding of the rule is a node its `pattern` matches on one line, and everything about it
+    # (its fixes too) follows from that node, the nodes around it and the names the module binds: what a
+    # fix changes elsewhere in the module changes nothing about it. The fixer then moves such findings
+    # to the fixed text instead of analysing it again (`fixer._carried_over`).
+    local: bool = False
 
     def name(self) -> str:
         """The rule's kebab-case name, derived from the class name."""
