@@ -95,16 +95,20 @@ def row_shift(text: str, changes: Iterable[Change]) -> Shift:
         else:
             spans.append([first, last, rows, chars])
 
+    firsts = [span[0] for span in spans]
+    # Rows and characters added up to the end of each span.
+    moves: list[tuple[int, int]] = []
+    for _, _, rows, chars in spans:
+        before = moves[-1] if moves else (0, 0)
+        moves.append((before[0] + rows, before[1] + chars))
+
     def shift(row: int) -> tuple[int, int] | None:
-        line = row - 1
-        rows = chars = 0
-        for first, last, more_rows, more_chars in spans:
-            if line < first:
-                break
-            if line <= last:
-                return None
-            rows += more_rows
-            chars += more_chars
+        index = bisect.bisect_right(firsts, row - 1)
+        if not index:
+            return row, 0
+        if row - 1 <= spans[index - 1][1]:
+            return None
+        rows, chars = moves[index - 1]
         return row + rows, chars
 
     return shift
