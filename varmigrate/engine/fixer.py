@@ -199,13 +199,16 @@ def _carried_over(
     """
     if step.errors or len(step.applied) != offered or tree is None:
         return None
+    applied = {id(fix) for fix in step.applied}
+    left = [d for d in step.diagnostics if not any(id(fix) in applied for fix in d.fixes)]
+    # Cheapest first: a finding left of a rule that is not local settles it.
+    codes = {d.code for d in left}
+    if not codes <= {rule.code for rule in settings.rules if rule.local}:
+        return None
     rules = shaped_rules(text, tree, possible_rules(text, settings.rules))
     if not rules or not all(rule.local and rule.pattern for rule in rules):
         return None
-    local = {rule.code for rule in rules}
-    applied = {id(fix) for fix in step.applied}
-    left = [d for d in step.diagnostics if not any(id(fix) in applied for fix in d.fixes)]
-    if not all(d.code in local for d in left):
+    if not codes <= {rule.code for rule in rules}:
         return None
     shift = _round_shift(step)
     moved = []
