@@ -23,7 +23,7 @@ from varmigrate.engine.analysis import Analysis, analyse
 from varmigrate.engine.import_plan import Cleanup
 from varmigrate.engine.imports import clean_imports
 from varmigrate.engine.parsing import parse, repair_async_keywords
-from varmigrate.engine.prefilter import could_match, parse_ast, possible_rules
+from varmigrate.engine.prefilter import could_match, lines_agree, parse_ast, possible_rules
 from varmigrate.engine.self_assignments import _remove_self_assignments
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import (
@@ -192,10 +192,12 @@ def _carried_over(
 
     They are the findings the round left, moved, when: the round applied every fix it was offered
     (``offered``: none waits for a later round, none broke the module); ``text`` can hold findings of
-    local rules only (`RuleSpec.local`), and every finding left is one; no change touched their lines;
-    and the rules' patterns match ``text`` only within lines the changes left as they were. A finding
-    of a local rule is then where a match was before, as it was, and a line that did not change holds
-    what it held before: the next round would find the same, and apply nothing.
+    local rules only (`RuleSpec.local`), as `analyse` would tell from the text and CPython's parse of it,
+    and every finding left is one; no change touched their lines; and the rules' patterns match ``text``
+    only within lines the changes left as they were. A finding of a local rule is then where a match was
+    before, as it was, and a line that did not change holds what it held before: the next round would
+    find the same, and apply nothing. Where no rule can fire in ``text`` and nothing was left, they are
+    none.
     """
     if step.errors or len(step.applied) != offered or tree is None:
         return None
@@ -205,8 +207,15 @@ def _carried_over(
     codes = {d.code for d in left}
     if not codes <= {rule.code for rule in settings.rules if rule.local}:
         return None
+    # As `analyse` reads a text: CPython's parse says which rules have the shapes of a finding only where
+    # it ends lines as LibCST does.
+    if not lines_agree(text):
+        return None
     rules = shaped_rules(text, tree, possible_rules(text, settings.rules))
-    if not rules or not all(rule.local and rule.pattern for rule in rules):
+    if not rules:
+        # No rule can fire: the next round would find nothing (without LibCST), and so apply nothing.
+        return None if left else []
+    if not all(rule.local and rule.pattern for rule in rules):
         return None
     if not codes <= {rule.code for rule in rules}:
         return None
