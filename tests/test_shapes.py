@@ -344,8 +344,8 @@ def test_a_run_whose_candidates_are_all_shaped_out_never_imports_libcst(tmp_path
         [sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines()[-1] == "0 False"
-    # The test can fail: the same run with a finding does import it.
-    (tmp_path / "legacy.py").write_text(HEADER + "total += loss.data[0]\n")
+    # The test can fail: the same run with a finding that LibCST must look at does import it.
+    (tmp_path / "legacy.py").write_text(HEADER + 'print(f"{loss.data[0]}")\n')
     done = subprocess.run(
         [sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, check=True
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from varmigrate.model import Diagnostic
@@ -70,6 +70,14 @@ def is_suppressed(diagnostic: Diagnostic, noqa: dict[int, frozenset[str] | None]
             if codes is None or diagnostic.code in codes:
                 return True
     return False
+
+
+def reported(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
+    """``diagnostics`` of ``source`` (in the rules' order) less those a `# noqa` suppresses, sorted by
+    position and code (a tie keeps that order)."""
+    suppressed = noqa_lines(source)
+    found = [d for d in diagnostics if not is_suppressed(d, suppressed)]
+    return sorted(found, key=lambda d: (d.start, d.code))
 
 
 def add_noqa(

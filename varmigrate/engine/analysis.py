@@ -23,11 +23,11 @@ from varmigrate.engine.parsing import (
     parse,
     repair_async_keywords,
 )
-from varmigrate.engine.prefilter import could_match, lines_agree, parse_ast, possible_rules
+from varmigrate.engine.prefilter import could_match, lines_agree, parse_ast, possible_rules, settled_check
 from varmigrate.engine.settings import Settings
 from varmigrate.engine.splice import LINE, Alignment, line_starts, may_differ
 from varmigrate.model import Diagnostic, Edit, Location, ProjectImports, SourceParseError
-from varmigrate.noqa import is_suppressed, noqa_lines
+from varmigrate.noqa import noqa_lines, reported
 from varmigrate.rules import ASYNC_KEYWORD_RULE, RuleSpec
 from varmigrate.rules.context import IncompleteModuleError, ModuleContext, Partial
 from varmigrate.rules.shapes import shaped_rules
@@ -47,11 +47,18 @@ class Analysis:
     positions: list[int | None] | None = None
 
 
-def check_source(source: str, settings: Settings | None = None) -> list[Diagnostic]:
-    """Findings in ``source`` (after ``# noqa``), sorted by position. Raises :class:`SourceParseError`."""
+def check_source(source: str, settings: Settings | None = None, *, settle: bool = True) -> list[Diagnostic]:
+    """Findings in ``source`` (after ``# noqa``), sorted by position. Raises :class:`SourceParseError`.
+
+    ``settle``: first ask whether CPython's parse settles them (`settled_check`), as `check` does.
+    """
     settings = settings or Settings()
     if not could_match(source, settings.rules):
         return []
+    if settle:
+        settled = settled_check(source, settings.rules)
+        if settled is not None:
+            return settled
     return analyse(source, settings.rules, project=settings.project).diagnostics
 
 
@@ -343,9 +350,7 @@ def _class_body_length(module: cst.Module, path: Sequence[int]) -> int | None:
 
 def _findings(ctx: ModuleContext, source: str, rules: Sequence[RuleSpec]) -> list[Diagnostic]:
     _visit(ctx, [rule.load()(ctx, rule) for rule in rules])
-    suppressed = noqa_lines(source)
-    found = [d for d in ctx.diagnostics if not is_suppressed(d, suppressed)]
-    return sorted(found, key=lambda d: (d.start, d.code))
+    return reported(ctx.diagnostics, source)
 
 
 @functools.cache

@@ -24,6 +24,8 @@ from varmigrate.rules import DEFAULT_RULES, RuleSpec
 if TYPE_CHECKING:
     import ast
 
+    from varmigrate.diagnostics import Diagnostic
+
 # What one or more rules need of a text: all of the strings (`requires`) and of the words
 # (`requires_words`), then a match of the pattern or, when there is none, one of the words outside
 # strings and comments.
@@ -137,6 +139,34 @@ def shaped_out(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES, *, keep: 
             keep_tree(source, tree)
         return False
     return True
+
+
+def settled_check(source: str, rules: Iterable[RuleSpec] = DEFAULT_RULES) -> list[Diagnostic] | None:
+    """The findings of ``rules`` in ``source`` (after `# noqa`, sorted by position), when CPython's parse
+    settles all of them without LibCST (`varmigrate.rules.settled`); else None, and the parse it took
+    is kept for the next (`keep_tree`).
+
+    Asked of a `.py` text that a check sends on (no doctest examples: CPython's parse would not see
+    them as code): the rules it passes must all have a known shape.
+    """
+    from varmigrate.rules.settled import SETTLED_RULE, settled_findings
+    from varmigrate.rules.shapes import has_shape, shaped_rules
+
+    possible = possible_rules(source, rules)
+    if not any(rule.code == SETTLED_RULE for rule in possible) or not all(map(has_shape, possible)):
+        return None
+    if ">>>" in source or not lines_agree(source):
+        return None
+    tree = parse_ast(source)
+    if tree is None:
+        return None
+    found = settled_findings(source, tree, shaped_rules(source, tree, possible))
+    if found is None:
+        keep_tree(source, tree)
+        return None
+    from varmigrate.noqa import reported
+
+    return reported(found, source)
 
 
 def possible_rules(source: str, rules: Iterable[RuleSpec]) -> tuple[RuleSpec, ...]:

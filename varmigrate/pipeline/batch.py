@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from varmigrate.engine.prefilter import could_match, forget_trees, shaped_out
+from varmigrate.engine.prefilter import could_match, forget_trees, settled_check, shaped_out
 from varmigrate.model import FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
@@ -449,9 +449,10 @@ def _first_stage(path: Path, job: Job, cache: ResultCache | None, data: bytes) -
 
 
 def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
-    """The result of a file that cannot reach LibCST (undecodable, no rule's words, or in a module
-    none of the shapes of the findings its words could be), else None (and CPython's parse of it, when
-    it took one, kept for the second stage: `keep_tree`)."""
+    """The result of a file that cannot reach LibCST (undecodable, no rule's words, in a module none of
+    the shapes of the findings its words could be, or checked and its findings settled by CPython's
+    parse), else None (and CPython's parse of it, when it took one, kept for the second stage:
+    `keep_tree`)."""
     try:
         source = decode(data)
     except DecodeError as error:
@@ -463,7 +464,17 @@ def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
     # A module whose only candidates are, say, a dataset's `self.data[0]`: CPython's parse tells,
     # and when every file of a run is such, LibCST is never imported.
     here = kind == ".py" and len(data) <= SHAPES_HERE_BYTES
-    return FileResult(name) if here and shaped_out(source.text, rules, keep=True) else None
+    if not here:
+        return None
+    if shaped_out(source.text, rules, keep=True):
+        return FileResult(name)
+    # Findings CPython's parse settles (a module's plain `loss.data[0]`) need no LibCST, nor a worker.
+    settled = settled_check(source.text, rules) if job.mode is Mode.CHECK else None
+    if settled is None:
+        return None
+    from varmigrate.pipeline.single import settled_result
+
+    return settled_result(data, source, name, job, settled)
 
 
 def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:

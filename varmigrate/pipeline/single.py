@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from varmigrate.engine.prefilter import could_match_examples
+from varmigrate.engine.prefilter import could_match_examples, settled_check
 from varmigrate.model import INTERNAL_ERROR, Diagnostic, FileError, Location, SourceParseError
 from varmigrate.pipeline.job import FileResult, Job, Mode
 from varmigrate.pipeline.screen import reaches_torch, without_torch
@@ -58,6 +58,24 @@ def process_bytes(data: bytes, name: str, job: Job) -> tuple[FileResult, bytes |
         result.errors.append(FileError(name, f"internal error: {type(error).__name__}: {error}"))
         result.internal_error = True
         return result, None
+    return _outcome(result, data, source, done, job)
+
+
+def settled_result(
+    data: bytes, source: DecodedSource, name: str, job: Job, found: list[Diagnostic]
+) -> FileResult:
+    """The result of checking the module ``data`` (decoded: ``source``) whose findings ``found`` CPython's
+    parse settled (`settled_check`), as `process_bytes` gives it: a check writes nothing."""
+    assert job.mode is Mode.CHECK
+    result, _ = _outcome(FileResult(name), data, source, _Analysed(source.text, found), job)
+    return result
+
+
+def _outcome(
+    result: FileResult, data: bytes, source: DecodedSource, done: _Analysed, job: Job
+) -> tuple[FileResult, bytes | None]:
+    """``result`` with what the engine gave (``done``) for ``source``, and the new bytes when they differ."""
+    name = result.path
     text, diagnostics, result.fixed_codes = done.text, done.diagnostics, done.applied_codes
     result.fixed = sum(result.fixed_codes.values())
     result.diagnostics = [d for d in diagnostics if not _is_internal(d)]
@@ -235,9 +253,13 @@ def _run_engine(text: str, job: Job) -> _Analysed:
 
         fixed = fix_source(text, job.settings)
         return _Analysed(fixed.source, fixed.diagnostics, fixed.applied_codes)
+    settled = settled_check(text, job.settings.rules)
+    if settled is not None:
+        # CPython's parse settled every finding: no LibCST.
+        return _Analysed(text, settled)
     from varmigrate.engine.analysis import check_source  # a check loads no fixer
 
-    return _Analysed(text, check_source(text, job.settings))
+    return _Analysed(text, check_source(text, job.settings, settle=False))
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider
 
 from varmigrate.model import Applicability, RuntimeCheck
 from varmigrate.rules import nodes
 from varmigrate.rules._base import Invalid, Rule, Valid
-
-_DATA_INDEX_ZERO = re.compile(r"\.data\s*\[\s*0\s*\]")
-# The fix is right only for a 0-dim tensor (what the old code meant there); on any other it changes
-# what the line does, and on more than one element `.item()` raises.
-ITEM_TITLE = "Replace with `.item()` (assumes the tensor is 0-dim)"
-NOT_A_RECEIVER = "(no automatic fix: `.item()` returns a number, which is used here as a tensor)"
+from varmigrate.rules.settled import ITEM_TITLE, NOT_A_RECEIVER
 
 
 class DataIndexZero(Rule):

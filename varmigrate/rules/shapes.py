@@ -91,7 +91,7 @@ def _binds(node: ast.AST, name: str) -> int:
     return int(getattr(node, "name", None) == name or getattr(node, "rest", None) == name)
 
 
-def _is_zero(index: ast.expr) -> bool:
+def is_zero(index: ast.expr) -> bool:
     """Whether the subscript's index can be LibCST's `[0]`: an integer literal 0, alone or before a comma."""
     if isinstance(index, ast.Tuple) and len(index.elts) == 1:
         index = index.elts[0]
@@ -177,7 +177,7 @@ def shaped_rules(source: str, tree: ast.Module, rules: Sequence[RuleSpec]) -> tu
     if not wanted:
         return tuple(rules)
     words = re.compile(r"\b(?:" + "|".join(sorted({SHAPES[code][1] for code in wanted})) + r")\b")
-    held = _held(tree, wanted, _Module(source), _rows(source, words))
+    held = _held(tree, wanted, _Module(source), rows_matching(source, words))
     return tuple(rule for rule in rules if rule.code not in wanted or rule.code in held)
 
 
@@ -194,7 +194,7 @@ def _variable_in_code(source: str, tree: ast.Module) -> bool:
     found = [match.start() for match in _VARIABLE.finditer(source)]
     if not found:
         return False
-    place = _Offsets(source)
+    place = Offsets(source)
     imports: list[tuple[int, int]] = []
     for node in _statements(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -207,10 +207,10 @@ def _variable_in_code(source: str, tree: ast.Module) -> bool:
     return any(not outside.holds(offset) for offset in found)
 
 
-def docstring_spans(source: str, tree: ast.Module, place: _Offsets | None = None) -> list[tuple[int, int]]:
+def docstring_spans(source: str, tree: ast.Module, place: Offsets | None = None) -> list[tuple[int, int]]:
     """Where the docstrings of ``source`` (CPython's parse ``tree``) are: the string literal that is the
     first statement of the module, of a class or of a function, as start and end offsets."""
-    place = place or _Offsets(source)
+    place = place or Offsets(source)
     spans = []
     for node in _statements(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
@@ -252,7 +252,7 @@ def _statements(tree: ast.Module) -> Iterator[ast.AST]:
             pending.extend(block)
 
 
-class _Offsets:
+class Offsets:
     """Offsets in a text of the positions CPython gives (1-based lines, columns in UTF-8 bytes)."""
 
     def __init__(self, source: str) -> None:
@@ -271,7 +271,7 @@ class _Offsets:
         return self.starts[row - 1] + character_column(self.lines[row - 1], column)
 
 
-def _rows(source: str, words: re.Pattern[str]) -> list[int]:
+def rows_matching(source: str, words: re.Pattern[str]) -> list[int]:
     """The lines (numbered from 1, as CPython does) where ``words`` match, in order."""
     rows: list[int] = []
     row, last = 1, 0
@@ -283,7 +283,7 @@ def _rows(source: str, words: re.Pattern[str]) -> list[int]:
     return rows
 
 
-def _touches(node: ast.AST, rows: list[int]) -> bool:
+def touches(node: ast.AST, rows: list[int]) -> bool:
     """Whether ``node`` spans one of ``rows`` (a node without a position may)."""
     first = getattr(node, "lineno", None)
     if first is None:
@@ -307,7 +307,7 @@ def _held(tree: ast.Module, codes: Iterable[str], module: _Module, rows: list[in
     stack: list[tuple[ast.AST, _Function | None, bool, bool]] = [(tree, None, False, False)]
     while stack:
         node, method, in_class, whole = stack.pop()
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_zero(node.slice):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and is_zero(node.slice):
             for code, test in list(tests.items()):
                 if test(node, method, module):
                     held.add(code)
@@ -321,15 +321,25 @@ def _held(tree: ast.Module, codes: Iterable[str], module: _Module, rows: list[in
             body = {id(statement) for statement in node.body}
             owner = node if isinstance(node, _Function) else None
             for child in ast.iter_child_nodes(node):
-                if whole or _touches(child, rows):
+                if whole or touches(child, rows):
                     inner = id(child) in body
                     stack.append((child, owner if inner else None, inner and owner is None, whole))
             continue
         inside = None if isinstance(node, _SCOPES) else method
         for child in ast.iter_child_nodes(node):
-            if whole or _touches(child, rows):
+            if whole or touches(child, rows):
                 stack.append((child, inside, False, whole))
     return held
 
 
-__all__ = ["SHAPES", "Spans", "docstring_spans", "has_shape", "shaped_rules"]
+__all__ = [
+    "SHAPES",
+    "Offsets",
+    "Spans",
+    "docstring_spans",
+    "has_shape",
+    "is_zero",
+    "rows_matching",
+    "shaped_rules",
+    "touches",
+]
