@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.4.9"
+__version__ = "0.4.10"
 # Where to read about varmigrate (SARIF's `informationUri`).
 INFORMATION_URI = "https://pypi.org/project/varmigrate/"
