@@ -4,6 +4,7 @@ and a FIFO in the tree never blocks a run. Real files, real `python` processes.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import operator
@@ -21,7 +22,7 @@ import pytest
 from support import clean_env, write
 
 from varmigrate.config import load_configuration
-from varmigrate.pipeline import POOL_THRESHOLD_BYTES, Job, pool_size, prepare
+from varmigrate.pipeline import POOL_THRESHOLD_BYTES, Job, pool_size, prepare, workers
 from varmigrate.pipeline.workers import WorkerFailure, WorkerPool, _Channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -225,6 +226,35 @@ def test_a_worker_past_the_time_limit_costs_its_task_alone(method: str | None) -
         assert pool.result(1) == WorkerFailure("timed out after 2 s (--timeout)")
         assert 2 <= time.monotonic() - started < 30
         assert pool.result(2) == 6
+
+
+@pytest.mark.parametrize("method", [p for p in STARTS if p.values[0] is not None])
+def test_a_workers_start_does_not_count_against_the_time_limit(method: str) -> None:
+    """A spawned worker loads what its tasks need (LibCST: a second or more on a busy machine) before
+    the first task's time starts: here it takes longer than the limit, and the task still has all of it."""
+    context = multiprocessing.get_context(method)
+    with WorkerPool(
+        context, 1, double_crash_or_hang, timeout=1, prepare=functools.partial(time.sleep, 2)
+    ) as pool:
+        started = time.monotonic()
+        pool.submit(0, "double", 21)
+        assert pool.result(0) == 42
+        assert time.monotonic() - started >= 2
+
+
+@pytest.mark.parametrize("method", [p for p in STARTS if p.values[0] is not None])
+def test_a_worker_that_never_starts_costs_its_task_alone(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "START_ALLOWANCE", 1.0)
+    context = multiprocessing.get_context(method)
+    with WorkerPool(
+        context, 1, double_crash_or_hang, timeout=1, prepare=functools.partial(time.sleep, 60)
+    ) as pool:
+        started = time.monotonic()
+        pool.submit(0, "double", 21)
+        assert pool.result(0) == WorkerFailure("timed out after 1 s (--timeout)")
+        assert 2 <= time.monotonic() - started < 30
 
 
 def test_a_large_answer_crosses_whole() -> None:

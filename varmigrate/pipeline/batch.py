@@ -399,21 +399,29 @@ def _start_pool(
     ``modules`` are loaded before forking, so that the workers share one copy instead of each importing
     LibCST (about a second of CPU); the fork server loads them once for all the workers it forks.
     """
-    from varmigrate.pipeline.kept_code import compiled_once
+    _load(("varmigrate.pipeline.workers", *(modules if method == "fork" else ())))
+    from varmigrate.pipeline.workers import WorkerPool
 
-    with compiled_once():
-        from varmigrate.pipeline.workers import WorkerPool
-
-        if method == "fork":
-            for module in modules:
-                importlib.import_module(module)
-            return WorkerPool(None, workers, _second_stage, timeout)
+    if method == "fork":
+        return WorkerPool(None, workers, _second_stage, timeout)
+    import functools
     import multiprocessing
 
     context = cast("DefaultContext", multiprocessing.get_context(method))
     if method == "forkserver":
         context.set_forkserver_preload([__name__, "varmigrate.pipeline.workers", *modules])
-    return WorkerPool(context, workers, _second_stage, timeout)
+    # A spawned worker loads them before its first task's time starts.
+    return WorkerPool(context, workers, _second_stage, timeout, functools.partial(_load, tuple(modules)))
+
+
+def _load(modules: tuple[str, ...]) -> None:
+    """Import ``modules``, their dataclasses' code compiled once: in this process before it forks the
+    workers, or in a worker started otherwise, before it takes a task."""
+    from varmigrate.pipeline.kept_code import compiled_once
+
+    with compiled_once():
+        for module in modules:
+            importlib.import_module(module)
 
 
 def _read(path: Path) -> bytes | FileResult:

@@ -35,6 +35,11 @@ Result = TypeVar("Result")
 
 # Linux's prctl(2) option that sends the given signal to a process when its parent thread ends.
 _PR_SET_PDEATHSIG = 1
+# What a worker started by a `multiprocessing` context sends once it is up (its modules loaded): the time
+# limit of its first task starts then, not while Python starts and imports LibCST.
+_READY = "ready"
+# How long a worker may take to say so, beyond the time limit (a machine under load, a cold disk).
+START_ALLOWANCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,15 +54,22 @@ class _Worker:
     process: BaseProcess | _Fork
     connection: Connection | _Channel
     task: Any = None
+    # When its task's time started: when handed out to a ready worker, else when the worker said it is.
     started: float = 0.0
+    # A fork is ready at once; a worker started by a context once it says so (`_READY`).
+    ready: bool = True
+    spawned: float = 0.0
 
 
 class WorkerPool(Generic[Key, Result]):
     """Up to ``size`` processes started by ``context`` that run ``work(*arguments)`` for each task.
 
     ``context`` None: forks of this process (Linux only). ``work`` must be picklable (a module-level
-    function) unless the processes are forks. ``timeout``
-    (seconds, None: no limit) bounds each task. Use as a context manager: leaving it ends every worker.
+    function) unless the processes are forks. ``timeout`` (seconds, None: no limit) bounds each task,
+    not a worker's start: a worker started by ``context`` first runs ``prepare`` (picklable too: what
+    every task needs loaded) and says it is ready, and its first task's time starts then (a start that
+    takes `START_ALLOWANCE` beyond the limit costs that task). Use as a context manager: leaving it ends
+    every worker.
     """
 
     def __init__(
@@ -66,11 +78,13 @@ class WorkerPool(Generic[Key, Result]):
         size: int,
         work: Callable[..., Result],
         timeout: float | None = None,
+        prepare: Callable[[], object] | None = None,
     ) -> None:
         self._context = context
         self._size = size
         self._work = work
         self._timeout = timeout
+        self._prepare = prepare
         self._queue: deque[Key] = deque()
         self._arguments: dict[Key, tuple[Any, ...]] = {}
         self._results: dict[Key, Result | WorkerFailure] = {}
@@ -111,30 +125,41 @@ class WorkerPool(Generic[Key, Result]):
     # -- the loop ----------------------------------------------------------------------------------------
 
     def _step(self) -> None:
-        """Hand out queued tasks, then wait for one worker to answer, die or run out of time."""
+        """Hand out queued tasks, then wait for one worker to answer, die, run out of time or say it is up."""
         self._hand_out()
         busy = [worker for worker in self._workers if worker.task is not None]
         if not busy:
             raise RuntimeError("waiting for a result that no worker is computing")
+        watched = [worker for worker in self._workers if worker.task is not None or not worker.ready]
         waited = None
         if self._timeout is not None:
-            deadline = min(worker.started for worker in busy) + self._timeout
-            waited = max(0.0, deadline - time.monotonic())
-        ready = set(self._wait([w.connection for w in busy] + [w.process.sentinel for w in busy], waited))
+            waited = max(0.0, min(map(self._deadline, busy)) - time.monotonic())
+        objects = [w.connection for w in watched] + [w.process.sentinel for w in watched]
+        ready = set(self._wait(objects, waited))
         now = time.monotonic()
-        for worker in busy:
+        for worker in watched:
             if worker.connection in ready:
                 try:
                     answer = worker.connection.recv()
                 except (EOFError, OSError):
                     self._lose(worker, self._death(worker))
-                else:
+                    continue
+                if not worker.ready:
+                    worker.ready, worker.started = True, now
+                elif worker.task is not None:
                     self._results[worker.task] = answer
                     worker.task = None
             elif worker.process.sentinel in ready:
                 self._lose(worker, self._death(worker))
-            elif self._timeout is not None and now - worker.started >= self._timeout:
+            elif worker.task is not None and self._timeout is not None and now >= self._deadline(worker):
                 self._lose(worker, f"timed out after {self._timeout:g} s (--timeout)")
+
+    def _deadline(self, worker: _Worker) -> float:
+        """When ``worker``'s task runs out of time (a worker not up yet has its start allowance too)."""
+        assert self._timeout is not None
+        if worker.ready:
+            return worker.started + self._timeout
+        return worker.spawned + START_ALLOWANCE + self._timeout
 
     def _hand_out(self) -> None:
         """Give queued tasks to idle workers, starting workers (up to the size) while tasks wait."""
@@ -151,8 +176,10 @@ class WorkerPool(Generic[Key, Result]):
                 worker.connection.send(self._arguments.pop(key))
 
     def _lose(self, worker: _Worker, why: str) -> None:
-        """Give up on ``worker``: its task ends in a failure saying ``why``; a new worker takes its place."""
-        self._results[worker.task] = WorkerFailure(why)
+        """Give up on ``worker``: its task, if any, ends in a failure saying ``why``; a new worker takes its
+        place when a task needs one."""
+        if worker.task is not None:
+            self._results[worker.task] = WorkerFailure(why)
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join()
@@ -186,18 +213,31 @@ class WorkerPool(Generic[Key, Result]):
         parent_end, child_end = self._context.Pipe(duplex=True)
         # A fork server's workers are its children, not this process's.
         parent = None if self._context.get_start_method() == "forkserver" else os.getpid()
-        process = self._context.Process(target=_serve, args=(child_end, self._work, parent), daemon=True)
+        process = self._context.Process(
+            target=_serve, args=(child_end, self._work, parent, self._prepare, True), daemon=True
+        )
         process.start()
         child_end.close()
-        return _Worker(process, parent_end)
+        return _Worker(process, parent_end, ready=False, spawned=time.monotonic())
 
 
-def _serve(connection: Connection | _Channel, work: Callable[..., Any], parent: int | None) -> None:
-    """A worker's life: take a task, send its result, until the parent goes away."""
+def _serve(
+    connection: Connection | _Channel,
+    work: Callable[..., Any],
+    parent: int | None,
+    prepare: Callable[[], object] | None = None,
+    announce: bool = False,
+) -> None:
+    """A worker's life: take a task, send its result, until the parent goes away. With ``announce`` (a
+    worker started by a context), ``prepare`` runs and the worker says it is up first."""
     _die_with(parent)
     # Ctrl-C reaches the whole process group; the parent decides what an interruption means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if announce:
+        if prepare is not None:
+            prepare()
+        connection.send(_READY)
     while True:
         try:
             arguments = connection.recv()
