@@ -13,8 +13,9 @@ from fixture_cases import FIXTURES
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-from varmigrate.engine import check_source
+from varmigrate.engine import Settings, check_source
 from varmigrate.engine.prefilter import forget_trees, kept_size, settled_check
+from varmigrate.model import Location, RuntimeCheck
 from varmigrate.pipeline import Job, Mode, prepare
 from varmigrate.pipeline.job import FileResult
 from varmigrate.pipeline.single import process_bytes
@@ -208,9 +209,18 @@ def test_the_first_stage_settles_a_check_as_the_second_stage_would(tmp_path: Pat
     expected, _ = process_bytes(path.read_bytes(), str(path), Job(mode=Mode.CHECK))
     assert slot == expected
     assert slot.lines == {(None, 3): "total += loss.data[0]", (None, 4): "print(out.data[0].cpu())  # loss"}
-    # A fix needs LibCST's tree: the file goes on to the second stage.
-    (task,) = prepare([(path, Job(mode=Mode.FIX))]).tasks
-    assert task.name == str(path)
+    # A fix that applies none of their fixes (`.item()` is unsafe) gives what LibCST's fix gives.
+    for mode in (Mode.FIX, Mode.DIFF):
+        (slot,) = prepare([(path, Job(mode=mode))]).slots
+        assert isinstance(slot, FileResult)
+        assert slot == process_bytes(path.read_bytes(), str(path), Job(mode=mode))[0]
+    # With `--unsafe-fixes`, or where a run of the program verified one, it applies them: LibCST's fixer,
+    # in the second stage.
+    verified = frozenset({("VM201", Location(3, 10), RuntimeCheck.RECEIVER_IS_ZERO_DIM)})
+    for applies in (Settings(unsafe_fixes=True), Settings(verified=verified)):
+        (task,) = prepare([(path, Job(applies, Mode.FIX))]).tasks
+        assert task.name == str(path)
+        assert process_bytes(task.data, task.name, task.job)[0].fixed == 1
     forget_trees()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from varmigrate.engine.prefilter import could_match, forget_trees, settled_check, shaped_out
-from varmigrate.model import FileError
+from varmigrate.model import Applicability, FileError
 from varmigrate.pipeline.cache_entries import named, reusable, store
 from varmigrate.pipeline.job import FileResult, Job, Mode, ResultCache
 from varmigrate.pipeline.screen import project_view_needed, reaches_torch, without_torch
@@ -477,12 +477,24 @@ def _screen(data: bytes, name: str, job: Job, kind: str) -> FileResult | None:
     if shaped_out(source.text, rules, keep=True):
         return FileResult(name)
     # Findings CPython's parse settles (a module's plain `loss.data[0]`) need no LibCST, nor a worker.
-    settled = settled_check(source.text, rules) if job.mode is Mode.CHECK else None
+    settled = settled_check(source.text, rules) if _settles(job) else None
     if settled is None:
         return None
     from varmigrate.pipeline.single import settled_result
 
-    return settled_result(data, source, name, job, settled)
+    result = settled_result(data, source, name, job, settled)
+    # A fix that applies none of their fixes gives what the check gives (as a cache entry is reused).
+    return result if reusable(result, job) else None
+
+
+def _settles(job: Job) -> bool:
+    """Whether a file of ``job`` may be settled in the first stage: a check, or a fix that would apply
+    none of the fixes of the findings CPython's parse settles (VM201's `.item()`, unsafe, and not one a
+    run of the program verified)."""
+    if job.mode is Mode.CHECK:
+        return True
+    settings = job.settings
+    return job.mode.fixes and not settings.verified and settings.threshold > Applicability.UNSAFE
 
 
 def _finish(task: Task, result: FileResult, new_data: bytes | None, cache: ResultCache | None) -> FileResult:

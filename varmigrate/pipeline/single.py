@@ -65,8 +65,8 @@ def settled_result(
     data: bytes, source: DecodedSource, name: str, job: Job, found: list[Diagnostic]
 ) -> FileResult:
     """The result of checking the module ``data`` (decoded: ``source``) whose findings ``found`` CPython's
-    parse settled (`settled_check`), as `process_bytes` gives it: a check writes nothing."""
-    assert job.mode is Mode.CHECK
+    parse settled (`settled_check`), as `process_bytes` gives a check's; nothing is written."""
+    assert job.mode is not Mode.ADD_NOQA
     result, _ = _outcome(FileResult(name), data, source, _Analysed(source.text, found), job)
     return result
 
